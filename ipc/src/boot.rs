@@ -1,0 +1,151 @@
+//! The boot manifest: what the image builder tells the kernel, through the ramdisk.
+//!
+//! The ramdisk is a cpio (newc) archive. Beside the user programs it may hold a file named
+//! [`CMDLINE_PATH`], one line of whitespace-separated words, each `key=value` or a bare `flag`,
+//! like a Linux command line. The kernel reads it at boot; `cargo xtask` writes it, for
+//! instance `test=page_fault` to make the kernel run one self-test and report through the
+//! QEMU exit device.
+
+/// Where the command line lives inside the ramdisk archive.
+pub const CMDLINE_PATH: &str = "cmdline";
+
+/// The key naming the self-test to run after boot.
+pub const KEY_TEST: &str = "test";
+
+/// The line the kernel prints once every subsystem is up; the harness waits for it.
+pub const READY_LINE: &str = "kernel ready";
+
+/// The longest command line the kernel reads; longer ones are refused, not truncated.
+pub const CMDLINE_MAX: usize = 4096;
+
+/// A parsed view of the command line. Borrowing: no allocation, usable before the heap.
+#[derive(Clone, Copy, Debug)]
+pub struct CmdLine<'a>(&'a str);
+
+impl<'a> CmdLine<'a> {
+    pub const fn new(text: &'a str) -> Self {
+        CmdLine(text)
+    }
+
+    /// The words as (key, value); a bare flag has the value "".
+    pub fn words(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.0
+            .split_whitespace()
+            .map(|word| word.split_once('=').unwrap_or((word, "")))
+    }
+
+    /// The value of `key`; when a key is given twice, the last one counts (as on Linux).
+    pub fn get(&self, key: &str) -> Option<&'a str> {
+        self.words().filter(|&(k, _)| k == key).map(|(_, v)| v).last()
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+}
+
+/// The kernel's built-in self-tests, selected with `test=NAME`. The kernel runs them; the
+/// harness (`cargo xtask test`) knows what each must report. One list keeps both in step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SelfTest {
+    /// Boot to ready and pass.
+    Boot,
+    /// Large and many small heap allocations, frame allocation; counts return to baseline.
+    Heap,
+    /// Timer interrupts arrive at the calibrated rate, measured against the PIT.
+    Timer,
+    /// NX, WP, SMEP and SMAP are on wherever the CPU has them.
+    CpuFeatures,
+    /// `int3` is reported and execution resumes (the trap return path works).
+    Breakpoint,
+    /// A write to an unmapped address: page fault report.
+    PageFault,
+    /// `ud2`: invalid opcode report.
+    InvalidOpcode,
+    /// Unbounded recursion: the guard page turns it into a double-fault report.
+    StackOverflow,
+    /// A jump into a no-execute page: page fault on instruction fetch.
+    NoExecute,
+    /// A read just past the kernel heap: page fault in the heap's guard page.
+    HeapGuard,
+    /// `panic!`: the panic report names file and line.
+    Panic,
+}
+
+impl SelfTest {
+    pub const ALL: [SelfTest; 11] = [
+        SelfTest::Boot,
+        SelfTest::Heap,
+        SelfTest::Timer,
+        SelfTest::CpuFeatures,
+        SelfTest::Breakpoint,
+        SelfTest::PageFault,
+        SelfTest::InvalidOpcode,
+        SelfTest::StackOverflow,
+        SelfTest::NoExecute,
+        SelfTest::HeapGuard,
+        SelfTest::Panic,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            SelfTest::Boot => "boot",
+            SelfTest::Heap => "heap",
+            SelfTest::Timer => "timer",
+            SelfTest::CpuFeatures => "cpu_features",
+            SelfTest::Breakpoint => "breakpoint",
+            SelfTest::PageFault => "page_fault",
+            SelfTest::InvalidOpcode => "invalid_opcode",
+            SelfTest::StackOverflow => "stack_overflow",
+            SelfTest::NoExecute => "no_execute",
+            SelfTest::HeapGuard => "heap_guard",
+            SelfTest::Panic => "panic",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<SelfTest> {
+        SelfTest::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_keys_values_and_flags() {
+        let c = CmdLine::new("  test=heap quiet\tlog=debug \n");
+        assert_eq!(c.get("test"), Some("heap"));
+        assert_eq!(c.get("log"), Some("debug"));
+        assert_eq!(c.get("quiet"), Some(""));
+        assert!(c.has("quiet"));
+        assert_eq!(c.get("missing"), None);
+        assert_eq!(c.words().count(), 3);
+    }
+
+    #[test]
+    fn last_value_wins_and_values_may_hold_equals() {
+        let c = CmdLine::new("test=a test=b opt=x=y");
+        assert_eq!(c.get("test"), Some("b"));
+        assert_eq!(c.get("opt"), Some("x=y"));
+    }
+
+    #[test]
+    fn empty_line_has_nothing() {
+        let c = CmdLine::new("");
+        assert_eq!(c.words().count(), 0);
+        assert!(!c.has("test"));
+    }
+
+    #[test]
+    fn self_test_names_round_trip_and_are_unique() {
+        for t in SelfTest::ALL {
+            assert_eq!(SelfTest::from_name(t.name()), Some(t));
+            assert!(!t.name().contains(char::is_whitespace));
+        }
+        assert_eq!(SelfTest::from_name("no_such_test"), None);
+        let mut names: [&str; 11] = SelfTest::ALL.map(SelfTest::name);
+        names.sort_unstable();
+        assert!(names.windows(2).all(|w| w[0] != w[1]));
+    }
+}

@@ -1,0 +1,14 @@
+//! Seam's ABI: the one definition shared by the kernel, the user runtime and the tools.
+//!
+//! Everything two sides of a boundary must agree on lives here and nowhere else: error codes
+//! a user process sees, the boot manifest the image builder writes and the kernel reads, and
+//! the exit codes the kernel reports to the test harness. It grows with syscall numbers,
+//! message layout, rights and server protocols as those land.
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod boot;
+pub mod error;
+pub mod qemu;
+
+pub use error::Error;

@@ -1,0 +1,4 @@
+//! The Seam microkernel.
+#![cfg_attr(not(test), no_std)]
+
+pub mod mem;

@@ -1,0 +1,140 @@
+//! The kernel's virtual address layout: where the heap, kernel stacks and device mappings live.
+//!
+//! The lower half (below 0x0000_8000_0000_0000) is left to user address spaces. In the upper
+//! half, the bootloader's own mappings (physical memory window, boot info, ramdisk, its boot
+//! stack) are placed in [`BOOTLOADER_DYNAMIC`], the kernel image at [`KERNEL_BASE`], and every
+//! region the kernel manages itself has a level-4 slot of its own, so nothing else can land in
+//! the unmapped pages that guard it. Pure constants and arithmetic: host-tested.
+
+/// Size of a page and of a physical frame.
+pub const PAGE_SIZE: u64 = 4096;
+/// Bytes covered by one level-4 page-table entry (512 GiB).
+pub const PML4_SPAN: u64 = 1 << 39;
+
+/// Where the bootloader may place the mappings it chooses itself.
+pub const BOOTLOADER_DYNAMIC: (u64, u64) = (0xffff_8000_0000_0000, 0xffff_bfff_ffff_f000);
+/// The kernel image is linked position-independent and loaded here, so that symbols in gdb
+/// and addresses in fault reports are the same on every boot.
+pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
+
+/// The kernel heap: mapped at boot, with the pages on both sides left unmapped.
+pub const HEAP_BASE: u64 = 0xffff_e000_0000_0000;
+pub const HEAP_SIZE: u64 = 16 * 1024 * 1024;
+
+/// Kernel stacks: slot `i` spans `STACK_SLOT` bytes; its top `STACK_SIZE` bytes are mapped, the
+/// rest below them is an unmapped guard, so an overflow faults instead of corrupting memory.
+pub const STACKS_BASE: u64 = HEAP_BASE + PML4_SPAN;
+pub const STACK_SIZE: u64 = 64 * 1024;
+pub const STACK_SLOT: u64 = 128 * 1024;
+pub const STACK_SLOTS: usize = 4096;
+
+/// Device memory (local APIC, later I/O APIC) mapped uncached.
+pub const MMIO_BASE: u64 = STACKS_BASE + PML4_SPAN;
+pub const MMIO_SIZE: u64 = 1024 * 1024 * 1024;
+
+/// Level-4 indexes the kernel owns and must find empty when it starts.
+pub const KERNEL_PML4_SLOTS: [u64; 3] = [HEAP_BASE, STACKS_BASE, MMIO_BASE];
+
+pub const fn pml4_index(addr: u64) -> usize {
+    ((addr >> 39) & 0x1ff) as usize
+}
+
+/// The addresses of kernel stack slot `index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackSlot {
+    pub index: usize,
+    /// First byte of the guard (lowest address of the slot).
+    pub guard: u64,
+    /// Lowest mapped byte of the stack.
+    pub bottom: u64,
+    /// One past the highest byte: the initial stack pointer.
+    pub top: u64,
+}
+
+impl StackSlot {
+    pub const fn new(index: usize) -> StackSlot {
+        let guard = STACKS_BASE + index as u64 * STACK_SLOT;
+        let top = guard + STACK_SLOT;
+        StackSlot { index, guard, bottom: top - STACK_SIZE, top }
+    }
+}
+
+/// What a kernel address is, as far as the kernel's own regions go: fault reports use it to
+/// say "stack overflow" or "heap guard" instead of leaving the reader to work it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Region {
+    Heap,
+    HeapGuard,
+    Stack(usize),
+    StackGuard(usize),
+    Mmio,
+}
+
+pub fn region_of(addr: u64) -> Option<Region> {
+    let heap_end = HEAP_BASE + HEAP_SIZE;
+    if (HEAP_BASE..heap_end).contains(&addr) {
+        Some(Region::Heap)
+    } else if (HEAP_BASE - PAGE_SIZE..HEAP_BASE).contains(&addr)
+        || (heap_end..heap_end + PAGE_SIZE).contains(&addr)
+    {
+        Some(Region::HeapGuard)
+    } else if (STACKS_BASE..STACKS_BASE + STACK_SLOTS as u64 * STACK_SLOT).contains(&addr) {
+        let slot = StackSlot::new(((addr - STACKS_BASE) / STACK_SLOT) as usize);
+        Some(if addr < slot.bottom { Region::StackGuard(slot.index) } else { Region::Stack(slot.index) })
+    } else if (MMIO_BASE..MMIO_BASE + MMIO_SIZE).contains(&addr) {
+        Some(Region::Mmio)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_regions_are_in_the_upper_half_and_apart() {
+        let mut slots: Vec<usize> = KERNEL_PML4_SLOTS.iter().map(|&a| pml4_index(a)).collect();
+        slots.push(pml4_index(KERNEL_BASE));
+        for &s in &slots {
+            assert!(s >= 256, "slot {s} is in the lower half");
+        }
+        let dynamic = pml4_index(BOOTLOADER_DYNAMIC.0)..=pml4_index(BOOTLOADER_DYNAMIC.1);
+        for &s in &slots {
+            assert!(!dynamic.contains(&s), "slot {s} overlaps the bootloader's range");
+        }
+        slots.sort();
+        slots.dedup();
+        assert_eq!(slots.len(), KERNEL_PML4_SLOTS.len() + 1);
+        assert!(HEAP_SIZE + PAGE_SIZE < PML4_SPAN);
+        assert!(STACK_SLOTS as u64 * STACK_SLOT <= PML4_SPAN);
+        assert!(MMIO_SIZE <= PML4_SPAN);
+    }
+
+    #[test]
+    fn stack_slots_tile_without_overlap() {
+        let a = StackSlot::new(0);
+        let b = StackSlot::new(1);
+        assert_eq!(a.guard, STACKS_BASE);
+        assert_eq!(a.top, b.guard);
+        assert_eq!(a.top - a.bottom, STACK_SIZE);
+        assert!(a.bottom - a.guard >= PAGE_SIZE, "at least one guard page");
+        assert_eq!(a.top % 16, 0, "stack tops are ABI-aligned");
+    }
+
+    #[test]
+    fn addresses_are_classified() {
+        let s = StackSlot::new(7);
+        assert_eq!(region_of(s.bottom - 8), Some(Region::StackGuard(7)));
+        assert_eq!(region_of(s.guard), Some(Region::StackGuard(7)));
+        assert_eq!(region_of(s.bottom), Some(Region::Stack(7)));
+        assert_eq!(region_of(s.top - 1), Some(Region::Stack(7)));
+        assert_eq!(region_of(s.top), Some(Region::StackGuard(8)));
+        assert_eq!(region_of(HEAP_BASE), Some(Region::Heap));
+        assert_eq!(region_of(HEAP_BASE + HEAP_SIZE), Some(Region::HeapGuard));
+        assert_eq!(region_of(HEAP_BASE - 1), Some(Region::HeapGuard));
+        assert_eq!(region_of(MMIO_BASE), Some(Region::Mmio));
+        assert_eq!(region_of(0x1000), None);
+        assert_eq!(region_of(KERNEL_BASE), None);
+    }
+}
