@@ -15,6 +15,13 @@ pub const KEY_TEST: &str = "test";
 /// The line the kernel prints once every subsystem is up; the harness waits for it.
 pub const READY_LINE: &str = "kernel ready";
 
+/// Where the kernel image is loaded (it is linked position-independent at 0): gdb and fault
+/// reports see the same addresses on every boot.
+pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
+
+/// The unmapped address the `page_fault` self-test writes to; its report must name it.
+pub const PAGE_FAULT_TEST_ADDRESS: u64 = 0x0000_1234_5678_9000;
+
 /// The longest command line the kernel reads; longer ones are refused, not truncated.
 pub const CMDLINE_MAX: usize = 4096;
 

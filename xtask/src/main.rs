@@ -1,1 +1,125 @@
-fn main() {}
+//! `cargo xtask`: the one front door to building, running, testing and debugging Seam.
+
+mod artifacts;
+mod qemu;
+mod setup;
+mod test;
+
+use clap::{Args, Parser, Subcommand};
+use qemu::{Accel, Firmware};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, run and test the Seam microkernel in QEMU")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the kernel (and user programs) for x86_64-unknown-none.
+    Build(BuildArgs),
+    /// Build BIOS and UEFI disk images with the boot ramdisk.
+    Image(ImageArgs),
+    /// Boot Seam in QEMU with the serial console on this terminal (Ctrl-A X quits).
+    Run(RunArgs),
+    /// Run the host unit tests, then boot test images in QEMU and check what they report.
+    Test(TestArgs),
+    /// Boot in QEMU halted, with a gdb stub on :1234, and print the gdb command to attach.
+    Gdb(GdbArgs),
+}
+
+#[derive(Args, Clone, Copy)]
+struct BuildArgs {
+    /// Build with the release profile (optimised; debug info kept).
+    #[arg(long)]
+    release: bool,
+}
+
+#[derive(Args)]
+struct ImageArgs {
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Boot manifest command line stored in the ramdisk, e.g. "test=heap".
+    #[arg(long, default_value = "")]
+    cmdline: String,
+}
+
+#[derive(Args)]
+struct MachineArgs {
+    /// Boot through UEFI (OVMF) instead of BIOS.
+    #[arg(long)]
+    uefi: bool,
+    /// Number of virtual CPUs.
+    #[arg(long, default_value_t = 1)]
+    smp: u32,
+    /// Accelerator: auto picks KVM only where the CPU has hardware virtualization (vmx/svm).
+    #[arg(long, value_enum, default_value_t = Accel::Auto)]
+    accel: Accel,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    image: ImageArgs,
+    #[command(flatten)]
+    machine: MachineArgs,
+    /// Extra arguments passed to QEMU as they are.
+    #[arg(last = true)]
+    qemu_args: Vec<String>,
+}
+
+#[derive(Args)]
+struct TestArgs {
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Run only the QEMU tests whose name contains this.
+    filter: Option<String>,
+    /// Seconds a QEMU test may run before it counts as failed.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// Skip the host unit tests.
+    #[arg(long)]
+    no_host: bool,
+}
+
+#[derive(Args)]
+struct GdbArgs {
+    #[command(flatten)]
+    image: ImageArgs,
+    /// Boot through UEFI (OVMF) instead of BIOS.
+    #[arg(long)]
+    uefi: bool,
+    /// Start gdb attached, instead of printing the command.
+    #[arg(long)]
+    attach: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Build(args) => {
+            let kernel = artifacts::build_kernel(args.release)?;
+            println!("kernel: {}", kernel.display());
+        }
+        Command::Image(args) => {
+            let images = artifacts::images(args.build.release, "run", &args.cmdline, &[Firmware::Bios, Firmware::Uefi])?;
+            for (firmware, path) in images.all() {
+                println!("{firmware:?} image: {}", path.display());
+            }
+        }
+        Command::Run(args) => {
+            let firmware = if args.machine.uefi { Firmware::Uefi } else { Firmware::Bios };
+            let images = artifacts::images(args.image.build.release, "run", &args.image.cmdline, &[firmware])?;
+            let machine = qemu::Machine::new(args.machine.accel, args.machine.smp, firmware)?;
+            qemu::run_interactive(&machine, images.get(firmware), &args.qemu_args)?;
+        }
+        Command::Test(args) => test::run(&args)?,
+        Command::Gdb(args) => {
+            let firmware = if args.uefi { Firmware::Uefi } else { Firmware::Bios };
+            let images = artifacts::images(args.image.build.release, "gdb", &args.image.cmdline, &[firmware])?;
+            let kernel = artifacts::kernel_path(args.image.build.release);
+            qemu::gdb(firmware, images.get(firmware), &kernel, args.attach)?;
+        }
+    }
+    Ok(())
+}

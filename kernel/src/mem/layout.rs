@@ -13,9 +13,7 @@ pub const PML4_SPAN: u64 = 1 << 39;
 
 /// Where the bootloader may place the mappings it chooses itself.
 pub const BOOTLOADER_DYNAMIC: (u64, u64) = (0xffff_8000_0000_0000, 0xffff_bfff_ffff_f000);
-/// The kernel image is linked position-independent and loaded here, so that symbols in gdb
-/// and addresses in fault reports are the same on every boot.
-pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
+pub use ipc::boot::KERNEL_BASE;
 
 /// The kernel heap: mapped at boot, with the pages on both sides left unmapped.
 pub const HEAP_BASE: u64 = 0xffff_e000_0000_0000;

@@ -1,0 +1,52 @@
+//! The register frame every interrupt and exception entry saves.
+//!
+//! Its layout is fixed by the entry stubs in `entry.rs`: general registers pushed by the
+//! common stub (rax at the lowest address), then the vector and error code pushed by the
+//! per-vector stub, then what the CPU pushes itself. Everything a preempted thread needs to
+//! resume is here.
+
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct TrapFrame {
+    pub rax: u64,
+    pub rbx: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub rbp: u64,
+    pub r8: u64,
+    pub r9: u64,
+    pub r10: u64,
+    pub r11: u64,
+    pub r12: u64,
+    pub r13: u64,
+    pub r14: u64,
+    pub r15: u64,
+    /// The interrupt vector, pushed by the per-vector stub.
+    pub vector: u64,
+    /// The CPU's error code, or 0 for vectors that have none.
+    pub error_code: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+impl TrapFrame {
+    /// Whether the CPU was running user code (privilege level 3) when the trap came.
+    pub const fn from_user(&self) -> bool {
+        self.cs & 3 == 3
+    }
+}
+
+/// Byte offsets the assembly relies on; checked here so a field moved is a compile error.
+pub const FRAME_VECTOR_OFFSET: usize = 15 * 8;
+pub const FRAME_CS_OFFSET: usize = 18 * 8;
+pub const FRAME_SIZE: usize = 22 * 8;
+const _: () = {
+    assert!(core::mem::offset_of!(TrapFrame, vector) == FRAME_VECTOR_OFFSET);
+    assert!(core::mem::offset_of!(TrapFrame, cs) == FRAME_CS_OFFSET);
+    assert!(core::mem::size_of::<TrapFrame>() == FRAME_SIZE);
+};

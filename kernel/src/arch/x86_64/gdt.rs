@@ -1,0 +1,92 @@
+//! The GDT and the TSS.
+//!
+//! Long mode ignores most of segmentation, but the CPU still needs code and data selectors
+//! for each privilege level (in the order `syscall`/`sysret` expect: kernel code, kernel data,
+//! user data, user code) and a TSS, which holds the stacks the CPU switches to: one for
+//! entering the kernel from user mode, and the IST stacks that the double-fault, NMI and
+//! machine-check handlers always run on, so they work even when the current stack is gone.
+
+use crate::mem::stack;
+use core::cell::UnsafeCell;
+use spin::Once;
+use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
+use x86_64::instructions::tables::load_tss;
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
+use x86_64::structures::tss::TaskStateSegment;
+use x86_64::VirtAddr;
+
+/// IST slots (1-based, as the IDT names them).
+pub const IST_DOUBLE_FAULT: u8 = 1;
+pub const IST_NMI: u8 = 2;
+pub const IST_MACHINE_CHECK: u8 = 3;
+const IST_USED: [u8; 3] = [IST_DOUBLE_FAULT, IST_NMI, IST_MACHINE_CHECK];
+
+#[derive(Clone, Copy, Debug)]
+pub struct Selectors {
+    pub kernel_code: SegmentSelector,
+    pub kernel_data: SegmentSelector,
+    pub user_data: SegmentSelector,
+    pub user_code: SegmentSelector,
+    pub tss: SegmentSelector,
+}
+
+/// The TSS is read by the CPU at every trap through an IST or from user mode, and written by
+/// the kernel when stacks change; it lives in a cell because the GDT holds its address.
+struct TssCell(UnsafeCell<TaskStateSegment>);
+// SAFETY: only the boot CPU exists, and the TSS is written with interrupts disabled.
+unsafe impl Sync for TssCell {}
+
+static TSS: TssCell = TssCell(UnsafeCell::new(TaskStateSegment::new()));
+static GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
+
+/// Stacks the IST uses until the kernel can map guarded ones: exceptions must be reportable
+/// from the first instruction, before memory is set up.
+#[repr(C, align(16))]
+struct EarlyStack([u8; 16 * 1024]);
+static mut EARLY_IST: [EarlyStack; 3] = [const { EarlyStack([0; 16 * 1024]) }; 3];
+
+pub fn init() -> Selectors {
+    for (i, &ist) in IST_USED.iter().enumerate() {
+        // SAFETY: only the address of the early stack is taken; the CPU alone writes to it.
+        let top = unsafe { core::ptr::addr_of_mut!(EARLY_IST[i]) as u64 } + 16 * 1024;
+        set_ist(ist, VirtAddr::new(top));
+    }
+    let (gdt, selectors) = GDT.call_once(|| {
+        let mut gdt = GlobalDescriptorTable::new();
+        let kernel_code = gdt.append(Descriptor::kernel_code_segment());
+        let kernel_data = gdt.append(Descriptor::kernel_data_segment());
+        let user_data = gdt.append(Descriptor::user_data_segment());
+        let user_code = gdt.append(Descriptor::user_code_segment());
+        // SAFETY: the TSS is a static, so it outlives the GDT; it is only mutated through
+        // `set_ist`, field by field, never moved.
+        let tss = gdt.append(unsafe { Descriptor::tss_segment_unchecked(TSS.0.get()) });
+        (gdt, Selectors { kernel_code, kernel_data, user_data, user_code, tss })
+    });
+    gdt.load();
+    // SAFETY: the selectors index the GDT just loaded and describe flat 64-bit segments of the
+    // right privilege; the TSS descriptor points at a valid, static TSS.
+    unsafe {
+        CS::set_reg(selectors.kernel_code);
+        SS::set_reg(selectors.kernel_data);
+        DS::set_reg(SegmentSelector(0));
+        ES::set_reg(SegmentSelector(0));
+        load_tss(selectors.tss);
+    }
+    *selectors
+}
+
+/// Replaces the early IST stacks with kernel stacks that have guard pages below them.
+pub fn use_guarded_ist_stacks() {
+    for ist in IST_USED {
+        let stack = stack::alloc().expect("no memory for an IST stack at boot");
+        set_ist(ist, VirtAddr::new(stack.top));
+    }
+}
+
+fn set_ist(ist: u8, top: VirtAddr) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        // SAFETY: one CPU, interrupts off: nothing else reads or writes the TSS meanwhile.
+        // An NMI could arrive and read this entry; a 64-bit aligned store is atomic on x86.
+        unsafe { (*TSS.0.get()).interrupt_stack_table[ist as usize - 1] = top };
+    });
+}

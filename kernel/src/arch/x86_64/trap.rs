@@ -1,0 +1,55 @@
+//! Where every interrupt and exception lands after the entry stub: safe Rust deciding what
+//! the trap means.
+//!
+//! Exceptions in the kernel are bugs, so they are reported and the machine stops (the test
+//! harness reads the report); a breakpoint is logged and execution resumes. Device
+//! interrupts are acknowledged at the local APIC.
+
+use super::exception::{self, BREAKPOINT};
+use super::frame::TrapFrame;
+use super::{apic, qemu, vectors};
+use crate::{console, time, warn};
+use core::sync::atomic::{AtomicU64, Ordering};
+use ipc::qemu::ExitCode;
+use x86_64::registers::control::Cr2;
+
+static BREAKPOINTS: AtomicU64 = AtomicU64::new(0);
+static SPURIOUS: AtomicU64 = AtomicU64::new(0);
+
+/// Breakpoints taken since boot (the self-tests check the trap return path with it).
+pub fn breakpoints() -> u64 {
+    BREAKPOINTS.load(Ordering::Relaxed)
+}
+
+#[no_mangle]
+extern "C" fn seam_trap_dispatch(frame: &mut TrapFrame) {
+    match frame.vector {
+        BREAKPOINT => {
+            BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
+            crate::info!("breakpoint (#BP) at {:#x}, resuming", frame.rip);
+        }
+        0..=31 => fatal(frame),
+        vectors::TIMER => {
+            time::tick();
+            apic::end_of_interrupt();
+        }
+        // The 8259 is masked, but it can still raise a spurious IRQ 7 or 15; it must not be
+        // acknowledged. The local APIC's spurious vector needs no EOI either.
+        v if vectors::is_legacy_pic(v) || v == vectors::SPURIOUS => {
+            SPURIOUS.fetch_add(1, Ordering::Relaxed);
+        }
+        v => {
+            warn!("unexpected interrupt on vector {v:#x}");
+            apic::end_of_interrupt();
+        }
+    }
+}
+
+/// Reports an exception and stops the machine. Kernel exceptions are kernel bugs (the user
+/// space that later issues bring will get its own path, which stops only the faulting task).
+fn fatal(frame: &TrapFrame) -> ! {
+    let cr2 = Cr2::read_raw();
+    let mut out = console::emergency();
+    let _ = exception::write_report(&mut out, frame, cr2);
+    qemu::exit(ExitCode::Failure)
+}

@@ -1,0 +1,78 @@
+//! The boot ramdisk: a cpio (newc) archive of user programs and the boot manifest.
+//!
+//! For now the kernel reads one file from it, the command line (see `ipc::boot`). A malformed
+//! archive or manifest is reported and treated as empty: the kernel still boots.
+
+use alloc::string::String;
+use ipc::boot::{CMDLINE_MAX, CMDLINE_PATH};
+
+/// Finds `name` in a newc archive.
+pub fn find<'a>(archive: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    cpio_reader::iter_files(archive).find(|e| e.name() == name).map(|e| e.file())
+}
+
+/// The command line stored in the archive, or why it could not be read.
+pub fn cmdline(archive: &[u8]) -> Result<String, &'static str> {
+    let Some(bytes) = find(archive, CMDLINE_PATH) else {
+        return Ok(String::new());
+    };
+    if bytes.len() > CMDLINE_MAX {
+        return Err("command line longer than CMDLINE_MAX");
+    }
+    core::str::from_utf8(bytes).map(|s| String::from(s.trim())).map_err(|_| "command line is not UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A newc archive, written by the same crate xtask uses.
+    fn archive(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, (name, data)) in files.iter().enumerate() {
+            let builder = cpio::newc::Builder::new(name).ino(i as u32 + 1).mode(0o100644);
+            let mut w = builder.write(&mut out, data.len() as u32);
+            std::io::Write::write_all(&mut w, data).unwrap();
+            w.finish().unwrap();
+        }
+        cpio::newc::trailer(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn reads_the_command_line() {
+        let a = archive(&[("init", b"\x7fELF"), (CMDLINE_PATH, b"test=heap\n")]);
+        assert_eq!(cmdline(&a).unwrap(), "test=heap");
+        assert_eq!(find(&a, "init"), Some(&b"\x7fELF"[..]));
+    }
+
+    #[test]
+    fn missing_manifest_or_empty_archive_is_an_empty_line() {
+        assert_eq!(cmdline(&archive(&[("init", b"x")])).unwrap(), "");
+        assert_eq!(cmdline(&[]).unwrap(), "");
+    }
+
+    #[test]
+    fn garbage_and_bad_manifests_do_not_panic() {
+        assert_eq!(cmdline(b"this is not a cpio archive at all").unwrap(), "");
+        let mut truncated = archive(&[(CMDLINE_PATH, b"test=boot")]);
+        truncated.truncate(100);
+        let _ = cmdline(&truncated);
+        assert!(cmdline(&archive(&[(CMDLINE_PATH, b"\xff\xfe")])).is_err());
+        let long = vec![b'a'; CMDLINE_MAX + 1];
+        assert!(cmdline(&archive(&[(CMDLINE_PATH, &long)])).is_err());
+    }
+
+    #[test]
+    fn every_single_byte_corruption_is_survived() {
+        let good = archive(&[("init", b"\x7fELF\x02\x01"), (CMDLINE_PATH, b"test=boot")]);
+        for i in 0..good.len() {
+            for value in [0u8, b'0', b'7', b'f', 0xff] {
+                let mut bad = good.clone();
+                bad[i] = value;
+                let _ = cmdline(&bad);
+                let _ = find(&bad, "init");
+            }
+        }
+    }
+}

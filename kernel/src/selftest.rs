@@ -1,0 +1,158 @@
+//! Built-in self-tests, chosen with `test=NAME` in the boot manifest (see `ipc::boot`).
+//!
+//! A test runs once the kernel is ready. One that passes logs `selftest NAME: passed` and
+//! exits QEMU with success; one that fails says why and exits with failure. The fault tests
+//! pass by never coming back: the report their fault produces is what `cargo xtask test` reads.
+
+use crate::arch::{cpu, pit, qemu, trap};
+use crate::mem::layout::{HEAP_BASE, HEAP_SIZE, PAGE_SIZE};
+use crate::mem::{self, heap, stack};
+use crate::{error, info, time};
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::hint::black_box;
+use ipc::boot::{SelfTest, PAGE_FAULT_TEST_ADDRESS};
+use ipc::qemu::ExitCode;
+
+type Outcome = Result<(), String>;
+
+pub fn run(test: SelfTest) -> ! {
+    info!("selftest {}: running", test.name());
+    let outcome = match test {
+        SelfTest::Boot => Ok(()),
+        SelfTest::Heap => heap_and_frames(),
+        SelfTest::Timer => timer_rate(),
+        SelfTest::CpuFeatures => cpu_features(),
+        SelfTest::Breakpoint => breakpoint_resumes(),
+        SelfTest::PageFault => provoke(page_fault),
+        SelfTest::InvalidOpcode => provoke(invalid_opcode),
+        SelfTest::StackOverflow => provoke(stack_overflow),
+        SelfTest::NoExecute => provoke(execute_heap),
+        SelfTest::HeapGuard => provoke(read_past_heap),
+        SelfTest::Panic => panic!("self-test panic"),
+    };
+    match outcome {
+        Ok(()) => {
+            info!("selftest {}: passed", test.name());
+            qemu::exit(ExitCode::Success)
+        }
+        Err(why) => {
+            error!("selftest {}: FAILED: {why}", test.name());
+            qemu::exit(ExitCode::Failure)
+        }
+    }
+}
+
+fn check(ok: bool, why: impl FnOnce() -> String) -> Outcome {
+    if ok {
+        Ok(())
+    } else {
+        Err(why())
+    }
+}
+
+fn heap_and_frames() -> Outcome {
+    let (heap_before, _) = heap::usage();
+    let (frames_before, _) = mem::frame_counts();
+    {
+        let big = alloc::vec![0xa5u8; 4 << 20];
+        check(big.iter().all(|&b| b == 0xa5), || "large allocation corrupted".into())?;
+        let many: Vec<Box<u64>> = (0..20_000u64).map(Box::new).collect();
+        check(many.iter().enumerate().all(|(i, b)| **b == i as u64), || "small allocations corrupted".into())?;
+        let map: BTreeMap<u64, String> = (0..5_000u64).map(|i| (i, format!("value {i}"))).collect();
+        check(map.get(&4_321).map(String::as_str) == Some("value 4321"), || "map lookup failed".into())?;
+        let (during, _) = heap::usage();
+        check(during >= heap_before + (4 << 20), || format!("heap usage {during} did not grow"))?;
+        let mut huge = Vec::<u8>::new();
+        check(huge.try_reserve_exact(2 * HEAP_SIZE as usize).is_err(), || "reserved more than the heap".into())?;
+        info!("heap: {} KiB in use at peak", during / 1024);
+    }
+    let (heap_after, _) = heap::usage();
+    check(heap_after == heap_before, || format!("heap use {heap_before} before, {heap_after} after"))?;
+
+    // Frames: each handed out once, writable through the physical window, all returned.
+    let frames: Vec<u64> = (0..1_000).map_while(|_| mem::alloc_frame()).collect();
+    check(frames.len() == 1_000, || format!("only {} frames allocated", frames.len()))?;
+    for &f in &frames {
+        // SAFETY: the frame was just allocated to this test and is seen through the window.
+        unsafe { core::ptr::write_volatile(mem::phys_to_virt(f) as *mut u64, f) };
+    }
+    for &f in &frames {
+        // SAFETY: as above; the value written is read back.
+        let v = unsafe { core::ptr::read_volatile(mem::phys_to_virt(f) as *const u64) };
+        check(v == f && f % PAGE_SIZE == 0, || format!("frame {f:#x} shared or misaligned"))?;
+    }
+    frames.into_iter().for_each(mem::free_frame);
+    let s = stack::alloc().ok_or("no kernel stack")?;
+    stack::free(s);
+    let (frames_after, _) = mem::frame_counts();
+    check(frames_after == frames_before, || format!("free frames {frames_before} before, {frames_after} after"))
+}
+
+fn timer_rate() -> Outcome {
+    const WINDOW_MS: u64 = 500;
+    let expected = time::TICK_HZ * WINDOW_MS / 1000;
+    let start = time::ticks();
+    pit::wait_us(WINDOW_MS * 1000);
+    let got = time::ticks() - start;
+    info!("timer: {got} ticks in {WINDOW_MS} ms of PIT time, {expected} expected");
+    check((expected / 2..=expected * 2).contains(&got), || format!("{got} ticks, expected about {expected}"))
+}
+
+fn cpu_features() -> Outcome {
+    let off: Vec<&str> = cpu::protection().all().into_iter().filter(|(_, s)| *s == cpu::State::Off).map(|(n, _)| n).collect();
+    check(off.is_empty(), || format!("supported but not enabled: {off:?}"))
+}
+
+fn breakpoint_resumes() -> Outcome {
+    let before = trap::breakpoints();
+    let (a, b, c) = (0x1111_2222_3333_4444u64, 0x5555_6666_7777_8888u64, 0x9999_aaaa_bbbb_ccccu64);
+    let (ra, rb, rc): (u64, u64, u64);
+    // SAFETY: int3 traps into the kernel's breakpoint handler, which logs and returns; the
+    // asm declares the registers it hands over and reads back.
+    unsafe {
+        core::arch::asm!("int3", inout("r12") a => ra, inout("r15") b => rb, inout("rax") c => rc);
+    }
+    check(trap::breakpoints() == before + 1, || "breakpoint handler did not run".into())?;
+    check((ra, rb, rc) == (a, b, c), || "registers changed across the trap".into())
+}
+
+fn provoke(fault: fn()) -> Outcome {
+    fault();
+    Err("the expected fault did not happen".into())
+}
+
+fn page_fault() {
+    // SAFETY: deliberately unsound: the write must fault, and the fault ends the kernel.
+    unsafe { core::ptr::write_volatile(PAGE_FAULT_TEST_ADDRESS as *mut u64, 1) };
+}
+
+fn invalid_opcode() {
+    // SAFETY: ud2 raises #UD, which ends the kernel; nothing after it runs.
+    unsafe { core::arch::asm!("ud2") };
+}
+
+#[allow(unconditional_recursion)]
+fn stack_overflow() {
+    #[inline(never)]
+    fn recurse(depth: u64) -> u64 {
+        let frame = black_box([depth; 32]);
+        recurse(depth + 1) + frame[(depth % 32) as usize]
+    }
+    black_box(recurse(0));
+}
+
+fn execute_heap() {
+    let code = Box::new([0xc3u8; 16]); // ret
+    // SAFETY: deliberately unsound: heap pages are no-execute, so the call faults on fetch.
+    let f: extern "C" fn() = unsafe { core::mem::transmute(code.as_ptr()) };
+    f();
+}
+
+fn read_past_heap() {
+    // SAFETY: deliberately unsound: the page after the heap is its guard, never mapped.
+    black_box(unsafe { core::ptr::read_volatile((HEAP_BASE + HEAP_SIZE) as *const u8) });
+}

@@ -1,0 +1,211 @@
+//! Starting QEMU: choosing the accelerator, the command line, and running a guest either on
+//! this terminal or captured with a time limit for the tests.
+
+use crate::setup;
+use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
+use ipc::boot::KERNEL_BASE;
+use ipc::qemu::{ExitCode, DEBUG_EXIT_PORT};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const MEMORY: &str = "256M";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Accel {
+    /// KVM where the CPU has hardware virtualization and /dev/kvm works; TCG otherwise.
+    Auto,
+    /// QEMU's portable binary translator.
+    Tcg,
+    /// The Linux kernel's hypervisor.
+    Kvm,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Firmware {
+    Bios,
+    Uefi,
+}
+
+impl Firmware {
+    pub fn name(self) -> &'static str {
+        match self {
+            Firmware::Bios => "bios",
+            Firmware::Uefi => "uefi",
+        }
+    }
+}
+
+/// Whether the host CPU advertises Intel VT-x or AMD-V. Without it, a /dev/kvm can only be a
+/// software emulation (as on some cloud machines), far slower than TCG.
+fn hardware_virtualization() -> bool {
+    std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|info| {
+        info.lines()
+            .filter(|l| l.starts_with("flags"))
+            .any(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"))
+    })
+}
+
+fn kvm_usable() -> bool {
+    std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
+}
+
+/// A configured virtual machine: which QEMU, accelerator, CPU model and firmware.
+pub struct Machine {
+    qemu: PathBuf,
+    ovmf: Option<PathBuf>,
+    accel: &'static str,
+    cpu: &'static str,
+    smp: u32,
+    /// One line saying what runs and why, printed before every boot.
+    pub description: String,
+}
+
+impl Machine {
+    pub fn new(accel: Accel, smp: u32, firmware: Firmware) -> Result<Machine> {
+        if smp == 0 {
+            bail!("--smp must be at least 1");
+        }
+        let (qemu, ovmf) = setup::ensure_qemu(firmware == Firmware::Uefi)?;
+        let hw = hardware_virtualization();
+        let (kvm, why) = match accel {
+            Accel::Tcg => (false, "chosen with --accel tcg"),
+            Accel::Kvm if !kvm_usable() => bail!("--accel kvm: /dev/kvm is missing or not accessible"),
+            Accel::Kvm if !hw => (true, "chosen with --accel kvm; the CPU shows no vmx/svm, so this KVM is software-emulated and slow"),
+            Accel::Kvm => (true, "chosen with --accel kvm"),
+            Accel::Auto if hw && kvm_usable() => (true, "auto: hardware virtualization and /dev/kvm present"),
+            Accel::Auto if kvm_usable() => (false, "auto: /dev/kvm exists but the CPU shows no vmx/svm, so it would be software-emulated"),
+            Accel::Auto => (false, "auto: no usable /dev/kvm"),
+        };
+        // Plain `-cpu host` aborts on some hosts over the arch-capabilities MSR.
+        let (accel, cpu) = if kvm { ("kvm", "host,-arch-capabilities") } else { ("tcg", "max") };
+        let description = format!(
+            "qemu: {firmware:?}, accelerator {accel}, cpu {cpu}, {smp} vCPU, {MEMORY} ({why})",
+        );
+        Ok(Machine { qemu, ovmf, accel, cpu, smp, description })
+    }
+
+    /// The QEMU command for `image`, without the serial and display options.
+    pub fn command(&self, image: &Path) -> Command {
+        let mut cmd = Command::new(&self.qemu);
+        cmd.arg("-drive")
+            .arg(format!("format=raw,file={}", image.display()))
+            .args(["-m", MEMORY, "-smp", &self.smp.to_string()])
+            .args(["-accel", self.accel, "-cpu", self.cpu])
+            .args(["-no-reboot", "-device"])
+            .arg(format!("isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04"));
+        if let Some(ovmf) = &self.ovmf {
+            cmd.arg("-bios").arg(ovmf);
+        }
+        cmd
+    }
+}
+
+/// What a QEMU exit status says about the kernel's verdict.
+pub fn verdict(status: Option<i32>) -> String {
+    match status.and_then(ExitCode::from_qemu_status) {
+        Some(ExitCode::Success) => "the kernel reported success".into(),
+        Some(ExitCode::Failure) => "the kernel reported a failure".into(),
+        None => match status {
+            Some(code) => format!("QEMU exited with status {code}"),
+            None => "QEMU was killed by a signal".into(),
+        },
+    }
+}
+
+/// Boots `image` with the serial console (and QEMU's monitor, Ctrl-A C) on this terminal.
+pub fn run_interactive(machine: &Machine, image: &Path, extra: &[String]) -> Result<()> {
+    println!("{}", machine.description);
+    let status = machine
+        .command(image)
+        .args(["-serial", "mon:stdio", "-display", "none"])
+        .args(extra)
+        .status()
+        .context("cannot start QEMU")?;
+    println!("\n{}", verdict(status.code()));
+    Ok(())
+}
+
+/// A finished (or stopped) captured boot.
+pub struct Captured {
+    pub status: Option<i32>,
+    pub output: String,
+    pub timed_out: bool,
+    pub elapsed: Duration,
+}
+
+/// Boots `image` with serial output captured, killing QEMU after `timeout`.
+pub fn run_captured(machine: &Machine, image: &Path, timeout: Duration) -> Result<Captured> {
+    let start = Instant::now();
+    let mut child = machine
+        .command(image)
+        .args(["-serial", "stdio", "-display", "none", "-monitor", "none"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start QEMU")?;
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let readers: Vec<_> = [child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>), child.stderr.take().map(|s| Box::new(s) as _)]
+        .into_iter()
+        .flatten()
+        .map(|mut pipe| {
+            let output = Arc::clone(&output);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                    output.lock().expect("output lock").extend_from_slice(&buf[..n]);
+                }
+            })
+        })
+        .collect();
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status.code();
+        }
+        if start.elapsed() > timeout {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait()?.code();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    for r in readers {
+        let _ = r.join();
+    }
+    let output = String::from_utf8_lossy(&output.lock().expect("output lock")).replace('\r', "");
+    Ok(Captured { status, output, timed_out, elapsed: start.elapsed() })
+}
+
+/// Boots halted with a gdb stub on localhost:1234 and gives the gdb command that attaches.
+pub fn gdb(firmware: Firmware, image: &Path, kernel: &Path, attach: bool) -> Result<()> {
+    // Breakpoints need guest code to run instruction by instruction under QEMU's control: TCG.
+    let machine = Machine::new(Accel::Tcg, 1, firmware)?;
+    let symbols = format!("symbol-file {} -o {KERNEL_BASE:#x}", kernel.display());
+    let gdb_args = ["-ex", symbols.as_str(), "-ex", "target remote localhost:1234"];
+    let quoted: Vec<String> = gdb_args.iter().map(|a| if a.starts_with('-') { a.to_string() } else { format!("\"{a}\"") }).collect();
+    println!("{}", machine.description);
+    if !attach {
+        println!("QEMU is halted, waiting for gdb. In another terminal run:\n\n    gdb {}\n", quoted.join(" "));
+        println!("then e.g. `break seam_kernel::boot::kernel_main` and `continue`. Ctrl-A X quits QEMU.");
+        machine.command(image).args(["-s", "-S", "-serial", "mon:stdio", "-display", "none"]).status()?;
+        return Ok(());
+    }
+    let log = image.with_extension("serial.log");
+    let mut qemu = machine
+        .command(image)
+        .args(["-s", "-S", "-display", "none", "-monitor", "none", "-serial"])
+        .arg(format!("file:{}", log.display()))
+        .spawn()
+        .context("cannot start QEMU")?;
+    println!("serial output goes to {}", log.display());
+    let status = Command::new("gdb").args(gdb_args).status();
+    let _ = qemu.kill();
+    let _ = qemu.wait();
+    status.context("cannot start gdb (Debian: apt-get install gdb)")?;
+    Ok(())
+}

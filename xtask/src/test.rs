@@ -1,0 +1,236 @@
+//! `cargo xtask test`: host unit tests, then every kernel self-test booted in QEMU.
+//!
+//! Each QEMU test boots a real disk image whose boot manifest says `test=NAME`, captures the
+//! serial console, and passes only if the kernel's verdict (through isa-debug-exit) and its
+//! report are the expected ones: a fault test passes only if the report names the right
+//! exception. The closing line is `N passed, M failed`.
+
+use crate::artifacts::{self, Builder};
+use crate::qemu::{self, Accel, Firmware, Machine};
+use crate::TestArgs;
+use anyhow::{bail, Context, Result};
+use ipc::boot::{SelfTest, PAGE_FAULT_TEST_ADDRESS, READY_LINE};
+use ipc::qemu::ExitCode;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// What a self-test must end with, and what its serial output must contain.
+fn expectation(test: SelfTest) -> (ExitCode, Vec<String>) {
+    use ExitCode::{Failure, Success};
+    let passed = |t: SelfTest| format!("selftest {}: passed", t.name());
+    let (exit, mut lines) = match test {
+        SelfTest::Boot | SelfTest::Heap | SelfTest::Timer | SelfTest::CpuFeatures => (Success, vec![passed(test)]),
+        SelfTest::Breakpoint => (Success, vec!["breakpoint (#BP) at".into(), passed(test)]),
+        SelfTest::PageFault => (
+            Failure,
+            vec![
+                "EXCEPTION: page fault (#PF) in kernel mode".into(),
+                "error code: 0x2 (not present, write, supervisor)".into(),
+                format!("CR2: {PAGE_FAULT_TEST_ADDRESS:#018x}"),
+            ],
+        ),
+        SelfTest::InvalidOpcode => (Failure, vec!["EXCEPTION: invalid opcode (#UD) in kernel mode".into()]),
+        SelfTest::StackOverflow => (
+            Failure,
+            vec!["EXCEPTION: double fault (#DF) in kernel mode".into(), "kernel stack overflow".into()],
+        ),
+        SelfTest::NoExecute => (
+            Failure,
+            vec!["EXCEPTION: page fault (#PF) in kernel mode".into(), "instruction fetch, supervisor".into(), "(kernel heap)".into()],
+        ),
+        SelfTest::HeapGuard => (
+            Failure,
+            vec!["EXCEPTION: page fault (#PF) in kernel mode".into(), "(not present, read, supervisor)".into(), "kernel heap guard page".into()],
+        ),
+        SelfTest::Panic => (Failure, vec!["PANIC at kernel/src/selftest.rs:".into(), "self-test panic".into()]),
+    };
+    // Every test runs after boot completes.
+    lines.insert(0, READY_LINE.into());
+    (exit, lines)
+}
+
+struct Case {
+    firmware: Firmware,
+    test: SelfTest,
+}
+
+impl Case {
+    fn name(&self) -> String {
+        format!("qemu::{}::{}", self.firmware.name(), self.test.name())
+    }
+}
+
+/// Every self-test on BIOS; booting on UEFI too.
+fn cases() -> Vec<Case> {
+    let mut cases: Vec<Case> = SelfTest::ALL.iter().map(|&test| Case { firmware: Firmware::Bios, test }).collect();
+    cases.insert(1, Case { firmware: Firmware::Uefi, test: SelfTest::Boot });
+    cases
+}
+
+/// Why a captured boot does not meet its expectation, if it does not.
+fn judge(test: SelfTest, run: &qemu::Captured) -> Option<String> {
+    if run.timed_out {
+        return Some(format!("timed out after {:.0} s", run.elapsed.as_secs_f64()));
+    }
+    let (exit, lines) = expectation(test);
+    let failed_line = format!("selftest {}: FAILED", test.name());
+    if run.output.contains(&failed_line) {
+        return Some("the kernel reported the self-test failed".into());
+    }
+    if run.status != Some(exit.qemu_status()) {
+        return Some(format!("expected exit status {} ({exit:?}), got: {}", exit.qemu_status(), qemu::verdict(run.status)));
+    }
+    lines.iter().find(|l| !run.output.contains(l.as_str())).map(|l| format!("output lacks \"{l}\""))
+}
+
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+}
+
+/// `cargo test` over the host-testable crates, its output passed through and its counts kept.
+fn host_tests(tally: &mut Tally) -> Result<()> {
+    println!("== host unit tests (cargo test)");
+    let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .arg("test")
+        .current_dir(artifacts::root())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot run cargo test")?;
+    let stdout = child.stdout.take().context("no stdout from cargo test")?;
+    let mut saw_result = false;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some((p, f)) = parse_test_result(&line) {
+            tally.passed += p;
+            tally.failed += f;
+            saw_result = true;
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() && tally.failed == 0 {
+        // A build failure runs no test at all: count it, so the run cannot look green.
+        tally.failed += 1;
+        println!("host tests did not run: cargo test failed ({status})");
+    } else if !saw_result {
+        bail!("cargo test printed no result line");
+    }
+    Ok(())
+}
+
+/// Reads cargo's `test result: ok. 12 passed; 0 failed; ...` line.
+fn parse_test_result(line: &str) -> Option<(usize, usize)> {
+    let rest = line.strip_prefix("test result: ")?;
+    let count = |word: &str| -> Option<usize> {
+        rest.split(';').find_map(|part| part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ").strip_suffix(word)?.trim().parse().ok())
+    };
+    Some((count("passed")?, count("failed")?))
+}
+
+pub fn run(args: &TestArgs) -> Result<()> {
+    let mut tally = Tally::default();
+    if !args.no_host {
+        host_tests(&mut tally)?;
+    }
+
+    let cases: Vec<Case> = cases()
+        .into_iter()
+        .filter(|c| args.filter.as_ref().is_none_or(|f| c.name().contains(f.as_str())))
+        .collect();
+    if !cases.is_empty() {
+        println!("== QEMU tests");
+        let kernel = artifacts::build_kernel(args.build.release)?;
+        let builder = Builder::new(args.build.release)?;
+        let mut announced = Vec::new();
+        for case in &cases {
+            let machine = Machine::new(Accel::Tcg, 1, case.firmware)?;
+            if !announced.contains(&case.firmware) {
+                println!("{}", machine.description);
+                announced.push(case.firmware);
+            }
+            let name = format!("test-{}", case.test.name());
+            let images = builder.make(&kernel, &name, &format!("test={}", case.test.name()), &[case.firmware])?;
+            let run = qemu::run_captured(&machine, images.get(case.firmware), Duration::from_secs(args.timeout))?;
+            match judge(case.test, &run) {
+                None => {
+                    tally.passed += 1;
+                    println!("test {} ... ok ({:.1} s)", case.name(), run.elapsed.as_secs_f64());
+                }
+                Some(why) => {
+                    tally.failed += 1;
+                    println!("test {} ... FAILED ({:.1} s): {why}", case.name(), run.elapsed.as_secs_f64());
+                    println!("---- serial output of {} ----", case.name());
+                    for line in run.output.lines() {
+                        println!("    {line}");
+                    }
+                    println!("---- end of {} ----", case.name());
+                }
+            }
+        }
+    }
+
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    if tally.failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn captured(status: i32, output: &str) -> qemu::Captured {
+        qemu::Captured { status: Some(status), output: output.into(), timed_out: false, elapsed: Duration::ZERO }
+    }
+
+    #[test]
+    fn parses_cargo_result_lines() {
+        assert_eq!(parse_test_result("test result: ok. 12 passed; 0 failed; 0 ignored; 0 measured"), Some((12, 0)));
+        assert_eq!(parse_test_result("test result: FAILED. 3 passed; 2 failed; 0 ignored"), Some((3, 2)));
+        assert_eq!(parse_test_result("test foo ... ok"), None);
+    }
+
+    #[test]
+    fn a_fault_test_passes_only_with_the_right_report_and_status() {
+        let good = format!(
+            "{READY_LINE}\nEXCEPTION: invalid opcode (#UD) in kernel mode, vector 6\n"
+        );
+        assert_eq!(judge(SelfTest::InvalidOpcode, &captured(35, &good)), None);
+        // Right status, wrong exception.
+        let wrong = format!("{READY_LINE}\nEXCEPTION: general protection fault (#GP) in kernel mode\n");
+        assert!(judge(SelfTest::InvalidOpcode, &captured(35, &wrong)).is_some());
+        // Right report, but QEMU did not get the kernel's failure code.
+        assert!(judge(SelfTest::InvalidOpcode, &captured(1, &good)).is_some());
+        // Never booted.
+        assert!(judge(SelfTest::InvalidOpcode, &captured(35, "EXCEPTION: invalid opcode (#UD) in kernel mode")).is_some());
+    }
+
+    #[test]
+    fn a_passing_test_needs_its_passed_line_and_no_failed_line() {
+        let ok = format!("{READY_LINE}\nselftest heap: passed\n");
+        assert_eq!(judge(SelfTest::Heap, &captured(33, &ok)), None);
+        assert!(judge(SelfTest::Heap, &captured(33, READY_LINE)).is_some());
+        let failed = format!("{READY_LINE}\nselftest heap: FAILED: x\nselftest heap: passed\n");
+        assert!(judge(SelfTest::Heap, &captured(33, &failed)).is_some());
+    }
+
+    #[test]
+    fn timeouts_fail() {
+        let mut run = captured(33, &format!("{READY_LINE}\nselftest boot: passed"));
+        run.timed_out = true;
+        assert!(judge(SelfTest::Boot, &run).is_some());
+    }
+
+    #[test]
+    fn every_self_test_runs_and_boot_runs_on_both_firmwares() {
+        let cases = cases();
+        for t in SelfTest::ALL {
+            assert!(cases.iter().any(|c| c.test == t && c.firmware == Firmware::Bios), "{t:?}");
+        }
+        assert!(cases.iter().any(|c| c.test == SelfTest::Boot && c.firmware == Firmware::Uefi));
+    }
+}
