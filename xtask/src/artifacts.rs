@@ -60,15 +60,22 @@ pub fn build_kernel(release: bool) -> Result<PathBuf> {
 /// The kernel as it goes into the disk image: without debug information, which the BIOS
 /// stage would otherwise read sector by sector at boot. gdb reads the full file instead.
 fn stripped_kernel(kernel: &Path, dir: &Path) -> Result<PathBuf> {
-    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).current_dir(root()).output()?;
-    let sysroot = String::from_utf8(sysroot.stdout)?;
-    let objcopy = Path::new(sysroot.trim()).join("lib/rustlib").join(HOST_TRIPLE).join("bin/llvm-objcopy");
     let out = dir.join("seam-kernel.stripped");
-    run(Command::new(&objcopy).arg("--strip-debug").arg(kernel).arg(&out), "stripping the kernel (llvm-objcopy)")?;
+    run(Command::new(llvm_tool("llvm-objcopy")?).arg("--strip-debug").arg(kernel).arg(&out), "stripping the kernel")?;
     Ok(out)
 }
 
-const HOST_TRIPLE: &str = "x86_64-unknown-linux-gnu";
+/// A tool from the toolchain's llvm-tools component, which `setup` installs.
+fn llvm_tool(name: &str) -> Result<PathBuf> {
+    let rustc = |arg: &str| -> Result<String> {
+        let out = Command::new("rustc").args([arg]).current_dir(root()).output().context("cannot run rustc")?;
+        Ok(String::from_utf8(out.stdout)?)
+    };
+    let sysroot = rustc("--print=sysroot")?;
+    let version = rustc("-vV")?;
+    let host = version.lines().find_map(|l| l.strip_prefix("host: ")).context("rustc -vV names no host")?;
+    Ok(Path::new(sysroot.trim()).join("lib/rustlib").join(host.trim()).join("bin").join(name))
+}
 
 /// Builds the image-builder binary; its first build compiles the bootloader (minutes).
 fn image_builder() -> Result<PathBuf> {
@@ -113,31 +120,32 @@ impl Images {
 
 /// Builds the kernel and disk images named `name` whose ramdisk carries `cmdline`.
 pub fn images(release: bool, name: &str, cmdline: &str, firmwares: &[Firmware]) -> Result<Images> {
-    let kernel = build_kernel(release)?;
-    Builder::new(release)?.make(&kernel, name, cmdline, firmwares)
+    Builder::new(release)?.make(name, cmdline, firmwares)
 }
 
-/// Makes many image sets from one kernel without rebuilding anything.
+/// Builds the kernel once, then makes many image sets from it.
 pub struct Builder {
     tool: PathBuf,
     dir: PathBuf,
+    kernel: PathBuf,
 }
 
 impl Builder {
     pub fn new(release: bool) -> Result<Builder> {
+        let kernel = build_kernel(release)?;
         let dir = out_dir(release);
         fs::create_dir_all(&dir)?;
-        Ok(Builder { tool: image_builder()?, dir })
+        let kernel = stripped_kernel(&kernel, &dir)?;
+        Ok(Builder { tool: image_builder()?, dir, kernel })
     }
 
-    pub fn make(&self, kernel: &Path, name: &str, cmdline: &str, firmwares: &[Firmware]) -> Result<Images> {
+    pub fn make(&self, name: &str, cmdline: &str, firmwares: &[Firmware]) -> Result<Images> {
         let ramdisk = self.dir.join(format!("{name}.cpio"));
         self::ramdisk(&ramdisk, cmdline)?;
         let path_for = |f: Firmware| self.dir.join(format!("{name}-{}.img", f.name()));
         let arg = |f: Firmware| if firmwares.contains(&f) { path_for(f).into_os_string() } else { "-".into() };
-        let kernel = stripped_kernel(kernel, &self.dir)?;
         let mut cmd = Command::new(&self.tool);
-        cmd.arg(&kernel).arg(&ramdisk).arg(arg(Firmware::Bios)).arg(arg(Firmware::Uefi));
+        cmd.arg(&self.kernel).arg(&ramdisk).arg(arg(Firmware::Bios)).arg(arg(Firmware::Uefi));
         run(&mut cmd, "making the disk images")?;
         Ok(Images(firmwares.iter().map(|&f| (f, path_for(f))).collect()))
     }

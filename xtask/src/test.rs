@@ -142,7 +142,6 @@ pub fn run(args: &TestArgs) -> Result<()> {
         .collect();
     if !cases.is_empty() {
         println!("== QEMU tests");
-        let kernel = artifacts::build_kernel(args.build.release)?;
         let builder = Builder::new(args.build.release)?;
         let mut announced = Vec::new();
         for case in &cases {
@@ -152,7 +151,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
                 announced.push(case.firmware);
             }
             let name = format!("test-{}", case.test.name());
-            let images = builder.make(&kernel, &name, &format!("test={}", case.test.name()), &[case.firmware])?;
+            let images = builder.make(&name, &format!("test={}", case.test.name()), &[case.firmware])?;
             let run = qemu::run_captured(&machine, images.get(case.firmware), Duration::from_secs(args.timeout))?;
             match judge(case.test, &run) {
                 None => {
