@@ -36,9 +36,7 @@ impl<'a> CmdLine<'a> {
 
     /// The words as (key, value); a bare flag has the value "".
     pub fn words(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
-        self.0
-            .split_whitespace()
-            .map(|word| word.split_once('=').unwrap_or((word, "")))
+        self.0.split_whitespace().map(|word| word.split_once('=').unwrap_or((word, "")))
     }
 
     /// The value of `key`; when a key is given twice, the last one counts (as on Linux).
@@ -61,6 +59,8 @@ pub enum SelfTest {
     Heap,
     /// Timer interrupts arrive at the calibrated rate, measured against the PIT.
     Timer,
+    /// The timer interrupt logs while the interrupted code logs too: no deadlock.
+    LogInInterrupt,
     /// NX, WP, SMEP and SMAP are on wherever the CPU has them.
     CpuFeatures,
     /// `int3` is reported and execution resumes (the trap return path works).
@@ -80,10 +80,11 @@ pub enum SelfTest {
 }
 
 impl SelfTest {
-    pub const ALL: [SelfTest; 11] = [
+    pub const ALL: [SelfTest; 12] = [
         SelfTest::Boot,
         SelfTest::Heap,
         SelfTest::Timer,
+        SelfTest::LogInInterrupt,
         SelfTest::CpuFeatures,
         SelfTest::Breakpoint,
         SelfTest::PageFault,
@@ -99,6 +100,7 @@ impl SelfTest {
             SelfTest::Boot => "boot",
             SelfTest::Heap => "heap",
             SelfTest::Timer => "timer",
+            SelfTest::LogInInterrupt => "log_in_interrupt",
             SelfTest::CpuFeatures => "cpu_features",
             SelfTest::Breakpoint => "breakpoint",
             SelfTest::PageFault => "page_fault",
@@ -151,7 +153,7 @@ mod tests {
             assert!(!t.name().contains(char::is_whitespace));
         }
         assert_eq!(SelfTest::from_name("no_such_test"), None);
-        let mut names: [&str; 11] = SelfTest::ALL.map(SelfTest::name);
+        let mut names: [&str; 12] = SelfTest::ALL.map(SelfTest::name);
         names.sort_unstable();
         assert!(names.windows(2).all(|w| w[0] != w[1]));
     }

@@ -25,9 +25,7 @@ impl ExitCode {
 
     /// The kernel's verdict from QEMU's exit status, if it came from the kernel at all.
     pub fn from_qemu_status(status: i32) -> Option<ExitCode> {
-        [ExitCode::Success, ExitCode::Failure]
-            .into_iter()
-            .find(|c| c.qemu_status() == status)
+        [ExitCode::Success, ExitCode::Failure].into_iter().find(|c| c.qemu_status() == status)
     }
 }
 

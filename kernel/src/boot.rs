@@ -30,7 +30,7 @@ pub fn kernel_main(boot: &'static mut BootInfo) -> ! {
     info!(
         "frames: {free} free of {managed} managed ({} used), {} MiB free",
         managed - free,
-        free * layout::PAGE_SIZE >> 20
+        (free * layout::PAGE_SIZE) >> 20
     );
     info!("heap: {} MiB at {:#x}, guard pages on both sides", layout::HEAP_SIZE >> 20, layout::HEAP_BASE);
 

@@ -14,9 +14,9 @@ pub mod ramdisk;
 pub mod time;
 
 #[cfg(target_os = "none")]
-pub mod console;
-#[cfg(target_os = "none")]
 mod boot;
+#[cfg(target_os = "none")]
+pub mod console;
 #[cfg(target_os = "none")]
 mod panic;
 #[cfg(target_os = "none")]

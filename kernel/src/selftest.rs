@@ -4,7 +4,7 @@
 //! exits QEMU with success; one that fails says why and exits with failure. The fault tests
 //! pass by never coming back: the report their fault produces is what `cargo xtask test` reads.
 
-use crate::arch::{cpu, pit, qemu, trap};
+use crate::arch::{cpu, pit, qemu, trap, tsc};
 use crate::mem::layout::{HEAP_BASE, HEAP_SIZE, PAGE_SIZE};
 use crate::mem::{self, heap, stack};
 use crate::{error, info, time};
@@ -25,6 +25,7 @@ pub fn run(test: SelfTest) -> ! {
         SelfTest::Boot => Ok(()),
         SelfTest::Heap => heap_and_frames(),
         SelfTest::Timer => timer_rate(),
+        SelfTest::LogInInterrupt => log_in_interrupt(),
         SelfTest::CpuFeatures => cpu_features(),
         SelfTest::Breakpoint => breakpoint_resumes(),
         SelfTest::PageFault => provoke(page_fault),
@@ -102,8 +103,25 @@ fn timer_rate() -> Outcome {
     check((expected / 2..=expected * 2).contains(&got), || format!("{got} ticks, expected about {expected}"))
 }
 
+fn log_in_interrupt() -> Outcome {
+    const WINDOW_MS: u64 = 300;
+    let start = time::ticks();
+    let until = tsc::rdtsc() + tsc::hz() * WINDOW_MS / 1000;
+    time::log_every_tick(true);
+    let mut lines = 0u64;
+    while tsc::rdtsc() < until {
+        lines += 1;
+        crate::debug!("line {lines} from the interrupted code");
+    }
+    time::log_every_tick(false);
+    let ticks = time::ticks() - start;
+    info!("log: {lines} lines from the main loop, {ticks} from the timer interrupt");
+    check(ticks >= time::TICK_HZ * WINDOW_MS / 1000 / 2, || format!("only {ticks} timer interrupts logged"))
+}
+
 fn cpu_features() -> Outcome {
-    let off: Vec<&str> = cpu::protection().all().into_iter().filter(|(_, s)| *s == cpu::State::Off).map(|(n, _)| n).collect();
+    let off: Vec<&str> =
+        cpu::protection().all().into_iter().filter(|(_, s)| *s == cpu::State::Off).map(|(n, _)| n).collect();
     check(off.is_empty(), || format!("supported but not enabled: {off:?}"))
 }
 
@@ -147,7 +165,7 @@ fn stack_overflow() {
 
 fn execute_heap() {
     let code = Box::new([0xc3u8; 16]); // ret
-    // SAFETY: deliberately unsound: heap pages are no-execute, so the call faults on fetch.
+                                       // SAFETY: deliberately unsound: heap pages are no-execute, so the call faults on fetch.
     let f: extern "C" fn() = unsafe { core::mem::transmute(code.as_ptr()) };
     f();
 }

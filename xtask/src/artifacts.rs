@@ -89,7 +89,9 @@ fn image_builder() -> Result<PathBuf> {
     let mut cmd = cargo();
     // The bootloader's build script compiles its stages with -Zbuild-std; this switch lets
     // stable cargo do that, for this one crate's build only.
-    cmd.args(["build", "--quiet", "--package", "seam-image", "--target-dir"]).arg(&target_dir).env("RUSTC_BOOTSTRAP", "1");
+    cmd.args(["build", "--quiet", "--package", "seam-image", "--target-dir"])
+        .arg(&target_dir)
+        .env("RUSTC_BOOTSTRAP", "1");
     run(&mut cmd, "building the image builder (bootloader)")?;
     Ok(path)
 }

@@ -102,7 +102,8 @@ fn main() -> anyhow::Result<()> {
             println!("kernel: {}", kernel.display());
         }
         Command::Image(args) => {
-            let images = artifacts::images(args.build.release, "run", &args.cmdline, &[Firmware::Bios, Firmware::Uefi])?;
+            let images =
+                artifacts::images(args.build.release, "run", &args.cmdline, &[Firmware::Bios, Firmware::Uefi])?;
             for (firmware, path) in images.all() {
                 println!("{firmware:?} image: {}", path.display());
             }

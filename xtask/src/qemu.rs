@@ -43,9 +43,7 @@ impl Firmware {
 /// software emulation (as on some cloud machines), far slower than TCG.
 fn hardware_virtualization() -> bool {
     std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|info| {
-        info.lines()
-            .filter(|l| l.starts_with("flags"))
-            .any(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"))
+        info.lines().filter(|l| l.starts_with("flags")).any(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"))
     })
 }
 
@@ -74,17 +72,19 @@ impl Machine {
         let (kvm, why) = match accel {
             Accel::Tcg => (false, "chosen with --accel tcg"),
             Accel::Kvm if !kvm_usable() => bail!("--accel kvm: /dev/kvm is missing or not accessible"),
-            Accel::Kvm if !hw => (true, "chosen with --accel kvm; the CPU shows no vmx/svm, so this KVM is software-emulated and slow"),
+            Accel::Kvm if !hw => {
+                (true, "chosen with --accel kvm; the CPU shows no vmx/svm, so this KVM is software-emulated and slow")
+            }
             Accel::Kvm => (true, "chosen with --accel kvm"),
             Accel::Auto if hw && kvm_usable() => (true, "auto: hardware virtualization and /dev/kvm present"),
-            Accel::Auto if kvm_usable() => (false, "auto: /dev/kvm exists but the CPU shows no vmx/svm, so it would be software-emulated"),
+            Accel::Auto if kvm_usable() => {
+                (false, "auto: /dev/kvm exists but the CPU shows no vmx/svm, so it would be software-emulated")
+            }
             Accel::Auto => (false, "auto: no usable /dev/kvm"),
         };
         // Plain `-cpu host` aborts on some hosts over the arch-capabilities MSR.
         let (accel, cpu) = if kvm { ("kvm", "host,-arch-capabilities") } else { ("tcg", "max") };
-        let description = format!(
-            "qemu: {firmware:?}, accelerator {accel}, cpu {cpu}, {smp} vCPU, {MEMORY} ({why})",
-        );
+        let description = format!("qemu: {firmware:?}, accelerator {accel}, cpu {cpu}, {smp} vCPU, {MEMORY} ({why})",);
         Ok(Machine { qemu, ovmf, accel, cpu, smp, description })
     }
 
@@ -149,19 +149,22 @@ pub fn run_captured(machine: &Machine, image: &Path, timeout: Duration) -> Resul
         .spawn()
         .context("cannot start QEMU")?;
     let output = Arc::new(Mutex::new(Vec::new()));
-    let readers: Vec<_> = [child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>), child.stderr.take().map(|s| Box::new(s) as _)]
-        .into_iter()
-        .flatten()
-        .map(|mut pipe| {
-            let output = Arc::clone(&output);
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                    output.lock().expect("output lock").extend_from_slice(&buf[..n]);
-                }
-            })
+    let readers: Vec<_> = [
+        child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child.stderr.take().map(|s| Box::new(s) as _),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|mut pipe| {
+        let output = Arc::clone(&output);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                output.lock().expect("output lock").extend_from_slice(&buf[..n]);
+            }
         })
-        .collect();
+    })
+    .collect();
     let mut timed_out = false;
     let status = loop {
         if let Some(status) = child.try_wait()? {
@@ -187,7 +190,8 @@ pub fn gdb(firmware: Firmware, image: &Path, kernel: &Path, attach: bool) -> Res
     let machine = Machine::new(Accel::Tcg, 1, firmware)?;
     let symbols = format!("symbol-file {} -o {KERNEL_BASE:#x}", kernel.display());
     let gdb_args = ["-ex", symbols.as_str(), "-ex", "target remote localhost:1234"];
-    let quoted: Vec<String> = gdb_args.iter().map(|a| if a.starts_with('-') { a.to_string() } else { format!("\"{a}\"") }).collect();
+    let quoted: Vec<String> =
+        gdb_args.iter().map(|a| if a.starts_with('-') { a.to_string() } else { format!("\"{a}\"") }).collect();
     println!("{}", machine.description);
     if !attach {
         println!("QEMU is halted, waiting for gdb. In another terminal run:\n\n    gdb {}\n", quoted.join(" "));

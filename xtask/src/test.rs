@@ -21,6 +21,7 @@ fn expectation(test: SelfTest) -> (ExitCode, Vec<String>) {
     let passed = |t: SelfTest| format!("selftest {}: passed", t.name());
     let (exit, mut lines) = match test {
         SelfTest::Boot | SelfTest::Heap | SelfTest::Timer | SelfTest::CpuFeatures => (Success, vec![passed(test)]),
+        SelfTest::LogInInterrupt => (Success, vec!["(logged from the timer interrupt)".into(), passed(test)]),
         SelfTest::Breakpoint => (Success, vec!["breakpoint (#BP) at".into(), passed(test)]),
         SelfTest::PageFault => (
             Failure,
@@ -31,17 +32,24 @@ fn expectation(test: SelfTest) -> (ExitCode, Vec<String>) {
             ],
         ),
         SelfTest::InvalidOpcode => (Failure, vec!["EXCEPTION: invalid opcode (#UD) in kernel mode".into()]),
-        SelfTest::StackOverflow => (
-            Failure,
-            vec!["EXCEPTION: double fault (#DF) in kernel mode".into(), "kernel stack overflow".into()],
-        ),
+        SelfTest::StackOverflow => {
+            (Failure, vec!["EXCEPTION: double fault (#DF) in kernel mode".into(), "kernel stack overflow".into()])
+        }
         SelfTest::NoExecute => (
             Failure,
-            vec!["EXCEPTION: page fault (#PF) in kernel mode".into(), "instruction fetch, supervisor".into(), "(kernel heap)".into()],
+            vec![
+                "EXCEPTION: page fault (#PF) in kernel mode".into(),
+                "instruction fetch, supervisor".into(),
+                "(kernel heap)".into(),
+            ],
         ),
         SelfTest::HeapGuard => (
             Failure,
-            vec!["EXCEPTION: page fault (#PF) in kernel mode".into(), "(not present, read, supervisor)".into(), "kernel heap guard page".into()],
+            vec![
+                "EXCEPTION: page fault (#PF) in kernel mode".into(),
+                "(not present, read, supervisor)".into(),
+                "kernel heap guard page".into(),
+            ],
         ),
         SelfTest::Panic => (Failure, vec!["PANIC at kernel/src/selftest.rs:".into(), "self-test panic".into()]),
     };
@@ -79,7 +87,11 @@ fn judge(test: SelfTest, run: &qemu::Captured) -> Option<String> {
         return Some("the kernel reported the self-test failed".into());
     }
     if run.status != Some(exit.qemu_status()) {
-        return Some(format!("expected exit status {} ({exit:?}), got: {}", exit.qemu_status(), qemu::verdict(run.status)));
+        return Some(format!(
+            "expected exit status {} ({exit:?}), got: {}",
+            exit.qemu_status(),
+            qemu::verdict(run.status)
+        ));
     }
     lines.iter().find(|l| !run.output.contains(l.as_str())).map(|l| format!("output lacks \"{l}\""))
 }
@@ -125,7 +137,15 @@ fn host_tests(tally: &mut Tally) -> Result<()> {
 fn parse_test_result(line: &str) -> Option<(usize, usize)> {
     let rest = line.strip_prefix("test result: ")?;
     let count = |word: &str| -> Option<usize> {
-        rest.split(';').find_map(|part| part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ").strip_suffix(word)?.trim().parse().ok())
+        rest.split(';').find_map(|part| {
+            part.trim()
+                .trim_start_matches("ok. ")
+                .trim_start_matches("FAILED. ")
+                .strip_suffix(word)?
+                .trim()
+                .parse()
+                .ok()
+        })
     };
     Some((count("passed")?, count("failed")?))
 }
@@ -136,10 +156,8 @@ pub fn run(args: &TestArgs) -> Result<()> {
         host_tests(&mut tally)?;
     }
 
-    let cases: Vec<Case> = cases()
-        .into_iter()
-        .filter(|c| args.filter.as_ref().is_none_or(|f| c.name().contains(f.as_str())))
-        .collect();
+    let cases: Vec<Case> =
+        cases().into_iter().filter(|c| args.filter.as_ref().is_none_or(|f| c.name().contains(f.as_str()))).collect();
     if !cases.is_empty() {
         println!("== QEMU tests");
         let builder = Builder::new(args.build.release)?;
@@ -195,9 +213,7 @@ mod tests {
 
     #[test]
     fn a_fault_test_passes_only_with_the_right_report_and_status() {
-        let good = format!(
-            "{READY_LINE}\nEXCEPTION: invalid opcode (#UD) in kernel mode, vector 6\n"
-        );
+        let good = format!("{READY_LINE}\nEXCEPTION: invalid opcode (#UD) in kernel mode, vector 6\n");
         assert_eq!(judge(SelfTest::InvalidOpcode, &captured(35, &good)), None);
         // Right status, wrong exception.
         let wrong = format!("{READY_LINE}\nEXCEPTION: general protection fault (#GP) in kernel mode\n");
@@ -205,7 +221,9 @@ mod tests {
         // Right report, but QEMU did not get the kernel's failure code.
         assert!(judge(SelfTest::InvalidOpcode, &captured(1, &good)).is_some());
         // Never booted.
-        assert!(judge(SelfTest::InvalidOpcode, &captured(35, "EXCEPTION: invalid opcode (#UD) in kernel mode")).is_some());
+        assert!(
+            judge(SelfTest::InvalidOpcode, &captured(35, "EXCEPTION: invalid opcode (#UD) in kernel mode")).is_some()
+        );
     }
 
     #[test]

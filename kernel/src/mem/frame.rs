@@ -79,7 +79,7 @@ impl<'a> FrameBitmap<'a> {
     /// Returns a frame taken with `alloc`.
     pub fn free(&mut self, addr: u64) -> Result<(), FreeError> {
         let frame = addr / PAGE_SIZE;
-        if addr % PAGE_SIZE != 0 || frame >= self.frames {
+        if !addr.is_multiple_of(PAGE_SIZE) || frame >= self.frames {
             return Err(FreeError::NotManaged(addr));
         }
         let (w, bit) = ((frame / 64) as usize, 1u64 << (frame % 64));

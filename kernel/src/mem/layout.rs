@@ -33,6 +33,14 @@ pub const MMIO_SIZE: u64 = 1024 * 1024 * 1024;
 /// Level-4 indexes the kernel owns and must find empty when it starts.
 pub const KERNEL_PML4_SLOTS: [u64; 3] = [HEAP_BASE, STACKS_BASE, MMIO_BASE];
 
+// Each region, with its guards, fits in its level-4 slot; each stack slot has a guard.
+const _: () = {
+    assert!(HEAP_SIZE + PAGE_SIZE < PML4_SPAN);
+    assert!(STACK_SLOTS as u64 * STACK_SLOT <= PML4_SPAN);
+    assert!(STACK_SLOT - STACK_SIZE >= PAGE_SIZE);
+    assert!(MMIO_SIZE <= PML4_SPAN);
+};
+
 pub const fn pml4_index(addr: u64) -> usize {
     ((addr >> 39) & 0x1ff) as usize
 }
@@ -72,9 +80,7 @@ pub fn region_of(addr: u64) -> Option<Region> {
     let heap_end = HEAP_BASE + HEAP_SIZE;
     if (HEAP_BASE..heap_end).contains(&addr) {
         Some(Region::Heap)
-    } else if (HEAP_BASE - PAGE_SIZE..HEAP_BASE).contains(&addr)
-        || (heap_end..heap_end + PAGE_SIZE).contains(&addr)
-    {
+    } else if (HEAP_BASE - PAGE_SIZE..HEAP_BASE).contains(&addr) || (heap_end..heap_end + PAGE_SIZE).contains(&addr) {
         Some(Region::HeapGuard)
     } else if (STACKS_BASE..STACKS_BASE + STACK_SLOTS as u64 * STACK_SLOT).contains(&addr) {
         let slot = StackSlot::new(((addr - STACKS_BASE) / STACK_SLOT) as usize);
@@ -104,9 +110,6 @@ mod tests {
         slots.sort();
         slots.dedup();
         assert_eq!(slots.len(), KERNEL_PML4_SLOTS.len() + 1);
-        assert!(HEAP_SIZE + PAGE_SIZE < PML4_SPAN);
-        assert!(STACK_SLOTS as u64 * STACK_SLOT <= PML4_SPAN);
-        assert!(MMIO_SIZE <= PML4_SPAN);
     }
 
     #[test]

@@ -77,7 +77,8 @@ mod kernel {
 
     /// Sets up frames, page tables and the heap from what the bootloader handed over.
     pub fn init(boot: &BootInfo) -> Summary {
-        let offset = boot.physical_memory_offset.into_option().expect("the bootloader mapped no physical memory window");
+        let offset =
+            boot.physical_memory_offset.into_option().expect("the bootloader mapped no physical memory window");
         PHYS_OFFSET.store(offset, Ordering::Relaxed);
         paging::init(offset);
 

@@ -11,8 +11,7 @@ use x86_64::instructions::interrupts::without_interrupts;
 use x86_64::registers::control::Cr3;
 use x86_64::structures::paging::mapper::{MapToError, TranslateResult};
 use x86_64::structures::paging::{
-    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags as Flags, PhysFrame, Size4KiB,
-    Translate,
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags as Flags, PhysFrame, Size4KiB, Translate,
 };
 use x86_64::{PhysAddr, VirtAddr};
 
@@ -122,7 +121,9 @@ pub fn claim_kernel_slot(addr: u64) {
         assert!(entry.is_unused(), "level-4 slot of kernel region {addr:#x} is already in use");
         let frame = GlobalFrames.allocate_frame().expect("no memory for a kernel page table");
         // SAFETY: the frame is fresh from the allocator and seen through the physical window.
-        unsafe { core::ptr::write_bytes(phys_to_virt(frame.start_address().as_u64()) as *mut u8, 0, PAGE_SIZE as usize) };
+        unsafe {
+            core::ptr::write_bytes(phys_to_virt(frame.start_address().as_u64()) as *mut u8, 0, PAGE_SIZE as usize)
+        };
         entry.set_frame(frame, Flags::PRESENT | Flags::WRITABLE);
     });
 }

@@ -7,8 +7,11 @@
 
 use bootloader::{BootConfig, DiskImageBuilder};
 use bootloader_boot_config::LevelFilter;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// One of the builder's image-writing methods.
+type Create = fn(&DiskImageBuilder, &Path) -> anyhow::Result<()>;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,15 +26,13 @@ fn main() -> ExitCode {
     config.frame_buffer_logging = false;
     let mut builder = DiskImageBuilder::new(PathBuf::from(kernel));
     builder.set_ramdisk(PathBuf::from(ramdisk)).set_boot_config(&config);
-    let jobs: [(&str, &String, fn(&DiskImageBuilder, &std::path::Path) -> anyhow::Result<()>); 2] = [
-        ("BIOS", bios, DiskImageBuilder::create_bios_image),
-        ("UEFI", uefi, DiskImageBuilder::create_uefi_image),
-    ];
+    let jobs: [(&str, &String, Create); 2] =
+        [("BIOS", bios, DiskImageBuilder::create_bios_image), ("UEFI", uefi, DiskImageBuilder::create_uefi_image)];
     for (kind, out, create) in jobs {
         if out.as_str() == "-" {
             continue;
         }
-        if let Err(e) = create(&builder, PathBuf::from(out).as_path()) {
+        if let Err(e) = create(&builder, Path::new(out)) {
             eprintln!("seam-image: cannot create the {kind} image {out}: {e:#}");
             return ExitCode::FAILURE;
         }

@@ -125,6 +125,7 @@ pub fn write_report(w: &mut impl Write, frame: &TrapFrame, cr2: u64) -> fmt::Res
             None => writeln!(w)?,
         }
     }
+    #[rustfmt::skip]
     let regs = [
         ("RAX", frame.rax), ("RBX", frame.rbx), ("RCX", frame.rcx), ("RDX", frame.rdx),
         ("RSI", frame.rsi), ("RDI", frame.rdi), ("RBP", frame.rbp), ("R8 ", frame.r8),
@@ -154,7 +155,8 @@ mod tests {
 
     #[test]
     fn page_fault_report_decodes_error_and_address() {
-        let frame = TrapFrame { vector: 14, error_code: 0b10, cs: 0x8, rip: 0xffff_ffff_8000_1234, ..Default::default() };
+        let frame =
+            TrapFrame { vector: 14, error_code: 0b10, cs: 0x8, rip: 0xffff_ffff_8000_1234, ..Default::default() };
         let r = report(frame, 0xdead_0000);
         assert!(r.starts_with("EXCEPTION: page fault (#PF) in kernel mode"), "{r}");
         assert!(r.contains("error code: 0x2 (not present, write, supervisor)"), "{r}");

@@ -65,10 +65,8 @@ pub fn init(code_selector: SegmentSelector) {
         }
         Idt(gates)
     });
-    let pointer = DescriptorTablePointer {
-        limit: (core::mem::size_of::<Idt>() - 1) as u16,
-        base: VirtAddr::from_ptr(idt),
-    };
+    let pointer =
+        DescriptorTablePointer { limit: (core::mem::size_of::<Idt>() - 1) as u16, base: VirtAddr::from_ptr(idt) };
     // SAFETY: the table is a static that is never changed after this, every gate points at a
     // stub that saves state and returns correctly, and the selector is the kernel code segment.
     unsafe { lidt(&pointer) };

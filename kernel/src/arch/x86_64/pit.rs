@@ -15,8 +15,9 @@ const GATE_PORT: u16 = 0x61;
 const GATE2: u8 = 1 << 0;
 const SPEAKER: u8 = 1 << 1;
 const OUT2: u8 = 1 << 5;
-/// Channel 2, low byte then high byte, mode 0 (interrupt on terminal count), binary.
-const CH2_MODE0: u8 = 0b10_11_000_0;
+/// Channel 2 (bits 7-6 = 10), low byte then high byte (11), mode 0 (000: interrupt on
+/// terminal count), binary (0).
+const CH2_MODE0: u8 = 0b1011_0000;
 
 /// Busy-waits for `us` microseconds of PIT time.
 pub fn wait_us(mut us: u64) {
