@@ -195,7 +195,7 @@ pub fn gdb(firmware: Firmware, image: &Path, kernel: &Path, attach: bool) -> Res
     println!("{}", machine.description);
     if !attach {
         println!("QEMU is halted, waiting for gdb. In another terminal run:\n\n    gdb {}\n", quoted.join(" "));
-        println!("then e.g. `break seam_kernel::boot::kernel_main` and `continue`. Ctrl-A X quits QEMU.");
+        println!("then e.g. `hbreak seam_kernel::boot::kernel_main` (hardware: the kernel is not loaded yet) and\n`continue`. Ctrl-A X quits QEMU.");
         machine.command(image).args(["-s", "-S", "-serial", "mon:stdio", "-display", "none"]).status()?;
         return Ok(());
     }
