@@ -57,6 +57,9 @@ pub enum SelfTest {
     Boot,
     /// Large and many small heap allocations, frame allocation; counts return to baseline.
     Heap,
+    /// Every frame the allocator can hand out lies in usable memory, outside the kernel file,
+    /// the ramdisk and low memory, and is handed out once.
+    Frames,
     /// Timer interrupts arrive at the calibrated rate, measured against the PIT.
     Timer,
     /// The timer interrupt logs while the interrupted code logs too: no deadlock.
@@ -80,9 +83,10 @@ pub enum SelfTest {
 }
 
 impl SelfTest {
-    pub const ALL: [SelfTest; 12] = [
+    pub const ALL: [SelfTest; 13] = [
         SelfTest::Boot,
         SelfTest::Heap,
+        SelfTest::Frames,
         SelfTest::Timer,
         SelfTest::LogInInterrupt,
         SelfTest::CpuFeatures,
@@ -99,6 +103,7 @@ impl SelfTest {
         match self {
             SelfTest::Boot => "boot",
             SelfTest::Heap => "heap",
+            SelfTest::Frames => "frames",
             SelfTest::Timer => "timer",
             SelfTest::LogInInterrupt => "log_in_interrupt",
             SelfTest::CpuFeatures => "cpu_features",
@@ -153,7 +158,7 @@ mod tests {
             assert!(!t.name().contains(char::is_whitespace));
         }
         assert_eq!(SelfTest::from_name("no_such_test"), None);
-        let mut names: [&str; 12] = SelfTest::ALL.map(SelfTest::name);
+        let mut names: [&str; 13] = SelfTest::ALL.map(SelfTest::name);
         names.sort_unstable();
         assert!(names.windows(2).all(|w| w[0] != w[1]));
     }

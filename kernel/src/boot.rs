@@ -77,7 +77,7 @@ extern "C" fn continue_on_kernel_stack(boot: u64) -> ! {
 
     match CmdLine::new(&cmdline).get(KEY_TEST) {
         Some(name) => match SelfTest::from_name(name) {
-            Some(test) => selftest::run(test),
+            Some(test) => selftest::run(test, boot),
             None => {
                 crate::error!("unknown self-test \"{name}\"");
                 arch::qemu::exit(ExitCode::Failure)

@@ -13,17 +13,20 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use bootloader_api::info::MemoryRegionKind;
+use bootloader_api::BootInfo;
 use core::hint::black_box;
 use ipc::boot::{SelfTest, PAGE_FAULT_TEST_ADDRESS};
 use ipc::qemu::ExitCode;
 
 type Outcome = Result<(), String>;
 
-pub fn run(test: SelfTest) -> ! {
+pub fn run(test: SelfTest, boot: &BootInfo) -> ! {
     info!("selftest {}: running", test.name());
     let outcome = match test {
         SelfTest::Boot => Ok(()),
         SelfTest::Heap => heap_and_frames(),
+        SelfTest::Frames => frames_come_from_usable_memory(boot),
         SelfTest::Timer => timer_rate(),
         SelfTest::LogInInterrupt => log_in_interrupt(),
         SelfTest::CpuFeatures => cpu_features(),
@@ -91,6 +94,30 @@ fn heap_and_frames() -> Outcome {
     stack::free(s);
     let (frames_after, _) = mem::frame_counts();
     check(frames_after == frames_before, || format!("free frames {frames_before} before, {frames_after} after"))
+}
+
+fn frames_come_from_usable_memory(boot: &BootInfo) -> Outcome {
+    let (free_before, managed) = mem::frame_counts();
+    let mut taken = Vec::with_capacity(free_before as usize);
+    while let Some(frame) = mem::alloc_frame() {
+        taken.push(frame);
+    }
+    let drained = taken.len() as u64;
+    taken.sort_unstable();
+    let distinct = taken.windows(2).all(|w| w[0] != w[1]);
+    let usable = |f: u64| {
+        boot.memory_regions.iter().any(|r| r.kind == MemoryRegionKind::Usable && r.start <= f && f + PAGE_SIZE <= r.end)
+    };
+    let stray = taken
+        .iter()
+        .copied()
+        .find(|&f| !usable(f) || mem::excluded().iter().any(|x| f < x.end && x.start < f + PAGE_SIZE));
+    taken.iter().copied().for_each(mem::free_frame);
+    info!("frames: drained {drained} of {managed}, {} ranges excluded", mem::excluded().len());
+    check(drained == free_before, || format!("{drained} frames handed out, {free_before} were free"))?;
+    check(distinct, || "a frame was handed out twice".into())?;
+    check(stray.is_none(), || format!("frame {:#x} is not usable memory or is excluded", stray.unwrap_or(0)))?;
+    check(mem::frame_counts().0 == free_before, || "frames not all returned".into())
 }
 
 fn timer_rate() -> Outcome {

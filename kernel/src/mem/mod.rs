@@ -30,7 +30,7 @@ mod kernel {
     use bootloader_api::info::MemoryRegionKind;
     use bootloader_api::BootInfo;
     use core::sync::atomic::{AtomicU64, Ordering};
-    use spin::Mutex;
+    use spin::{Mutex, Once};
     use x86_64::instructions::interrupts::without_interrupts;
 
     /// Physical memory below 1 MiB is kept back: firmware data lives there, and the code that
@@ -41,6 +41,7 @@ mod kernel {
     const MAX_EXCLUDED: usize = 16;
 
     static PHYS_OFFSET: AtomicU64 = AtomicU64::new(0);
+    static EXCLUDED: Once<heapless::Vec<PhysRange, MAX_EXCLUDED>> = Once::new();
     static FRAMES: Mutex<Option<FrameBitmap<'static>>> = Mutex::new(None);
 
     /// The virtual address at which physical address `phys` is seen through the bootloader's
@@ -67,6 +68,11 @@ mod kernel {
     /// (free, managed) frame counts.
     pub fn frame_counts() -> (u64, u64) {
         without_interrupts(|| FRAMES.lock().as_ref().map_or((0, 0), |b| (b.free_frames(), b.managed_frames())))
+    }
+
+    /// Physical ranges the allocator never hands out although the memory map calls them usable.
+    pub fn excluded() -> &'static [PhysRange] {
+        EXCLUDED.get().map_or(&[], |v| v.as_slice())
     }
 
     pub struct Summary {
@@ -117,6 +123,7 @@ mod kernel {
             free_pieces(PhysRange::new(r.start, r.end), &mut excluded, |piece| bitmap.add_free(piece));
         }
         without_interrupts(|| *FRAMES.lock() = Some(bitmap));
+        EXCLUDED.call_once(|| excluded);
 
         for slot in KERNEL_PML4_SLOTS {
             paging::claim_kernel_slot(slot);

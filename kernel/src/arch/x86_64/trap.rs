@@ -14,7 +14,6 @@ use ipc::qemu::ExitCode;
 use x86_64::registers::control::Cr2;
 
 static BREAKPOINTS: AtomicU64 = AtomicU64::new(0);
-static SPURIOUS: AtomicU64 = AtomicU64::new(0);
 
 /// Breakpoints taken since boot (the self-tests check the trap return path with it).
 pub fn breakpoints() -> u64 {
@@ -35,9 +34,7 @@ extern "C" fn seam_trap_dispatch(frame: &mut TrapFrame) {
         }
         // The 8259 is masked, but it can still raise a spurious IRQ 7 or 15; it must not be
         // acknowledged. The local APIC's spurious vector needs no EOI either.
-        v if vectors::is_legacy_pic(v) || v == vectors::SPURIOUS => {
-            SPURIOUS.fetch_add(1, Ordering::Relaxed);
-        }
+        v if vectors::is_legacy_pic(v) || v == vectors::SPURIOUS => {}
         v => {
             warn!("unexpected interrupt on vector {v:#x}");
             apic::end_of_interrupt();
