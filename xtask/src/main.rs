@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use qemu::{Accel, Firmware};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Build, run and test the Seam microkernel in QEMU")]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", about = "Build, run and test the Seam microkernel in QEMU")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,7 +17,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build the kernel (and user programs) for x86_64-unknown-none.
+    /// Build the kernel for x86_64-unknown-none.
     Build(BuildArgs),
     /// Build BIOS and UEFI disk images with the boot ramdisk.
     Image(ImageArgs),

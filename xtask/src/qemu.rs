@@ -51,6 +51,24 @@ fn kvm_usable() -> bool {
     std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
 }
 
+/// Whether to use KVM, and why, from what the host offers. A /dev/kvm without vmx/svm in the
+/// CPU flags is a software emulation: `auto` never picks it, `kvm` warns about it.
+fn choose_accel(accel: Accel, hw_virt: bool, kvm_usable: bool) -> Result<(bool, &'static str)> {
+    Ok(match accel {
+        Accel::Tcg => (false, "chosen with --accel tcg"),
+        Accel::Kvm if !kvm_usable => bail!("--accel kvm: /dev/kvm is missing or not accessible"),
+        Accel::Kvm if !hw_virt => {
+            (true, "chosen with --accel kvm; the CPU shows no vmx/svm, so this KVM is software-emulated and slow")
+        }
+        Accel::Kvm => (true, "chosen with --accel kvm"),
+        Accel::Auto if hw_virt && kvm_usable => (true, "auto: hardware virtualization and /dev/kvm present"),
+        Accel::Auto if kvm_usable => {
+            (false, "auto: /dev/kvm exists but the CPU shows no vmx/svm, so it would be software-emulated")
+        }
+        Accel::Auto => (false, "auto: no usable /dev/kvm"),
+    })
+}
+
 /// A configured virtual machine: which QEMU, accelerator, CPU model and firmware.
 pub struct Machine {
     qemu: PathBuf,
@@ -68,20 +86,7 @@ impl Machine {
             bail!("--smp must be at least 1");
         }
         let (qemu, ovmf) = setup::ensure_qemu(firmware == Firmware::Uefi)?;
-        let hw = hardware_virtualization();
-        let (kvm, why) = match accel {
-            Accel::Tcg => (false, "chosen with --accel tcg"),
-            Accel::Kvm if !kvm_usable() => bail!("--accel kvm: /dev/kvm is missing or not accessible"),
-            Accel::Kvm if !hw => {
-                (true, "chosen with --accel kvm; the CPU shows no vmx/svm, so this KVM is software-emulated and slow")
-            }
-            Accel::Kvm => (true, "chosen with --accel kvm"),
-            Accel::Auto if hw && kvm_usable() => (true, "auto: hardware virtualization and /dev/kvm present"),
-            Accel::Auto if kvm_usable() => {
-                (false, "auto: /dev/kvm exists but the CPU shows no vmx/svm, so it would be software-emulated")
-            }
-            Accel::Auto => (false, "auto: no usable /dev/kvm"),
-        };
+        let (kvm, why) = choose_accel(accel, hardware_virtualization(), kvm_usable())?;
         // Plain `-cpu host` aborts on some hosts over the arch-capabilities MSR.
         let (accel, cpu) = if kvm { ("kvm", "host,-arch-capabilities") } else { ("tcg", "max") };
         let description = format!("qemu: {firmware:?}, accelerator {accel}, cpu {cpu}, {smp} vCPU, {MEMORY} ({why})",);
@@ -212,4 +217,26 @@ pub fn gdb(firmware: Firmware, image: &Path, kernel: &Path, attach: bool) -> Res
     let _ = qemu.wait();
     status.context("cannot start gdb (Debian: apt-get install gdb)")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_picks_kvm_only_with_hardware_virtualization() {
+        assert!(choose_accel(Accel::Auto, true, true).unwrap().0);
+        assert!(!choose_accel(Accel::Auto, false, true).unwrap().0, "a software-emulated KVM");
+        assert!(!choose_accel(Accel::Auto, true, false).unwrap().0, "no /dev/kvm");
+        assert!(!choose_accel(Accel::Auto, false, false).unwrap().0);
+    }
+
+    #[test]
+    fn explicit_choices_are_honoured_or_refused() {
+        assert!(!choose_accel(Accel::Tcg, true, true).unwrap().0);
+        assert!(choose_accel(Accel::Kvm, true, true).unwrap().0);
+        let (kvm, why) = choose_accel(Accel::Kvm, false, true).unwrap();
+        assert!(kvm && why.contains("software-emulated"));
+        assert!(choose_accel(Accel::Kvm, true, false).is_err());
+    }
 }
