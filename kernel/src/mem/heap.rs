@@ -20,10 +20,14 @@ static HEAP: KernelHeap = KernelHeap(Mutex::new(Heap::empty()));
 // SAFETY: allocation and deallocation are delegated to `linked_list_allocator::Heap`, which
 // returns blocks that fit `layout` and do not overlap, behind a lock.
 unsafe impl GlobalAlloc for KernelHeap {
+    /// # Safety
+    /// As `GlobalAlloc::alloc` requires: `layout` has a non-zero size.
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         without_interrupts(|| self.0.lock().allocate_first_fit(layout).map_or(ptr::null_mut(), |p| p.as_ptr()))
     }
 
+    /// # Safety
+    /// As `GlobalAlloc::dealloc` requires: `ptr` came from this allocator with this `layout`.
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: the caller passes a pointer this allocator returned for `layout`, so non-null.
         without_interrupts(|| unsafe { self.0.lock().deallocate(NonNull::new_unchecked(ptr), layout) })

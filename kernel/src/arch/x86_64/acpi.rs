@@ -12,6 +12,9 @@ use core::ptr::NonNull;
 struct PhysWindow;
 
 impl AcpiHandler for PhysWindow {
+    /// # Safety
+    /// As `AcpiHandler` requires: `phys..phys + size` holds a `T` (the `acpi` crate passes
+    /// firmware table addresses only).
     unsafe fn map_physical_region<T>(&self, phys: usize, size: usize) -> PhysicalMapping<Self, T> {
         let virt = mem::phys_to_virt(phys as u64) as *mut T;
         // SAFETY: the physical window maps all firmware tables (it covers every memory-map
