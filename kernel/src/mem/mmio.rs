@@ -3,6 +3,7 @@
 
 use super::layout::{MMIO_BASE, MMIO_SIZE, PAGE_SIZE};
 use super::paging::{self, MapError, KERNEL_MMIO};
+use super::regions::align_down;
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -10,7 +11,7 @@ static NEXT: Mutex<u64> = Mutex::new(MMIO_BASE);
 
 /// Maps `len` bytes of device memory at physical `phys` and returns its virtual address.
 pub fn map(phys: u64, len: u64) -> Result<u64, MapError> {
-    let first = phys & !(PAGE_SIZE - 1);
+    let first = align_down(phys);
     let pages = (phys + len).div_ceil(PAGE_SIZE) - first / PAGE_SIZE;
     let virt = without_interrupts(|| {
         let mut next = NEXT.lock();

@@ -25,7 +25,7 @@ pub use self::kernel::*;
 mod kernel {
     use super::frame::FrameBitmap;
     use super::layout::{KERNEL_PML4_SLOTS, PAGE_SIZE};
-    use super::regions::{free_pieces, PhysRange};
+    use super::regions::{align_down, free_pieces, PhysRange};
     use super::{heap, paging};
     use bootloader_api::info::MemoryRegionKind;
     use bootloader_api::BootInfo;
@@ -135,7 +135,7 @@ mod kernel {
     /// Excludes the frames behind the ramdisk's virtual range, merging contiguous ones.
     fn ramdisk_frames(virt: u64, len: u64, exclude: &mut impl FnMut(PhysRange)) {
         let mut run: Option<PhysRange> = None;
-        for page in (virt & !(PAGE_SIZE - 1)..virt + len).step_by(PAGE_SIZE as usize) {
+        for page in (align_down(virt)..virt + len).step_by(PAGE_SIZE as usize) {
             let phys = paging::translate(page).expect("ramdisk page not mapped");
             run = match run {
                 Some(r) if r.end == phys => Some(PhysRange::new(r.start, phys + PAGE_SIZE)),

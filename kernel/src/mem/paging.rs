@@ -74,14 +74,21 @@ pub fn map_phys(virt: u64, phys: u64, pages: u64, flags: Flags) -> Result<(), Ma
     })
 }
 
+/// A frame from the allocator, filled with zeroes.
+fn alloc_zeroed_frame() -> Option<u64> {
+    let phys = alloc_frame()?;
+    // SAFETY: the frame was just allocated, so nothing else refers to it; it is seen through
+    // the physical window.
+    unsafe { core::ptr::write_bytes(phys_to_virt(phys) as *mut u8, 0, PAGE_SIZE as usize) };
+    Some(phys)
+}
+
 /// Maps `pages` freshly allocated, zeroed frames at `virt`. On failure nothing stays mapped.
 pub fn map_fresh(virt: u64, pages: u64, flags: Flags) -> Result<(), MapError> {
     for i in 0..pages {
-        let result = alloc_frame().ok_or(MapError::OutOfFrames).and_then(|phys| {
-            // SAFETY: the frame was just allocated, so nothing else refers to it.
-            unsafe { core::ptr::write_bytes(phys_to_virt(phys) as *mut u8, 0, PAGE_SIZE as usize) };
-            map_phys(virt + i * PAGE_SIZE, phys, 1, flags).inspect_err(|_| free_frame(phys))
-        });
+        let result = alloc_zeroed_frame()
+            .ok_or(MapError::OutOfFrames)
+            .and_then(|phys| map_phys(virt + i * PAGE_SIZE, phys, 1, flags).inspect_err(|_| free_frame(phys)));
         if let Err(e) = result {
             unmap_and_free(virt, i);
             return Err(e);
@@ -119,11 +126,7 @@ pub fn claim_kernel_slot(addr: u64) {
     with_mapper(|m| {
         let entry = &mut m.level_4_table_mut()[pml4_index(addr)];
         assert!(entry.is_unused(), "level-4 slot of kernel region {addr:#x} is already in use");
-        let frame = GlobalFrames.allocate_frame().expect("no memory for a kernel page table");
-        // SAFETY: the frame is fresh from the allocator and seen through the physical window.
-        unsafe {
-            core::ptr::write_bytes(phys_to_virt(frame.start_address().as_u64()) as *mut u8, 0, PAGE_SIZE as usize)
-        };
-        entry.set_frame(frame, Flags::PRESENT | Flags::WRITABLE);
+        let table = alloc_zeroed_frame().expect("no memory for a kernel page table");
+        entry.set_frame(PhysFrame::containing_address(PhysAddr::new(table)), Flags::PRESENT | Flags::WRITABLE);
     });
 }
