@@ -29,11 +29,13 @@ pub enum Error {
     WouldBlock = 9,
     /// The object went away (its last capability was deleted or revoked) during the call.
     ObjectGone = 10,
+    /// Nothing by that name or number exists (a boot program, a child process).
+    NotFound = 11,
 }
 
 impl Error {
     /// Every error, in code order.
-    pub const ALL: [Error; 10] = [
+    pub const ALL: [Error; 11] = [
         Error::UnknownSyscall,
         Error::InvalidArgument,
         Error::BadAddress,
@@ -44,6 +46,7 @@ impl Error {
         Error::OutOfMemory,
         Error::WouldBlock,
         Error::ObjectGone,
+        Error::NotFound,
     ];
 
     /// The code carried in the result register.
@@ -64,6 +67,7 @@ impl Error {
             Error::OutOfMemory => "out of memory",
             Error::WouldBlock => "would block",
             Error::ObjectGone => "object gone",
+            Error::NotFound => "not found",
         }
     }
 }

@@ -2,13 +2,16 @@
 //!
 //! Everything two sides of a boundary must agree on lives here and nowhere else: error codes
 //! a user process sees, the boot manifest the image builder writes and the kernel reads, and
-//! the exit codes the kernel reports to the test harness. It grows with syscall numbers,
-//! message layout, rights and server protocols as those land.
+//! the exit codes the kernel reports to the test harness, system call numbers and their register
+//! convention, and the user address-space layout. It grows with message layout, rights and
+//! server protocols as those land.
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod boot;
 pub mod error;
+pub mod layout;
 pub mod qemu;
+pub mod syscall;
 
 pub use error::Error;

@@ -11,6 +11,7 @@ extern crate alloc;
 pub mod arch;
 pub mod mem;
 pub mod ramdisk;
+pub mod sched;
 pub mod time;
 
 #[cfg(target_os = "none")]

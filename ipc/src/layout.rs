@@ -1,0 +1,49 @@
+//! Where things are in a user address space: what the kernel's loader, the user runtime and
+//! the build (which links programs at [`USER_IMAGE_BASE`]) must agree on.
+//!
+//! The lower half of the canonical address space belongs to the process; the upper half is the
+//! kernel's and is mapped in every address space, but never user-accessible.
+
+pub const PAGE_SIZE: u64 = 4096;
+
+/// Where user programs are linked (`--image-base`); nothing is mapped below it, so null
+/// pointers and small offsets from them fault.
+pub const USER_IMAGE_BASE: u64 = 0x40_0000;
+
+/// The first address that is not user memory. The last page of the lower half is never
+/// mapped: a `syscall` at its end would return to a non-canonical address, and `sysret` to a
+/// non-canonical address faults in kernel mode on Intel CPUs.
+pub const USER_END: u64 = 0x0000_7fff_ffff_f000;
+
+/// The initial user stack: [`USER_STACK_PAGES`] pages below [`USER_STACK_TOP`], with unmapped
+/// space below, so an overflow is a page fault.
+pub const USER_STACK_TOP: u64 = 0x0000_7fff_f000_0000;
+pub const USER_STACK_PAGES: u64 = 16;
+
+/// Whether `[addr, addr + len)` lies wholly in user memory without wrapping around (an
+/// empty range does when it starts at or below [`USER_END`]).
+pub const fn is_user_range(addr: u64, len: u64) -> bool {
+    match addr.checked_add(len) {
+        Some(end) => end <= USER_END,
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ranges() {
+        assert!(is_user_range(USER_IMAGE_BASE, PAGE_SIZE));
+        assert!(is_user_range(0, 0));
+        assert!(is_user_range(USER_END - 1, 1));
+        assert!(!is_user_range(USER_END - 1, 2));
+        assert!(is_user_range(USER_END, 0));
+        assert!(!is_user_range(USER_END, 1));
+        assert!(!is_user_range(0xffff_ffff_8000_0000, 8));
+        assert!(!is_user_range(8, u64::MAX));
+        assert!(!is_user_range(u64::MAX, 1));
+        assert!(is_user_range(USER_STACK_TOP - USER_STACK_PAGES * PAGE_SIZE, USER_STACK_PAGES * PAGE_SIZE));
+    }
+}

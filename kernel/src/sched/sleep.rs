@@ -1,0 +1,55 @@
+//! Sleeping threads, ordered by the tick at which they wake.
+
+use super::runqueue::Tid;
+use alloc::collections::BTreeSet;
+
+#[derive(Default)]
+pub struct Sleepers {
+    /// (wake-up tick, thread): the first element is the next to wake.
+    by_deadline: BTreeSet<(u64, Tid)>,
+}
+
+impl Sleepers {
+    pub const fn new() -> Self {
+        Sleepers { by_deadline: BTreeSet::new() }
+    }
+
+    pub fn add(&mut self, tid: Tid, wake_at: u64) {
+        self.by_deadline.insert((wake_at, tid));
+    }
+
+    /// The next thread whose deadline is at or before `now`, taken out.
+    pub fn pop_due(&mut self, now: u64) -> Option<Tid> {
+        let &(wake_at, tid) = self.by_deadline.first()?;
+        if wake_at > now {
+            return None;
+        }
+        self.by_deadline.pop_first();
+        Some(tid)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_deadline.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wakes_in_deadline_order_and_not_early() {
+        let mut s = Sleepers::new();
+        s.add(1, 30);
+        s.add(2, 10);
+        s.add(3, 20);
+        s.add(4, 10);
+        assert_eq!(s.pop_due(9), None);
+        assert_eq!(s.pop_due(10), Some(2));
+        assert_eq!(s.pop_due(10), Some(4));
+        assert_eq!(s.pop_due(10), None);
+        assert_eq!(s.pop_due(100), Some(3));
+        assert_eq!(s.pop_due(100), Some(1));
+        assert!(s.is_empty());
+    }
+}

@@ -1,0 +1,36 @@
+//! Seam's user runtime: what every user program links against.
+//!
+//! It provides the entry point (`_start`, which hands the argument string to the program's
+//! `main`), safe wrappers for every system call ([`sys`], built on `ipc`'s ABI), a heap
+//! that grows through the `Map` call, `print!`/`println!` on the kernel's debug console, and a
+//! panic handler that reports and exits with [`PANIC_EXIT_CODE`].
+//!
+//! A program is a `#![no_std] #![no_main]` binary that writes `rt::main!(main);` with
+//! `fn main(args: rt::Args) -> u64`.
+#![no_std]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+extern crate alloc;
+
+mod heap;
+pub mod print;
+mod start;
+pub mod sys;
+
+pub use ipc;
+pub use start::Args;
+
+/// The exit code of a process whose code panicked.
+pub const PANIC_EXIT_CODE: u64 = 101;
+
+/// Names the program's `main`: `rt::main!(main);` with `fn main(args: rt::Args) -> u64`.
+/// Its return value is the process's exit code.
+#[macro_export]
+macro_rules! main {
+    ($main:path) => {
+        #[no_mangle]
+        fn seam_main(args: $crate::Args) -> u64 {
+            $main(args)
+        }
+    };
+}
