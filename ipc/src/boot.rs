@@ -12,6 +12,20 @@ pub const CMDLINE_PATH: &str = "cmdline";
 /// The key naming the self-test to run after boot.
 pub const KEY_TEST: &str = "test";
 
+/// Where the user programs live inside the ramdisk archive: `bin/NAME`.
+pub const PROGRAM_DIR: &str = "bin/";
+
+/// The program the kernel starts when the command line names none.
+pub const INIT_PROGRAM: &str = "init";
+
+/// The key naming a program to start at boot instead of `init`; may be given many times.
+/// Its value is a [`Launch`]: `NAME[@PRIORITY][:ARG[:ARG...]]`, for instance
+/// `run=spinner@50:a:30` (arguments are separated by `:` because words are by spaces).
+pub const KEY_RUN: &str = "run";
+
+/// A flag: stop QEMU with success once every process has ended (tests use it).
+pub const KEY_EXIT_WHEN_DONE: &str = "exit_when_done";
+
 /// The line the kernel prints once every subsystem is up; the harness waits for it.
 pub const READY_LINE: &str = "kernel ready";
 
@@ -46,6 +60,40 @@ impl<'a> CmdLine<'a> {
 
     pub fn has(&self, key: &str) -> bool {
         self.get(key).is_some()
+    }
+
+    /// Every value of `key`, in order.
+    pub fn all(&self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.words().filter(move |&(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+/// A program to start at boot, parsed from a `run=` value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Launch<'a> {
+    pub name: &'a str,
+    /// None means the default priority.
+    pub priority: Option<u8>,
+    /// The arguments, `:`-separated as written; see [`Launch::args`].
+    args: &'a str,
+}
+
+impl<'a> Launch<'a> {
+    pub fn parse(value: &'a str) -> Result<Launch<'a>, &'static str> {
+        let (head, args) = value.split_once(':').unwrap_or((value, ""));
+        let (name, priority) = match head.split_once('@') {
+            Some((name, p)) => (name, Some(p.parse::<u8>().map_err(|_| "priority is not a number from 0 to 255")?)),
+            None => (head, None),
+        };
+        if name.is_empty() {
+            return Err("no program name");
+        }
+        Ok(Launch { name, priority, args })
+    }
+
+    /// The arguments, one by one.
+    pub fn args(&self) -> impl Iterator<Item = &'a str> {
+        self.args.split(':').filter(|a| !a.is_empty())
     }
 }
 
@@ -149,6 +197,30 @@ mod tests {
         let c = CmdLine::new("");
         assert_eq!(c.words().count(), 0);
         assert!(!c.has("test"));
+    }
+
+    #[test]
+    fn launches_parse_name_priority_and_arguments() {
+        let l = Launch::parse("spinner@50:a:30").unwrap();
+        assert_eq!((l.name, l.priority), ("spinner", Some(50)));
+        assert_eq!(l.args().collect::<Vec<_>>(), ["a", "30"]);
+        let l = Launch::parse("init").unwrap();
+        assert_eq!((l.name, l.priority, l.args().count()), ("init", None, 0));
+        let l = Launch::parse("fault:null").unwrap();
+        assert_eq!((l.name, l.priority), ("fault", None));
+        assert_eq!(l.args().collect::<Vec<_>>(), ["null"]);
+        assert!(Launch::parse("x@256").is_err());
+        assert!(Launch::parse("x@-1").is_err());
+        assert!(Launch::parse("x@:a").is_err());
+        assert!(Launch::parse("").is_err());
+        assert!(Launch::parse("@5").is_err());
+    }
+
+    #[test]
+    fn every_value_of_a_repeated_key() {
+        let c = CmdLine::new("run=a run=b:1 test=x run=c");
+        assert_eq!(c.all("run").collect::<Vec<_>>(), ["a", "b:1", "c"]);
+        assert_eq!(c.all("none").count(), 0);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! the exit codes the kernel reports to the test harness, system call numbers and their register
 //! convention, and the user address-space layout. It grows with message layout, rights and
 //! server protocols as those land.
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
 pub mod boot;

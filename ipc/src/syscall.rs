@@ -84,6 +84,9 @@ impl TryFrom<u64> for Syscall {
 /// The longest text one `DebugWrite` takes.
 pub const DEBUG_WRITE_MAX: u64 = 4096;
 
+/// The longest range one `Map` or `Unmap` takes (1 GiB): a call's work stays bounded.
+pub const MAP_MAX: u64 = 1 << 30;
+
 /// The longest program name and argument string `Spawn` takes.
 pub const SPAWN_NAME_MAX: u64 = 64;
 pub const SPAWN_ARGS_MAX: u64 = 1024;

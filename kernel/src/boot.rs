@@ -6,9 +6,10 @@
 
 use crate::arch::{self, acpi, apic, cpu, gdt, pic, tsc};
 use crate::mem::{self, layout, stack};
-use crate::{info, ramdisk, selftest, time, warn};
+use crate::{info, ramdisk, selftest, task, time, warn};
 use bootloader_api::BootInfo;
-use ipc::boot::{CmdLine, SelfTest, KEY_TEST, READY_LINE};
+use ipc::boot::{CmdLine, Launch, SelfTest, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_RUN, KEY_TEST, READY_LINE};
+use ipc::syscall::PRIORITY_DEFAULT;
 use ipc::qemu::ExitCode;
 
 pub fn kernel_main(boot: &'static mut BootInfo) -> ! {
@@ -75,7 +76,8 @@ extern "C" fn continue_on_kernel_stack(boot: u64) -> ! {
     let cmdline = read_cmdline(boot);
     info!("{READY_LINE} in {} ms; command line: \"{cmdline}\"", tsc::micros_since_boot() / 1000);
 
-    match CmdLine::new(&cmdline).get(KEY_TEST) {
+    let cmdline = CmdLine::new(&cmdline);
+    match cmdline.get(KEY_TEST) {
         Some(name) => match SelfTest::from_name(name) {
             Some(test) => selftest::run(test, boot),
             None => {
@@ -83,11 +85,36 @@ extern "C" fn continue_on_kernel_stack(boot: u64) -> ! {
                 arch::qemu::exit(ExitCode::Failure)
             }
         },
-        None => idle(),
+        None => start_user_space(cmdline),
     }
 }
 
-fn read_cmdline(boot: &BootInfo) -> alloc::string::String {
+/// Starts the programs the command line names (`run=`), or `init`, and becomes the idle
+/// thread. A program that cannot be started is reported; the others still start.
+fn start_user_space(cmdline: CmdLine) -> ! {
+    let mut launches: alloc::vec::Vec<&str> = cmdline.all(KEY_RUN).collect();
+    if launches.is_empty() {
+        launches.push(INIT_PROGRAM);
+    }
+    for value in launches {
+        let launch = match Launch::parse(value) {
+            Ok(l) => l,
+            Err(e) => {
+                warn!("run={value}: {e}");
+                continue;
+            }
+        };
+        let args = launch.args().collect::<alloc::vec::Vec<_>>().join(" ");
+        let priority = launch.priority.unwrap_or(PRIORITY_DEFAULT);
+        match task::spawn(launch.name, &args, priority, None) {
+            Ok(pid) => info!("started '{}' (pid {pid}, priority {priority}) args \"{args}\"", launch.name),
+            Err(e) => warn!("cannot start '{}': {e}", launch.name),
+        }
+    }
+    task::run_idle(cmdline.has(KEY_EXIT_WHEN_DONE))
+}
+
+fn read_cmdline(boot: &'static BootInfo) -> alloc::string::String {
     let Some(addr) = boot.ramdisk_addr.into_option() else {
         return alloc::string::String::new();
     };
@@ -95,16 +122,10 @@ fn read_cmdline(boot: &BootInfo) -> alloc::string::String {
     // frames were excluded from the allocator, so nothing overwrites them.
     let archive = unsafe { core::slice::from_raw_parts(addr as *const u8, boot.ramdisk_len as usize) };
     info!("ramdisk: {} bytes at {addr:#x}", archive.len());
+    ramdisk::init(archive);
     ramdisk::cmdline(archive).unwrap_or_else(|e| {
         warn!("ramdisk: {e}; booting with an empty command line");
         alloc::string::String::new()
     })
 }
 
-/// Nothing to run yet: sleep until the next interrupt, forever.
-fn idle() -> ! {
-    info!("idle (QEMU: Ctrl-A X quits)");
-    loop {
-        x86_64::instructions::interrupts::enable_and_hlt();
-    }
-}

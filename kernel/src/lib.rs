@@ -12,6 +12,7 @@ pub mod arch;
 pub mod mem;
 pub mod ramdisk;
 pub mod sched;
+pub mod task;
 pub mod time;
 
 #[cfg(target_os = "none")]
@@ -22,6 +23,8 @@ pub mod console;
 mod panic;
 #[cfg(target_os = "none")]
 mod selftest;
+#[cfg(target_os = "none")]
+mod syscall;
 
 #[cfg(target_os = "none")]
 pub use boot::kernel_main;

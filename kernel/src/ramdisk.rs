@@ -1,14 +1,27 @@
 //! The boot ramdisk: a cpio (newc) archive of user programs and the boot manifest.
 //!
-//! For now the kernel reads one file from it, the command line (see `ipc::boot`). A malformed
-//! archive or manifest is reported and treated as empty: the kernel still boots.
+//! The kernel reads the command line (see `ipc::boot`) and the user programs under
+//! `bin/`. A malformed archive or manifest is reported and treated as empty: the kernel
+//! still boots.
 
 use alloc::string::String;
-use ipc::boot::{CMDLINE_MAX, CMDLINE_PATH};
+use ipc::boot::{CMDLINE_MAX, CMDLINE_PATH, PROGRAM_DIR};
 
 /// Finds `name` in a newc archive.
 pub fn find<'a>(archive: &'a [u8], name: &str) -> Option<&'a [u8]> {
     cpio_reader::iter_files(archive).find(|e| e.name() == name).map(|e| e.file())
+}
+
+static ARCHIVE: spin::Once<&'static [u8]> = spin::Once::new();
+
+/// Keeps the boot archive for [`program`]; the bootloader's mapping of it lives forever.
+pub fn init(archive: &'static [u8]) {
+    ARCHIVE.call_once(|| archive);
+}
+
+/// The ELF file of boot program `name` (stored as `bin/NAME`).
+pub fn program(name: &str) -> Option<&'static [u8]> {
+    find(ARCHIVE.get()?, &alloc::format!("{PROGRAM_DIR}{name}"))
 }
 
 /// The command line stored in the archive, or why it could not be read.

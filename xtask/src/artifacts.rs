@@ -1,9 +1,10 @@
-//! Building what QEMU boots: the kernel, the ramdisk (a cpio archive) and the disk images.
+//! Building what QEMU boots: the kernel, the user programs, the ramdisk (a cpio archive of the
+//! programs and the boot manifest) and the disk images.
 
 use crate::qemu::Firmware;
 use crate::setup;
 use anyhow::{bail, Context, Result};
-use ipc::boot::CMDLINE_PATH;
+use ipc::boot::{CMDLINE_PATH, PROGRAM_DIR};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,23 +47,64 @@ fn run(cmd: &mut Command, what: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn build_kernel(release: bool) -> Result<PathBuf> {
+/// What `cargo xtask build` makes: the kernel and the user programs, all for
+/// x86_64-unknown-none, in one cargo invocation.
+pub struct Built {
+    pub kernel: PathBuf,
+    /// (name, ELF file) of each user program.
+    pub programs: Vec<(String, PathBuf)>,
+}
+
+pub fn build(release: bool) -> Result<Built> {
     setup::ensure_rust_target()?;
+    let programs = user_programs()?;
     let mut cmd = cargo();
-    cmd.args(["build", "--package", "seam-kernel", "--bin", "seam-kernel", "--target", KERNEL_TARGET]);
+    cmd.args(["build", "--package", "seam-kernel", "--target", KERNEL_TARGET]);
+    for name in &programs {
+        cmd.args(["--package", name]);
+    }
     if release {
         cmd.arg("--release");
     }
-    run(&mut cmd, "building the kernel")?;
-    Ok(kernel_path(release))
+    run(&mut cmd, "building the kernel and user programs")?;
+    let dir = root().join("target").join(KERNEL_TARGET).join(profile(release));
+    let programs = programs.into_iter().map(|name| (name.clone(), dir.join(name))).collect();
+    Ok(Built { kernel: kernel_path(release), programs })
 }
 
-/// The kernel as it goes into the disk image: without debug information, which the BIOS
+/// The user programs: every crate under `userspace/` that uses the shared program build
+/// script, by package name. Adding a program is adding such a crate (and listing it as a
+/// workspace member).
+fn user_programs() -> Result<Vec<String>> {
+    let base = root().join("userspace");
+    let mut dirs = vec![];
+    for parent in [base.clone(), base.join("apps"), base.join("servers")] {
+        let Ok(entries) = fs::read_dir(&parent) else { continue };
+        for entry in entries {
+            dirs.push(entry?.path());
+        }
+    }
+    let mut names = vec![];
+    for manifest in dirs.iter().map(|d| d.join("Cargo.toml")).filter(|m| m.exists()) {
+        let text = fs::read_to_string(&manifest)?;
+        if !text.contains("program-build.rs") {
+            continue;
+        }
+        let name = text
+            .lines()
+            .find_map(|l| l.strip_prefix("name = "))
+            .with_context(|| format!("{} names no package", manifest.display()))?;
+        names.push(name.trim_matches('"').to_string());
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// An ELF file as it goes into the disk image: without debug information, which the BIOS
 /// stage would otherwise read sector by sector at boot. gdb reads the full file instead.
-fn stripped_kernel(kernel: &Path, dir: &Path) -> Result<PathBuf> {
-    let out = dir.join("seam-kernel.stripped");
-    run(Command::new(llvm_tool("llvm-objcopy")?).arg("--strip-debug").arg(kernel).arg(&out), "stripping the kernel")?;
-    Ok(out)
+fn stripped(elf: &Path, out: &Path) -> Result<()> {
+    let what = format!("stripping {}", elf.display());
+    run(Command::new(llvm_tool("llvm-objcopy")?).arg("--strip-debug").arg(elf).arg(out), &what)
 }
 
 /// A tool from the toolchain's llvm-tools component, which `setup` installs.
@@ -96,13 +138,16 @@ fn image_builder() -> Result<PathBuf> {
     Ok(path)
 }
 
-/// A newc cpio archive holding the boot manifest.
-pub fn ramdisk(path: &Path, cmdline: &str) -> Result<()> {
+/// A newc cpio archive holding the boot manifest and the files given as (archive path, bytes).
+pub fn ramdisk(path: &Path, cmdline: &str, files: &[(String, Vec<u8>)]) -> Result<()> {
     let mut out = Vec::new();
-    let data = cmdline.as_bytes();
-    let mut w = cpio::newc::Builder::new(CMDLINE_PATH).ino(1).mode(0o100644).write(&mut out, data.len() as u32);
-    std::io::Write::write_all(&mut w, data)?;
-    w.finish()?;
+    let manifest = (CMDLINE_PATH.to_string(), cmdline.as_bytes().to_vec());
+    for (i, (name, data)) in std::iter::once(&manifest).chain(files).enumerate() {
+        let builder = cpio::newc::Builder::new(name).ino(i as u32 + 1).mode(0o100755);
+        let mut w = builder.write(&mut out, data.len() as u32);
+        std::io::Write::write_all(&mut w, data)?;
+        w.finish()?;
+    }
     cpio::newc::trailer(&mut out)?;
     fs::write(path, out).with_context(|| format!("cannot write {}", path.display()))
 }
@@ -125,25 +170,52 @@ pub fn images(release: bool, name: &str, cmdline: &str, firmwares: &[Firmware]) 
     Builder::new(release)?.make(name, cmdline, firmwares)
 }
 
-/// Builds the kernel once, then makes many image sets from it.
+/// Builds the kernel and programs once, then makes many image sets from them.
 pub struct Builder {
     tool: PathBuf,
     dir: PathBuf,
     kernel: PathBuf,
+    /// The ramdisk's program files: (archive path, stripped ELF).
+    programs: Vec<(String, Vec<u8>)>,
 }
 
 impl Builder {
     pub fn new(release: bool) -> Result<Builder> {
-        let kernel = build_kernel(release)?;
+        let built = build(release)?;
         let dir = out_dir(release);
-        fs::create_dir_all(&dir)?;
-        let kernel = stripped_kernel(&kernel, &dir)?;
-        Ok(Builder { tool: image_builder()?, dir, kernel })
+        fs::create_dir_all(dir.join("bin"))?;
+        let kernel = dir.join("seam-kernel.stripped");
+        stripped(&built.kernel, &kernel)?;
+        let mut programs = vec![];
+        for (name, elf) in &built.programs {
+            let out = dir.join("bin").join(name);
+            stripped(elf, &out)?;
+            programs.push((format!("{PROGRAM_DIR}{name}"), fs::read(&out)?));
+        }
+        Ok(Builder { tool: image_builder()?, dir, kernel, programs })
+    }
+
+    /// The stripped ELF of program `name`.
+    pub fn program(&self, name: &str) -> Option<&[u8]> {
+        let path = format!("{PROGRAM_DIR}{name}");
+        self.programs.iter().find(|(p, _)| *p == path).map(|(_, elf)| elf.as_slice())
     }
 
     pub fn make(&self, name: &str, cmdline: &str, firmwares: &[Firmware]) -> Result<Images> {
+        self.make_with(name, cmdline, firmwares, &[])
+    }
+
+    /// As [`Builder::make`], with extra files in the ramdisk (test fixtures).
+    pub fn make_with(
+        &self,
+        name: &str,
+        cmdline: &str,
+        firmwares: &[Firmware],
+        extra: &[(String, Vec<u8>)],
+    ) -> Result<Images> {
         let ramdisk = self.dir.join(format!("{name}.cpio"));
-        self::ramdisk(&ramdisk, cmdline)?;
+        let files: Vec<_> = self.programs.iter().chain(extra).cloned().collect();
+        self::ramdisk(&ramdisk, cmdline, &files)?;
         let path_for = |f: Firmware| self.dir.join(format!("{name}-{}.img", f.name()));
         let arg = |f: Firmware| if firmwares.contains(&f) { path_for(f).into_os_string() } else { "-".into() };
         let mut cmd = Command::new(&self.tool);

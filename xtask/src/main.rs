@@ -17,7 +17,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build the kernel for x86_64-unknown-none.
+    /// Build the kernel and the user programs for x86_64-unknown-none.
     Build(BuildArgs),
     /// Build BIOS and UEFI disk images with the boot ramdisk.
     Image(ImageArgs),
@@ -98,8 +98,11 @@ struct GdbArgs {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Build(args) => {
-            let kernel = artifacts::build_kernel(args.release)?;
-            println!("kernel: {}", kernel.display());
+            let built = artifacts::build(args.release)?;
+            println!("kernel: {}", built.kernel.display());
+            for (name, path) in &built.programs {
+                println!("program {name}: {}", path.display());
+            }
         }
         Command::Image(args) => {
             let images =

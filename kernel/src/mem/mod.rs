@@ -16,6 +16,8 @@ pub mod mmio;
 #[cfg(target_os = "none")]
 pub mod paging;
 #[cfg(target_os = "none")]
+pub mod space;
+#[cfg(target_os = "none")]
 pub mod stack;
 
 #[cfg(target_os = "none")]

@@ -6,6 +6,7 @@
 
 use super::layout::{pml4_index, PAGE_SIZE};
 use super::{alloc_frame, free_frame, phys_to_virt};
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 use x86_64::registers::control::Cr3;
@@ -21,6 +22,13 @@ pub const KERNEL_DATA: Flags = Flags::PRESENT.union(Flags::WRITABLE).union(Flags
 pub const KERNEL_MMIO: Flags = KERNEL_DATA.union(Flags::NO_CACHE).union(Flags::WRITE_THROUGH);
 
 static MAPPER: Mutex<Option<OffsetPageTable<'static>>> = Mutex::new(None);
+/// The physical address of the boot level-4 table: the kernel's own address space, whose
+/// upper half every user address space shares.
+static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
+
+pub fn kernel_root() -> u64 {
+    KERNEL_ROOT.load(Ordering::Relaxed)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MapError {
@@ -41,6 +49,7 @@ unsafe impl FrameAllocator<Size4KiB> for GlobalFrames {
 
 pub fn init(phys_offset: u64) {
     let (l4_frame, _) = Cr3::read();
+    KERNEL_ROOT.store(l4_frame.start_address().as_u64(), Ordering::Relaxed);
     let l4 = (phys_offset + l4_frame.start_address().as_u64()) as *mut PageTable;
     // SAFETY: CR3 holds the active level-4 table, seen through the physical window at
     // `phys_offset`; this is the only reference the kernel makes to it, kept behind MAPPER.
@@ -75,7 +84,7 @@ pub fn map_phys(virt: u64, phys: u64, pages: u64, flags: Flags) -> Result<(), Ma
 }
 
 /// A frame from the allocator, filled with zeroes.
-fn alloc_zeroed_frame() -> Option<u64> {
+pub fn alloc_zeroed_frame() -> Option<u64> {
     let phys = alloc_frame()?;
     // SAFETY: the frame was just allocated, so nothing else refers to it; it is seen through
     // the physical window.

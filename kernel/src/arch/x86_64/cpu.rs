@@ -4,6 +4,7 @@
 //! SMEP stops the kernel executing user pages and SMAP stops it touching them except through
 //! the checked copy routines, UMIP hides descriptor-table addresses from user mode.
 
+use core::sync::atomic::{AtomicBool, Ordering};
 use raw_cpuid::CpuId;
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 use x86_64::registers::model_specific::{Efer, EferFlags};
@@ -70,12 +71,21 @@ fn support() -> Support {
     }
 }
 
+/// Whether SMAP is on: then `stac`/`clac` exist and the user-copy routines must use them.
+static SMAP_ON: AtomicBool = AtomicBool::new(false);
+
+pub fn smap_enabled() -> bool {
+    SMAP_ON.load(Ordering::Relaxed)
+}
+
 /// Turns on every protection feature the CPU has.
 pub fn enable_protection() {
     let s = support();
-    // SAFETY: each flag is set only where CPUID reports the feature. The kernel maps nothing
-    // user-accessible (SMEP/SMAP), writes no read-only page (WP), and the bootloader's page
-    // tables already carry NX bits that are only honoured once EFER.NXE is set.
+    SMAP_ON.store(s.smap, Ordering::Relaxed);
+    // SAFETY: each flag is set only where CPUID reports the feature. The kernel touches user
+    // pages only through `usercopy` (SMAP) and never runs them (SMEP), writes no read-only
+    // page (WP), and the bootloader's page tables already carry NX bits that are only
+    // honoured once EFER.NXE is set.
     unsafe {
         if s.nx {
             Efer::update(|f| f.insert(EferFlags::NO_EXECUTE_ENABLE));

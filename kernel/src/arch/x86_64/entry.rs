@@ -56,6 +56,10 @@ core::arch::global_asm!(
     "  movq %rsp, %rdi",
     "  cld",
     "  call seam_trap_dispatch",
+    // Also where a new thread first enters user mode, and where a syscall returns when
+    // `sysret` cannot be used: the frame on the stack says where to go.
+    ".global seam_trap_return",
+    "seam_trap_return:",
     "  popq %rax",
     "  popq %rbx",
     "  popq %rcx",

@@ -142,10 +142,51 @@ pub fn write_report(w: &mut impl Write, frame: &TrapFrame, cr2: u64) -> fmt::Res
     Ok(())
 }
 
+/// The one-line report of a user process stopped by an exception: which process, which
+/// exception, where, and (for a page fault) what address and why.
+pub struct UserFault<'a> {
+    pub name: &'a str,
+    pub pid: u64,
+    pub frame: &'a TrapFrame,
+    pub cr2: u64,
+}
+
+impl fmt::Display for UserFault<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let frame = self.frame;
+        let (name, mnemonic) = name(frame.vector);
+        write!(f, "process '{}' (pid {}) stopped: {name} ({mnemonic}) at rip {:#x}", self.name, self.pid, frame.rip)?;
+        if frame.vector == PAGE_FAULT {
+            write!(f, ", address {:#x} ({})", self.cr2, PageFaultCode(frame.error_code))
+        } else if ERROR_CODE_VECTORS & (1 << frame.vector.min(31)) != 0 {
+            write!(f, ", error code {:#x}", frame.error_code)
+        } else {
+            Ok(())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::mem::layout::StackSlot;
+
+    #[test]
+    fn user_fault_line_names_process_exception_and_address() {
+        let frame = TrapFrame { vector: 14, error_code: 0b101, cs: 0x23, rip: 0x40_1234, ..Default::default() };
+        let line = UserFault { name: "fault", pid: 7, frame: &frame, cr2: 0xffff_ffff_8000_0000 }.to_string();
+        assert_eq!(
+            line,
+            "process 'fault' (pid 7) stopped: page fault (#PF) at rip 0x401234, address 0xffffffff80000000 \
+             (protection violation, read, user)"
+        );
+        let gp = TrapFrame { vector: 13, rip: 0x40_0010, ..Default::default() };
+        let line = UserFault { name: "x", pid: 1, frame: &gp, cr2: 0 }.to_string();
+        assert_eq!(line, "process 'x' (pid 1) stopped: general protection fault (#GP) at rip 0x400010, error code 0x0");
+        let de = TrapFrame { vector: 0, rip: 0x40_0020, ..Default::default() };
+        let line = UserFault { name: "x", pid: 1, frame: &de, cr2: 0 }.to_string();
+        assert_eq!(line, "process 'x' (pid 1) stopped: divide error (#DE) at rip 0x400020");
+    }
 
     fn report(frame: TrapFrame, cr2: u64) -> String {
         let mut s = String::new();

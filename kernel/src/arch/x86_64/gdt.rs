@@ -75,6 +75,19 @@ pub fn init() -> Selectors {
     *selectors
 }
 
+/// The selectors, once [`init`] has run.
+pub fn selectors() -> Selectors {
+    GDT.get().expect("gdt::selectors before gdt::init").1
+}
+
+/// Sets the stack the CPU switches to when an interrupt or exception arrives in user mode:
+/// the top of the running thread's kernel stack.
+pub fn set_kernel_stack(top: u64) {
+    // SAFETY: as in `set_ist`: one CPU, and the kernel runs with interrupts disabled, so no
+    // trap from user mode can read RSP0 while it changes.
+    unsafe { (*TSS.0.get()).privilege_stack_table[0] = VirtAddr::new(top) };
+}
+
 /// Replaces the early IST stacks with kernel stacks that have guard pages below them.
 pub fn use_guarded_ist_stacks() {
     for ist in IST_USED {

@@ -23,9 +23,15 @@ pub mod pit;
 #[cfg(target_os = "none")]
 pub mod qemu;
 #[cfg(target_os = "none")]
+pub mod switch;
+#[cfg(target_os = "none")]
+pub mod syscall;
+#[cfg(target_os = "none")]
 pub mod trap;
 #[cfg(target_os = "none")]
 pub mod tsc;
+#[cfg(target_os = "none")]
+pub mod usercopy;
 
 /// Interrupt vectors the kernel uses. 0–31 are the CPU's exceptions.
 pub mod vectors {
@@ -46,6 +52,8 @@ pub mod vectors {
 pub fn init_traps() {
     let selectors = gdt::init();
     idt::init(selectors.kernel_code);
+    syscall::check_selectors();
+    syscall::init();
 }
 
 /// Runs `entry(arg)` on the stack whose top is `top`; the current stack is abandoned.

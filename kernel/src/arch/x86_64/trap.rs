@@ -2,10 +2,11 @@
 //! the trap means.
 //!
 //! Exceptions in the kernel are bugs, so they are reported and the machine stops (the test
-//! harness reads the report); a breakpoint is logged and execution resumes. Device
-//! interrupts are acknowledged at the local APIC.
+//! harness reads the report); a breakpoint is logged and execution resumes. An exception in
+//! user mode stops only the process that caused it. Device interrupts are acknowledged at
+//! the local APIC; the timer also drives the scheduler.
 
-use super::exception::{self, BREAKPOINT};
+use super::exception::{self, BREAKPOINT, MACHINE_CHECK, NMI};
 use super::frame::TrapFrame;
 use super::{apic, qemu, vectors};
 use crate::{console, time, warn};
@@ -27,10 +28,16 @@ extern "C" fn seam_trap_dispatch(frame: &mut TrapFrame) {
             BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
             crate::info!("breakpoint (#BP) at {:#x}, resuming", frame.rip);
         }
+        // NMI and machine check are the machine's, not the process's.
+        v @ 0..=31 if frame.from_user() && v != NMI && v != MACHINE_CHECK => {
+            crate::task::fault_current(frame, Cr2::read_raw())
+        }
         0..=31 => fatal(frame),
         vectors::TIMER => {
             time::tick();
+            // Acknowledge first: a switch below may not come back here for a while.
             apic::end_of_interrupt();
+            crate::task::on_timer_tick(frame.from_user());
         }
         // The 8259 is masked, but it can still raise a spurious IRQ 7 or 15; it must not be
         // acknowledged. The local APIC's spurious vector needs no EOI either.
@@ -42,8 +49,7 @@ extern "C" fn seam_trap_dispatch(frame: &mut TrapFrame) {
     }
 }
 
-/// Reports an exception and stops the machine. Kernel exceptions are kernel bugs (the user
-/// space that later issues bring will get its own path, which stops only the faulting task).
+/// Reports an exception in the kernel and stops the machine: it is a kernel bug.
 fn fatal(frame: &TrapFrame) -> ! {
     let cr2 = Cr2::read_raw();
     let mut out = console::emergency();

@@ -1,0 +1,179 @@
+//! The `syscall` entry: MSR set-up, the entry stub, and the return by `sysret` (or `iretq`).
+//!
+//! `syscall` loads RIP from LSTAR and CS/SS from STAR, saves the user's RIP in RCX and RFLAGS
+//! in R11, and clears the RFLAGS bits in SFMASK (interrupts among them) — but it does not
+//! switch stacks. So the stub first does `swapgs` to reach this CPU's [`PerCpu`] area, parks
+//! the user RSP there, loads the running thread's kernel stack, and pushes a [`TrapFrame`] of
+//! exactly the shape the interrupt stubs push. A thread that entered by `syscall` can then be
+//! switched away and resumed like any other, and a new thread can leave through the
+//! interrupt return path. The dispatcher behind the stub is safe Rust (`crate::syscall`).
+//!
+//! NMI and machine check run on IST stacks, so they are safe anywhere in the stub; between
+//! the `swapgs`es they would find the user's GS, which the kernel's trap code never reads.
+
+use super::frame::{TrapFrame, FRAME_SIZE};
+use super::gdt;
+use core::cell::UnsafeCell;
+use ipc::layout::USER_END;
+use x86_64::registers::model_specific::{Efer, EferFlags, GsBase, KernelGsBase, LStar, SFMask, Star};
+use x86_64::registers::rflags::RFlags;
+use x86_64::VirtAddr;
+
+/// The vector number a syscall frame carries, beyond the 256 real ones.
+pub const SYSCALL_VECTOR: u64 = 0x100;
+
+/// What the entry stubs reach through GS. Offsets are used by the assembly.
+#[repr(C)]
+pub struct PerCpu {
+    /// Top of the running thread's kernel stack.
+    kernel_rsp: u64,
+    /// The user RSP, parked during syscall entry.
+    user_rsp: u64,
+}
+const KERNEL_RSP: usize = core::mem::offset_of!(PerCpu, kernel_rsp);
+const USER_RSP: usize = core::mem::offset_of!(PerCpu, user_rsp);
+
+struct PerCpuCell(UnsafeCell<PerCpu>);
+// SAFETY: one CPU; the kernel writes the area with interrupts disabled, and only the entry
+// stub of the same CPU reads it.
+unsafe impl Sync for PerCpuCell {}
+static PER_CPU: PerCpuCell = PerCpuCell(UnsafeCell::new(PerCpu { kernel_rsp: 0, user_rsp: 0 }));
+
+/// RFLAGS bits cleared on entry: interrupts stay off in the kernel, single-stepping, the
+/// direction flag, alignment checks (SMAP's override), nested task and IOPL never leak in.
+const ENTRY_MASK: RFlags = RFlags::INTERRUPT_FLAG
+    .union(RFlags::TRAP_FLAG)
+    .union(RFlags::DIRECTION_FLAG)
+    .union(RFlags::ALIGNMENT_CHECK)
+    .union(RFlags::NESTED_TASK)
+    .union(RFlags::IOPL_HIGH)
+    .union(RFlags::IOPL_LOW);
+
+/// The RFLAGS bits user code may hold; the kernel sets IF itself.
+const USER_FLAGS: u64 = RFlags::CARRY_FLAG.bits()
+    | RFlags::PARITY_FLAG.bits()
+    | RFlags::AUXILIARY_CARRY_FLAG.bits()
+    | RFlags::ZERO_FLAG.bits()
+    | RFlags::SIGN_FLAG.bits()
+    | RFlags::OVERFLOW_FLAG.bits()
+    | RFlags::DIRECTION_FLAG.bits()
+    | RFlags::TRAP_FLAG.bits();
+
+/// The RFLAGS a user thread gets: its arithmetic flags, interrupts on, bit 1 (always set).
+pub fn user_rflags(saved: u64) -> u64 {
+    (saved & USER_FLAGS) | RFlags::INTERRUPT_FLAG.bits() | 0x2
+}
+
+pub fn init() {
+    let s = gdt::selectors();
+    Star::write(s.user_code, s.user_data, s.kernel_code, s.kernel_data).expect("GDT order does not suit sysret");
+    LStar::write(VirtAddr::new(seam_syscall_entry as *const () as u64));
+    SFMask::write(ENTRY_MASK);
+    // SAFETY: only SCE is added to the flags already in force; long mode and NX stay as set.
+    unsafe { Efer::write(Efer::read() | EferFlags::SYSTEM_CALL_EXTENSIONS) };
+    // In the kernel GS points at the per-CPU area; `swapgs` on each user entry and exit
+    // trades it with the user's GS base (0) kept in KERNEL_GS_BASE meanwhile.
+    GsBase::write(VirtAddr::new(PER_CPU.0.get() as u64));
+    KernelGsBase::write(VirtAddr::zero());
+}
+
+/// Where the next entry from user mode puts its frame: the top of the kernel stack of the
+/// thread about to run. Also sets the TSS, which the CPU uses for interrupts.
+pub fn set_kernel_stack(top: u64) {
+    // SAFETY: interrupts are off in the kernel, so no entry stub reads the field meanwhile.
+    unsafe { (*PER_CPU.0.get()).kernel_rsp = top };
+    gdt::set_kernel_stack(top);
+}
+
+extern "C" {
+    fn seam_syscall_entry();
+}
+
+core::arch::global_asm!(
+    ".text",
+    ".global seam_syscall_entry",
+    "seam_syscall_entry:",
+    "  swapgs",
+    "  movq %rsp, %gs:{user_rsp}",
+    "  movq %gs:{kernel_rsp}, %rsp",
+    // The frame, top down, as an interrupt from user mode would leave it.
+    "  pushq ${user_ss}",
+    "  pushq %gs:{user_rsp}",
+    "  pushq %r11",
+    "  pushq ${user_cs}",
+    "  pushq %rcx",
+    "  pushq $0",
+    "  pushq ${vector}",
+    "  pushq %r15",
+    "  pushq %r14",
+    "  pushq %r13",
+    "  pushq %r12",
+    "  pushq %r11",
+    "  pushq %r10",
+    "  pushq %r9",
+    "  pushq %r8",
+    "  pushq %rbp",
+    "  pushq %rdi",
+    "  pushq %rsi",
+    "  pushq %rdx",
+    "  pushq %rcx",
+    "  pushq %rbx",
+    "  pushq %rax",
+    "  movq %rsp, %rdi",
+    "  call seam_syscall_dispatch",
+    // A non-zero answer means the frame cannot be returned to with sysret.
+    "  testq %rax, %rax",
+    "  jnz seam_trap_return",
+    "  popq %rax",
+    "  popq %rbx",
+    "  addq $8, %rsp", // rcx: the return RIP goes there below
+    "  popq %rdx",
+    "  popq %rsi",
+    "  popq %rdi",
+    "  popq %rbp",
+    "  popq %r8",
+    "  popq %r9",
+    "  popq %r10",
+    "  addq $8, %rsp", // r11: the return RFLAGS go there below
+    "  popq %r12",
+    "  popq %r13",
+    "  popq %r14",
+    "  popq %r15",
+    "  addq $16, %rsp", // vector, error code
+    "  popq %rcx",      // RIP
+    "  addq $8, %rsp",  // CS
+    "  popq %r11",      // RFLAGS
+    "  popq %rsp",      // the user's RSP; SS is left behind on the kernel stack
+    "  swapgs",
+    "  sysretq",
+    user_rsp = const USER_RSP,
+    kernel_rsp = const KERNEL_RSP,
+    user_ss = const 0x1b, // user data selector | RPL 3, checked in `check_selectors`
+    user_cs = const 0x23, // user code selector | RPL 3
+    vector = const SYSCALL_VECTOR,
+    options(att_syntax)
+);
+
+/// The stub hard-codes the user selectors; they must be the GDT's.
+pub fn check_selectors() {
+    let s = gdt::selectors();
+    assert!(s.user_data.0 == 0x1b && s.user_code.0 == 0x23, "user selectors moved in the GDT: {s:?}");
+}
+
+#[no_mangle]
+extern "C" fn seam_syscall_dispatch(frame: &mut TrapFrame) -> u64 {
+    let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
+    let (status, results) = match crate::syscall::dispatch(frame.rax, args) {
+        Ok(results) => (0, results),
+        Err(e) => (e.code(), [0; ipc::syscall::ARG_REGS]),
+    };
+    frame.rax = status;
+    [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9] = results;
+    frame.rflags = user_rflags(frame.rflags);
+    // `sysret` to a non-canonical RIP faults in kernel mode (on Intel), on the user's stack.
+    // RIP comes from the CPU and user memory ends below the last canonical page, so this
+    // never happens today; the check keeps it so when frames get edited.
+    u64::from(frame.rip >= USER_END)
+}
+
+const _: () = assert!(FRAME_SIZE == 22 * 8);

@@ -1,0 +1,212 @@
+//! User address spaces: one level-4 table per process. The upper half (entries 256–511) is
+//! copied from the kernel's own table at creation, so every space shares the kernel's
+//! mappings; the lower half is the process's alone, and every frame and page table in it
+//! belongs to it and is freed when the space is dropped.
+
+use super::layout::PAGE_SIZE;
+use super::paging::{self, alloc_zeroed_frame, MapError};
+use super::{free_frame, phys_to_virt};
+use ipc::layout::{is_user_range, USER_END};
+use ipc::Error;
+use x86_64::registers::control::{Cr3, Cr3Flags};
+use x86_64::structures::paging::mapper::{MapToError, UnmapError};
+use x86_64::structures::paging::{
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags as Flags, PhysFrame, Size4KiB,
+};
+use x86_64::{PhysAddr, VirtAddr};
+
+/// Entries of a level-4 table that map the lower, user half.
+const USER_ENTRIES: usize = 256;
+
+/// What a user page may be used for. Writable and executable are never both set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    ReadWrite,
+    ReadExecute,
+}
+
+impl Access {
+    fn flags(self) -> Flags {
+        let user = Flags::PRESENT | Flags::USER_ACCESSIBLE;
+        match self {
+            Access::Read => user | Flags::NO_EXECUTE,
+            Access::ReadWrite => user | Flags::WRITABLE | Flags::NO_EXECUTE,
+            Access::ReadExecute => user,
+        }
+    }
+}
+
+/// Intermediate tables in the user half: the leaf entries decide the permissions.
+const USER_TABLE: Flags = Flags::PRESENT.union(Flags::WRITABLE).union(Flags::USER_ACCESSIBLE);
+
+struct Frames;
+
+// SAFETY: `alloc_zeroed_frame` hands out each free frame once, zeroed, as page tables need.
+unsafe impl FrameAllocator<Size4KiB> for Frames {
+    fn allocate_frame(&mut self) -> Option<PhysFrame> {
+        alloc_zeroed_frame().map(|p| PhysFrame::containing_address(PhysAddr::new(p)))
+    }
+}
+
+pub struct AddressSpace {
+    /// Physical address of the level-4 table.
+    root: u64,
+}
+
+impl AddressSpace {
+    /// A space with the kernel's upper half and nothing in the lower half.
+    pub fn new() -> Result<AddressSpace, MapError> {
+        let root = alloc_zeroed_frame().ok_or(MapError::OutOfFrames)?;
+        let space = AddressSpace { root };
+        let kernel = table(paging::kernel_root());
+        let new = table(root);
+        for i in USER_ENTRIES..512 {
+            new[i] = kernel[i].clone();
+        }
+        Ok(space)
+    }
+
+    pub fn root(&self) -> u64 {
+        self.root
+    }
+
+    fn mapper(&mut self) -> OffsetPageTable<'_> {
+        // SAFETY: the root is this space's own level-4 table, seen through the physical
+        // window at offset phys_to_virt(0); `&mut self` makes this the only mapper of it.
+        unsafe { OffsetPageTable::new(table(self.root), VirtAddr::new(phys_to_virt(0))) }
+    }
+
+    /// Maps a fresh zeroed page at user address `addr`; returns its physical address, through
+    /// which the caller may fill it.
+    pub fn map_new(&mut self, addr: u64, access: Access) -> Result<u64, MapError> {
+        assert!(addr % PAGE_SIZE == 0 && addr < USER_END, "user page {addr:#x} out of the user half");
+        let phys = alloc_zeroed_frame().ok_or(MapError::OutOfFrames)?;
+        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(addr));
+        let frame = PhysFrame::containing_address(PhysAddr::new(phys));
+        // SAFETY: the frame is fresh and owned by this space from now on; the page is in the
+        // lower half, which holds only this process's memory. The TLB needs no flush: the page
+        // was not mapped (an existing mapping is refused below).
+        let result = unsafe { self.mapper().map_to_with_table_flags(page, frame, access.flags(), USER_TABLE, &mut Frames) };
+        match result {
+            Ok(flush) => {
+                flush.ignore();
+                Ok(phys)
+            }
+            Err(e) => {
+                free_frame(phys);
+                Err(match e {
+                    MapToError::FrameAllocationFailed => MapError::OutOfFrames,
+                    _ => MapError::AlreadyMapped,
+                })
+            }
+        }
+    }
+
+    /// Unmaps the page at `addr` and frees its frame; false if nothing was mapped there.
+    pub fn unmap(&mut self, addr: u64) -> bool {
+        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(addr));
+        match self.mapper().unmap(page) {
+            Ok((frame, flush)) => {
+                // The space may be the active one; flushing an inactive one's address is harmless.
+                flush.flush();
+                free_frame(frame.start_address().as_u64());
+                true
+            }
+            Err(UnmapError::PageNotMapped) => false,
+            Err(e) => panic!("user page table corrupt at {addr:#x}: {e:?}"),
+        }
+    }
+
+    /// Whether the page at `addr` is mapped.
+    pub fn is_mapped(&self, addr: u64) -> bool {
+        leaf_flags(self.root, addr).is_some()
+    }
+
+    /// Checks that `[addr, addr + len)` is user memory, mapped and accessible to user mode
+    /// (and writable, if `write`), page by page.
+    pub fn check_user(&self, addr: u64, len: u64, write: bool) -> Result<(), Error> {
+        if addr.checked_add(len).is_none() {
+            return Err(Error::BadLength);
+        }
+        if !is_user_range(addr, len) {
+            return Err(Error::BadAddress);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let need = if write { Flags::USER_ACCESSIBLE | Flags::WRITABLE } else { Flags::USER_ACCESSIBLE };
+        let first = addr & !(PAGE_SIZE - 1);
+        for page in (first..addr + len).step_by(PAGE_SIZE as usize) {
+            match leaf_flags(self.root, page) {
+                Some(f) if f.contains(need) => {}
+                _ => return Err(Error::BadAddress),
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes this the active address space.
+    ///
+    /// # Safety
+    /// The space must stay alive while it is active, and the caller must be running on a
+    /// kernel stack (which every space maps).
+    pub unsafe fn activate(&self) {
+        // SAFETY: the root is a valid level-4 table whose upper half is the kernel's, so the
+        // kernel's code, data and stacks stay mapped across the switch.
+        unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(self.root)), Cr3Flags::empty()) };
+    }
+}
+
+impl Drop for AddressSpace {
+    /// Frees every page and page table of the lower half, then the root. The space must not
+    /// be active: whoever drops it has switched to another one first.
+    fn drop(&mut self) {
+        assert!(Cr3::read().0.start_address().as_u64() != self.root, "dropping the active address space");
+        let l4 = table(self.root);
+        for e4 in l4.iter_mut().take(USER_ENTRIES).filter(|e| !e.is_unused()) {
+            let l3 = table(e4.addr().as_u64());
+            for e3 in l3.iter_mut().filter(|e| !e.is_unused()) {
+                let l2 = table(e3.addr().as_u64());
+                for e2 in l2.iter_mut().filter(|e| !e.is_unused()) {
+                    let l1 = table(e2.addr().as_u64());
+                    for e1 in l1.iter_mut().filter(|e| !e.is_unused()) {
+                        free_frame(e1.addr().as_u64());
+                    }
+                    free_frame(e2.addr().as_u64());
+                }
+                free_frame(e3.addr().as_u64());
+            }
+            free_frame(e4.addr().as_u64());
+        }
+        free_frame(self.root);
+    }
+}
+
+/// The page table at physical address `phys`, through the physical window.
+fn table(phys: u64) -> &'static mut PageTable {
+    // SAFETY: callers pass only the physical address of a page table (a root made by
+    // `AddressSpace::new`, the kernel's root, or an entry of one of those), which the
+    // physical window maps. Page tables are modified only with interrupts off on this one
+    // CPU, so no two of these references are used at once.
+    unsafe { &mut *(phys_to_virt(phys) as *mut PageTable) }
+}
+
+/// The flags in force for a 4 KiB user page: the leaf's, with USER and WRITABLE only where
+/// every level grants them. None if not mapped. User tables never hold huge pages.
+fn leaf_flags(root: u64, addr: u64) -> Option<Flags> {
+    let indices = [(addr >> 39) & 511, (addr >> 30) & 511, (addr >> 21) & 511, (addr >> 12) & 511];
+    let mut phys = root;
+    let mut granted = Flags::USER_ACCESSIBLE | Flags::WRITABLE;
+    let mut flags = Flags::empty();
+    for (level, &i) in indices.iter().enumerate() {
+        let entry = &table(phys)[i as usize];
+        flags = entry.flags();
+        if !flags.contains(Flags::PRESENT) || (level < 3 && flags.contains(Flags::HUGE_PAGE)) {
+            return None;
+        }
+        granted &= flags;
+        phys = entry.addr().as_u64();
+    }
+    Some((flags - (Flags::USER_ACCESSIBLE | Flags::WRITABLE)) | granted)
+}
