@@ -29,6 +29,9 @@ pub const KEY_EXIT_WHEN_DONE: &str = "exit_when_done";
 /// The line the kernel prints once every subsystem is up; the harness waits for it.
 pub const READY_LINE: &str = "kernel ready";
 
+/// The line the kernel prints when the last process has ended.
+pub const ALL_ENDED_LINE: &str = "all processes have ended";
+
 /// Where the kernel image is loaded (it is linked position-independent at 0): gdb and fault
 /// reports see the same addresses on every boot.
 pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;

@@ -4,6 +4,7 @@ mod artifacts;
 mod qemu;
 mod setup;
 mod test;
+mod usertests;
 
 use clap::{Args, Parser, Subcommand};
 use qemu::{Accel, Firmware};

@@ -1,15 +1,18 @@
-//! `cargo xtask test`: host unit tests, then every kernel self-test booted in QEMU.
+//! `cargo xtask test`: host unit tests, then every kernel self-test and user-space test
+//! booted in QEMU.
 //!
-//! Each QEMU test boots a real disk image whose boot manifest says `test=NAME`, captures the
-//! serial console, and passes only if the kernel's verdict (through isa-debug-exit) and its
-//! report are the expected ones: a fault test passes only if the report names the right
-//! exception. The closing line is `N passed, M failed`.
+//! Each kernel test boots a real disk image whose boot manifest says `test=NAME`, captures
+//! the serial console, and passes only if the kernel's verdict (through isa-debug-exit) and
+//! its report are the expected ones: a fault test passes only if the report names the right
+//! exception. User-space tests (`usertests`) start programs instead. The closing line is
+//! `N passed, M failed`.
 
 use crate::artifacts::{self, Builder};
 use crate::qemu::{self, Accel, Firmware, Machine};
 use crate::TestArgs;
 use anyhow::{bail, Context, Result};
-use ipc::boot::{SelfTest, PAGE_FAULT_TEST_ADDRESS, READY_LINE};
+use crate::usertests::{self, UserCase};
+use ipc::boot::{SelfTest, ALL_ENDED_LINE, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_TEST, PAGE_FAULT_TEST_ADDRESS, READY_LINE};
 use ipc::qemu::ExitCode;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -60,22 +63,68 @@ fn expectation(test: SelfTest) -> (ExitCode, Vec<String>) {
     (exit, lines)
 }
 
-struct Case {
-    firmware: Firmware,
-    test: SelfTest,
+enum Case {
+    Kernel { firmware: Firmware, test: SelfTest },
+    User(UserCase),
 }
 
 impl Case {
+    fn firmware(&self) -> Firmware {
+        match self {
+            Case::Kernel { firmware, .. } => *firmware,
+            Case::User(u) => u.firmware,
+        }
+    }
+
     fn name(&self) -> String {
-        format!("qemu::{}::{}", self.firmware.name(), self.test.name())
+        match self {
+            Case::Kernel { firmware, test } => format!("qemu::{}::{}", firmware.name(), test.name()),
+            Case::User(u) => format!("qemu::{}::user::{}", u.firmware.name(), u.name),
+        }
+    }
+
+    fn cmdline(&self) -> String {
+        match self {
+            Case::Kernel { test, .. } => format!("{KEY_TEST}={}", test.name()),
+            Case::User(u) => format!("{} {KEY_EXIT_WHEN_DONE}", u.cmdline),
+        }
+    }
+
+    fn judge(&self, run: &qemu::Captured) -> Option<String> {
+        match self {
+            Case::Kernel { test, .. } => judge(*test, run),
+            Case::User(u) => judge_user(u, run),
+        }
     }
 }
 
-/// Every self-test on BIOS; booting on UEFI too.
+/// Every self-test on BIOS; booting on UEFI too; then the user-space tests.
 fn cases() -> Vec<Case> {
-    let mut cases: Vec<Case> = SelfTest::ALL.iter().map(|&test| Case { firmware: Firmware::Bios, test }).collect();
-    cases.insert(1, Case { firmware: Firmware::Uefi, test: SelfTest::Boot });
+    let mut cases: Vec<Case> =
+        SelfTest::ALL.iter().map(|&test| Case::Kernel { firmware: Firmware::Bios, test }).collect();
+    cases.insert(1, Case::Kernel { firmware: Firmware::Uefi, test: SelfTest::Boot });
+    cases.extend(usertests::cases().into_iter().map(Case::User));
     cases
+}
+
+/// A user-space case: the kernel must stop QEMU with success once every process has ended,
+/// without a kernel fault or panic, and the output must pass the case's own check.
+fn judge_user(case: &UserCase, run: &qemu::Captured) -> Option<String> {
+    if run.timed_out {
+        return Some(format!("timed out after {:.0} s", run.elapsed.as_secs_f64()));
+    }
+    for bad in ["PANIC", "EXCEPTION:"] {
+        if let Some(line) = run.output.lines().find(|l| l.contains(bad)) {
+            return Some(format!("the kernel failed: {line}"));
+        }
+    }
+    if run.status != Some(ExitCode::Success.qemu_status()) {
+        return Some(format!("expected the kernel's success exit, got: {}", qemu::verdict(run.status)));
+    }
+    if !run.output.contains(ALL_ENDED_LINE) {
+        return Some(format!("output lacks \"{ALL_ENDED_LINE}\""));
+    }
+    (case.check)(&run.output).err()
 }
 
 /// Why a captured boot does not meet its expectation, if it does not.
@@ -164,16 +213,18 @@ pub fn run(args: &TestArgs) -> Result<()> {
         println!("== QEMU tests");
         let builder = Builder::new(args.build.release)?;
         let mut announced = Vec::new();
-        for case in &cases {
-            let machine = Machine::new(Accel::Tcg, 1, case.firmware)?;
-            if !announced.contains(&case.firmware) {
+        let init = builder.program(INIT_PROGRAM).context("no init program was built")?;
+        let fixtures = usertests::fixtures(init);
+        for (i, case) in cases.iter().enumerate() {
+            let firmware = case.firmware();
+            let machine = Machine::new(Accel::Tcg, 1, firmware)?;
+            if !announced.contains(&firmware) {
                 println!("{}", machine.description);
-                announced.push(case.firmware);
+                announced.push(firmware);
             }
-            let name = format!("test-{}", case.test.name());
-            let images = builder.make(&name, &format!("test={}", case.test.name()), &[case.firmware])?;
-            let run = qemu::run_captured(&machine, images.get(case.firmware), Duration::from_secs(args.timeout))?;
-            match judge(case.test, &run) {
+            let images = builder.make_with(&format!("test-{i}"), &case.cmdline(), &[firmware], &fixtures)?;
+            let run = qemu::run_captured(&machine, images.get(firmware), Duration::from_secs(args.timeout))?;
+            match case.judge(&run) {
                 None => {
                     tally.passed += 1;
                     println!("test {} ... ok ({:.1} s)", case.name(), run.elapsed.as_secs_f64());
@@ -247,9 +298,25 @@ mod tests {
     #[test]
     fn every_self_test_runs_and_boot_runs_on_both_firmwares() {
         let cases = cases();
+        let has = |t: SelfTest, f: Firmware| {
+            cases.iter().any(|c| matches!(c, Case::Kernel { test, firmware } if *test == t && *firmware == f))
+        };
         for t in SelfTest::ALL {
-            assert!(cases.iter().any(|c| c.test == t && c.firmware == Firmware::Bios), "{t:?}");
+            assert!(has(t, Firmware::Bios), "{t:?}");
         }
-        assert!(cases.iter().any(|c| c.test == SelfTest::Boot && c.firmware == Firmware::Uefi));
+        assert!(has(SelfTest::Boot, Firmware::Uefi));
+        let mut names: Vec<String> = cases.iter().map(Case::name).collect();
+        names.sort();
+        assert!(names.windows(2).all(|w| w[0] != w[1]), "case names are unique");
+    }
+
+    #[test]
+    fn a_user_case_fails_on_a_kernel_fault_even_if_its_check_passes() {
+        let case = UserCase { name: "x", firmware: Firmware::Bios, cmdline: "", check: |_| Ok(()) };
+        let ok = format!("{READY_LINE}\n{ALL_ENDED_LINE}\n");
+        assert_eq!(judge_user(&case, &captured(33, &ok)), None);
+        assert!(judge_user(&case, &captured(33, &format!("{ok}EXCEPTION: page fault"))).is_some());
+        assert!(judge_user(&case, &captured(35, &ok)).is_some());
+        assert!(judge_user(&case, &captured(33, READY_LINE)).is_some());
     }
 }

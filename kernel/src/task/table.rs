@@ -13,6 +13,7 @@ use crate::{info, time, warn};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
+use ipc::boot::ALL_ENDED_LINE;
 use ipc::qemu::ExitCode;
 use ipc::syscall::ExitStatus;
 use ipc::Error;
@@ -323,7 +324,7 @@ pub fn run_idle(exit_when_done: bool) -> ! {
             continue;
         }
         if with(|t| t.processes.is_empty()) && !announced {
-            info!("all processes have ended");
+            info!("{ALL_ENDED_LINE}");
             announced = true;
             if exit_when_done {
                 qemu::exit(ExitCode::Success);

@@ -12,6 +12,9 @@ use rt::{ipc, println, sys};
 
 rt::main!(main);
 
+/// A program the test harness puts in the ramdisk: a real ELF file cut short.
+const BROKEN: &str = "broken";
+
 /// An address in the user half that nothing maps.
 const UNMAPPED: u64 = 0x0000_2000_0000_0000;
 
@@ -21,7 +24,8 @@ fn main(_: rt::Args) -> u64 {
     let kernel = ipc::boot::KERNEL_BASE;
     let write = Syscall::DebugWrite as u64;
     let map = Syscall::Map as u64;
-    let checks: [(&str, u64, [u64; ARG_REGS], Error); 17] = [
+    let broken = BROKEN.as_ptr() as u64;
+    let checks: [(&str, u64, [u64; ARG_REGS], Error); 18] = [
         ("unknown syscall number", Syscall::ALL.len() as u64, [0; 6], Error::UnknownSyscall),
         ("syscall number 2^32", 1 << 32, [0; 6], Error::UnknownSyscall),
         ("syscall number -1", u64::MAX, [0; 6], Error::UnknownSyscall),
@@ -38,6 +42,7 @@ fn main(_: rt::Args) -> u64 {
         ("map whose length wraps around", map, [UNMAPPED, u64::MAX - PAGE_SIZE + 1, 1, 0, 0, 0], Error::BadLength),
         ("map over my own text", map, [ipc::layout::USER_IMAGE_BASE, PAGE_SIZE, 1, 0, 0, 0], Error::InvalidArgument),
         ("spawn a program that does not exist", Syscall::Spawn as u64, [ptr, 5, 0, 0, 1, 0], Error::NotFound),
+        ("spawn a malformed ELF file", Syscall::Spawn as u64, [broken, 6, 0, 0, 1, 0], Error::InvalidArgument),
         ("wait for a process that is not my child", Syscall::Wait as u64, [1, 0, 0, 0, 0, 0], Error::NotFound),
     ];
     let mut failed = 0;

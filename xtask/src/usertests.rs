@@ -1,0 +1,198 @@
+//! The user-space tests `cargo xtask test` boots: each image starts some programs from the
+//! ramdisk (`run=` on the command line) and the kernel stops QEMU once they have all ended.
+//! A case passes when QEMU reports success and the serial output shows what the case needs,
+//! in the order it needs: preemption, priorities, sleeping, contained faults, refused bad
+//! system calls, memory returned after 1,000 processes.
+
+use crate::qemu::Firmware;
+
+pub struct UserCase {
+    pub name: &'static str,
+    pub firmware: Firmware,
+    /// Command-line words after which `exit_when_done` is added.
+    pub cmdline: &'static str,
+    pub check: fn(&str) -> Result<(), String>,
+}
+
+/// Files the harness adds to the ramdisk of every user test: programs that must be refused.
+pub fn fixtures(init_elf: &[u8]) -> Vec<(String, Vec<u8>)> {
+    vec![
+        // A real ELF cut short: its program headers point past the end of the file.
+        ("bin/broken".into(), init_elf[..init_elf.len().min(600)].to_vec()),
+        ("bin/garbage".into(), b"#!/bin/sh\necho not an ELF file\n".to_vec()),
+    ]
+}
+
+pub fn cases() -> Vec<UserCase> {
+    let case = |name, firmware, cmdline, check| UserCase { name, firmware, cmdline, check };
+    vec![
+        case("init", Firmware::Bios, "", check_init),
+        case("init", Firmware::Uefi, "", check_init),
+        case("preempt", Firmware::Bios, "run=spinner:a:30 run=spinner:b:30", check_preempt),
+        case("priority", Firmware::Bios, "run=spinner@50:low:20 run=spinner@200:high:20", check_priority),
+        case("sleep", Firmware::Bios, "run=spinner@50:busy:40 run=sleeper@200:5 run=sleeper@200:13", check_sleep),
+        case(
+            "faults",
+            Firmware::Bios,
+            "run=spinner:survivor:60 run=fault:kernel-read run=fault:text-write run=fault:nx-jump \
+             run=fault:privileged run=fault:divide run=fault:null run=fault:invalid-opcode",
+            check_faults,
+        ),
+        case("badcalls", Firmware::Bios, "run=badcalls", check_badcalls),
+        case("churn", Firmware::Bios, "run=churn:1000", check_churn),
+        case("bad_elf", Firmware::Bios, "run=broken run=garbage run=init", check_bad_elf),
+    ]
+}
+
+/// The position of `needle` in `out` at or after `from`.
+fn find(out: &str, needle: &str, from: usize) -> Result<usize, String> {
+    out[from..].find(needle).map(|i| from + i).ok_or_else(|| format!("output lacks \"{needle}\""))
+}
+
+/// Every needle, each after the one before.
+fn in_order(out: &str, needles: &[&str]) -> Result<(), String> {
+    let mut at = 0;
+    for (i, n) in needles.iter().enumerate() {
+        at = find(out, n, at).map_err(|e| if i == 0 { e } else { format!("{e} after \"{}\"", needles[i - 1]) })?;
+    }
+    Ok(())
+}
+
+/// The number right after `key` on the first line that contains `line_has`.
+fn number(out: &str, line_has: &str, key: &str) -> Result<u64, String> {
+    let line = out.lines().find(|l| l.contains(line_has)).ok_or_else(|| format!("output lacks \"{line_has}\""))?;
+    let rest = &line[line.find(key).ok_or_else(|| format!("\"{line_has}\" line lacks \"{key}\""))? + key.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().map_err(|_| format!("no number after \"{key}\" in: {line}"))
+}
+
+fn check_init(out: &str) -> Result<(), String> {
+    in_order(out, &["started 'init' (pid 1", "init[1]: hello from user space: pid 1", "process 'init' (pid 1) exited with code 0"])
+}
+
+fn check_preempt(out: &str) -> Result<(), String> {
+    // Neither yields: b can only start before a is done if a was preempted.
+    in_order(out, &["a start", "b start", "a done"])?;
+    find(out, "b done", 0)?;
+    for who in ["a", "b"] {
+        let n = number(out, &format!("{who} done"), "preempted=")?;
+        if n < 2 {
+            return Err(format!("{who} was preempted {n} times in 30 ticks; expected several time slices"));
+        }
+    }
+    in_order(out, &["(pid 1) exited with code 0"]).and(in_order(out, &["(pid 2) exited with code 0"]))
+}
+
+fn check_priority(out: &str) -> Result<(), String> {
+    // `low` is started first, but `high` runs first, to the end, unpreempted.
+    in_order(out, &["started 'spinner' (pid 1, priority 50)", "high start", "high done", "low start", "low done"])?;
+    match number(out, "high done", "preempted=")? {
+        0 => Ok(()),
+        n => Err(format!("high was preempted {n} times by a lower priority")),
+    }
+}
+
+fn check_sleep(out: &str) -> Result<(), String> {
+    for ticks in [5, 13] {
+        let slept = number(out, &format!("slept {ticks} ticks"), "woke after ")?;
+        // The call may come just before a tick: at most one more than asked.
+        if !(ticks..=ticks + 1).contains(&slept) {
+            return Err(format!("sleep({ticks}) woke after {slept} ticks"));
+        }
+        // A waking higher priority preempts the busy lower one at once.
+        in_order(out, &["busy start", &format!("slept {ticks} ticks"), "busy done"])?;
+    }
+    Ok(())
+}
+
+fn check_faults(out: &str) -> Result<(), String> {
+    let reports = [
+        (2, "page fault (#PF)", "address 0xffffffff80000000 (protection violation, read, user)"),
+        (3, "page fault (#PF)", "(protection violation, write, user)"),
+        (4, "page fault (#PF)", "(protection violation, instruction fetch, user)"),
+        (5, "general protection fault (#GP)", "error code 0x0"),
+        (6, "divide error (#DE)", "at rip 0x4"),
+        (7, "page fault (#PF)", "address 0x0 (not present, read, user)"),
+        (8, "invalid opcode (#UD)", "at rip 0x4"),
+    ];
+    let mut last = 0;
+    for (pid, exception, detail) in reports {
+        let head = format!("process 'fault' (pid {pid}) stopped: {exception} at rip 0x");
+        let at = find(out, &head, 0)?;
+        let line = out[at..].lines().next().unwrap_or("");
+        if !line.contains(detail) {
+            return Err(format!("report of pid {pid} lacks \"{detail}\": {line}"));
+        }
+        last = last.max(at);
+    }
+    if out.contains("the kernel let it through") {
+        return Err("a fault program kept running after its fault".into());
+    }
+    // The survivor keeps running through all of it and finishes afterwards.
+    find(out, "survivor done", last)?;
+    find(out, "process 'spinner' (pid 1) exited with code 0", 0).map(drop)
+}
+
+fn check_badcalls(out: &str) -> Result<(), String> {
+    if let Some(line) = out.lines().find(|l| l.contains("FAIL:")) {
+        return Err(line.trim().to_string());
+    }
+    in_order(out, &["badcalls: 20 checks, 0 failed", "process 'badcalls' (pid 1) exited with code 0"])
+}
+
+fn check_churn(out: &str) -> Result<(), String> {
+    let head = "churn: 1000 processes;";
+    let line = out.lines().find(|l| l.contains(head)).ok_or_else(|| format!("output lacks \"{head}\""))?;
+    // "free frames A -> B, kernel heap C -> D bytes": both pairs must be equal.
+    let figures: Vec<u64> = line[line.find(head).unwrap_or(0) + head.len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    match figures[..] {
+        [frames_before, frames_after, heap_before, heap_after]
+            if frames_before == frames_after && heap_before == heap_after => {}
+        _ => return Err(format!("memory not returned: {}", line.trim())),
+    }
+    find(out, "process 'churn' (pid 1) exited with code 0", 0).map(drop)
+}
+
+fn check_bad_elf(out: &str) -> Result<(), String> {
+    in_order(out, &["program 'broken' is not a valid executable", "cannot start 'broken'"])?;
+    in_order(out, &["program 'garbage' is not a valid executable", "cannot start 'garbage'"])?;
+    check_init(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_and_numbers_are_checked() {
+        let out = "x a start\ny b start\nz a done preempted=3 loops=9\nb done preempted=2\n\
+                   (pid 1) exited with code 0\n(pid 2) exited with code 0\n";
+        assert_eq!(check_preempt(out), Ok(()));
+        let not_interleaved = "a start\na done preempted=3\nb start\nb done preempted=3\n";
+        assert!(check_preempt(not_interleaved).is_err());
+        let never_preempted = "a start\nb start\na done preempted=0\nb done preempted=0\n";
+        assert!(check_preempt(never_preempted).is_err());
+    }
+
+    #[test]
+    fn churn_needs_both_figures_unchanged() {
+        let ok = "churn: 1000 processes; free frames 10 -> 10, kernel heap 5 -> 5 bytes\n\
+                  process 'churn' (pid 1) exited with code 0";
+        assert_eq!(check_churn(ok), Ok(()));
+        assert!(check_churn(&ok.replace("10 -> 10", "10 -> 9")).is_err());
+        assert!(check_churn(&ok.replace("5 -> 5", "5 -> 6")).is_err());
+    }
+
+    #[test]
+    fn sleep_accepts_one_tick_late_but_not_early() {
+        let out = |a, b| {
+            format!("busy start\nslept 5 ticks: woke after {a}\nslept 13 ticks: woke after {b}\nbusy done\n")
+        };
+        assert_eq!(check_sleep(&out(5, 14)), Ok(()));
+        assert!(check_sleep(&out(4, 13)).is_err());
+        assert!(check_sleep(&out(5, 15)).is_err());
+    }
+}
