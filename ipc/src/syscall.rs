@@ -7,13 +7,14 @@
 //! | register | on entry | on return |
 //! |---|---|---|
 //! | `rax` | the syscall number ([`Syscall`]) | status: 0 for success, else an [`Error`] code |
-//! | `rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9` | arguments 0–5 | results 0–5 (unused ones are 0) |
+//! | `rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9` | arguments 0–5 | results 0–5 |
 //! | `rcx`, `r11` | — | clobbered: the CPU keeps the return address and flags there |
 //! | everything else | — | preserved |
 //!
 //! Arguments and results share the same six registers, in the same order, so later message
 //! words travel in place; `r10` stands in for `rcx` (the C convention's fourth argument),
-//! which `syscall` overwrites. A failing call leaves every result register 0.
+//! which `syscall` overwrites. A register that carries no result of the call (every one, when
+//! the call fails) comes back as it went in.
 //!
 //! A process starts at its ELF entry point with `rdi` = address and `rsi` = length of its
 //! argument string (UTF-8, words separated by spaces, on its stack), `rdx` = its process id,
@@ -76,6 +77,7 @@ impl Syscall {
 impl TryFrom<u64> for Syscall {
     type Error = Error;
 
+    #[inline]
     fn try_from(number: u64) -> Result<Self, Error> {
         Syscall::ALL.get(usize::try_from(number).map_err(|_| Error::UnknownSyscall)?).copied().ok_or(Error::UnknownSyscall)
     }
@@ -163,11 +165,12 @@ impl ExitStatus {
 
 /// Splits a status register into success or the error it names. A code this library does not
 /// know (a newer kernel) reads as [`Error::UnknownSyscall`]: the call was not understood.
+#[inline]
 pub fn status(rax: u64) -> Result<(), Error> {
-    match rax {
-        0 => Ok(()),
-        code => Err(Error::try_from(code).unwrap_or(Error::UnknownSyscall)),
+    if rax == 0 {
+        return Ok(());
     }
+    Err(Error::try_from(rax).unwrap_or(Error::UnknownSyscall))
 }
 
 #[cfg(test)]

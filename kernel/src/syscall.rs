@@ -12,32 +12,24 @@ use ipc::layout::PAGE_SIZE;
 use ipc::syscall::{ExitStatus, MapFlags, Syscall, ARG_REGS, DEBUG_WRITE_MAX, MAP_MAX, PRIORITY_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX};
 use ipc::Error;
 
-type Results = [u64; ARG_REGS];
-const NONE: Results = [0; ARG_REGS];
-
-pub fn dispatch(number: u64, a: [u64; ARG_REGS]) -> Result<Results, Error> {
+/// Runs system call `number` on the argument registers `r`, writing results over them in
+/// place (a register that carries no result keeps its value).
+#[inline]
+pub fn dispatch(number: u64, r: &mut [u64; ARG_REGS]) -> Result<(), Error> {
     match Syscall::try_from(number)? {
-        Syscall::Null => Ok(NONE),
-        Syscall::DebugWrite => debug_write(a[0], a[1]),
-        Syscall::Exit => task::end_current(ExitStatus::Exited(a[0])),
-        Syscall::Yield => {
-            task::yield_now();
-            Ok(NONE)
-        }
-        Syscall::Sleep => {
-            task::sleep(a[0]);
-            Ok(NONE)
-        }
-        Syscall::Ticks => Ok([time::ticks(), time::TICK_HZ, 0, 0, 0, 0]),
-        Syscall::Map => map(a[0], a[1], a[2]),
-        Syscall::Unmap => unmap(a[0], a[1]),
-        Syscall::Spawn => spawn(a[0], a[1], a[2], a[3], a[4]),
-        Syscall::Wait => {
-            let (kind, value) = task::wait(a[0])?.to_words();
-            Ok([kind, value, 0, 0, 0, 0])
-        }
-        Syscall::MemStats => Ok([mem::frame_counts().0, heap::usage().0 as u64, 0, 0, 0, 0]),
+        Syscall::Null => {}
+        Syscall::DebugWrite => r[0] = debug_write(r[0], r[1])?,
+        Syscall::Exit => task::end_current(ExitStatus::Exited(r[0])),
+        Syscall::Yield => task::yield_now(),
+        Syscall::Sleep => task::sleep(r[0]),
+        Syscall::Ticks => [r[0], r[1]] = [time::ticks(), time::TICK_HZ],
+        Syscall::Map => map(r[0], r[1], r[2])?,
+        Syscall::Unmap => unmap(r[0], r[1])?,
+        Syscall::Spawn => r[0] = spawn(r[0], r[1], r[2], r[3], r[4])?,
+        Syscall::Wait => [r[0], r[1]] = task::wait(r[0])?.to_words().into(),
+        Syscall::MemStats => [r[0], r[1]] = [mem::frame_counts().0, heap::usage().0 as u64],
     }
+    Ok(())
 }
 
 /// Copies `len` bytes (at most `max`) from the caller's memory at `addr`, after checking
@@ -59,7 +51,7 @@ fn read_user_str(addr: u64, len: u64, max: u64) -> Result<String, Error> {
     String::from_utf8(read_user(addr, len, max)?).map_err(|_| Error::InvalidArgument)
 }
 
-fn debug_write(addr: u64, len: u64) -> Result<Results, Error> {
+fn debug_write(addr: u64, len: u64) -> Result<u64, Error> {
     let bytes = read_user(addr, len, DEBUG_WRITE_MAX)?;
     let text = String::from_utf8_lossy(&bytes);
     task::with_current_name(|name, pid| {
@@ -67,7 +59,7 @@ fn debug_write(addr: u64, len: u64) -> Result<Results, Error> {
             info!("{name}[{pid}]: {line}");
         }
     });
-    Ok([len, 0, 0, 0, 0, 0])
+    Ok(len)
 }
 
 /// Checks a page-aligned, non-empty user range for `Map`/`Unmap`; returns its end.
@@ -85,7 +77,7 @@ fn page_range(addr: u64, len: u64) -> Result<u64, Error> {
     Ok(end)
 }
 
-fn map(addr: u64, len: u64, flags: u64) -> Result<Results, Error> {
+fn map(addr: u64, len: u64, flags: u64) -> Result<(), Error> {
     let flags = MapFlags::try_from(flags)?;
     let end = page_range(addr, len)?;
     let access = match (flags.writable(), flags.executable()) {
@@ -106,26 +98,25 @@ fn map(addr: u64, len: u64, flags: u64) -> Result<Results, Error> {
                 return Err(Error::OutOfMemory);
             }
         }
-        Ok(NONE)
+        Ok(())
     })
 }
 
-fn unmap(addr: u64, len: u64) -> Result<Results, Error> {
+fn unmap(addr: u64, len: u64) -> Result<(), Error> {
     let end = page_range(addr, len)?;
     task::with_current_space(|space| {
         for page in (addr..end).step_by(PAGE_SIZE as usize) {
             space.unmap(page);
         }
     });
-    Ok(NONE)
+    Ok(())
 }
 
-fn spawn(name: u64, name_len: u64, args: u64, args_len: u64, priority: u64) -> Result<Results, Error> {
+fn spawn(name: u64, name_len: u64, args: u64, args_len: u64, priority: u64) -> Result<u64, Error> {
     let name = read_user_str(name, name_len, SPAWN_NAME_MAX)?;
     let args = read_user_str(args, args_len, SPAWN_ARGS_MAX)?;
     if priority > PRIORITY_MAX || priority as u8 > task::current_priority() {
         return Err(Error::InvalidArgument);
     }
-    let pid = task::spawn(&name, &args, priority as u8, Some(task::current_pid()))?;
-    Ok([pid, 0, 0, 0, 0, 0])
+    task::spawn(&name, &args, priority as u8, Some(task::current_pid()))
 }

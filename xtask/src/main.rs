@@ -1,6 +1,7 @@
 //! `cargo xtask`: the one front door to building, running, testing and debugging Seam.
 
 mod artifacts;
+mod bench;
 mod qemu;
 mod setup;
 mod test;
@@ -26,6 +27,8 @@ enum Command {
     Run(RunArgs),
     /// Run the host unit tests, then boot test images in QEMU and check what they report.
     Test(TestArgs),
+    /// Measure null-syscall and thread-switch latency in the guest (TSC cycles; release build).
+    Bench(BenchArgs),
     /// Boot in QEMU halted, with a gdb stub on :1234, and print the gdb command to attach.
     Gdb(GdbArgs),
 }
@@ -85,6 +88,25 @@ struct TestArgs {
 }
 
 #[derive(Args)]
+struct BenchArgs {
+    /// Accelerator; icount needs TCG, so with KVM the TSC runs in real time.
+    #[arg(long, value_enum, default_value_t = Accel::Tcg)]
+    accel: Accel,
+    /// Plain TCG, without -icount shift=0 (the TSC then follows host time: noisy).
+    #[arg(long)]
+    no_icount: bool,
+    /// Measured iterations of each benchmark, after 1,000 of warm-up.
+    #[arg(long, default_value_t = 100_000)]
+    iters: u64,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+    /// Seconds the benchmark may run before it is stopped.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+}
+
+#[derive(Args)]
 struct GdbArgs {
     #[command(flatten)]
     image: ImageArgs,
@@ -119,6 +141,7 @@ fn main() -> anyhow::Result<()> {
             qemu::run_interactive(&machine, images.get(firmware), &args.qemu_args)?;
         }
         Command::Test(args) => test::run(&args)?,
+        Command::Bench(args) => bench::run(&args)?,
         Command::Gdb(args) => {
             let firmware = if args.uefi { Firmware::Uefi } else { Firmware::Bios };
             let images = artifacts::images(args.image.build.release, "gdb", &args.image.cmdline, &[firmware])?;

@@ -73,9 +73,11 @@ fn choose_accel(accel: Accel, hw_virt: bool, kvm_usable: bool) -> Result<(bool, 
 pub struct Machine {
     qemu: PathBuf,
     ovmf: Option<PathBuf>,
-    accel: &'static str,
-    cpu: &'static str,
+    pub accel: &'static str,
+    pub cpu: &'static str,
     smp: u32,
+    /// `-icount shift=0`: the guest TSC counts guest instructions (TCG only).
+    pub icount: bool,
     /// One line saying what runs and why, printed before every boot.
     pub description: String,
 }
@@ -90,7 +92,24 @@ impl Machine {
         // Plain `-cpu host` aborts on some hosts over the arch-capabilities MSR.
         let (accel, cpu) = if kvm { ("kvm", "host,-arch-capabilities") } else { ("tcg", "max") };
         let description = format!("qemu: {firmware:?}, accelerator {accel}, cpu {cpu}, {smp} vCPU, {MEMORY} ({why})",);
-        Ok(Machine { qemu, ovmf, accel, cpu, smp, description })
+        Ok(Machine { qemu, ovmf, accel, cpu, smp, icount: false, description })
+    }
+
+    /// Runs with `-icount shift=0`: one guest instruction per TSC tick at a 1 GHz TSC, so
+    /// measurements repeat exactly. TCG only.
+    pub fn with_icount(mut self) -> Result<Machine> {
+        if self.accel != "tcg" {
+            bail!("-icount needs TCG, not {}", self.accel);
+        }
+        self.icount = true;
+        self.description.push_str(", -icount shift=0");
+        Ok(self)
+    }
+
+    /// QEMU's version line, e.g. "QEMU emulator version 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)".
+    pub fn version(&self) -> Result<String> {
+        let out = Command::new(&self.qemu).arg("--version").output().context("cannot run QEMU")?;
+        Ok(String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").trim().to_string())
     }
 
     /// The QEMU command for `image`, without the serial and display options.
@@ -104,6 +123,9 @@ impl Machine {
             .arg(format!("isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04"));
         if let Some(ovmf) = &self.ovmf {
             cmd.arg("-bios").arg(ovmf);
+        }
+        if self.icount {
+            cmd.args(["-icount", "shift=0"]);
         }
         cmd
     }

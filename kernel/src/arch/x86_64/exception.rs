@@ -127,9 +127,9 @@ pub fn write_report(w: &mut impl Write, frame: &TrapFrame, cr2: u64) -> fmt::Res
     }
     #[rustfmt::skip]
     let regs = [
-        ("RAX", frame.rax), ("RBX", frame.rbx), ("RCX", frame.rcx), ("RDX", frame.rdx),
-        ("RSI", frame.rsi), ("RDI", frame.rdi), ("RBP", frame.rbp), ("R8 ", frame.r8),
-        ("R9 ", frame.r9), ("R10", frame.r10), ("R11", frame.r11), ("R12", frame.r12),
+        ("RAX", frame.rax), ("RBX", frame.rbx), ("RCX", frame.rcx), ("RDX", frame.rdx()),
+        ("RSI", frame.rsi()), ("RDI", frame.rdi()), ("RBP", frame.rbp), ("R8 ", frame.r8()),
+        ("R9 ", frame.r9()), ("R10", frame.r10()), ("R11", frame.r11), ("R12", frame.r12),
         ("R13", frame.r13), ("R14", frame.r14), ("R15", frame.r15),
     ];
     for row in regs.chunks(4) {

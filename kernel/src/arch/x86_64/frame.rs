@@ -1,23 +1,20 @@
 //! The register frame every interrupt and exception entry saves.
 //!
-//! Its layout is fixed by the entry stubs in `entry.rs`: general registers pushed by the
-//! common stub (rax at the lowest address), then the vector and error code pushed by the
-//! per-vector stub, then what the CPU pushes itself. Everything a preempted thread needs to
-//! resume is here.
+//! Its layout is fixed by the entry stubs in `entry.rs` and `syscall.rs`: general registers
+//! pushed by the common stub, then the vector and error code pushed by the per-vector stub,
+//! then what the CPU pushes itself. Everything a preempted thread needs to resume is here.
+//! The six system-call argument registers come first, in the ABI's order, so the syscall
+//! dispatcher reads arguments and writes results in place.
 
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub struct TrapFrame {
+    /// rdi, rsi, rdx, r10, r8, r9: the argument and result registers of `ipc::syscall`.
+    pub args: [u64; 6],
     pub rax: u64,
     pub rbx: u64,
     pub rcx: u64,
-    pub rdx: u64,
-    pub rsi: u64,
-    pub rdi: u64,
     pub rbp: u64,
-    pub r8: u64,
-    pub r9: u64,
-    pub r10: u64,
     pub r11: u64,
     pub r12: u64,
     pub r13: u64,
@@ -35,6 +32,25 @@ pub struct TrapFrame {
 }
 
 impl TrapFrame {
+    pub const fn rdi(&self) -> u64 {
+        self.args[0]
+    }
+    pub const fn rsi(&self) -> u64 {
+        self.args[1]
+    }
+    pub const fn rdx(&self) -> u64 {
+        self.args[2]
+    }
+    pub const fn r10(&self) -> u64 {
+        self.args[3]
+    }
+    pub const fn r8(&self) -> u64 {
+        self.args[4]
+    }
+    pub const fn r9(&self) -> u64 {
+        self.args[5]
+    }
+
     /// Whether the CPU was running user code (privilege level 3) when the trap came.
     pub const fn from_user(&self) -> bool {
         self.cs & 3 == 3

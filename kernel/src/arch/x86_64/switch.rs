@@ -72,9 +72,7 @@ pub unsafe fn switch_context(save_rsp: *mut u64, load_rsp: u64) {
 pub unsafe fn new_thread_stack(top: u64, rip: u64, rsp: u64, args: [u64; 3]) -> u64 {
     let selectors = gdt::selectors();
     let frame = TrapFrame {
-        rdi: args[0],
-        rsi: args[1],
-        rdx: args[2],
+        args: [args[0], args[1], args[2], 0, 0, 0],
         rip,
         cs: u64::from(selectors.user_code.0),
         rflags: user_rflags(0),

@@ -109,31 +109,31 @@ core::arch::global_asm!(
     "  pushq %r13",
     "  pushq %r12",
     "  pushq %r11",
-    "  pushq %r10",
-    "  pushq %r9",
-    "  pushq %r8",
     "  pushq %rbp",
-    "  pushq %rdi",
-    "  pushq %rsi",
-    "  pushq %rdx",
     "  pushq %rcx",
     "  pushq %rbx",
     "  pushq %rax",
+    "  pushq %r9",
+    "  pushq %r8",
+    "  pushq %r10",
+    "  pushq %rdx",
+    "  pushq %rsi",
+    "  pushq %rdi",
     "  movq %rsp, %rdi",
     "  call seam_syscall_dispatch",
     // A non-zero answer means the frame cannot be returned to with sysret.
     "  testq %rax, %rax",
     "  jnz seam_trap_return",
+    "  popq %rdi",
+    "  popq %rsi",
+    "  popq %rdx",
+    "  popq %r10",
+    "  popq %r8",
+    "  popq %r9",
     "  popq %rax",
     "  popq %rbx",
     "  addq $8, %rsp", // rcx: the return RIP goes there below
-    "  popq %rdx",
-    "  popq %rsi",
-    "  popq %rdi",
     "  popq %rbp",
-    "  popq %r8",
-    "  popq %r9",
-    "  popq %r10",
     "  addq $8, %rsp", // r11: the return RFLAGS go there below
     "  popq %r12",
     "  popq %r13",
@@ -162,13 +162,10 @@ pub fn check_selectors() {
 
 #[no_mangle]
 extern "C" fn seam_syscall_dispatch(frame: &mut TrapFrame) -> u64 {
-    let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
-    let (status, results) = match crate::syscall::dispatch(frame.rax, args) {
-        Ok(results) => (0, results),
-        Err(e) => (e.code(), [0; ipc::syscall::ARG_REGS]),
+    frame.rax = match crate::syscall::dispatch(frame.rax, &mut frame.args) {
+        Ok(()) => 0,
+        Err(e) => e.code(),
     };
-    frame.rax = status;
-    [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9] = results;
     frame.rflags = user_rflags(frame.rflags);
     // `sysret` to a non-canonical RIP faults in kernel mode (on Intel), on the user's stack.
     // RIP comes from the CPU and user memory ends below the last canonical page, so this
