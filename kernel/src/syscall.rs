@@ -12,23 +12,51 @@ use ipc::layout::PAGE_SIZE;
 use ipc::syscall::{ExitStatus, MapFlags, Syscall, ARG_REGS, DEBUG_WRITE_MAX, MAP_MAX, PRIORITY_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX};
 use ipc::Error;
 
+/// The argument registers, which the handlers overwrite with their results.
+type Regs = [u64; ARG_REGS];
+
 /// Runs system call `number` on the argument registers `r`, writing results over them in
-/// place (a register that carries no result keeps its value).
+/// place (a register that carries no result keeps its value). Each call has its own handler,
+/// so this is one bounds check and one jump.
 #[inline]
-pub fn dispatch(number: u64, r: &mut [u64; ARG_REGS]) -> Result<(), Error> {
+pub fn dispatch(number: u64, r: &mut Regs) -> Result<(), Error> {
     match Syscall::try_from(number)? {
-        Syscall::Null => {}
-        Syscall::DebugWrite => r[0] = debug_write(r[0], r[1])?,
+        Syscall::Null => Ok(()),
+        Syscall::DebugWrite => debug_write(r),
         Syscall::Exit => task::end_current(ExitStatus::Exited(r[0])),
-        Syscall::Yield => task::yield_now(),
-        Syscall::Sleep => task::sleep(r[0]),
-        Syscall::Ticks => [r[0], r[1]] = [time::ticks(), time::TICK_HZ],
-        Syscall::Map => map(r[0], r[1], r[2])?,
-        Syscall::Unmap => unmap(r[0], r[1])?,
-        Syscall::Spawn => r[0] = spawn(r[0], r[1], r[2], r[3], r[4])?,
-        Syscall::Wait => [r[0], r[1]] = task::wait(r[0])?.to_words().into(),
-        Syscall::MemStats => [r[0], r[1]] = [mem::frame_counts().0, heap::usage().0 as u64],
+        Syscall::Yield => yield_now(),
+        Syscall::Sleep => sleep(r),
+        Syscall::Ticks => ticks(r),
+        Syscall::Map => map(r),
+        Syscall::Unmap => unmap(r),
+        Syscall::Spawn => spawn(r),
+        Syscall::Wait => wait(r),
+        Syscall::MemStats => mem_stats(r),
     }
+}
+
+fn yield_now() -> Result<(), Error> {
+    task::yield_now();
+    Ok(())
+}
+
+fn sleep(r: &mut Regs) -> Result<(), Error> {
+    task::sleep(r[0]);
+    Ok(())
+}
+
+fn ticks(r: &mut Regs) -> Result<(), Error> {
+    [r[0], r[1]] = [time::ticks(), time::TICK_HZ];
+    Ok(())
+}
+
+fn wait(r: &mut Regs) -> Result<(), Error> {
+    [r[0], r[1]] = task::wait(r[0])?.to_words().into();
+    Ok(())
+}
+
+fn mem_stats(r: &mut Regs) -> Result<(), Error> {
+    [r[0], r[1]] = [mem::frame_counts().0, heap::usage().0 as u64];
     Ok(())
 }
 
@@ -51,7 +79,8 @@ fn read_user_str(addr: u64, len: u64, max: u64) -> Result<String, Error> {
     String::from_utf8(read_user(addr, len, max)?).map_err(|_| Error::InvalidArgument)
 }
 
-fn debug_write(addr: u64, len: u64) -> Result<u64, Error> {
+fn debug_write(r: &mut Regs) -> Result<(), Error> {
+    let [addr, len, ..] = *r;
     let bytes = read_user(addr, len, DEBUG_WRITE_MAX)?;
     let text = String::from_utf8_lossy(&bytes);
     task::with_current_name(|name, pid| {
@@ -59,7 +88,8 @@ fn debug_write(addr: u64, len: u64) -> Result<u64, Error> {
             info!("{name}[{pid}]: {line}");
         }
     });
-    Ok(len)
+    r[0] = len;
+    Ok(())
 }
 
 /// Checks a page-aligned, non-empty user range for `Map`/`Unmap`; returns its end.
@@ -77,7 +107,8 @@ fn page_range(addr: u64, len: u64) -> Result<u64, Error> {
     Ok(end)
 }
 
-fn map(addr: u64, len: u64, flags: u64) -> Result<(), Error> {
+fn map(r: &mut Regs) -> Result<(), Error> {
+    let [addr, len, flags, ..] = *r;
     let flags = MapFlags::try_from(flags)?;
     let end = page_range(addr, len)?;
     let access = match (flags.writable(), flags.executable()) {
@@ -102,7 +133,8 @@ fn map(addr: u64, len: u64, flags: u64) -> Result<(), Error> {
     })
 }
 
-fn unmap(addr: u64, len: u64) -> Result<(), Error> {
+fn unmap(r: &mut Regs) -> Result<(), Error> {
+    let [addr, len, ..] = *r;
     let end = page_range(addr, len)?;
     task::with_current_space(|space| {
         for page in (addr..end).step_by(PAGE_SIZE as usize) {
@@ -112,11 +144,13 @@ fn unmap(addr: u64, len: u64) -> Result<(), Error> {
     Ok(())
 }
 
-fn spawn(name: u64, name_len: u64, args: u64, args_len: u64, priority: u64) -> Result<u64, Error> {
+fn spawn(r: &mut Regs) -> Result<(), Error> {
+    let [name, name_len, args, args_len, priority, _] = *r;
     let name = read_user_str(name, name_len, SPAWN_NAME_MAX)?;
     let args = read_user_str(args, args_len, SPAWN_ARGS_MAX)?;
     if priority > PRIORITY_MAX || priority as u8 > task::current_priority() {
         return Err(Error::InvalidArgument);
     }
-    task::spawn(&name, &args, priority as u8, Some(task::current_pid()))
+    r[0] = task::spawn(&name, &args, priority as u8, Some(task::current_pid()))?;
+    Ok(())
 }
