@@ -220,7 +220,8 @@ mod tests {
 
     #[test]
     fn exit_status_round_trips_and_refuses_bad_words() {
-        for s in [ExitStatus::Exited(0), ExitStatus::Exited(u64::MAX), ExitStatus::Faulted(14), ExitStatus::Faulted(0)] {
+        for s in [ExitStatus::Exited(0), ExitStatus::Exited(u64::MAX), ExitStatus::Faulted(14), ExitStatus::Faulted(0)]
+        {
             let (k, v) = s.to_words();
             assert_eq!(ExitStatus::from_words(k, v), Ok(s));
         }

@@ -9,8 +9,8 @@ use crate::mem::{self, layout, stack};
 use crate::{info, ramdisk, selftest, task, time, warn};
 use bootloader_api::BootInfo;
 use ipc::boot::{CmdLine, Launch, SelfTest, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_RUN, KEY_TEST, READY_LINE};
-use ipc::syscall::PRIORITY_DEFAULT;
 use ipc::qemu::ExitCode;
+use ipc::syscall::PRIORITY_DEFAULT;
 
 pub fn kernel_main(boot: &'static mut BootInfo) -> ! {
     crate::console::init();
@@ -128,4 +128,3 @@ fn read_cmdline(boot: &'static BootInfo) -> alloc::string::String {
         alloc::string::String::new()
     })
 }
-

@@ -9,7 +9,9 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use ipc::layout::PAGE_SIZE;
-use ipc::syscall::{ExitStatus, MapFlags, Syscall, ARG_REGS, DEBUG_WRITE_MAX, MAP_MAX, PRIORITY_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX};
+use ipc::syscall::{
+    ExitStatus, MapFlags, Syscall, ARG_REGS, DEBUG_WRITE_MAX, MAP_MAX, PRIORITY_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX,
+};
 use ipc::Error;
 
 /// The argument registers, which the handlers overwrite with their results.
@@ -94,7 +96,7 @@ fn debug_write(r: &mut Regs) -> Result<(), Error> {
 
 /// Checks a page-aligned, non-empty user range for `Map`/`Unmap`; returns its end.
 fn page_range(addr: u64, len: u64) -> Result<u64, Error> {
-    if addr % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 || len == 0 {
+    if !addr.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) || len == 0 {
         return Err(Error::InvalidArgument);
     }
     let end = addr.checked_add(len).ok_or(Error::BadLength)?;

@@ -30,7 +30,13 @@ fn parse(output: &str) -> Vec<Figure> {
             let mut words = rest.split_whitespace();
             let name = words.next()?.to_string();
             let mut value = |key: &str| -> Option<u64> { words.next()?.strip_prefix(key)?.parse().ok() };
-            Some(Figure { iters: value("iters=")?, min: value("min=")?, median: value("median=")?, p99: value("p99=")?, name })
+            Some(Figure {
+                iters: value("iters=")?,
+                min: value("min=")?,
+                median: value("median=")?,
+                p99: value("p99=")?,
+                name,
+            })
         })
         .collect()
 }

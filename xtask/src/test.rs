@@ -9,10 +9,12 @@
 
 use crate::artifacts::{self, Builder};
 use crate::qemu::{self, Accel, Firmware, Machine};
+use crate::usertests::{self, UserCase};
 use crate::TestArgs;
 use anyhow::{bail, Context, Result};
-use crate::usertests::{self, UserCase};
-use ipc::boot::{SelfTest, ALL_ENDED_LINE, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_TEST, PAGE_FAULT_TEST_ADDRESS, READY_LINE};
+use ipc::boot::{
+    SelfTest, ALL_ENDED_LINE, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_TEST, PAGE_FAULT_TEST_ADDRESS, READY_LINE,
+};
 use ipc::qemu::ExitCode;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

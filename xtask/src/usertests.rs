@@ -67,7 +67,14 @@ fn number(out: &str, line_has: &str, key: &str) -> Result<u64, String> {
 }
 
 fn check_init(out: &str) -> Result<(), String> {
-    in_order(out, &["started 'init' (pid 1", "init[1]: hello from user space: pid 1", "process 'init' (pid 1) exited with code 0"])
+    in_order(
+        out,
+        &[
+            "started 'init' (pid 1",
+            "init[1]: hello from user space: pid 1",
+            "process 'init' (pid 1) exited with code 0",
+        ],
+    )
 }
 
 fn check_preempt(out: &str) -> Result<(), String> {
@@ -188,9 +195,8 @@ mod tests {
 
     #[test]
     fn sleep_accepts_one_tick_late_but_not_early() {
-        let out = |a, b| {
-            format!("busy start\nslept 5 ticks: woke after {a}\nslept 13 ticks: woke after {b}\nbusy done\n")
-        };
+        let out =
+            |a, b| format!("busy start\nslept 5 ticks: woke after {a}\nslept 13 ticks: woke after {b}\nbusy done\n");
         assert_eq!(check_sleep(&out(5, 14)), Ok(()));
         assert!(check_sleep(&out(4, 13)).is_err());
         assert!(check_sleep(&out(5, 15)).is_err());

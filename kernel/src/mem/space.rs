@@ -80,14 +80,15 @@ impl AddressSpace {
     /// Maps a fresh zeroed page at user address `addr`; returns its physical address, through
     /// which the caller may fill it.
     pub fn map_new(&mut self, addr: u64, access: Access) -> Result<u64, MapError> {
-        assert!(addr % PAGE_SIZE == 0 && addr < USER_END, "user page {addr:#x} out of the user half");
+        assert!(addr.is_multiple_of(PAGE_SIZE) && addr < USER_END, "user page {addr:#x} out of the user half");
         let phys = alloc_zeroed_frame().ok_or(MapError::OutOfFrames)?;
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(addr));
         let frame = PhysFrame::containing_address(PhysAddr::new(phys));
         // SAFETY: the frame is fresh and owned by this space from now on; the page is in the
         // lower half, which holds only this process's memory. The TLB needs no flush: the page
         // was not mapped (an existing mapping is refused below).
-        let result = unsafe { self.mapper().map_to_with_table_flags(page, frame, access.flags(), USER_TABLE, &mut Frames) };
+        let result =
+            unsafe { self.mapper().map_to_with_table_flags(page, frame, access.flags(), USER_TABLE, &mut Frames) };
         match result {
             Ok(flush) => {
                 flush.ignore();

@@ -97,7 +97,14 @@ pub fn parse(data: &[u8]) -> Result<Image, ElfError> {
     Ok(Image { entry, segments })
 }
 
-fn check_segment(file_len: usize, vaddr: u64, mem_size: u64, offset: u64, file_size: u64, flags: u32) -> Result<Segment, ElfError> {
+fn check_segment(
+    file_len: usize,
+    vaddr: u64,
+    mem_size: u64,
+    offset: u64,
+    file_size: u64,
+    flags: u32,
+) -> Result<Segment, ElfError> {
     let file_end = offset.checked_add(file_size).ok_or(ElfError::BadFileRange)?;
     if file_end > file_len as u64 || file_size > mem_size {
         return Err(ElfError::BadFileRange);
@@ -184,7 +191,10 @@ mod tests {
             assert_eq!(parse(file), Err(*err), "case {i}");
         }
         assert_eq!(parse(&build(0x40_0000, &[])), Err(ElfError::NoSegments));
-        assert_eq!(parse(&build(0x40_0000, &[(0x40_0000, b"x", u64::MAX - 0x3f_ffff, RX)])), Err(ElfError::OutsideUserMemory));
+        assert_eq!(
+            parse(&build(0x40_0000, &[(0x40_0000, b"x", u64::MAX - 0x3f_ffff, RX)])),
+            Err(ElfError::OutsideUserMemory)
+        );
         assert_eq!(parse(&build(0x40_0000, &[(0x40_0000, b"x", 1 << 30, RX)])), Err(ElfError::OutsideUserMemory));
     }
 

@@ -37,7 +37,8 @@ pub fn spawn(name: &str, args: &str, priority: u8, parent: Option<Pid>) -> Resul
     let kstack = stack::alloc().ok_or(Error::OutOfMemory)?;
     let pid = table::next_id();
     // SAFETY: the kernel stack was just allocated for this thread alone.
-    let context = unsafe { switch::new_thread_stack(kstack.top, image.entry, rsp, [args_addr, args.len() as u64, pid]) };
+    let context =
+        unsafe { switch::new_thread_stack(kstack.top, image.entry, rsp, [args_addr, args.len() as u64, pid]) };
     table::add_process(pid, name, space, kstack, context, priority, parent);
     Ok(pid)
 }

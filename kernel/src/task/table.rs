@@ -4,9 +4,9 @@
 use crate::arch::exception;
 use crate::arch::frame::TrapFrame;
 use crate::arch::{qemu, switch, syscall};
+use crate::mem::paging;
 use crate::mem::space::AddressSpace;
 use crate::mem::stack::{self, KernelStack};
-use crate::mem::paging;
 use crate::sched::sleep::Sleepers;
 use crate::sched::{Scheduler, Tid};
 use crate::{info, time, warn};

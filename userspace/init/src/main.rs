@@ -11,6 +11,6 @@ fn main(args: rt::Args) -> u64 {
     let (ticks, hz) = sys::ticks();
     let (free_frames, heap) = sys::mem_stats();
     println!("hello from user space: pid {}, {} ms after boot", args.pid, ticks * 1000 / hz);
-    println!("{} MiB free, kernel heap {} KiB in use", free_frames * 4096 >> 20, heap >> 10);
+    println!("{} MiB free, kernel heap {} KiB in use", (free_frames * 4096) >> 20, heap >> 10);
     0
 }

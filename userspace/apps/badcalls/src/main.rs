@@ -58,7 +58,9 @@ fn main(_: rt::Args) -> u64 {
             failed += 1;
         }
     }
-    for (what, ok) in [("callee registers survive a syscall", registers_survive()), ("null call still works", sys::null().is_ok())] {
+    for (what, ok) in
+        [("callee registers survive a syscall", registers_survive()), ("null call still works", sys::null().is_ok())]
+    {
         if ok {
             println!("ok: {what}");
         } else {
