@@ -84,11 +84,10 @@ impl AddressSpace {
         let phys = alloc_zeroed_frame().ok_or(MapError::OutOfFrames)?;
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(addr));
         let frame = PhysFrame::containing_address(PhysAddr::new(phys));
-        // SAFETY: the frame is fresh and owned by this space from now on; the page is in the
-        // lower half, which holds only this process's memory. The TLB needs no flush: the page
-        // was not mapped (an existing mapping is refused below).
-        let result =
-            unsafe { self.mapper().map_to_with_table_flags(page, frame, access.flags(), USER_TABLE, &mut Frames) };
+        let mut mapper = self.mapper();
+        // SAFETY: the frame is fresh, now this space's; the page is in the lower half, which
+        // holds only this process's memory; no flush is needed, as the page was unmapped.
+        let result = unsafe { mapper.map_to_with_table_flags(page, frame, access.flags(), USER_TABLE, &mut Frames) };
         match result {
             Ok(flush) => {
                 flush.ignore();
@@ -186,10 +185,9 @@ impl Drop for AddressSpace {
 
 /// The page table at physical address `phys`, through the physical window.
 fn table(phys: u64) -> &'static mut PageTable {
-    // SAFETY: callers pass only the physical address of a page table (a root made by
-    // `AddressSpace::new`, the kernel's root, or an entry of one of those), which the
-    // physical window maps. Page tables are modified only with interrupts off on this one
-    // CPU, so no two of these references are used at once.
+    // SAFETY: callers pass only page tables (a root, or an entry of one), which the physical
+    // window maps; tables change only with interrupts off on this one CPU, so no two of
+    // these references are in use at once.
     unsafe { &mut *(phys_to_virt(phys) as *mut PageTable) }
 }
 

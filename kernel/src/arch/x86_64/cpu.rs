@@ -82,10 +82,9 @@ pub fn smap_enabled() -> bool {
 pub fn enable_protection() {
     let s = support();
     SMAP_ON.store(s.smap, Ordering::Relaxed);
-    // SAFETY: each flag is set only where CPUID reports the feature. The kernel touches user
-    // pages only through `usercopy` (SMAP) and never runs them (SMEP), writes no read-only
-    // page (WP), and the bootloader's page tables already carry NX bits that are only
-    // honoured once EFER.NXE is set.
+    // SAFETY: each flag only where CPUID reports it. The kernel touches user pages only in
+    // `usercopy` (SMAP), never runs them (SMEP), writes no read-only page (WP); the
+    // bootloader's tables already carry NX bits, honoured once EFER.NXE is set.
     unsafe {
         if s.nx {
             Efer::update(|f| f.insert(EferFlags::NO_EXECUTE_ENABLE));
