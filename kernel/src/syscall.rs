@@ -113,11 +113,7 @@ fn map(r: &mut Regs) -> Result<(), Error> {
     let [addr, len, flags, ..] = *r;
     let flags = MapFlags::try_from(flags)?;
     let end = page_range(addr, len)?;
-    let access = match (flags.writable(), flags.executable()) {
-        (true, _) => Access::ReadWrite,
-        (false, true) => Access::ReadExecute,
-        (false, false) => Access::Read,
-    };
+    let access = Access::new(flags.writable(), flags.executable());
     task::with_current_space(|space| {
         if (addr..end).step_by(PAGE_SIZE as usize).any(|page| space.is_mapped(page)) {
             return Err(Error::InvalidArgument);

@@ -38,6 +38,17 @@ pub enum MapError {
     OutOfVirtualSpace,
 }
 
+impl From<MapToError<Size4KiB>> for MapError {
+    /// The mapper fails only for want of a frame for a page table, or because something is
+    /// mapped already (a page, or a huge page above it).
+    fn from(e: MapToError<Size4KiB>) -> MapError {
+        match e {
+            MapToError::FrameAllocationFailed => MapError::OutOfFrames,
+            MapToError::ParentEntryHugePage | MapToError::PageAlreadyMapped(_) => MapError::AlreadyMapped,
+        }
+    }
+}
+
 struct GlobalFrames;
 
 // SAFETY: `alloc_frame` hands out each free frame once, until it is freed again.
@@ -72,12 +83,7 @@ pub fn map_phys(virt: u64, phys: u64, pages: u64, flags: Flags) -> Result<(), Ma
             let frame = PhysFrame::containing_address(PhysAddr::new(phys + i * PAGE_SIZE));
             // SAFETY: callers map frames they own (fresh from the allocator, or device memory)
             // at kernel addresses nothing else uses; the TLB entry is flushed.
-            let flush = unsafe { m.map_to(page(virt + i * PAGE_SIZE), frame, flags, &mut GlobalFrames) };
-            match flush {
-                Ok(f) => f.flush(),
-                Err(MapToError::FrameAllocationFailed) => return Err(MapError::OutOfFrames),
-                Err(_) => return Err(MapError::AlreadyMapped),
-            }
+            unsafe { m.map_to(page(virt + i * PAGE_SIZE), frame, flags, &mut GlobalFrames) }?.flush();
         }
         Ok(())
     })

@@ -8,8 +8,8 @@ use super::paging::{self, alloc_zeroed_frame, MapError};
 use super::{free_frame, phys_to_virt};
 use ipc::layout::{is_user_range, USER_END};
 use ipc::Error;
-use x86_64::registers::control::{Cr3, Cr3Flags};
-use x86_64::structures::paging::mapper::{MapToError, UnmapError};
+use x86_64::registers::control::Cr3;
+use x86_64::structures::paging::mapper::UnmapError;
 use x86_64::structures::paging::{
     FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags as Flags, PhysFrame, Size4KiB,
 };
@@ -27,6 +27,16 @@ pub enum Access {
 }
 
 impl Access {
+    /// The access for a mapping that asks to be writable and/or executable: writable wins,
+    /// and is never executable.
+    pub const fn new(writable: bool, executable: bool) -> Access {
+        match (writable, executable) {
+            (true, _) => Access::ReadWrite,
+            (false, true) => Access::ReadExecute,
+            (false, false) => Access::Read,
+        }
+    }
+
     fn flags(self) -> Flags {
         let user = Flags::PRESENT | Flags::USER_ACCESSIBLE;
         match self {
@@ -95,10 +105,7 @@ impl AddressSpace {
             }
             Err(e) => {
                 free_frame(phys);
-                Err(match e {
-                    MapToError::FrameAllocationFailed => MapError::OutOfFrames,
-                    _ => MapError::AlreadyMapped,
-                })
+                Err(e.into())
             }
         }
     }
@@ -144,17 +151,6 @@ impl AddressSpace {
             }
         }
         Ok(())
-    }
-
-    /// Makes this the active address space.
-    ///
-    /// # Safety
-    /// The space must stay alive while it is active, and the caller must be running on a
-    /// kernel stack (which every space maps).
-    pub unsafe fn activate(&self) {
-        // SAFETY: the root is a valid level-4 table whose upper half is the kernel's, so the
-        // kernel's code, data and stacks stay mapped across the switch.
-        unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(self.root)), Cr3Flags::empty()) };
     }
 }
 

@@ -45,11 +45,7 @@ pub fn spawn(name: &str, args: &str, priority: u8, parent: Option<Pid>) -> Resul
 
 /// Maps the pages of one segment, copying in its file bytes; the rest stays zero.
 fn load_segment(space: &mut AddressSpace, file: &[u8], s: &Segment) -> Result<(), Error> {
-    let access = match (s.writable, s.executable) {
-        (true, _) => Access::ReadWrite,
-        (false, true) => Access::ReadExecute,
-        (false, false) => Access::Read,
-    };
+    let access = Access::new(s.writable, s.executable);
     let bytes = &file[s.file_offset..s.file_offset + s.file_size];
     let (first, end) = s.pages();
     for page in (first..end).step_by(PAGE_SIZE as usize) {
