@@ -139,10 +139,10 @@ fn image_builder() -> Result<PathBuf> {
 }
 
 /// A newc cpio archive holding the boot manifest and the files given as (archive path, bytes).
-pub fn ramdisk(path: &Path, cmdline: &str, files: &[(String, Vec<u8>)]) -> Result<()> {
+pub fn ramdisk<'a>(path: &Path, cmdline: &str, files: impl Iterator<Item = &'a (String, Vec<u8>)>) -> Result<()> {
     let mut out = Vec::new();
-    let manifest = (CMDLINE_PATH.to_string(), cmdline.as_bytes().to_vec());
-    for (i, (name, data)) in std::iter::once(&manifest).chain(files).enumerate() {
+    let files = files.map(|(name, data)| (name.as_str(), data.as_slice()));
+    for (i, (name, data)) in std::iter::once((CMDLINE_PATH, cmdline.as_bytes())).chain(files).enumerate() {
         let builder = cpio::newc::Builder::new(name).ino(i as u32 + 1).mode(0o100755);
         let mut w = builder.write(&mut out, data.len() as u32);
         std::io::Write::write_all(&mut w, data)?;
@@ -214,8 +214,7 @@ impl Builder {
         extra: &[(String, Vec<u8>)],
     ) -> Result<Images> {
         let ramdisk = self.dir.join(format!("{name}.cpio"));
-        let files: Vec<_> = self.programs.iter().chain(extra).cloned().collect();
-        self::ramdisk(&ramdisk, cmdline, &files)?;
+        self::ramdisk(&ramdisk, cmdline, self.programs.iter().chain(extra))?;
         let path_for = |f: Firmware| self.dir.join(format!("{name}-{}.img", f.name()));
         let arg = |f: Firmware| if firmwares.contains(&f) { path_for(f).into_os_string() } else { "-".into() };
         let mut cmd = Command::new(&self.tool);
