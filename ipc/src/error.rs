@@ -31,11 +31,13 @@ pub enum Error {
     ObjectGone = 10,
     /// Nothing by that name or number exists (a boot program, a child process).
     NotFound = 11,
+    /// The destination capability slot is already occupied.
+    SlotInUse = 12,
 }
 
 impl Error {
     /// Every error, in code order.
-    pub const ALL: [Error; 11] = [
+    pub const ALL: [Error; 12] = [
         Error::UnknownSyscall,
         Error::InvalidArgument,
         Error::BadAddress,
@@ -47,6 +49,7 @@ impl Error {
         Error::WouldBlock,
         Error::ObjectGone,
         Error::NotFound,
+        Error::SlotInUse,
     ];
 
     /// The code carried in the result register.
@@ -68,6 +71,7 @@ impl Error {
             Error::WouldBlock => "would block",
             Error::ObjectGone => "object gone",
             Error::NotFound => "not found",
+            Error::SlotInUse => "slot in use",
         }
     }
 }

@@ -20,6 +20,10 @@ pub const USER_END: u64 = 0x0000_7fff_ffff_f000;
 pub const USER_STACK_TOP: u64 = 0x0000_7fff_f000_0000;
 pub const USER_STACK_PAGES: u64 = 16;
 
+/// The thread's IPC buffer ([`crate::msg::IpcBuffer`]): one page the kernel maps in every
+/// process, a guard page above the stack.
+pub const IPC_BUFFER: u64 = USER_STACK_TOP + PAGE_SIZE;
+
 /// Whether `[addr, addr + len)` lies wholly in user memory without wrapping around (an
 /// empty range does when it starts at or below [`USER_END`]).
 pub const fn is_user_range(addr: u64, len: u64) -> bool {

@@ -3,14 +3,16 @@
 //! Everything two sides of a boundary must agree on lives here and nowhere else: error codes
 //! a user process sees, the boot manifest the image builder writes and the kernel reads, and
 //! the exit codes the kernel reports to the test harness, system call numbers and their register
-//! convention, and the user address-space layout. It grows with message layout, rights and
-//! server protocols as those land.
+//! convention, the user address-space layout, capability kinds and rights, and message
+//! layout. It grows with server protocols as those land.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
 pub mod boot;
+pub mod cap;
 pub mod error;
 pub mod layout;
+pub mod msg;
 pub mod qemu;
 pub mod syscall;
 

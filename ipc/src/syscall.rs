@@ -27,6 +27,13 @@ use crate::Error;
 pub const ARG_REGS: usize = 6;
 
 /// The system calls, by number. Numbers are stable ABI: add at the end, never renumber.
+///
+/// Capability arguments are slot numbers in the caller's capability space
+/// ([`crate::cap`]). A call on a slot that is out of range or empty fails with
+/// `InvalidCapability`, on a capability of the wrong kind with `WrongKind`, and on one
+/// lacking a right the call needs with `MissingRights`. "target" arguments name a capability
+/// space: [`crate::cap::SELF`] for the caller's, else the slot of a Process capability (with
+/// the write right). Message registers are described in [`crate::msg`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
 pub enum Syscall {
@@ -43,23 +50,91 @@ pub enum Syscall {
     Sleep = 4,
     /// → `(ticks since boot, ticks per second)`.
     Ticks = 5,
-    /// `(addr, len, flags)`: maps fresh zeroed pages at a page-aligned user range.
-    /// `flags` are [`MapFlags`]; writable and executable together are refused.
+    /// `(addr, len, flags)`: maps fresh zeroed pages at a page-aligned user range, charged to
+    /// the Memory quota the process was made from. `flags` are [`MapFlags`]; writable and
+    /// executable together are refused.
     Map = 6,
-    /// `(addr, len)`: unmaps a page-aligned user range and frees its pages.
+    /// `(addr, len)`: unmaps a page-aligned user range and frees its own pages (a mapped
+    /// Frame stays the Frame's).
     Unmap = 7,
-    /// `(name ptr, name len, args ptr, args len, priority)` → `(pid)`: starts the boot program
-    /// `name` as a child process. The priority may not exceed the caller's. (Stand-in until
-    /// processes are made from capabilities.)
-    Spawn = 8,
-    /// `(pid)` → `(status kind, value)`: waits for a child to end; see [`ExitStatus`].
+    // 8 was `Spawn`, which made processes without a capability; see `ProcessCreate`.
+    /// `(process)` → `(status kind, value)`: waits for the process to end; see
+    /// [`ExitStatus`]. Needs the read right.
     Wait = 9,
     /// → `(free frames, kernel heap bytes in use)`: for tests and the shell.
     MemStats = 10,
+    /// `(slot)` → `(kind, rights, badge)`: what a capability is ([`crate::cap::CapInfo`]).
+    CapInspect = 11,
+    /// `(src, dest, rights, target)`: a copy of `src` with `rights` (no more than its own)
+    /// in slot `dest` of `target`. The copy is derived from `src`: revoking `src` deletes it.
+    CapCopy = 12,
+    /// `(src, dest, rights, badge, target)`: like `CapCopy`, and sets a non-zero badge;
+    /// refused (`InvalidArgument`) if `src` already has one.
+    CapMint = 13,
+    /// `(src, dest, target)`: moves a capability to slot `dest` of `target`, rights, badge
+    /// and derivation unchanged.
+    CapMove = 14,
+    /// `(slot)`: empties the slot. The object goes when its last capability does.
+    CapDelete = 15,
+    /// `(slot)`: deletes every capability derived from this one, in every process.
+    CapRevoke = 16,
+    /// `(memory, kind, dest, size)`: makes an object of `kind` ([`crate::cap::Kind`]:
+    /// Endpoint, Notification, Frame of `size` pages, or Memory of `size` bytes) charged to
+    /// the Memory capability, and puts the capability to it, with all rights, in `dest`.
+    Create = 17,
+    /// `(memory, archive, name ptr, name len, dest)`: makes a process from boot program
+    /// `name` with an empty capability space, not yet started; its memory is charged to
+    /// `memory`. Puts a Process capability with all rights in `dest`.
+    ProcessCreate = 18,
+    /// `(process, args ptr, args len, priority)`: starts a created process. The priority may
+    /// not exceed the caller's.
+    ProcessStart = 19,
+    /// `(process)`: ends a process; its capabilities are deleted, its callers get errors.
+    ProcessKill = 20,
+    /// `(process, endpoint)`: from now on a CPU exception in the process stops it and sends a
+    /// fault message ([`crate::msg::LABEL_FAULT`]) through a copy of `endpoint`.
+    ProcessSetFault = 21,
+    /// `(endpoint, info, w0..w3)`: sends a message, blocking until a receiver takes it. On a
+    /// Reply capability: answers the call it stands for, never blocks, and uses it up.
+    Send = 22,
+    /// As `Send`, but fails with `WouldBlock` instead of waiting for a receiver.
+    NbSend = 23,
+    /// `(endpoint, info, w0..w3)` → `(badge, info, w0..w3)`: sends and waits for the reply,
+    /// atomically. The badge of a reply is 0.
+    Call = 24,
+    /// `(endpoint | reply << 32)` → `(badge, info, w0..w3)`: waits for a message. If it is
+    /// a call, a Reply capability for it is put in slot `reply` (which must be empty or hold
+    /// a used reply). A notification bound to the thread may answer instead
+    /// ([`crate::msg::LABEL_NOTIFICATION`]).
+    Recv = 25,
+    /// `(endpoint | reply << 32, info, w0..w3)` → as `Recv`: answers the call in slot
+    /// `reply` (if its caller is gone, the answer is dropped), then waits on `endpoint`.
+    ReplyRecv = 26,
+    /// `(notification)`: sets the capability's badge bits in the notification word (bit 0
+    /// for an unbadged capability) and wakes a waiter.
+    Signal = 27,
+    /// `(notification)` → `(bits)`: waits until some bits are set, returns and clears them.
+    NtfnWait = 28,
+    /// `(notification)` → `(bits)`: returns and clears the bits, 0 if none; never blocks.
+    Poll = 29,
+    /// `(notification)`: binds the notification to the calling thread, so that a `Recv` on
+    /// any endpoint also returns when it is signalled. Needs the read right.
+    NtfnBind = 30,
+    /// `(frame, addr, flags, target)`: maps a Frame at page-aligned `addr` in the caller's
+    /// (or target's) address space. Writable needs the write right, any mapping the read
+    /// right; never executable.
+    FrameMap = 31,
+    /// `(irq, notification)`: from now on the interrupt line signals the notification (with
+    /// its capability's badge) and is masked until `IrqAck`.
+    IrqBind = 32,
+    /// `(irq)`: unmasks the line after the driver has handled the interrupt.
+    IrqAck = 33,
+    /// `(ioports)`: lets the calling process use `in`/`out` on the capability's port range.
+    IoPortsEnable = 34,
 }
 
 impl Syscall {
-    pub const ALL: [Syscall; 11] = [
+    pub const ALL: [Syscall; 34] = [
         Syscall::Null,
         Syscall::DebugWrite,
         Syscall::Exit,
@@ -68,9 +143,32 @@ impl Syscall {
         Syscall::Ticks,
         Syscall::Map,
         Syscall::Unmap,
-        Syscall::Spawn,
         Syscall::Wait,
         Syscall::MemStats,
+        Syscall::CapInspect,
+        Syscall::CapCopy,
+        Syscall::CapMint,
+        Syscall::CapMove,
+        Syscall::CapDelete,
+        Syscall::CapRevoke,
+        Syscall::Create,
+        Syscall::ProcessCreate,
+        Syscall::ProcessStart,
+        Syscall::ProcessKill,
+        Syscall::ProcessSetFault,
+        Syscall::Send,
+        Syscall::NbSend,
+        Syscall::Call,
+        Syscall::Recv,
+        Syscall::ReplyRecv,
+        Syscall::Signal,
+        Syscall::NtfnWait,
+        Syscall::Poll,
+        Syscall::NtfnBind,
+        Syscall::FrameMap,
+        Syscall::IrqBind,
+        Syscall::IrqAck,
+        Syscall::IoPortsEnable,
     ];
 }
 
@@ -90,9 +188,32 @@ impl TryFrom<u64> for Syscall {
             5 => Syscall::Ticks,
             6 => Syscall::Map,
             7 => Syscall::Unmap,
-            8 => Syscall::Spawn,
             9 => Syscall::Wait,
             10 => Syscall::MemStats,
+            11 => Syscall::CapInspect,
+            12 => Syscall::CapCopy,
+            13 => Syscall::CapMint,
+            14 => Syscall::CapMove,
+            15 => Syscall::CapDelete,
+            16 => Syscall::CapRevoke,
+            17 => Syscall::Create,
+            18 => Syscall::ProcessCreate,
+            19 => Syscall::ProcessStart,
+            20 => Syscall::ProcessKill,
+            21 => Syscall::ProcessSetFault,
+            22 => Syscall::Send,
+            23 => Syscall::NbSend,
+            24 => Syscall::Call,
+            25 => Syscall::Recv,
+            26 => Syscall::ReplyRecv,
+            27 => Syscall::Signal,
+            28 => Syscall::NtfnWait,
+            29 => Syscall::Poll,
+            30 => Syscall::NtfnBind,
+            31 => Syscall::FrameMap,
+            32 => Syscall::IrqBind,
+            33 => Syscall::IrqAck,
+            34 => Syscall::IoPortsEnable,
             _ => return Err(Error::UnknownSyscall),
         })
     }
@@ -104,7 +225,7 @@ pub const DEBUG_WRITE_MAX: u64 = 4096;
 /// The longest range one `Map` or `Unmap` takes (1 GiB): a call's work stays bounded.
 pub const MAP_MAX: u64 = 1 << 30;
 
-/// The longest program name and argument string `Spawn` takes.
+/// The longest program name and argument string `ProcessCreate` and `ProcessStart` take.
 pub const SPAWN_NAME_MAX: u64 = 64;
 pub const SPAWN_ARGS_MAX: u64 = 1024;
 
@@ -193,16 +314,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_round_trip_in_order() {
-        for (i, call) in Syscall::ALL.into_iter().enumerate() {
-            assert_eq!(call as u64, i as u64);
-            assert_eq!(Syscall::try_from(i as u64), Ok(call));
+    fn numbers_round_trip() {
+        for call in Syscall::ALL {
+            assert_eq!(Syscall::try_from(call as u64), Ok(call));
         }
+        let numbers: Vec<u64> = Syscall::ALL.iter().map(|&c| c as u64).collect();
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "ALL is in number order");
     }
 
     #[test]
     fn unknown_numbers_are_refused() {
-        for n in [Syscall::ALL.len() as u64, 12, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
+        for n in [8, 35, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
             assert_eq!(Syscall::try_from(n), Err(Error::UnknownSyscall), "{n}");
         }
     }

@@ -1,0 +1,145 @@
+//! The layout of a message: what `Send`, `Call`, `Recv` and `ReplyRecv` carry.
+//!
+//! A message is a label, up to [`MSG_MAX_WORDS`] words, and up to [`CAPS_MAX`] capabilities.
+//! The first [`MSG_REGS`] words travel in registers (`rdx`, `r10`, `r8`, `r9`); the rest, and
+//! the capability slots, in the thread's [`IpcBuffer`], a page the kernel maps at
+//! [`crate::layout::IPC_BUFFER`] in every process. The info word ([`MsgInfo`], in `rsi`) says
+//! how many of each there are. The receiver gets the sender's badge in `rdi`.
+//!
+//! | register | on entry | on return from a receive |
+//! |---|---|---|
+//! | `rdi` | capability slot(s), see [`crate::syscall::Syscall`] | the sender's badge |
+//! | `rsi` | [`MsgInfo`] of the message sent | [`MsgInfo`] of the message received |
+//! | `rdx`, `r10`, `r8`, `r9` | message words 0–3 | message words 0–3 |
+
+use crate::Error;
+
+/// Message words carried in registers.
+pub const MSG_REGS: usize = 4;
+
+/// The most words a message has, registers included (words `MSG_REGS..` are in the buffer).
+pub const MSG_MAX_WORDS: usize = 128;
+
+/// The most capabilities one message carries. Sending them needs the grant right on the
+/// endpoint capability the message goes through.
+pub const CAPS_MAX: usize = 3;
+
+/// The label of a message the kernel delivers because a bound notification was signalled: the
+/// badge register holds the notification's bits, and there are no words.
+pub const LABEL_NOTIFICATION: u32 = u32::MAX;
+
+/// The label of a fault message: a process stopped on a CPU exception. Words are
+/// [`FaultWord`]s; the badge is that of the fault endpoint capability its creator gave it.
+pub const LABEL_FAULT: u32 = u32::MAX - 1;
+
+/// The words of a fault message, by index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum FaultWord {
+    /// The exception vector (14 for a page fault).
+    Vector = 0,
+    /// The CPU's error code.
+    ErrorCode = 1,
+    /// Where the process was.
+    Rip = 2,
+    /// The address a page fault was about (CR2); 0 for other exceptions.
+    Address = 3,
+}
+
+/// The per-thread IPC buffer: the message words beyond the registers, the slots of the
+/// capabilities to send, and the slots where capabilities received should go.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct IpcBuffer {
+    /// `words[i]` is message word `i`, for `MSG_REGS <= i < MSG_MAX_WORDS`; the first
+    /// `MSG_REGS` entries are unused (those words are in registers).
+    pub words: [u64; MSG_MAX_WORDS],
+    /// Slots of the capabilities a send transfers (the first `MsgInfo::caps`).
+    pub send_caps: [u64; CAPS_MAX],
+    /// Empty slots for the capabilities a receive accepts, in order.
+    pub recv_slots: [u64; CAPS_MAX],
+}
+
+/// Byte offsets inside the buffer, for the kernel, which reads it through physical memory.
+pub const BUFFER_WORDS_OFFSET: usize = core::mem::offset_of!(IpcBuffer, words);
+pub const BUFFER_SEND_CAPS_OFFSET: usize = core::mem::offset_of!(IpcBuffer, send_caps);
+pub const BUFFER_RECV_SLOTS_OFFSET: usize = core::mem::offset_of!(IpcBuffer, recv_slots);
+const _: () = assert!(core::mem::size_of::<IpcBuffer>() <= crate::layout::PAGE_SIZE as usize);
+
+/// The info word: label in bits 32–63, capability count in bits 8–9, word count in bits 0–7.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MsgInfo {
+    pub label: u32,
+    pub words: u8,
+    pub caps: u8,
+}
+
+impl MsgInfo {
+    const WORDS_MASK: u64 = 0xff;
+    const CAPS_SHIFT: u32 = 8;
+    const CAPS_MASK: u64 = 0x3;
+    const LABEL_SHIFT: u32 = 32;
+
+    pub const fn new(label: u32, words: usize, caps: usize) -> Self {
+        MsgInfo { label, words: words as u8, caps: caps as u8 }
+    }
+
+    pub const fn encode(self) -> u64 {
+        (self.label as u64) << Self::LABEL_SHIFT | (self.caps as u64) << Self::CAPS_SHIFT | self.words as u64
+    }
+
+    /// Refuses unknown bits, more than [`MSG_MAX_WORDS`] words or [`CAPS_MAX`] capabilities.
+    pub fn decode(word: u64) -> Result<Self, Error> {
+        let words = word & Self::WORDS_MASK;
+        let caps = (word >> Self::CAPS_SHIFT) & Self::CAPS_MASK;
+        let known = Self::WORDS_MASK | Self::CAPS_MASK << Self::CAPS_SHIFT | 0xffff_ffff << Self::LABEL_SHIFT;
+        if word & !known != 0 || words as usize > MSG_MAX_WORDS || caps as usize > CAPS_MAX {
+            return Err(Error::InvalidArgument);
+        }
+        Ok(MsgInfo { label: (word >> Self::LABEL_SHIFT) as u32, words: words as u8, caps: caps as u8 })
+    }
+
+    /// Words beyond the registers, which travel through the IPC buffer.
+    pub const fn buffer_words(self) -> usize {
+        (self.words as usize).saturating_sub(MSG_REGS)
+    }
+}
+
+/// Two slots in one register (for `Recv` and `ReplyRecv`): the endpoint (or notification)
+/// in the low half, the slot for the reply capability in the high half.
+pub const fn slot_pair(endpoint: u64, reply: u64) -> u64 {
+    (reply << 32) | (endpoint & 0xffff_ffff)
+}
+
+pub const fn split_slot_pair(word: u64) -> (u64, u64) {
+    (word & 0xffff_ffff, word >> 32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_round_trips() {
+        for info in [MsgInfo::new(0, 0, 0), MsgInfo::new(7, 4, 1), MsgInfo::new(u32::MAX, MSG_MAX_WORDS, CAPS_MAX)] {
+            assert_eq!(MsgInfo::decode(info.encode()), Ok(info));
+        }
+    }
+
+    #[test]
+    fn info_refuses_too_much_and_unknown_bits() {
+        assert_eq!(MsgInfo::decode(MSG_MAX_WORDS as u64 + 1), Err(Error::InvalidArgument));
+        assert_eq!(MsgInfo::decode(0xff), Err(Error::InvalidArgument));
+        assert_eq!(MsgInfo::decode(1 << 12), Err(Error::InvalidArgument));
+        assert_eq!(MsgInfo::decode(1 << 31), Err(Error::InvalidArgument));
+        assert!(MsgInfo::decode(3 << 8).is_ok());
+    }
+
+    #[test]
+    fn buffer_words_and_slot_pairs() {
+        assert_eq!(MsgInfo::new(0, 2, 0).buffer_words(), 0);
+        assert_eq!(MsgInfo::new(0, 68, 0).buffer_words(), 64);
+        assert_eq!(split_slot_pair(slot_pair(3, 9)), (3, 9));
+        assert_eq!(BUFFER_SEND_CAPS_OFFSET, MSG_MAX_WORDS * 8);
+    }
+}

@@ -1,0 +1,328 @@
+//! Capabilities: capability spaces, the derivation tree, and object lifetimes.
+//!
+//! Pure bookkeeping, generic over the object type, so `cargo test` exercises it on the host.
+//! The kernel instantiates it with its objects (`crate::object::Object`); the tests with small
+//! stand-ins.
+//!
+//! - A **space** is a process's table of slots. A slot holds at most one capability.
+//! - A **capability** (a node of the derivation tree) names an object, with rights and a badge.
+//!   Every capability made from another (copy, mint, a transfer by IPC) is its child.
+//! - **Objects** are reference-counted: each capability naming one counts, and so does each
+//!   [`Caps::retain`] the kernel takes for its own links (a process's memory quota, a mapped
+//!   Frame). When the count reaches zero the object is handed back to the caller, which does
+//!   what its kind needs (wake blocked threads, free memory).
+//!
+//! The rules: rights never grow along the tree; a badge is set once; deleting a capability
+//! gives its children to its parent (they stay valid); revoking one deletes all its
+//! descendants, wherever they are.
+
+mod slab;
+
+use alloc::vec::Vec;
+use ipc::cap::{Badge, Kind, Rights, CSPACE_SLOTS};
+use ipc::Error;
+use slab::Slab;
+
+pub type ObjId = u32;
+pub type SpaceId = u32;
+type NodeId = u32;
+
+/// What the capability system needs to know about an object.
+pub trait Object {
+    fn kind(&self) -> Kind;
+}
+
+/// A slot in a space. User-visible slots are `0..CSPACE_SLOTS`; spaces also have a few slots
+/// beyond, where the kernel keeps capabilities a process holds without being able to name
+/// them (the endpoint its faults go to).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct At {
+    pub space: SpaceId,
+    pub slot: u32,
+}
+
+/// Slots past the user-visible ones, for the kernel's use.
+pub const HIDDEN_SLOTS: u32 = 2;
+/// The hidden slot holding the endpoint a process's faults are sent to.
+pub const FAULT_SLOT: u32 = CSPACE_SLOTS as u32;
+
+impl At {
+    /// A slot a user process named: out of range is `InvalidCapability`.
+    pub fn user(space: SpaceId, slot: u64) -> Result<At, Error> {
+        if slot >= CSPACE_SLOTS {
+            return Err(Error::InvalidCapability);
+        }
+        Ok(At { space, slot: slot as u32 })
+    }
+
+    /// One of the kernel's hidden slots.
+    pub const fn hidden(space: SpaceId, slot: u32) -> At {
+        At { space, slot }
+    }
+}
+
+/// A capability, as seen by a lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cap {
+    pub obj: ObjId,
+    pub kind: Kind,
+    pub rights: Rights,
+    pub badge: Badge,
+}
+
+struct Node {
+    obj: ObjId,
+    rights: Rights,
+    badge: Badge,
+    at: At,
+    parent: Option<NodeId>,
+    children: Vec<NodeId>,
+}
+
+struct Entry<T> {
+    object: T,
+    refs: u32,
+}
+
+struct Space {
+    slots: Vec<Option<NodeId>>,
+}
+
+pub struct Caps<T> {
+    objects: Slab<Entry<T>>,
+    nodes: Slab<Node>,
+    spaces: Slab<Space>,
+}
+
+impl<T: Object> Default for Caps<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Object> Caps<T> {
+    pub const fn new() -> Self {
+        Caps { objects: Slab::new(), nodes: Slab::new(), spaces: Slab::new() }
+    }
+
+    /// A new, empty space.
+    pub fn create_space(&mut self) -> SpaceId {
+        let slots = (0..CSPACE_SLOTS as u32 + HIDDEN_SLOTS).map(|_| None).collect();
+        self.spaces.insert(Space { slots })
+    }
+
+    /// Deletes every capability in the space, then the space. Returns the objects freed.
+    pub fn destroy_space(&mut self, space: SpaceId, freed: &mut Vec<T>) {
+        let Some(s) = self.spaces.get(space) else { return };
+        let nodes: Vec<NodeId> = s.slots.iter().flatten().copied().collect();
+        for node in nodes {
+            self.delete_node(node, freed);
+        }
+        self.spaces.remove(space);
+    }
+
+    /// Makes `object` and puts the first capability to it, with `rights`, in `at`.
+    pub fn create(&mut self, at: At, object: T, rights: Rights) -> Result<ObjId, Error> {
+        self.empty_slot(at)?;
+        let obj = self.objects.insert(Entry { object, refs: 0 });
+        self.insert_node(at, obj, rights, 0, None);
+        Ok(obj)
+    }
+
+    /// The capability in `at`.
+    pub fn get(&self, at: At) -> Result<Cap, Error> {
+        let node = self.node_at(at)?;
+        let n = self.nodes.get(node).expect("slot names a dead node");
+        let kind = self.object(n.obj).kind();
+        Ok(Cap { obj: n.obj, kind, rights: n.rights, badge: n.badge })
+    }
+
+    /// The capability in `at`, which must be of `kind` and have `rights`.
+    pub fn lookup(&self, at: At, kind: Kind, rights: Rights) -> Result<Cap, Error> {
+        let cap = self.get(at)?;
+        if cap.kind != kind {
+            return Err(Error::WrongKind);
+        }
+        if !cap.rights.contains(rights) {
+            return Err(Error::MissingRights);
+        }
+        Ok(cap)
+    }
+
+    pub fn object(&self, obj: ObjId) -> &T {
+        &self.objects.get(obj).expect("object id of a freed object").object
+    }
+
+    pub fn object_mut(&mut self, obj: ObjId) -> &mut T {
+        &mut self.objects.get_mut(obj).expect("object id of a freed object").object
+    }
+
+    /// Whether `obj` is a live object (ids are reused once freed).
+    pub fn is_live(&self, obj: ObjId) -> bool {
+        self.objects.get(obj).is_some()
+    }
+
+    /// Copies `src` into `dest` with `rights`, which may not exceed the source's.
+    pub fn copy(&mut self, src: At, dest: At, rights: Rights) -> Result<(), Error> {
+        self.derive(src, dest, rights, None)
+    }
+
+    /// Copies `src` into `dest` with `rights` and a badge. The source must have none.
+    pub fn mint(&mut self, src: At, dest: At, rights: Rights, badge: Badge) -> Result<(), Error> {
+        if badge == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        self.derive(src, dest, rights, Some(badge))
+    }
+
+    fn derive(&mut self, src: At, dest: At, rights: Rights, badge: Option<Badge>) -> Result<(), Error> {
+        let parent = self.node_at(src)?;
+        self.empty_slot(dest)?;
+        let p = self.nodes.get(parent).expect("slot names a dead node");
+        if !p.rights.contains(rights) {
+            return Err(Error::MissingRights);
+        }
+        let badge = match badge {
+            Some(_) if p.badge != 0 => return Err(Error::InvalidArgument),
+            Some(b) => b,
+            None => p.badge,
+        };
+        let obj = p.obj;
+        self.insert_node(dest, obj, rights, badge, Some(parent));
+        Ok(())
+    }
+
+    /// Moves the capability in `src` to the empty slot `dest`.
+    pub fn move_cap(&mut self, src: At, dest: At) -> Result<(), Error> {
+        let node = self.node_at(src)?;
+        if src == dest {
+            return Ok(());
+        }
+        self.empty_slot(dest)?;
+        self.slot_mut(src).take();
+        *self.slot_mut(dest) = Some(node);
+        self.nodes.get_mut(node).expect("slot names a dead node").at = dest;
+        Ok(())
+    }
+
+    /// Empties `at`; its children pass to its parent. Objects freed go to `freed`.
+    pub fn delete(&mut self, at: At, freed: &mut Vec<T>) -> Result<(), Error> {
+        let node = self.node_at(at)?;
+        self.delete_node(node, freed);
+        Ok(())
+    }
+
+    /// Deletes every capability derived from the one in `at` (not that one itself).
+    pub fn revoke(&mut self, at: At, freed: &mut Vec<T>) -> Result<(), Error> {
+        let node = self.node_at(at)?;
+        // Depth first, children before their parents, so no reparenting happens.
+        let mut stack = core::mem::take(&mut self.nodes.get_mut(node).expect("dead node").children);
+        let mut order = Vec::new();
+        while let Some(n) = stack.pop() {
+            order.push(n);
+            stack.extend(self.nodes.get(n).expect("dead node in the tree").children.iter().copied());
+        }
+        for n in order.into_iter().rev() {
+            let dead = self.nodes.remove(n).expect("dead node in the tree");
+            debug_assert!(dead.children.iter().all(|c| self.nodes.get(*c).is_none()));
+            *self.slot_mut(dead.at) = None;
+            self.release(dead.obj, freed);
+        }
+        Ok(())
+    }
+
+    /// Takes a reference to `obj` that is not a capability (the kernel's own link).
+    pub fn retain(&mut self, obj: ObjId) {
+        self.objects.get_mut(obj).expect("retain of a freed object").refs += 1;
+    }
+
+    /// Drops a reference taken by [`Caps::retain`] (or a capability's); a last one frees.
+    pub fn release(&mut self, obj: ObjId, freed: &mut Vec<T>) {
+        let entry = self.objects.get_mut(obj).expect("release of a freed object");
+        entry.refs -= 1;
+        if entry.refs == 0 {
+            freed.push(self.objects.remove(obj).expect("object vanished").object);
+        }
+    }
+
+    /// The capabilities in a space's user-visible slots, as (slot, capability).
+    pub fn caps_in(&self, space: SpaceId) -> impl Iterator<Item = (u32, Cap)> + '_ {
+        let slots = self.spaces.get(space).map(|s| &s.slots[..CSPACE_SLOTS as usize]).unwrap_or(&[]);
+        slots.iter().enumerate().filter_map(move |(i, n)| {
+            n.map(|_| (i as u32, self.get(At { space, slot: i as u32 }).expect("slot names a dead node")))
+        })
+    }
+
+    /// How many objects are alive (for tests and statistics).
+    pub fn object_count(&self) -> usize {
+        self.objects.len()
+    }
+
+    fn insert_node(&mut self, at: At, obj: ObjId, rights: Rights, badge: Badge, parent: Option<NodeId>) {
+        let node = self.nodes.insert(Node { obj, rights, badge, at, parent, children: Vec::new() });
+        if let Some(p) = parent {
+            self.nodes.get_mut(p).expect("dead parent").children.push(node);
+        }
+        *self.slot_mut(at) = Some(node);
+        self.retain(obj);
+    }
+
+    fn delete_node(&mut self, node: NodeId, freed: &mut Vec<T>) {
+        let dead = self.nodes.remove(node).expect("delete of a dead node");
+        *self.slot_mut(dead.at) = None;
+        if let Some(p) = dead.parent {
+            let siblings = &mut self.nodes.get_mut(p).expect("dead parent").children;
+            siblings.retain(|&c| c != node);
+            siblings.extend(dead.children.iter().copied());
+        }
+        for &c in &dead.children {
+            self.nodes.get_mut(c).expect("dead child").parent = dead.parent;
+        }
+        self.release(dead.obj, freed);
+    }
+
+    fn node_at(&self, at: At) -> Result<NodeId, Error> {
+        let space = self.spaces.get(at.space).ok_or(Error::InvalidCapability)?;
+        space.slots.get(at.slot as usize).copied().flatten().ok_or(Error::InvalidCapability)
+    }
+
+    fn empty_slot(&self, at: At) -> Result<(), Error> {
+        let space = self.spaces.get(at.space).ok_or(Error::InvalidCapability)?;
+        match space.slots.get(at.slot as usize) {
+            None => Err(Error::InvalidCapability),
+            Some(Some(_)) => Err(Error::SlotInUse),
+            Some(None) => Ok(()),
+        }
+    }
+
+    fn slot_mut(&mut self, at: At) -> &mut Option<NodeId> {
+        &mut self.spaces.get_mut(at.space).expect("dead space").slots[at.slot as usize]
+    }
+
+    /// Checks the tree's invariants; for tests.
+    #[cfg(test)]
+    fn check(&self) {
+        let mut refs = alloc::collections::BTreeMap::<ObjId, u32>::new();
+        for (id, n) in self.nodes.iter() {
+            assert_eq!(self.node_at(n.at), Ok(id), "node and slot agree");
+            *refs.entry(n.obj).or_default() += 1;
+            if let Some(p) = n.parent {
+                let parent = self.nodes.get(p).expect("parent alive");
+                assert!(parent.children.contains(&id));
+                assert!(parent.rights.contains(n.rights), "rights grew along the tree");
+                assert!(parent.badge == 0 || parent.badge == n.badge, "a badge changed");
+                assert_eq!(parent.obj, n.obj);
+            }
+            for &c in &n.children {
+                assert_eq!(self.nodes.get(c).expect("child alive").parent, Some(id));
+            }
+        }
+        for (id, e) in self.objects.iter() {
+            assert_eq!(refs.get(&id).copied().unwrap_or(0), e.refs, "object {id}: references counted");
+            assert!(e.refs > 0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
