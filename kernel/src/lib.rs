@@ -10,6 +10,7 @@ extern crate alloc;
 
 pub mod arch;
 pub mod cap;
+pub mod ipc;
 pub mod mem;
 pub mod ramdisk;
 pub mod sched;

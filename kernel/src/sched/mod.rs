@@ -102,6 +102,19 @@ impl Scheduler {
         self.pick()
     }
 
+    /// The running thread blocks and hands the CPU straight to `tid` (priority `prio`), which
+    /// was blocked too: the IPC path's direct switch, which leaves the run queue alone. The
+    /// rest of the slice goes with it.
+    pub fn handoff(&mut self, tid: Tid, prio: u8) {
+        let left = self.current.map_or(TIME_SLICE_TICKS, |r| r.left.max(1));
+        self.current = Some(Running { tid, prio, left });
+    }
+
+    /// Whether a ready thread outranks priority `prio`.
+    pub fn outranked(&self, prio: u8) -> bool {
+        self.queue.highest().is_some_and(|p| p > prio)
+    }
+
     /// Takes a ready thread out of the queue (it died before it ran again).
     pub fn forget(&mut self, tid: Tid, prio: u8) {
         self.queue.remove(prio, tid);
@@ -180,6 +193,22 @@ mod tests {
         s.ready(2, 7);
         assert_eq!(s.yield_now(), Some(2));
         assert_eq!(s.yield_now(), Some(1));
+    }
+
+    #[test]
+    fn handoff_skips_the_queue_and_keeps_the_slice() {
+        let mut s = Scheduler::new();
+        s.ready(1, 10);
+        s.ready(2, 10);
+        assert_eq!(s.block(), Some(1));
+        s.tick();
+        s.handoff(3, 10);
+        assert_eq!(s.current(), Some(3));
+        assert!(s.tick(), "the donated slice ran out: a peer waits");
+        assert_eq!(s.preempt(), Some(2));
+        assert!(!s.outranked(10));
+        s.ready(4, 11);
+        assert!(s.outranked(10));
     }
 
     #[test]

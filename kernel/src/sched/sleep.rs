@@ -31,6 +31,13 @@ impl Sleepers {
     pub fn is_empty(&self) -> bool {
         self.by_deadline.is_empty()
     }
+
+    /// Takes a sleeping thread out (it was killed).
+    pub fn remove(&mut self, tid: Tid) -> bool {
+        let before = self.by_deadline.len();
+        self.by_deadline.retain(|&(_, t)| t != tid);
+        before != self.by_deadline.len()
+    }
 }
 
 #[cfg(test)]

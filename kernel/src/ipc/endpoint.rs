@@ -1,0 +1,113 @@
+//! An endpoint's state: nobody waiting, senders waiting for a receiver, or receivers waiting
+//! for a sender, each in arrival order. Never senders and receivers at once: a sender that
+//! finds a receiver hands its message over instead of queueing, and vice versa.
+
+use crate::sched::Tid;
+use alloc::collections::VecDeque;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Senders,
+    Receivers,
+}
+
+#[derive(Debug)]
+pub struct Endpoint {
+    waiting: VecDeque<Tid>,
+    role: Role,
+}
+
+impl Default for Endpoint {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Endpoint {
+    pub const fn new() -> Self {
+        Endpoint { waiting: VecDeque::new(), role: Role::Receivers }
+    }
+
+    /// The receiver that has waited longest, taken off the queue.
+    pub fn take_receiver(&mut self) -> Option<Tid> {
+        self.take(Role::Receivers)
+    }
+
+    /// The sender that has waited longest, taken off the queue.
+    pub fn take_sender(&mut self) -> Option<Tid> {
+        self.take(Role::Senders)
+    }
+
+    /// Whether a receiver is waiting (a send would not block).
+    pub fn has_receiver(&self) -> bool {
+        self.role == Role::Receivers && !self.waiting.is_empty()
+    }
+
+    /// Queues a sender; only when no receiver waits.
+    pub fn queue_sender(&mut self, tid: Tid) {
+        self.queue(Role::Senders, tid);
+    }
+
+    /// Queues a receiver; only when no sender waits.
+    pub fn queue_receiver(&mut self, tid: Tid) {
+        self.queue(Role::Receivers, tid);
+    }
+
+    /// Takes a thread out of the queue (it was killed, or its wait was cut short).
+    pub fn remove(&mut self, tid: Tid) -> bool {
+        let before = self.waiting.len();
+        self.waiting.retain(|&t| t != tid);
+        before != self.waiting.len()
+    }
+
+    /// Every waiting thread, emptying the queue (the endpoint is going away).
+    pub fn drain(&mut self) -> impl Iterator<Item = Tid> + '_ {
+        self.waiting.drain(..)
+    }
+
+    fn take(&mut self, role: Role) -> Option<Tid> {
+        if self.role != role {
+            return None;
+        }
+        self.waiting.pop_front()
+    }
+
+    fn queue(&mut self, role: Role, tid: Tid) {
+        debug_assert!(self.role == role || self.waiting.is_empty(), "senders and receivers queued at once");
+        self.role = role;
+        self.waiting.push_back(tid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn senders_and_receivers_meet_in_order() {
+        let mut ep = Endpoint::new();
+        assert_eq!(ep.take_receiver(), None);
+        ep.queue_sender(1);
+        ep.queue_sender(2);
+        assert_eq!(ep.take_receiver(), None, "senders waiting, not receivers");
+        assert!(!ep.has_receiver());
+        assert_eq!(ep.take_sender(), Some(1));
+        assert_eq!(ep.take_sender(), Some(2));
+        ep.queue_receiver(3);
+        assert!(ep.has_receiver());
+        assert_eq!(ep.take_sender(), None);
+        assert_eq!(ep.take_receiver(), Some(3));
+    }
+
+    #[test]
+    fn remove_and_drain() {
+        let mut ep = Endpoint::new();
+        for t in 1..=4 {
+            ep.queue_receiver(t);
+        }
+        assert!(ep.remove(2));
+        assert!(!ep.remove(2));
+        assert_eq!(ep.drain().collect::<Vec<_>>(), vec![1, 3, 4]);
+        assert_eq!(ep.take_receiver(), None);
+    }
+}

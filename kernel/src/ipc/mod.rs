@@ -1,0 +1,9 @@
+//! IPC objects: endpoints (synchronous rendezvous) and notifications (asynchronous signal
+//! words). Their state machines are pure and host-tested; moving messages between threads,
+//! blocking and waking is `crate::task::ipc`'s work, and the fast path is in `fastpath.rs`.
+
+pub mod endpoint;
+pub mod notification;
+
+pub use endpoint::Endpoint;
+pub use notification::Notification;
