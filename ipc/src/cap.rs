@@ -81,6 +81,34 @@ impl Kind {
     }
 }
 
+/// I/O ports a process can be allowed to use: `0..IO_PORTS_END` (the PC's legacy range,
+/// serial ports included). An IoPorts capability reaching past it cannot be enabled.
+pub const IO_PORTS_END: u64 = 0x400;
+
+/// Interrupt lines of the legacy PIC pair, which Irq capabilities name.
+pub const IRQ_LINES: u64 = 16;
+
+/// Slots below this are where a process's creator puts the capabilities it starts with;
+/// the process's own allocations start here.
+pub const GIVEN_SLOTS: Slot = 32;
+
+/// Slots of the capabilities `init` starts with. The first two are a convention for every
+/// process: one given memory and the archive (to make processes) gets them there.
+pub mod init_slots {
+    use super::Slot;
+    /// All memory (for another process: its quota).
+    pub const MEMORY: Slot = 0;
+    /// The boot archive.
+    pub const ARCHIVE: Slot = 1;
+    /// All I/O ports (`0..IO_PORTS_END`).
+    pub const IOPORTS: Slot = 2;
+    /// Interrupt line `n` is in slot `IRQ_FIRST + n`, for `n < IRQ_LINES` (but 2, the
+    /// cascade).
+    pub const IRQ_FIRST: Slot = 3;
+    /// The first slot init finds empty.
+    pub const FREE: Slot = IRQ_FIRST + super::IRQ_LINES;
+}
+
 /// What a small kernel object (an endpoint, a notification) costs its Memory quota.
 pub const OBJECT_COST: u64 = 256;
 

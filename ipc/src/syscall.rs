@@ -86,8 +86,8 @@ pub enum Syscall {
     /// `name` with an empty capability space, not yet started; its memory is charged to
     /// `memory`. Puts a Process capability with all rights in `dest`.
     ProcessCreate = 18,
-    /// `(process, args ptr, args len, priority)`: starts a created process. The priority may
-    /// not exceed the caller's.
+    /// `(process, args ptr, args len, priority)` → `(pid)`: starts a created process. The
+    /// priority may not exceed the caller's.
     ProcessStart = 19,
     /// `(process)`: ends a process; its capabilities are deleted, its callers get errors.
     ProcessKill = 20,
@@ -131,10 +131,13 @@ pub enum Syscall {
     IrqAck = 33,
     /// `(ioports)`: lets the calling process use `in`/`out` on the capability's port range.
     IoPortsEnable = 34,
+    /// `(process, notification)`: when the process ends, for whatever reason, the kernel
+    /// signals the notification with its capability's badge (a supervisor's death notice).
+    ProcessNotifyExit = 35,
 }
 
 impl Syscall {
-    pub const ALL: [Syscall; 34] = [
+    pub const ALL: [Syscall; 35] = [
         Syscall::Null,
         Syscall::DebugWrite,
         Syscall::Exit,
@@ -169,6 +172,7 @@ impl Syscall {
         Syscall::IrqBind,
         Syscall::IrqAck,
         Syscall::IoPortsEnable,
+        Syscall::ProcessNotifyExit,
     ];
 }
 
@@ -214,6 +218,7 @@ impl TryFrom<u64> for Syscall {
             32 => Syscall::IrqBind,
             33 => Syscall::IrqAck,
             34 => Syscall::IoPortsEnable,
+            35 => Syscall::ProcessNotifyExit,
             _ => return Err(Error::UnknownSyscall),
         })
     }
@@ -277,16 +282,20 @@ pub enum ExitStatus {
     Exited(u64),
     /// The kernel stopped it after a CPU exception with this vector.
     Faulted(u8),
+    /// Another process ended it (`ProcessKill`).
+    Killed,
 }
 
 impl ExitStatus {
     const EXITED: u64 = 0;
     const FAULTED: u64 = 1;
+    const KILLED: u64 = 2;
 
     pub const fn to_words(self) -> (u64, u64) {
         match self {
             ExitStatus::Exited(code) => (Self::EXITED, code),
             ExitStatus::Faulted(vector) => (Self::FAULTED, vector as u64),
+            ExitStatus::Killed => (Self::KILLED, 0),
         }
     }
 
@@ -294,6 +303,7 @@ impl ExitStatus {
         match kind {
             Self::EXITED => Ok(ExitStatus::Exited(value)),
             Self::FAULTED => u8::try_from(value).map(ExitStatus::Faulted).map_err(|_| Error::InvalidArgument),
+            Self::KILLED => Ok(ExitStatus::Killed),
             _ => Err(Error::InvalidArgument),
         }
     }
@@ -324,7 +334,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers_are_refused() {
-        for n in [8, 35, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
+        for n in [8, 36, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
             assert_eq!(Syscall::try_from(n), Err(Error::UnknownSyscall), "{n}");
         }
     }
@@ -348,7 +358,8 @@ mod tests {
             assert_eq!(ExitStatus::from_words(k, v), Ok(s));
         }
         assert_eq!(ExitStatus::from_words(1, 256), Err(Error::InvalidArgument));
-        assert_eq!(ExitStatus::from_words(2, 0), Err(Error::InvalidArgument));
+        assert_eq!(ExitStatus::from_words(2, 0), Ok(ExitStatus::Killed));
+        assert_eq!(ExitStatus::from_words(3, 0), Err(Error::InvalidArgument));
         assert_eq!(ExitStatus::from_words(u64::MAX, 0), Err(Error::InvalidArgument));
     }
 

@@ -8,9 +8,9 @@ use crate::arch::{self, acpi, apic, cpu, gdt, pic, tsc};
 use crate::mem::{self, layout, stack};
 use crate::{info, ramdisk, selftest, task, time, warn};
 use bootloader_api::BootInfo;
-use ipc::boot::{CmdLine, Launch, SelfTest, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_RUN, KEY_TEST, READY_LINE};
+use ipc::boot::{CmdLine, SelfTest, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_RUN, KEY_TEST, READY_LINE};
 use ipc::qemu::ExitCode;
-use ipc::syscall::PRIORITY_DEFAULT;
+use ipc::syscall::PRIORITY_MAX;
 
 pub fn kernel_main(boot: &'static mut BootInfo) -> ! {
     crate::console::init();
@@ -89,27 +89,14 @@ extern "C" fn continue_on_kernel_stack(boot: u64) -> ! {
     }
 }
 
-/// Starts the programs the command line names (`run=`), or `init`, and becomes the idle
-/// thread. A program that cannot be started is reported; the others still start.
+/// Starts `init` with every initial capability, passing on the programs the command line
+/// names (`run=`, one argument each, which init starts), and becomes the idle thread.
 fn start_user_space(cmdline: CmdLine) -> ! {
-    let mut launches: alloc::vec::Vec<&str> = cmdline.all(KEY_RUN).collect();
-    if launches.is_empty() {
-        launches.push(INIT_PROGRAM);
-    }
-    for value in launches {
-        let launch = match Launch::parse(value) {
-            Ok(l) => l,
-            Err(e) => {
-                warn!("run={value}: {e}");
-                continue;
-            }
-        };
-        let args = launch.args().collect::<alloc::vec::Vec<_>>().join(" ");
-        let priority = launch.priority.unwrap_or(PRIORITY_DEFAULT);
-        match task::spawn(launch.name, &args, priority, None) {
-            Ok(pid) => info!("started '{}' (pid {pid}, priority {priority}) args \"{args}\"", launch.name),
-            Err(e) => warn!("cannot start '{}': {e}", launch.name),
-        }
+    let args = cmdline.all(KEY_RUN).collect::<alloc::vec::Vec<_>>().join(" ");
+    let priority = PRIORITY_MAX as u8;
+    match task::ops::start_init(INIT_PROGRAM, &args, priority) {
+        Ok(pid) => info!("started '{INIT_PROGRAM}' (pid {pid}, priority {priority}) args \"{args}\""),
+        Err(e) => warn!("cannot start '{INIT_PROGRAM}': {e}"),
     }
     task::run_idle(cmdline.has(KEY_EXIT_WHEN_DONE))
 }

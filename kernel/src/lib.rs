@@ -22,6 +22,8 @@ mod boot;
 #[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]
+pub mod object;
+#[cfg(target_os = "none")]
 mod panic;
 #[cfg(target_os = "none")]
 mod selftest;

@@ -3,16 +3,15 @@
 //! `ipc::syscall`, and the entry stub that calls [`dispatch`] in `arch::x86_64::syscall`.
 
 use crate::arch::usercopy;
-use crate::mem::{self, heap, space::Access};
+use crate::mem::{self, heap};
+use crate::task::ipc::{self, Mode};
+use crate::task::ops;
 use crate::{info, task, time};
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use ipc::layout::PAGE_SIZE;
-use ipc::syscall::{
-    ExitStatus, MapFlags, Syscall, ARG_REGS, DEBUG_WRITE_MAX, MAP_MAX, PRIORITY_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX,
-};
-use ipc::Error;
+use ::ipc::syscall::{ExitStatus, Syscall, ARG_REGS, DEBUG_WRITE_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX};
+use ::ipc::Error;
 
 /// The argument registers, which the handlers overwrite with their results.
 type Regs = [u64; ARG_REGS];
@@ -29,11 +28,35 @@ pub fn dispatch(number: u64, r: &mut Regs) -> Result<(), Error> {
         Syscall::Yield => yield_now(),
         Syscall::Sleep => sleep(r),
         Syscall::Ticks => ticks(r),
-        Syscall::Map => map(r),
-        Syscall::Unmap => unmap(r),
-        Syscall::Spawn => spawn(r),
+        Syscall::Map => ops::map(r),
+        Syscall::Unmap => ops::unmap(r),
         Syscall::Wait => wait(r),
         Syscall::MemStats => mem_stats(r),
+        Syscall::CapInspect => ops::inspect(r),
+        Syscall::CapCopy => ops::copy(r),
+        Syscall::CapMint => ops::mint(r),
+        Syscall::CapMove => ops::move_cap(r),
+        Syscall::CapDelete => ops::delete(r),
+        Syscall::CapRevoke => ops::revoke(r),
+        Syscall::Create => ops::create(r),
+        Syscall::ProcessCreate => process_create(r),
+        Syscall::ProcessStart => process_start(r),
+        Syscall::ProcessKill => ops::process_kill(r),
+        Syscall::ProcessSetFault => ops::process_set_fault(r),
+        Syscall::Send => ipc::send(r, Mode::Send),
+        Syscall::NbSend => ipc::send(r, Mode::NonBlocking),
+        Syscall::Call => ipc::send(r, Mode::Call),
+        Syscall::Recv => ipc::recv(r),
+        Syscall::ReplyRecv => ipc::reply_recv(r),
+        Syscall::Signal => ipc::signal(r),
+        Syscall::NtfnWait => ipc::wait(r),
+        Syscall::Poll => ipc::poll(r),
+        Syscall::NtfnBind => ipc::bind(r),
+        Syscall::FrameMap => ops::frame_map(r),
+        Syscall::IrqBind => ops::irq_bind(r),
+        Syscall::IrqAck => ops::irq_ack(r),
+        Syscall::IoPortsEnable => ops::io_ports_enable(r),
+        Syscall::ProcessNotifyExit => ops::process_notify_exit(r),
     }
 }
 
@@ -94,61 +117,12 @@ fn debug_write(r: &mut Regs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Checks a page-aligned, non-empty user range for `Map`/`Unmap`; returns its end.
-fn page_range(addr: u64, len: u64) -> Result<u64, Error> {
-    if !addr.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) || len == 0 {
-        return Err(Error::InvalidArgument);
-    }
-    let end = addr.checked_add(len).ok_or(Error::BadLength)?;
-    if len > MAP_MAX {
-        return Err(Error::BadLength);
-    }
-    if !ipc::layout::is_user_range(addr, len) {
-        return Err(Error::BadAddress);
-    }
-    Ok(end)
+fn process_create(r: &mut Regs) -> Result<(), Error> {
+    let name = read_user_str(r[2], r[3], SPAWN_NAME_MAX)?;
+    ops::process_create(r, &name)
 }
 
-fn map(r: &mut Regs) -> Result<(), Error> {
-    let [addr, len, flags, ..] = *r;
-    let flags = MapFlags::try_from(flags)?;
-    let end = page_range(addr, len)?;
-    let access = Access::new(flags.writable(), flags.executable());
-    task::with_current_space(|space| {
-        if (addr..end).step_by(PAGE_SIZE as usize).any(|page| space.is_mapped(page)) {
-            return Err(Error::InvalidArgument);
-        }
-        for page in (addr..end).step_by(PAGE_SIZE as usize) {
-            if space.map_new(page, access).is_err() {
-                // Out of memory: undo, so a failed call changes nothing.
-                for done in (addr..page).step_by(PAGE_SIZE as usize) {
-                    space.unmap(done);
-                }
-                return Err(Error::OutOfMemory);
-            }
-        }
-        Ok(())
-    })
-}
-
-fn unmap(r: &mut Regs) -> Result<(), Error> {
-    let [addr, len, ..] = *r;
-    let end = page_range(addr, len)?;
-    task::with_current_space(|space| {
-        for page in (addr..end).step_by(PAGE_SIZE as usize) {
-            space.unmap(page);
-        }
-    });
-    Ok(())
-}
-
-fn spawn(r: &mut Regs) -> Result<(), Error> {
-    let [name, name_len, args, args_len, priority, _] = *r;
-    let name = read_user_str(name, name_len, SPAWN_NAME_MAX)?;
-    let args = read_user_str(args, args_len, SPAWN_ARGS_MAX)?;
-    if priority > PRIORITY_MAX || priority as u8 > task::current_priority() {
-        return Err(Error::InvalidArgument);
-    }
-    r[0] = task::spawn(&name, &args, priority as u8, Some(task::current_pid()))?;
-    Ok(())
+fn process_start(r: &mut Regs) -> Result<(), Error> {
+    let args = read_user_str(r[1], r[2], SPAWN_ARGS_MAX)?;
+    ops::process_start(r, &args)
 }

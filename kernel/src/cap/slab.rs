@@ -46,6 +46,7 @@ impl<T> Slab<T> {
         self.len
     }
 
+    #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
         self.items.iter().enumerate().filter_map(|(i, v)| v.as_ref().map(|v| (i as u32, v)))
     }

@@ -1,7 +1,8 @@
 //! User address spaces: one level-4 table per process. The upper half (entries 256–511) is
 //! copied from the kernel's own table at creation, so every space shares the kernel's
 //! mappings; the lower half is the process's alone, and every frame and page table in it
-//! belongs to it and is freed when the space is dropped.
+//! belongs to it and is freed when the space is dropped — except the pages of shared Frames,
+//! which carry the [`SHARED`] mark and belong to their Frame object.
 
 use super::layout::PAGE_SIZE;
 use super::paging::{self, alloc_zeroed_frame, MapError};
@@ -45,6 +46,20 @@ impl Access {
             Access::ReadExecute => user,
         }
     }
+}
+
+/// A page-table bit the CPU ignores, marking a leaf whose frame this space does not own (a
+/// shared Frame's page): unmapping or dropping the space leaves the frame alone.
+const SHARED: Flags = Flags::BIT_9;
+
+/// What [`AddressSpace::unmap`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unmapped {
+    Nothing,
+    /// The space's own page, now freed.
+    Freed,
+    /// A shared Frame's page; the frame is its object's.
+    Shared,
 }
 
 /// Intermediate tables in the user half: the leaf entries decide the permissions.
@@ -92,37 +107,52 @@ impl AddressSpace {
     pub fn map_new(&mut self, addr: u64, access: Access) -> Result<u64, MapError> {
         assert!(addr.is_multiple_of(PAGE_SIZE) && addr < USER_END, "user page {addr:#x} out of the user half");
         let phys = alloc_zeroed_frame().ok_or(MapError::OutOfFrames)?;
+        self.map_frame(addr, phys, access.flags()).inspect_err(|_| free_frame(phys))?;
+        Ok(phys)
+    }
+
+    /// Maps the frame at `phys`, which belongs to a shared Frame object, at user address
+    /// `addr`. The caller keeps the Frame alive as long as this space may map it.
+    pub fn map_shared(&mut self, addr: u64, phys: u64, writable: bool) -> Result<(), MapError> {
+        assert!(addr.is_multiple_of(PAGE_SIZE) && addr < USER_END, "user page {addr:#x} out of the user half");
+        self.map_frame(addr, phys, Access::new(writable, false).flags() | SHARED)
+    }
+
+    fn map_frame(&mut self, addr: u64, phys: u64, flags: Flags) -> Result<(), MapError> {
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(addr));
         let frame = PhysFrame::containing_address(PhysAddr::new(phys));
         let mut mapper = self.mapper();
-        // SAFETY: the frame is fresh, now this space's; the page is in the lower half, which
-        // holds only this process's memory; no flush is needed, as the page was unmapped.
-        let result = unsafe { mapper.map_to_with_table_flags(page, frame, access.flags(), USER_TABLE, &mut Frames) };
-        match result {
-            Ok(flush) => {
-                flush.ignore();
-                Ok(phys)
-            }
-            Err(e) => {
-                free_frame(phys);
-                Err(e.into())
-            }
-        }
+        // SAFETY: the frame is fresh and now this space's, or a shared Frame's that outlives
+        // the mapping; the page is in the lower half, which holds only this process's memory;
+        // no flush is needed, as the page was unmapped.
+        let flush = unsafe { mapper.map_to_with_table_flags(page, frame, flags, USER_TABLE, &mut Frames) }?;
+        flush.ignore();
+        Ok(())
     }
 
-    /// Unmaps the page at `addr` and frees its frame; false if nothing was mapped there.
-    pub fn unmap(&mut self, addr: u64) -> bool {
+    /// Unmaps the page at `addr`, freeing its frame if it is the space's own.
+    pub fn unmap(&mut self, addr: u64) -> Unmapped {
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(addr));
+        let shared = leaf_flags(self.root, addr).is_some_and(|f| f.contains(SHARED));
         match self.mapper().unmap(page) {
             Ok((frame, flush)) => {
                 // The space may be the active one; flushing an inactive one's address is harmless.
                 flush.flush();
+                if shared {
+                    return Unmapped::Shared;
+                }
                 free_frame(frame.start_address().as_u64());
-                true
+                Unmapped::Freed
             }
-            Err(UnmapError::PageNotMapped) => false,
+            Err(UnmapError::PageNotMapped) => Unmapped::Nothing,
             Err(e) => panic!("user page table corrupt at {addr:#x}: {e:?}"),
         }
+    }
+
+    /// The physical address of the frame mapped at page `addr`.
+    pub fn phys_of(&mut self, addr: u64) -> Option<u64> {
+        use x86_64::structures::paging::Translate;
+        self.mapper().translate_addr(VirtAddr::new(addr)).map(|p| p.as_u64())
     }
 
     /// Whether the page at `addr` is mapped.
@@ -155,7 +185,7 @@ impl AddressSpace {
 }
 
 impl Drop for AddressSpace {
-    /// Frees every page and page table of the lower half, then the root. The space must not
+    /// Frees every page (but shared ones) and page table of the lower half, then the root. The space must not
     /// be active: whoever drops it has switched to another one first.
     fn drop(&mut self) {
         assert!(Cr3::read().0.start_address().as_u64() != self.root, "dropping the active address space");
@@ -166,7 +196,7 @@ impl Drop for AddressSpace {
                 let l2 = table(e3.addr().as_u64());
                 for e2 in l2.iter_mut().filter(|e| !e.is_unused()) {
                     let l1 = table(e2.addr().as_u64());
-                    for e1 in l1.iter_mut().filter(|e| !e.is_unused()) {
+                    for e1 in l1.iter_mut().filter(|e| !e.is_unused() && !e.flags().contains(SHARED)) {
                         free_frame(e1.addr().as_u64());
                     }
                     free_frame(e2.addr().as_u64());

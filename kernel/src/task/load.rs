@@ -1,15 +1,17 @@
 //! Making a process from a boot program: check the ELF, build an address space with its
-//! segments, a stack holding the argument string, and a kernel stack whose first switch
-//! enters the program's entry point in user mode.
+//! segments, its stack and its IPC buffer; at start, the argument string on the stack and a
+//! kernel stack whose first switch enters the program's entry point in user mode.
 
 use super::elf::{self, Segment};
-use super::table::{self, Pid};
+use super::table::{Pid, Process, Tasks};
 use crate::arch::switch;
+use crate::cap::ObjId;
 use crate::mem::paging::MapError;
 use crate::mem::space::{Access, AddressSpace};
 use crate::mem::{phys_to_virt, stack};
 use crate::{ramdisk, warn};
-use ipc::layout::{PAGE_SIZE, USER_STACK_PAGES, USER_STACK_TOP};
+use alloc::vec::Vec;
+use ipc::layout::{IPC_BUFFER, PAGE_SIZE, USER_STACK_PAGES, USER_STACK_TOP};
 use ipc::syscall::SPAWN_ARGS_MAX;
 use ipc::Error;
 
@@ -17,30 +19,80 @@ fn out_of_memory(_: MapError) -> Error {
     Error::OutOfMemory
 }
 
-/// Starts boot program `name` with argument string `args` at `priority`, as a child of
-/// `parent` (None for the processes the kernel starts itself).
-pub fn spawn(name: &str, args: &str, priority: u8, parent: Option<Pid>) -> Result<Pid, Error> {
+/// Makes a process from boot program `name`, charged to Memory object `memory`: its
+/// address space with the program's segments and the IPC buffer, and an empty capability
+/// space. It has no thread until [`start`].
+pub fn create(t: &mut Tasks, name: &str, memory: ObjId, priority: u8) -> Result<Pid, Error> {
     let file = ramdisk::program(name).ok_or(Error::NotFound)?;
     let image = elf::parse(file).map_err(|e| {
         warn!("program '{name}' is not a valid executable: {e:?}");
         Error::InvalidArgument
     })?;
-    if args.len() as u64 > SPAWN_ARGS_MAX {
-        return Err(Error::BadLength);
-    }
-    // On any error below, dropping `space` frees whatever was mapped so far.
+    let pages: u64 = image.segments.iter().map(|s| (s.pages().1 - s.pages().0) / PAGE_SIZE).sum::<u64>()
+        + USER_STACK_PAGES
+        + 1;
+    let bytes = pages * PAGE_SIZE;
+    t.charge(memory, bytes)?;
+    let built = build(file, &image);
+    let (space, ipc_buffer) = match built {
+        Ok(b) => b,
+        Err(e) => {
+            t.credit(memory, bytes);
+            return Err(e);
+        }
+    };
+    t.caps.retain(memory);
+    let pid = t.next_id();
+    let cspace = t.caps.create_space();
+    let process = Process {
+        name: name.into(),
+        space: Some(space),
+        cspace,
+        memory: Some(memory),
+        charged: bytes,
+        frames: Vec::new(),
+        priority,
+        status: None,
+        joiners: Vec::new(),
+        handle: false,
+        ipc_buffer,
+        exit_signal: None,
+        io_bitmap: None,
+    };
+    t.processes.insert(pid, process);
+    Ok(pid)
+}
+
+/// The address space of a program: its segments, its stack, its IPC buffer (whose physical
+/// address is returned too). On error, dropping the space frees what was mapped.
+fn build(file: &[u8], image: &elf::Image) -> Result<(AddressSpace, u64), Error> {
     let mut space = AddressSpace::new().map_err(out_of_memory)?;
     for segment in &image.segments {
         load_segment(&mut space, file, segment)?;
     }
-    let (args_addr, rsp) = make_stack(&mut space, args)?;
+    for i in 1..=USER_STACK_PAGES {
+        space.map_new(USER_STACK_TOP - i * PAGE_SIZE, Access::ReadWrite).map_err(out_of_memory)?;
+    }
+    let ipc_buffer = space.map_new(IPC_BUFFER, Access::ReadWrite).map_err(out_of_memory)?;
+    Ok((space, ipc_buffer))
+}
+
+/// Starts a created process: writes the argument string on its stack, and makes its thread,
+/// ready to enter the program at its entry point.
+pub fn start(t: &mut Tasks, pid: Pid, args: &str) -> Result<(), Error> {
+    if args.len() as u64 > SPAWN_ARGS_MAX {
+        return Err(Error::BadLength);
+    }
+    let process = t.processes.get_mut(&pid).ok_or(Error::ObjectGone)?;
+    let space = process.space.as_mut().ok_or(Error::ObjectGone)?;
+    let file = ramdisk::program(&process.name).ok_or(Error::NotFound)?;
+    let entry = elf::parse(file).map_err(|_| Error::InvalidArgument)?.entry;
+    let (args_addr, rsp) = write_args(space, args)?;
     let kstack = stack::alloc().ok_or(Error::OutOfMemory)?;
-    let pid = table::next_id();
     // SAFETY: the kernel stack was just allocated for this thread alone.
-    let context =
-        unsafe { switch::new_thread_stack(kstack.top, image.entry, rsp, [args_addr, args.len() as u64, pid]) };
-    table::add_process(pid, name, space, kstack, context, priority, parent);
-    Ok(pid)
+    let context = unsafe { switch::new_thread_stack(kstack.top, entry, rsp, [args_addr, args.len() as u64, pid]) };
+    t.add_thread(pid, kstack, context);
+    Ok(())
 }
 
 /// Maps the pages of one segment, copying in its file bytes; the rest stays zero.
@@ -65,18 +117,15 @@ fn load_segment(space: &mut AddressSpace, file: &[u8], s: &Segment) -> Result<()
     Ok(())
 }
 
-/// Maps the user stack and puts the argument string at its top. Returns the string's
-/// address and the initial stack pointer (16-byte aligned minus 8, as after a `call`).
-fn make_stack(space: &mut AddressSpace, args: &str) -> Result<(u64, u64), Error> {
+/// Puts the argument string at the top of the stack. Returns the string's address and the
+/// initial stack pointer (16-byte aligned minus 8, as after a `call`).
+fn write_args(space: &mut AddressSpace, args: &str) -> Result<(u64, u64), Error> {
     let top_page = USER_STACK_TOP - PAGE_SIZE;
-    let top_phys = space.map_new(top_page, Access::ReadWrite).map_err(out_of_memory)?;
-    for i in 2..=USER_STACK_PAGES {
-        space.map_new(USER_STACK_TOP - i * PAGE_SIZE, Access::ReadWrite).map_err(out_of_memory)?;
-    }
+    let top_phys = space.phys_of(top_page).ok_or(Error::ObjectGone)?;
     // SPAWN_ARGS_MAX keeps the string well inside the top page.
     let args_addr = (USER_STACK_TOP - args.len() as u64) & !15;
-    // SAFETY: the top page's frame was just allocated and is seen through the physical
-    // window; the string fits between `args_addr` and the end of the page.
+    // SAFETY: the top stack page is mapped (its frame seen through the physical window) and
+    // the process has not run yet; the string fits between `args_addr` and the page's end.
     unsafe {
         core::ptr::copy_nonoverlapping(
             args.as_ptr(),

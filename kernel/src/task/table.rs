@@ -1,19 +1,25 @@
-//! The thread and process table, and the switching that puts the scheduler's decisions into
-//! effect. Everything here runs with interrupts off.
+//! The thread and process table, the kernel's objects, and the switching that puts the
+//! scheduler's decisions into effect. Everything here runs with interrupts off, under the one
+//! lock of [`Tasks`].
 
 use crate::arch::exception;
 use crate::arch::frame::TrapFrame;
 use crate::arch::{qemu, switch, syscall};
+use crate::cap::{At, Caps, ObjId, SpaceId, FAULT_SLOT};
 use crate::mem::paging;
 use crate::mem::space::AddressSpace;
 use crate::mem::stack::{self, KernelStack};
+use crate::object::{Charge, Object};
 use crate::sched::sleep::Sleepers;
 use crate::sched::{Scheduler, Tid};
-use crate::{info, time, warn};
+use crate::{info, mem, time, warn};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::vec::Vec;
 use ipc::boot::ALL_ENDED_LINE;
+use ipc::cap::{Kind, Rights, SELF};
+use ipc::msg::{MsgInfo, LABEL_FAULT, MSG_REGS};
 use ipc::qemu::ExitCode;
 use ipc::syscall::ExitStatus;
 use ipc::Error;
@@ -25,29 +31,84 @@ use x86_64::PhysAddr;
 
 pub type Pid = u64;
 
-/// The idle thread: the boot thread once it has started the first processes. It belongs to no
+/// The idle thread: the boot thread once it has started the first process. It belongs to no
 /// process, runs below every priority, and halts the CPU.
-const IDLE: Tid = 0;
+pub(super) const IDLE: Tid = 0;
 
-struct Thread {
-    pid: Pid,
-    priority: u8,
+/// A message in flight: what a blocked sender offers, or what a woken receiver gets.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Msg {
+    pub badge: u64,
+    pub info: u64,
+    pub words: [u64; MSG_REGS],
+}
+
+/// What a thread is doing, when it is not running or ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Running or in the run queue.
+    Ready,
+    /// Created, not started yet.
+    New,
+    /// Queued on an endpoint with a message; `call` waits for a reply after delivery.
+    Sending { ep: ObjId, call: bool },
+    /// Queued on an endpoint for a message.
+    Receiving { ep: ObjId },
+    /// Its call was received; waits for the answer through the reply object.
+    AwaitingReply { reply: ObjId },
+    /// Waiting for bits on a notification.
+    Waiting { ntfn: ObjId },
+    Sleeping,
+    /// Waiting for process `pid` to end.
+    Joining { pid: Pid },
+    /// Stopped on a CPU exception, its fault message sent or queued; only a kill ends this.
+    Faulted,
+}
+
+pub struct Thread {
+    pub pid: Pid,
+    pub priority: u8,
     /// None for the idle thread, which runs on the boot stack.
     kstack: Option<KernelStack>,
     /// The saved kernel stack pointer while the thread is off the CPU.
     context: u64,
+    pub state: State,
+    pub msg: Msg,
+    /// The status a blocking call returns with once woken.
+    pub result: Result<(), Error>,
+    /// Physical address of the thread's IPC buffer page.
+    pub ipc_buffer: u64,
+    /// The notification bound to the thread (its `Recv` also takes signals).
+    pub bound: Option<ObjId>,
+    /// Where a `Recv` in progress puts the reply capability of a call.
+    pub reply_slot: u32,
+    /// Stopped on a CPU exception: never returns to user mode; a wake-up that would resume
+    /// it (its fault endpoint went away) ends its process instead.
+    pub faulted: bool,
 }
 
-struct Process {
-    name: String,
+pub struct Process {
+    pub name: String,
     /// Taken when the process ends; freed once its thread is off the CPU.
-    space: Option<AddressSpace>,
-    parent: Option<Pid>,
-    priority: u8,
-    /// Set when the process has ended, until its parent collects it with `wait`.
-    status: Option<ExitStatus>,
-    /// The thread blocked in `wait` for this process.
-    waiter: Option<Tid>,
+    pub space: Option<AddressSpace>,
+    pub cspace: SpaceId,
+    /// The quota its pages are charged to (a reference is held), and how much it charged.
+    pub memory: Option<ObjId>,
+    pub charged: u64,
+    /// Shared Frames it has mapped: each holds a reference until the process ends.
+    pub frames: Vec<ObjId>,
+    pub priority: u8,
+    /// Set when the process has ended.
+    pub status: Option<ExitStatus>,
+    /// Threads waiting for it to end.
+    pub joiners: Vec<Tid>,
+    /// Whether a Process object (a handle) names it; an ended process without one is removed.
+    pub handle: bool,
+    pub ipc_buffer: u64,
+    /// The notification (held) and badge its end signals.
+    pub exit_signal: Option<(ObjId, u64)>,
+    /// The I/O ports it may use, as a TSS I/O permission bitmap.
+    pub io_bitmap: Option<Box<crate::arch::gdt::IoBitmap>>,
 }
 
 /// What the thread that just left the CPU for good leaves behind for the next one to free.
@@ -56,15 +117,24 @@ struct Remains {
     space: Option<AddressSpace>,
 }
 
-struct Tasks {
-    sched: Scheduler,
+pub struct Tasks {
+    pub sched: Scheduler,
     sleepers: Sleepers,
-    threads: BTreeMap<Tid, Box<Thread>>,
-    processes: BTreeMap<Pid, Process>,
-    running: Tid,
+    pub threads: BTreeMap<Tid, Box<Thread>>,
+    pub processes: BTreeMap<Pid, Process>,
+    pub caps: Caps<Object>,
+    pub running: Tid,
     next_id: u64,
     remains: Option<Remains>,
     started: bool,
+    /// Set by a wake-up that outranks the running thread: switch before returning to user.
+    pub preempt: bool,
+    /// Faulted processes whose fault endpoint went away: ended after the current disposal.
+    doomed: Vec<Pid>,
+    /// Created processes whose last handle went before they were started: ended likewise.
+    unborn: Vec<Pid>,
+    /// For each legacy interrupt line, the notification (and badge) bound to it.
+    pub irq_bound: [Option<(ObjId, u64)>; 16],
 }
 
 static TASKS: Mutex<Tasks> = Mutex::new(Tasks {
@@ -72,77 +142,336 @@ static TASKS: Mutex<Tasks> = Mutex::new(Tasks {
     sleepers: Sleepers::new(),
     threads: BTreeMap::new(),
     processes: BTreeMap::new(),
+    caps: Caps::new(),
     running: IDLE,
     next_id: 1,
     remains: None,
     started: false,
+    preempt: false,
+    doomed: Vec::new(),
+    unborn: Vec::new(),
+    irq_bound: [None; 16],
 });
 
-fn with<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
+pub(super) fn with<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
     interrupts::without_interrupts(|| f(&mut TASKS.lock()))
 }
 
 impl Tasks {
-    fn current(&self) -> &Thread {
+    pub fn current(&self) -> &Thread {
         &self.threads[&self.running]
     }
 
-    fn current_process(&mut self) -> &mut Process {
+    pub fn current_mut(&mut self) -> &mut Thread {
+        self.threads.get_mut(&self.running).expect("running thread not in the table")
+    }
+
+    pub fn thread(&mut self, tid: Tid) -> &mut Thread {
+        self.threads.get_mut(&tid).expect("thread id of no thread")
+    }
+
+    pub fn current_process(&mut self) -> &mut Process {
         let pid = self.current().pid;
         self.processes.get_mut(&pid).expect("running thread without a process")
     }
 
-    fn wake(&mut self, tid: Tid) -> bool {
-        let prio = self.threads[&tid].priority;
-        self.sched.ready(tid, prio)
+    /// The running process's capability space.
+    pub fn cspace(&self) -> SpaceId {
+        self.processes[&self.current().pid].cspace
+    }
+
+    /// A slot the running process named.
+    pub fn slot(&self, slot: u64) -> Result<At, Error> {
+        At::user(self.cspace(), slot)
+    }
+
+    /// The process whose capability space a "target" argument names: the caller (SELF) or
+    /// the process of a Process capability with the write right, which must not have ended.
+    pub fn target(&self, target: u64) -> Result<Pid, Error> {
+        if target == SELF {
+            return Ok(self.current().pid);
+        }
+        let cap = self.caps.lookup(self.slot(target)?, Kind::Process, Rights::WRITE)?;
+        let Object::Process(pid) = *self.caps.object(cap.obj) else { unreachable!("kind checked") };
+        match self.processes.get(&pid) {
+            Some(p) if p.status.is_none() => Ok(pid),
+            _ => Err(Error::ObjectGone),
+        }
+    }
+
+    /// Makes a blocked thread ready with `result`; notes whether it outranks the running one.
+    pub fn wake(&mut self, tid: Tid, result: Result<(), Error>) {
+        let thread = self.thread(tid);
+        if thread.faulted {
+            thread.state = State::Faulted;
+            let pid = thread.pid;
+            self.doomed.push(pid);
+            return;
+        }
+        thread.state = State::Ready;
+        thread.result = result;
+        let prio = thread.priority;
+        if self.sched.ready(tid, prio) {
+            self.preempt = true;
+        }
+    }
+
+    /// Charges `bytes` to a Memory object's quota.
+    pub fn charge(&mut self, memory: ObjId, bytes: u64) -> Result<(), Error> {
+        let Object::Memory { limit, used, .. } = self.caps.object_mut(memory) else { unreachable!("not a memory") };
+        match used.checked_add(bytes) {
+            Some(total) if total <= *limit => {
+                *used = total;
+                Ok(())
+            }
+            _ => Err(Error::OutOfMemory),
+        }
+    }
+
+    pub fn credit(&mut self, memory: ObjId, bytes: u64) {
+        let Object::Memory { used, .. } = self.caps.object_mut(memory) else { unreachable!("not a memory") };
+        *used -= bytes;
+    }
+
+    /// Charges the running process's quota for `pages` pages it maps itself.
+    pub fn charge_pages(&mut self, pages: u64) -> Result<(), Error> {
+        let memory = self.current_process().memory.ok_or(Error::OutOfMemory)?;
+        self.charge(memory, pages * ipc::layout::PAGE_SIZE)?;
+        self.current_process().charged += pages * ipc::layout::PAGE_SIZE;
+        Ok(())
+    }
+
+    pub fn credit_pages(&mut self, pages: u64) {
+        let process = self.current_process();
+        process.charged -= pages * ipc::layout::PAGE_SIZE;
+        if let Some(memory) = process.memory {
+            self.credit(memory, pages * ipc::layout::PAGE_SIZE);
+        }
+    }
+
+    /// Does what each freed object's kind needs: wakes the threads blocked on it with
+    /// `ObjectGone`, frees its memory, gives back its charge. Freeing one object can free
+    /// others (a reference it held was the last), so this works through a list.
+    pub fn dispose(&mut self, mut freed: Vec<Object>) {
+        while let Some(object) = freed.pop() {
+            match object {
+                Object::Endpoint(mut ep, charge) => {
+                    for tid in ep.drain().collect::<Vec<_>>() {
+                        self.wake(tid, Err(Error::ObjectGone));
+                    }
+                    self.uncharge(charge, &mut freed);
+                }
+                Object::Notification(mut n, charge) => {
+                    for tid in n.drain().collect::<Vec<_>>() {
+                        self.wake(tid, Err(Error::ObjectGone));
+                    }
+                    if let Some(tid) = n.bound {
+                        self.thread(tid).bound = None;
+                    }
+                    self.uncharge(charge, &mut freed);
+                }
+                Object::Reply { caller: Some(tid) } => self.wake(tid, Err(Error::ObjectGone)),
+                Object::Reply { caller: None } | Object::Archive | Object::IoPorts { .. } => {}
+                Object::Process(pid) => {
+                    if let Some(p) = self.processes.get_mut(&pid) {
+                        p.handle = false;
+                        if p.status.is_some() && p.joiners.is_empty() {
+                            self.processes.remove(&pid);
+                        } else if p.status.is_none() && !self.threads.contains_key(&pid) {
+                            // Never started, and now nobody can start it.
+                            self.unborn.push(pid);
+                        }
+                    }
+                }
+                Object::Frame { pages, charge } => {
+                    for page in pages {
+                        mem::free_frame(page);
+                    }
+                    self.uncharge(charge, &mut freed);
+                }
+                Object::Irq { line, bound } => {
+                    crate::arch::pic::mask(line);
+                    self.irq_bound[line as usize] = None;
+                    if let Some((ntfn, _)) = bound {
+                        self.caps.release(ntfn, &mut freed);
+                    }
+                }
+                Object::Memory { parent, .. } => {
+                    if let Some((parent, bytes)) = parent {
+                        self.uncharge(Charge { memory: parent, bytes }, &mut freed);
+                    }
+                }
+            }
+        }
+        while let Some(pid) = self.unborn.pop() {
+            if self.processes.get(&pid).is_some_and(|p| p.status.is_none()) {
+                self.end_process(pid, ExitStatus::Killed);
+            }
+        }
+        while let Some(pid) = self.doomed.pop() {
+            if self.processes.get(&pid).is_some_and(|p| p.status.is_none()) {
+                let vector = self.threads.get(&pid).map_or(0, |t| t.msg.words[0] as u8);
+                self.end_process(pid, ExitStatus::Faulted(vector));
+            }
+        }
+    }
+
+    fn uncharge(&mut self, charge: Charge, freed: &mut Vec<Object>) {
+        self.credit(charge.memory, charge.bytes);
+        self.caps.release(charge.memory, freed);
+    }
+
+    /// Takes a thread out of whatever it is blocked on (it is being killed).
+    fn detach(&mut self, tid: Tid) {
+        let thread = &self.threads[&tid];
+        let (state, prio, bound) = (thread.state, thread.priority, thread.bound);
+        match state {
+            State::Ready if self.running != tid => self.sched.forget(tid, prio),
+            State::Ready | State::New | State::Faulted => {}
+            State::Sending { ep, .. } | State::Receiving { ep } => {
+                if let Object::Endpoint(e, _) = self.caps.object_mut(ep) {
+                    e.remove(tid);
+                }
+            }
+            State::AwaitingReply { reply } => {
+                if let Object::Reply { caller } = self.caps.object_mut(reply) {
+                    *caller = None;
+                }
+            }
+            State::Waiting { ntfn } => {
+                if let Object::Notification(n, _) = self.caps.object_mut(ntfn) {
+                    n.remove(tid);
+                }
+            }
+            State::Sleeping => {
+                self.sleepers.remove(tid);
+            }
+            State::Joining { pid } => {
+                if let Some(p) = self.processes.get_mut(&pid) {
+                    p.joiners.retain(|&t| t != tid);
+                }
+            }
+        }
+        if let Some(ntfn) = bound {
+            if let Object::Notification(n, _) = self.caps.object_mut(ntfn) {
+                n.bound = None;
+            }
+        }
+        self.thread(tid).state = State::Faulted;
+    }
+
+    /// Ends process `pid` with `status`: its thread leaves whatever it waits on, its
+    /// capabilities are deleted (waking whoever that concerns), its memory goes back. A thread
+    /// other than the running one is freed at once; the running one's stack and address space
+    /// are left for the next thread to free. Returns whether it was the running process.
+    pub fn end_process(&mut self, pid: Pid, status: ExitStatus) -> bool {
+        let tid = pid;
+        let is_current = self.threads.get(&tid).is_some_and(|t| t.pid == pid) && self.running == tid;
+        if self.threads.contains_key(&tid) {
+            self.detach(tid);
+        }
+        let process = self.processes.get_mut(&pid).expect("ending a process that does not exist");
+        if let ExitStatus::Exited(code) = status {
+            info!("process '{}' (pid {pid}) exited with code {code}", process.name);
+        } else if status == ExitStatus::Killed {
+            info!("process '{}' (pid {pid}) was killed", process.name);
+        }
+        process.status = Some(status);
+        let space = process.space.take();
+        let cspace = process.cspace;
+        let memory = process.memory.take();
+        let charged = core::mem::take(&mut process.charged);
+        let frames = core::mem::take(&mut process.frames);
+        let joiners = core::mem::take(&mut process.joiners);
+        let exit_signal = process.exit_signal.take();
+        let remove = !process.handle;
+        let mut freed = Vec::new();
+        if let Some((ntfn, badge)) = exit_signal {
+            super::ipc::signal_object(self, ntfn, badge.max(1));
+            self.caps.release(ntfn, &mut freed);
+        }
+        self.caps.destroy_space(cspace, &mut freed);
+        for frame in frames {
+            self.caps.release(frame, &mut freed);
+        }
+        if let Some(memory) = memory {
+            self.credit(memory, charged);
+            self.caps.release(memory, &mut freed);
+        }
+        for j in joiners {
+            self.wake(j, Ok(()));
+        }
+        if remove {
+            self.processes.remove(&pid);
+        }
+        self.dispose(freed);
+        if is_current {
+            self.remains = Some(Remains { tid, space });
+        } else if let Some(thread) = self.threads.remove(&tid) {
+            if let Some(kstack) = thread.kstack {
+                stack::free(kstack);
+            }
+            drop(space);
+        } else {
+            drop(space);
+        }
+        is_current
+    }
+
+    /// A fresh id for a process (and its thread, which shares it).
+    pub fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Enters a thread made by `load::start` into the table, ready to run.
+    pub fn add_thread(&mut self, pid: Pid, kstack: KernelStack, context: u64) {
+        let process = &self.processes[&pid];
+        let thread = Thread {
+            pid,
+            priority: process.priority,
+            kstack: Some(kstack),
+            context,
+            state: State::New,
+            msg: Msg::default(),
+            result: Ok(()),
+            ipc_buffer: process.ipc_buffer,
+            bound: None,
+            reply_slot: 0,
+            faulted: false,
+        };
+        self.threads.insert(pid, Box::new(thread));
+        self.wake(pid, Ok(()));
     }
 }
 
-/// A fresh id for a process (and its thread, which shares it).
-pub fn next_id() -> u64 {
-    with(|t| {
-        let id = t.next_id;
-        t.next_id += 1;
-        id
-    })
-}
-
-/// Enters a process made by `load::spawn` into the table, ready to run.
-pub(super) fn add_process(
-    pid: Pid,
-    name: &str,
-    space: AddressSpace,
-    kstack: KernelStack,
-    context: u64,
-    priority: u8,
-    parent: Option<Pid>,
-) {
-    with(|t| {
-        let process = Process { name: name.into(), space: Some(space), parent, priority, status: None, waiter: None };
-        t.processes.insert(pid, process);
-        t.threads.insert(pid, Box::new(Thread { pid, priority, kstack: Some(kstack), context }));
-        t.wake(pid);
-    });
-}
-
 /// How the running thread leaves the CPU.
-enum Leave {
+pub enum Leave {
     /// To the back of its priority's queue.
     Yield,
     /// Outranked, or its slice is over: the scheduler decides where it queues.
     Preempt,
     /// Not queued: it sleeps, waits, or has ended (or it is the idle thread).
     Block,
+    /// Blocked, and hands the CPU straight to this thread (IPC), past the run queue.
+    Handoff(Tid),
 }
 
-/// Puts the scheduler's next choice on the CPU, if that is another thread; returns when the
-/// calling thread runs again.
-fn reschedule(leave: Leave) {
+/// Puts the next thread on the CPU, if that is another thread; returns when the calling
+/// thread runs again. Takes the lock itself: call it without holding it.
+pub fn reschedule(leave: Leave) {
     let plan = with(|t| {
+        t.preempt = false;
         let next = match leave {
             Leave::Yield => t.sched.yield_now(),
             Leave::Preempt => t.sched.preempt(),
             Leave::Block => t.sched.block(),
+            Leave::Handoff(tid) => {
+                let prio = t.threads[&tid].priority;
+                t.sched.handoff(tid, prio);
+                Some(tid)
+            }
         }
         .unwrap_or(IDLE);
         let prev = t.running;
@@ -150,18 +479,22 @@ fn reschedule(leave: Leave) {
             return None;
         }
         t.running = next;
-        let save: *mut u64 = &mut t.threads.get_mut(&prev).expect("running thread not in the table").context;
+        let save: *mut u64 = &mut t.thread(prev).context;
         let thread = &t.threads[&next];
         let root = match thread.pid {
             0 => paging::kernel_root(),
             pid => t.processes[&pid].space.as_ref().expect("ready thread of an ended process").root(),
         };
-        Some((save, thread.context, root, thread.kstack.as_ref().map(|s| s.top)))
+        let io = t.processes.get(&thread.pid).and_then(|p| p.io_bitmap.as_deref().map(|b| b as *const _));
+        Some((save, thread.context, root, thread.kstack.as_ref().map(|s| s.top), io))
     });
-    let Some((save, load, root, kstack_top)) = plan else { return };
+    let Some((save, load, root, kstack_top, io)) = plan else { return };
     if let Some(top) = kstack_top {
         syscall::set_kernel_stack(top);
     }
+    // SAFETY: the bitmap is boxed in a live process's entry, which is only removed after its
+    // thread has left the CPU (and this switch installs another one before that).
+    crate::arch::gdt::set_io_bitmap(io.map(|b| unsafe { &*b }));
     if Cr3::read().0.start_address().as_u64() != root {
         // SAFETY: `root` is the kernel's table or that of a live process (its space is freed
         // only after its thread is off the CPU for good); all share the kernel half, where
@@ -173,6 +506,13 @@ fn reschedule(leave: Leave) {
     // incoming thread's saved context; interrupts are off; its stack and space are set above.
     unsafe { switch::switch_context(save, load) };
     finish_switch();
+}
+
+/// Switches if a wake-up during the system call outranked the running thread.
+pub fn preempt_if_outranked() {
+    if with(|t| t.preempt) {
+        reschedule(Leave::Preempt);
+    }
 }
 
 /// Runs on the incoming thread after every switch: frees what an ended thread left behind.
@@ -193,42 +533,38 @@ fn finish_switch() {
 /// Ends the running process with `status`; its memory is freed once another thread runs.
 pub fn end_current(status: ExitStatus) -> ! {
     with(|t| {
-        let tid = t.running;
+        assert!(t.running != IDLE, "the idle thread tried to end");
         let pid = t.current().pid;
-        assert!(tid != IDLE, "the idle thread tried to end");
-        let process = t.processes.get_mut(&pid).expect("running thread without a process");
-        if let ExitStatus::Exited(code) = status {
-            info!("process '{}' (pid {pid}) exited with code {code}", process.name);
-        }
-        process.status = Some(status);
-        let space = process.space.take();
-        let waiter = process.waiter.take();
-        let parent_alive = process.parent.is_some_and(|p| t.processes.get(&p).is_some_and(|p| p.status.is_none()));
-        if !parent_alive {
-            t.processes.remove(&pid);
-        }
-        // Children: the ended ones go now (nobody can wait for them), the rest are orphans.
-        t.processes.retain(|_, p| p.parent != Some(pid) || p.status.is_none());
-        for p in t.processes.values_mut().filter(|p| p.parent == Some(pid)) {
-            p.parent = None;
-        }
-        if let Some(w) = waiter {
-            t.wake(w);
-        }
-        t.remains = Some(Remains { tid, space });
+        t.end_process(pid, status);
     });
     reschedule(Leave::Block);
     unreachable!("an ended thread was switched back to");
 }
 
-/// Stops the running process after a CPU exception in user mode, with a report.
+/// A CPU exception in user mode: reported, then either sent to the process's fault endpoint
+/// (the process stays stopped until its supervisor kills it) or, without one, the end.
 pub fn fault_current(frame: &TrapFrame, cr2: u64) -> ! {
-    with(|t| {
+    let handled = with(|t| {
         let pid = t.current().pid;
         let name = &t.current_process().name;
         warn!("{}", exception::UserFault { name, pid, frame, cr2 });
+        let cspace = t.cspace();
+        let Ok(cap) = t.caps.get(At::hidden(cspace, FAULT_SLOT)) else { return false };
+        let address = if frame.vector == exception::PAGE_FAULT { cr2 } else { 0 };
+        let msg = Msg {
+            badge: cap.badge,
+            info: MsgInfo::new(LABEL_FAULT, 4, 0).encode(),
+            words: [frame.vector, frame.error_code, frame.rip, address],
+        };
+        super::ipc::send_fault(t, cap.obj, msg);
+        true
     });
-    end_current(ExitStatus::Faulted(frame.vector as u8))
+    if !handled {
+        end_current(ExitStatus::Faulted(frame.vector as u8));
+    }
+    loop {
+        reschedule(Leave::Block);
+    }
 }
 
 pub fn yield_now() {
@@ -242,28 +578,29 @@ pub fn sleep(ticks: u64) {
     }
     with(|t| {
         let tid = t.running;
+        t.current_mut().state = State::Sleeping;
         t.sleepers.add(tid, time::ticks().saturating_add(ticks));
     });
     reschedule(Leave::Block);
 }
 
-/// Waits for child `pid` of the running process to end, and collects its status.
-pub fn wait(pid: Pid) -> Result<ExitStatus, Error> {
-    let done = with(|t| {
-        let me = t.current().pid;
+/// Waits for the process of a Process capability (with the read right) to end.
+pub fn wait(slot: u64) -> Result<ExitStatus, Error> {
+    let pid = with(|t| {
+        let cap = t.caps.lookup(t.slot(slot)?, Kind::Process, Rights::READ)?;
+        let Object::Process(pid) = *t.caps.object(cap.obj) else { unreachable!("kind checked") };
         let running = t.running;
-        let child = t.processes.get_mut(&pid).filter(|p| p.parent == Some(me)).ok_or(Error::NotFound)?;
-        if child.status.is_none() {
-            child.waiter = Some(running);
-            return Ok(None);
+        let process = t.processes.get_mut(&pid).ok_or(Error::ObjectGone)?;
+        if process.status.is_none() {
+            process.joiners.push(running);
+            t.current_mut().state = State::Joining { pid };
         }
-        Ok(t.processes.remove(&pid).and_then(|p| p.status))
+        Ok(pid)
     })?;
-    if let Some(status) = done {
-        return Ok(status);
+    if with(|t| t.current().state != State::Ready) {
+        reschedule(Leave::Block);
     }
-    reschedule(Leave::Block);
-    with(|t| t.processes.remove(&pid).and_then(|p| p.status)).ok_or(Error::ObjectGone)
+    with(|t| t.processes.get(&pid).and_then(|p| p.status)).ok_or(Error::ObjectGone)
 }
 
 /// Called on every timer tick: wakes sleepers whose time has come and preempts the running
@@ -274,11 +611,11 @@ pub fn on_timer_tick(from_user: bool) {
         if !t.started {
             return false;
         }
-        let mut outranked = false;
         while let Some(tid) = t.sleepers.pop_due(time::ticks()) {
-            outranked |= t.wake(tid);
+            t.wake(tid, Ok(()));
         }
         let tick = t.sched.tick();
+        let outranked = core::mem::take(&mut t.preempt);
         (outranked || tick) && (from_user || t.running == IDLE)
     });
     if switch {
@@ -286,11 +623,15 @@ pub fn on_timer_tick(from_user: bool) {
     }
 }
 
-/// The running process's priority and id.
-pub fn current_priority() -> u8 {
-    with(|t| t.current_process().priority)
+/// After an interrupt woke a thread that outranks the running one: switch, if the running
+/// code may be preempted (user code, or the idle thread).
+pub fn preempt_from_interrupt(from_user: bool) {
+    if from_user || with(|t| t.running == IDLE) {
+        reschedule(Leave::Preempt);
+    }
 }
 
+/// The running process's id.
 pub fn current_pid() -> Pid {
     with(|t| t.current().pid)
 }
@@ -309,11 +650,25 @@ pub fn with_current_space<R>(f: impl FnOnce(&mut AddressSpace) -> R) -> R {
 }
 
 /// Becomes the idle thread: runs whatever is ready, halts when nothing is. With
-/// `exit_when_done`, stops QEMU with success once every process has ended (for tests).
+/// `exit_when_done`, stops QEMU with success once every started process has ended (for
+/// tests).
 pub fn run_idle(exit_when_done: bool) -> ! {
     interrupts::disable();
     with(|t| {
-        t.threads.insert(IDLE, Box::new(Thread { pid: 0, priority: 0, kstack: None, context: 0 }));
+        let idle = Thread {
+            pid: 0,
+            priority: 0,
+            kstack: None,
+            context: 0,
+            state: State::Ready,
+            msg: Msg::default(),
+            result: Ok(()),
+            ipc_buffer: 0,
+            bound: None,
+            reply_slot: 0,
+            faulted: false,
+        };
+        t.threads.insert(IDLE, Box::new(idle));
         t.started = true;
     });
     let mut announced = false;
@@ -323,7 +678,8 @@ pub fn run_idle(exit_when_done: bool) -> ! {
             reschedule(Leave::Block);
             continue;
         }
-        if with(|t| t.processes.is_empty()) && !announced {
+        let all_ended = with(|t| t.threads.len() == 1 && t.remains.is_none());
+        if all_ended && !announced {
             info!("{ALL_ENDED_LINE}");
             announced = true;
             if exit_when_done {

@@ -1,16 +1,174 @@
-//! `init`, the first process: for now it greets, says what the machine has, and starts the
-//! programs it is asked to. (With capabilities it will start and supervise the servers.)
+//! `init`, the first process. It holds every initial capability (all memory, the boot
+//! archive, all I/O ports, every interrupt line) and starts the programs the command line
+//! names (`run=NAME[@PRIORITY][:ARG...]`, passed to it as arguments), giving each exactly a
+//! copy of its Memory and Archive capabilities, then waits for them all: each child's end
+//! signals a bit of a notification bound to init's thread. Programs whose name starts with
+//! `supervised-` also get init's fault endpoint: when one faults, init kills it and starts it
+//! again from its archive entry (up to `RESTARTS_MAX` times).
 #![no_std]
 #![no_main]
 
-use rt::{println, sys};
+extern crate alloc;
+
+use alloc::vec::Vec;
+use ipc::boot::Launch;
+use ipc::cap::{init_slots, Kind, Rights, SELF};
+use ipc::msg::{FaultWord, LABEL_FAULT, LABEL_NOTIFICATION};
+use ipc::syscall::{ExitStatus, PRIORITY_DEFAULT};
+use rt::cap::{self, Grant};
+use rt::{ipc, println, sys};
 
 rt::main!(main);
 
+/// How often init restarts a supervised program that keeps faulting.
+const RESTARTS_MAX: u32 = 3;
+
+/// The capabilities every program init starts gets: its quota and the archive, in the usual
+/// slots, so it can make processes of its own.
+const GRANTS: [Grant; 2] = [
+    Grant::new(init_slots::MEMORY, init_slots::MEMORY, Rights::ALL),
+    Grant::new(init_slots::ARCHIVE, init_slots::ARCHIVE, Rights::ALL),
+];
+
+struct Child<'a> {
+    launch: Launch<'a>,
+    args: alloc::string::String,
+    slot: u64,
+    restarts: u32,
+    supervised: bool,
+}
+
+/// At most this many programs: each has a bit in the death-notice word.
+const CHILDREN_MAX: usize = 64;
+
 fn main(args: rt::Args) -> u64 {
-    let (ticks, hz) = sys::ticks();
-    let (free_frames, heap) = sys::mem_stats();
-    println!("hello from user space: pid {}, {} ms after boot", args.pid, ticks * 1000 / hz);
-    println!("{} MiB free, kernel heap {} KiB in use", (free_frames * 4096) >> 20, heap >> 10);
+    if args.as_str().is_empty() {
+        let (ticks, hz) = sys::ticks();
+        let (free_frames, heap) = sys::mem_stats();
+        println!("hello from user space: pid {}, {} ms after boot", args.pid, ticks * 1000 / hz);
+        println!("{} MiB free, kernel heap {} KiB in use", (free_frames * 4096) >> 20, heap >> 10);
+        return 0;
+    }
+    let Ok((faults, deaths, reply)) = setup() else {
+        println!("init: cannot make its endpoint and notification");
+        return 1;
+    };
+    let mut children = Vec::new();
+    for word in args.words() {
+        let launch = match Launch::parse(word) {
+            Ok(l) => l,
+            Err(e) => {
+                println!("init: run={word}: {e}");
+                continue;
+            }
+        };
+        if children.len() == CHILDREN_MAX {
+            println!("init: more than {CHILDREN_MAX} programs; '{}' not started", launch.name);
+            continue;
+        }
+        let supervised = launch.name.starts_with("supervised-");
+        let args: Vec<&str> = launch.args().collect();
+        let mut child = Child { launch, args: args.join(" "), slot: 0, restarts: 0, supervised };
+        if start(&mut child, children.len(), faults, deaths) {
+            children.push(child);
+        }
+    }
+    // Faults of supervised children and the death notices of all arrive on one endpoint
+    // (the notices through the notification bound to init's thread).
+    let mut alive: u64 = (0..children.len()).fold(0, |m, i| m | 1 << i);
+    while alive != 0 {
+        let m = match sys::recv(faults, reply) {
+            Ok(m) => m,
+            Err(e) => {
+                println!("init: receive failed: {e}");
+                return 1;
+            }
+        };
+        match m.label() {
+            LABEL_NOTIFICATION => alive &= !m.badge,
+            LABEL_FAULT => {
+                let i = m.badge as usize - 1;
+                let Some(c) = children.get_mut(i) else { continue };
+                println!(
+                    "init: '{}' faulted (vector {}, address {:#x}); restarting it",
+                    c.launch.name,
+                    m.words[FaultWord::Vector as usize],
+                    m.words[FaultWord::Address as usize]
+                );
+                let _ = sys::process_kill(c.slot);
+                cap::release(c.slot);
+                c.restarts += 1;
+                let restarted = c.restarts <= RESTARTS_MAX && start(c, i, faults, deaths);
+                // The kill's own death notice is not news; any other bit that came with it is.
+                let notices = sys::poll(deaths).unwrap_or(0) & !(1 << i);
+                alive &= !notices;
+                if !restarted {
+                    println!("init: giving up on '{}'", children[i].launch.name);
+                    alive &= !(1 << i);
+                }
+            }
+            _ => {}
+        }
+    }
+    for c in &children {
+        match sys::wait(c.slot) {
+            Ok(ExitStatus::Exited(0)) => {}
+            Ok(status) => println!("init: '{}' ended: {status:?}", c.launch.name),
+            Err(e) => println!("init: waiting for '{}': {e}", c.launch.name),
+        }
+    }
     0
+}
+
+/// The fault endpoint, the death-notice notification (bound to init's thread) and the slot
+/// for reply capabilities.
+fn setup() -> Result<(u64, u64, u64), ipc::Error> {
+    let (faults, deaths, reply) = (cap::alloc()?, cap::alloc()?, cap::alloc()?);
+    sys::create(init_slots::MEMORY, Kind::Endpoint, faults, 0)?;
+    sys::create(init_slots::MEMORY, Kind::Notification, deaths, 0)?;
+    sys::ntfn_bind(deaths)?;
+    Ok((faults, deaths, reply))
+}
+
+/// Starts child number `index` with its grants, a death notice (bit `index`) and, if
+/// supervised, a fault endpoint badged `index + 1`. Reports a failure and returns false.
+fn start(c: &mut Child, index: usize, faults: u64, deaths: u64) -> bool {
+    let name = c.launch.name;
+    let priority = c.launch.priority.unwrap_or(PRIORITY_DEFAULT);
+    let slot = match cap::alloc() {
+        Ok(s) => s,
+        Err(e) => {
+            println!("init: cannot start '{name}': {e}");
+            return false;
+        }
+    };
+    let made = (|| {
+        sys::process_create(init_slots::MEMORY, init_slots::ARCHIVE, name, slot)?;
+        for g in GRANTS {
+            sys::cap_copy(g.from, g.to, g.rights, slot)?;
+        }
+        let badged = cap::alloc()?;
+        sys::cap_mint(deaths, badged, Rights::WRITE, 1 << index, SELF)?;
+        sys::process_notify_exit(slot, badged)?;
+        cap::release(badged);
+        if c.supervised {
+            let badged = cap::alloc()?;
+            sys::cap_mint(faults, badged, Rights::WRITE, index as u64 + 1, SELF)?;
+            sys::process_set_fault(slot, badged)?;
+            cap::release(badged);
+        }
+        sys::process_start(slot, &c.args, priority)
+    })();
+    match made {
+        Ok(pid) => {
+            println!("init: started '{name}' (pid {pid}, priority {priority})");
+            c.slot = slot;
+            true
+        }
+        Err(e) => {
+            println!("init: cannot start '{name}': {e}");
+            cap::release(slot);
+            false
+        }
+    }
 }

@@ -12,6 +12,7 @@
 
 extern crate alloc;
 
+pub mod cap;
 mod heap;
 pub mod print;
 mod start;

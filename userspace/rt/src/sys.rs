@@ -2,6 +2,8 @@
 //! [`ipc::syscall::Syscall`]. The register convention is documented there, once.
 
 use core::arch::asm;
+use ipc::cap::{Badge, CapInfo, Kind, Rights, Slot};
+use ipc::msg::{slot_pair, MsgInfo};
 use ipc::syscall::{self, ExitStatus, MapFlags, Syscall, ARG_REGS};
 use ipc::Error;
 
@@ -98,19 +100,161 @@ pub unsafe fn unmap(addr: u64, len: u64) -> Result<(), Error> {
     unsafe { raw(Syscall::Unmap as u64, [addr, len, 0, 0, 0, 0]) }.map(drop)
 }
 
-/// Starts boot program `name` with `args` at `priority`; returns its process id.
-pub fn spawn(name: &str, args: &str, priority: u8) -> Result<u64, Error> {
-    let a = [name.as_ptr() as u64, name.len() as u64, args.as_ptr() as u64, args.len() as u64, priority as u64, 0];
-    call(Syscall::Spawn, a).map(|r| r[0])
-}
-
-/// Waits for child `pid` to end.
-pub fn wait(pid: u64) -> Result<ExitStatus, Error> {
-    let r = call(Syscall::Wait, [pid, 0, 0, 0, 0, 0])?;
+/// Waits for the process of a Process capability to end.
+pub fn wait(process: Slot) -> Result<ExitStatus, Error> {
+    let r = call(Syscall::Wait, [process, 0, 0, 0, 0, 0])?;
     ExitStatus::from_words(r[0], r[1])
 }
 
 /// (free frames, kernel heap bytes in use).
 pub fn mem_stats() -> (u64, u64) {
     call(Syscall::MemStats, [0; 6]).map(|r| (r[0], r[1])).unwrap_or((0, 0))
+}
+
+/// What a capability slot holds.
+pub fn cap_inspect(slot: Slot) -> Result<CapInfo, Error> {
+    let r = call(Syscall::CapInspect, [slot, 0, 0, 0, 0, 0])?;
+    Ok(CapInfo { kind: Kind::try_from(r[0])?, rights: Rights::try_from(r[1])?, badge: r[2] })
+}
+
+/// Copies `src` to slot `dest` of `target` (`ipc::cap::SELF` or a Process capability).
+pub fn cap_copy(src: Slot, dest: Slot, rights: Rights, target: Slot) -> Result<(), Error> {
+    call(Syscall::CapCopy, [src, dest, rights.bits(), target, 0, 0]).map(drop)
+}
+
+pub fn cap_mint(src: Slot, dest: Slot, rights: Rights, badge: Badge, target: Slot) -> Result<(), Error> {
+    call(Syscall::CapMint, [src, dest, rights.bits(), badge, target, 0]).map(drop)
+}
+
+pub fn cap_move(src: Slot, dest: Slot, target: Slot) -> Result<(), Error> {
+    call(Syscall::CapMove, [src, dest, target, 0, 0, 0]).map(drop)
+}
+
+pub fn cap_delete(slot: Slot) -> Result<(), Error> {
+    call(Syscall::CapDelete, [slot, 0, 0, 0, 0, 0]).map(drop)
+}
+
+pub fn cap_revoke(slot: Slot) -> Result<(), Error> {
+    call(Syscall::CapRevoke, [slot, 0, 0, 0, 0, 0]).map(drop)
+}
+
+/// Makes an object of `kind` from a Memory capability into `dest` (`size`: pages of a
+/// Frame, bytes of a Memory).
+pub fn create(memory: Slot, kind: Kind, dest: Slot, size: u64) -> Result<(), Error> {
+    call(Syscall::Create, [memory, kind as u64, dest, size, 0, 0]).map(drop)
+}
+
+/// Makes a process from boot program `name`; its Process capability goes to `dest`.
+pub fn process_create(memory: Slot, archive: Slot, name: &str, dest: Slot) -> Result<(), Error> {
+    call(Syscall::ProcessCreate, [memory, archive, name.as_ptr() as u64, name.len() as u64, dest, 0]).map(drop)
+}
+
+/// Starts a created process; returns its process id.
+pub fn process_start(process: Slot, args: &str, priority: u8) -> Result<u64, Error> {
+    call(Syscall::ProcessStart, [process, args.as_ptr() as u64, args.len() as u64, priority as u64, 0, 0]).map(|r| r[0])
+}
+
+pub fn process_kill(process: Slot) -> Result<(), Error> {
+    call(Syscall::ProcessKill, [process, 0, 0, 0, 0, 0]).map(drop)
+}
+
+pub fn process_notify_exit(process: Slot, notification: Slot) -> Result<(), Error> {
+    call(Syscall::ProcessNotifyExit, [process, notification, 0, 0, 0, 0]).map(drop)
+}
+
+pub fn process_set_fault(process: Slot, endpoint: Slot) -> Result<(), Error> {
+    call(Syscall::ProcessSetFault, [process, endpoint, 0, 0, 0, 0]).map(drop)
+}
+
+/// A message as the registers carry it: the sender's badge (on receipt), the info word and
+/// the first four words. Words beyond four and capabilities are in the IPC buffer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Msg {
+    pub badge: Badge,
+    pub info: u64,
+    pub words: [u64; 4],
+}
+
+impl Msg {
+    pub fn new(label: u32, words: &[u64]) -> Msg {
+        let mut w = [0; 4];
+        w[..words.len().min(4)].copy_from_slice(&words[..words.len().min(4)]);
+        Msg { badge: 0, info: MsgInfo::new(label, words.len(), 0).encode(), words: w }
+    }
+
+    /// The info word decoded (the kernel only delivers valid ones).
+    pub fn info(&self) -> MsgInfo {
+        MsgInfo::decode(self.info).unwrap_or(MsgInfo::new(0, 0, 0))
+    }
+
+    pub fn label(&self) -> u32 {
+        self.info().label
+    }
+
+    fn from_regs(r: [u64; ARG_REGS]) -> Msg {
+        Msg { badge: r[0], info: r[1], words: [r[2], r[3], r[4], r[5]] }
+    }
+}
+
+fn msg_call(number: Syscall, first: u64, m: &Msg) -> Result<Msg, Error> {
+    call(number, [first, m.info, m.words[0], m.words[1], m.words[2], m.words[3]]).map(Msg::from_regs)
+}
+
+/// Sends through an endpoint, waiting for a receiver; or answers through a reply capability.
+pub fn send(endpoint: Slot, m: &Msg) -> Result<(), Error> {
+    msg_call(Syscall::Send, endpoint, m).map(drop)
+}
+
+/// Sends only if a receiver is waiting (`WouldBlock` otherwise).
+pub fn nb_send(endpoint: Slot, m: &Msg) -> Result<(), Error> {
+    msg_call(Syscall::NbSend, endpoint, m).map(drop)
+}
+
+/// Sends and waits for the answer.
+pub fn call_ep(endpoint: Slot, m: &Msg) -> Result<Msg, Error> {
+    msg_call(Syscall::Call, endpoint, m)
+}
+
+/// Waits for a message on `endpoint`; a call's reply capability goes to slot `reply`.
+pub fn recv(endpoint: Slot, reply: Slot) -> Result<Msg, Error> {
+    msg_call(Syscall::Recv, slot_pair(endpoint, reply), &Msg::default())
+}
+
+/// Answers the call in slot `reply` with `m`, then waits on `endpoint`.
+pub fn reply_recv(endpoint: Slot, reply: Slot, m: &Msg) -> Result<Msg, Error> {
+    msg_call(Syscall::ReplyRecv, slot_pair(endpoint, reply), m)
+}
+
+pub fn signal(notification: Slot) -> Result<(), Error> {
+    call(Syscall::Signal, [notification, 0, 0, 0, 0, 0]).map(drop)
+}
+
+/// Waits for bits on a notification; returns them.
+pub fn ntfn_wait(notification: Slot) -> Result<u64, Error> {
+    call(Syscall::NtfnWait, [notification, 0, 0, 0, 0, 0]).map(|r| r[0])
+}
+
+pub fn poll(notification: Slot) -> Result<u64, Error> {
+    call(Syscall::Poll, [notification, 0, 0, 0, 0, 0]).map(|r| r[0])
+}
+
+pub fn ntfn_bind(notification: Slot) -> Result<(), Error> {
+    call(Syscall::NtfnBind, [notification, 0, 0, 0, 0, 0]).map(drop)
+}
+
+/// Maps a Frame at `addr` in the caller's (`SELF`) or a child's address space.
+pub fn frame_map(frame: Slot, addr: u64, flags: MapFlags, target: Slot) -> Result<(), Error> {
+    call(Syscall::FrameMap, [frame, addr, flags.bits(), target, 0, 0]).map(drop)
+}
+
+pub fn irq_bind(irq: Slot, notification: Slot) -> Result<(), Error> {
+    call(Syscall::IrqBind, [irq, notification, 0, 0, 0, 0]).map(drop)
+}
+
+pub fn irq_ack(irq: Slot) -> Result<(), Error> {
+    call(Syscall::IrqAck, [irq, 0, 0, 0, 0, 0]).map(drop)
+}
+
+pub fn io_ports_enable(ports: Slot) -> Result<(), Error> {
+    call(Syscall::IoPortsEnable, [ports, 0, 0, 0, 0, 0]).map(drop)
 }

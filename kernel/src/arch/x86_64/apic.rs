@@ -21,7 +21,11 @@ const REG_TPR: u32 = 0x80;
 const REG_EOI: u32 = 0xb0;
 const REG_SVR: u32 = 0xf0;
 const REG_LVT_TIMER: u32 = 0x320;
+const REG_LVT_LINT0: u32 = 0x350;
 const REG_LVT_ERROR: u32 = 0x370;
+/// LINT0 delivery mode ExtINT: the 8259's interrupts arrive through the local APIC as if it
+/// were not there ("virtual wire"), with the 8259's own vector.
+const LVT_EXTINT: u32 = 0b111 << 8;
 const REG_TIMER_INITIAL: u32 = 0x380;
 const REG_TIMER_CURRENT: u32 = 0x390;
 const REG_TIMER_DIVIDE: u32 = 0x3e0;
@@ -83,6 +87,7 @@ pub fn init(phys_base: u64) -> &'static str {
     });
     write(REG_TPR, 0);
     write(REG_LVT_ERROR, LVT_MASKED);
+    write(REG_LVT_LINT0, LVT_EXTINT);
     write(REG_SVR, SVR_ENABLE | vectors::SPURIOUS as u32);
     if x2apic {
         "x2APIC"

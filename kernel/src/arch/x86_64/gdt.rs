@@ -30,13 +30,53 @@ pub struct Selectors {
     pub tss: SegmentSelector,
 }
 
+/// I/O ports a TSS bitmap covers: `0..IO_PORTS`. `in`/`out` on ports past it always fault.
+pub const IO_PORTS: usize = ipc::cap::IO_PORTS_END as usize;
+
+/// A process's I/O permission bitmap: a clear bit lets user mode use that port.
+pub type IoBitmap = [u8; IO_PORTS / 8];
+
+/// The TSS and, right after it, the I/O permission bitmap (with the terminating 0xff byte
+/// the CPU may read past the last port).
+#[repr(C)]
+struct TssWithMap {
+    tss: TaskStateSegment,
+    iomap: [u8; IO_PORTS / 8 + 1],
+}
+
 /// The TSS is read by the CPU at every trap through an IST or from user mode, and written by
 /// the kernel when stacks change; it lives in a cell because the GDT holds its address.
-struct TssCell(UnsafeCell<TaskStateSegment>);
+struct TssCell(UnsafeCell<TssWithMap>);
 // SAFETY: only the boot CPU exists, and the TSS is written with interrupts disabled.
 unsafe impl Sync for TssCell {}
 
-static TSS: TssCell = TssCell(UnsafeCell::new(TaskStateSegment::new()));
+static TSS: TssCell = TssCell(UnsafeCell::new(TssWithMap {
+    tss: {
+        let mut tss = TaskStateSegment::new();
+        tss.iomap_base = core::mem::size_of::<TaskStateSegment>() as u16;
+        tss
+    },
+    iomap: [0xff; IO_PORTS / 8 + 1],
+}));
+
+/// Whether the TSS holds a process's bitmap (else all ports are closed).
+static IO_OPEN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Installs the running process's I/O permissions: its bitmap, or none.
+pub fn set_io_bitmap(bitmap: Option<&IoBitmap>) {
+    use core::sync::atomic::Ordering::Relaxed;
+    if bitmap.is_none() && !IO_OPEN.load(Relaxed) {
+        return;
+    }
+    // SAFETY: one CPU, interrupts off: the CPU reads the bitmap only on a user-mode `in`/`out`,
+    // which cannot run while the kernel writes it.
+    let map = unsafe { &mut (*TSS.0.get()).iomap };
+    match bitmap {
+        Some(b) => map[..IO_PORTS / 8].copy_from_slice(b),
+        None => map.fill(0xff),
+    }
+    IO_OPEN.store(bitmap.is_some(), Relaxed);
+}
 static GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
 
 /// Stacks the IST uses until the kernel can map guarded ones: exceptions must be reportable
@@ -57,9 +97,9 @@ pub fn init() -> Selectors {
         let kernel_data = gdt.append(Descriptor::kernel_data_segment());
         let user_data = gdt.append(Descriptor::user_data_segment());
         let user_code = gdt.append(Descriptor::user_code_segment());
-        // SAFETY: the TSS is a static, so it outlives the GDT; it is only mutated through
-        // `set_ist`, field by field, never moved.
-        let tss = gdt.append(unsafe { Descriptor::tss_segment_unchecked(TSS.0.get()) });
+        // SAFETY: the TSS is a static, so it outlives the GDT; it is only mutated field by
+        // field, never moved.
+        let tss = gdt.append(tss_descriptor());
         (gdt, Selectors { kernel_code, kernel_data, user_data, user_code, tss })
     });
     gdt.load();
@@ -75,6 +115,19 @@ pub fn init() -> Selectors {
     *selectors
 }
 
+/// The TSS descriptor, its limit stretched over the I/O bitmap that follows the TSS.
+fn tss_descriptor() -> Descriptor {
+    // SAFETY: the TSS is a static, so it outlives the GDT; it is only mutated field by field.
+    let Descriptor::SystemSegment(low, high) = (unsafe { Descriptor::tss_segment_unchecked(TSS.0.get().cast()) })
+    else {
+        unreachable!("a TSS descriptor is a system segment")
+    };
+    let limit = (core::mem::size_of::<TssWithMap>() - 1) as u64;
+    const _: () = assert!(core::mem::size_of::<TssWithMap>() < 1 << 16);
+    // The limit's low 16 bits are bits 0–15 of the low word; bits 16–19 (zero here) are 48–51.
+    Descriptor::SystemSegment((low & !0xffff) | limit, high)
+}
+
 /// The selectors, once [`init`] has run.
 pub fn selectors() -> Selectors {
     GDT.get().expect("gdt::selectors before gdt::init").1
@@ -85,7 +138,7 @@ pub fn selectors() -> Selectors {
 pub fn set_kernel_stack(top: u64) {
     // SAFETY: as in `set_ist`: one CPU, and the kernel runs with interrupts disabled, so no
     // trap from user mode can read RSP0 while it changes.
-    unsafe { (*TSS.0.get()).privilege_stack_table[0] = VirtAddr::new(top) };
+    unsafe { (*TSS.0.get()).tss.privilege_stack_table[0] = VirtAddr::new(top) };
 }
 
 /// Replaces the early IST stacks with kernel stacks that have guard pages below them.
@@ -100,6 +153,6 @@ fn set_ist(ist: u8, top: VirtAddr) {
     x86_64::instructions::interrupts::without_interrupts(|| {
         // SAFETY: one CPU, interrupts off: nothing else reads or writes the TSS meanwhile.
         // An NMI could arrive and read this entry; a 64-bit aligned store is atomic on x86.
-        unsafe { (*TSS.0.get()).interrupt_stack_table[ist as usize - 1] = top };
+        unsafe { (*TSS.0.get()).tss.interrupt_stack_table[ist as usize - 1] = top };
     });
 }

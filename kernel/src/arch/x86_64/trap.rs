@@ -8,7 +8,7 @@
 
 use super::exception::{self, BREAKPOINT, MACHINE_CHECK, NMI};
 use super::frame::TrapFrame;
-use super::{apic, qemu, vectors};
+use super::{apic, pic, qemu, vectors};
 use crate::{console, time, warn};
 use core::sync::atomic::{AtomicU64, Ordering};
 use ipc::qemu::ExitCode;
@@ -39,9 +39,21 @@ extern "C" fn seam_trap_dispatch(frame: &mut TrapFrame) {
             apic::end_of_interrupt();
             crate::task::on_timer_tick(frame.from_user());
         }
-        // The 8259 is masked, but it can still raise a spurious IRQ 7 or 15; it must not be
-        // acknowledged. The local APIC's spurious vector needs no EOI either.
-        v if vectors::is_legacy_pic(v) || v == vectors::SPURIOUS => {}
+        // A legacy line a user driver has bound: masked, acknowledged, signalled. The 8259
+        // can also raise a spurious IRQ 7 or 15, which must not be acknowledged.
+        v if vectors::is_legacy_pic(v) => {
+            let line = (v - vectors::PIC_BASE) as u8;
+            if (line == 7 || line == 15) && !pic::in_service(line) {
+                return;
+            }
+            let outranked = crate::task::ops::on_irq(line);
+            pic::end_of_interrupt(line);
+            if outranked {
+                crate::task::preempt_from_interrupt(frame.from_user());
+            }
+        }
+        // The local APIC's spurious vector needs no EOI.
+        vectors::SPURIOUS => {}
         v => {
             warn!("unexpected interrupt on vector {v:#x}");
             apic::end_of_interrupt();

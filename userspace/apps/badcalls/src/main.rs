@@ -5,6 +5,7 @@
 #![no_main]
 
 use core::arch::asm;
+use ipc::cap::init_slots;
 use ipc::layout::{PAGE_SIZE, USER_END};
 use ipc::syscall::{Syscall, ARG_REGS};
 use ipc::Error;
@@ -25,8 +26,12 @@ fn main(_: rt::Args) -> u64 {
     let write = Syscall::DebugWrite as u64;
     let map = Syscall::Map as u64;
     let broken = BROKEN.as_ptr() as u64;
-    let checks: [(&str, u64, [u64; ARG_REGS], Error); 18] = [
-        ("unknown syscall number", Syscall::ALL.len() as u64, [0; 6], Error::UnknownSyscall),
+    let create = Syscall::ProcessCreate as u64;
+    let (memory, archive) = (init_slots::MEMORY, init_slots::ARCHIVE);
+    let last = *Syscall::ALL.last().unwrap() as u64;
+    let checks: [(&str, u64, [u64; ARG_REGS], Error); 19] = [
+        ("unknown syscall number", last + 1, [0; 6], Error::UnknownSyscall),
+        ("retired syscall number (Spawn)", 8, [0; 6], Error::UnknownSyscall),
         ("syscall number 2^32", 1 << 32, [0; 6], Error::UnknownSyscall),
         ("syscall number -1", u64::MAX, [0; 6], Error::UnknownSyscall),
         ("write from a kernel pointer", write, [kernel, 16, 0, 0, 0, 0], Error::BadAddress),
@@ -41,9 +46,9 @@ fn main(_: rt::Args) -> u64 {
         ("map in the kernel half", map, [kernel, PAGE_SIZE, 1, 0, 0, 0], Error::BadAddress),
         ("map whose length wraps around", map, [UNMAPPED, u64::MAX - PAGE_SIZE + 1, 1, 0, 0, 0], Error::BadLength),
         ("map over my own text", map, [ipc::layout::USER_IMAGE_BASE, PAGE_SIZE, 1, 0, 0, 0], Error::InvalidArgument),
-        ("spawn a program that does not exist", Syscall::Spawn as u64, [ptr, 5, 0, 0, 1, 0], Error::NotFound),
-        ("spawn a malformed ELF file", Syscall::Spawn as u64, [broken, 6, 0, 0, 1, 0], Error::InvalidArgument),
-        ("wait for a process that is not my child", Syscall::Wait as u64, [1, 0, 0, 0, 0, 0], Error::NotFound),
+        ("create from a program that does not exist", create, [memory, archive, ptr, 5, 40, 0], Error::NotFound),
+        ("create from a malformed ELF file", create, [memory, archive, broken, 6, 40, 0], Error::InvalidArgument),
+        ("wait on an empty slot", Syscall::Wait as u64, [40, 0, 0, 0, 0, 0], Error::InvalidCapability),
     ];
     let mut failed = 0;
     for (what, number, args, expected) in checks {

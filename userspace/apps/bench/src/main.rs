@@ -42,7 +42,7 @@ fn main(args: rt::Args) -> u64 {
     // The partner yields as often as we do, and a little more, so each of our yields finds it
     // ready; it is at our priority, so a yield switches to it and its yield switches back.
     let partner_args = alloc::format!("partner {}", WARM_UP + iters + 16);
-    let Ok(partner) = sys::spawn("bench", &partner_args, PRIORITY_DEFAULT) else {
+    let Ok(partner) = rt::cap::spawn("bench", &partner_args, PRIORITY_DEFAULT, &[]) else {
         println!("bench: cannot start the partner process");
         return 1;
     };

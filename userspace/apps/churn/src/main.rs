@@ -1,11 +1,12 @@
-//! `churn N`: starts and waits for N short-lived child processes, one after another, and
+//! `churn N`: starts and waits for N short-lived child processes, one after another (each
+//! made from its Memory and Archive capabilities, holding none itself), and
 //! checks that the kernel's free frames and heap use come back exactly to where they were.
 //! `churn child` is the child: it exits at once.
 #![no_std]
 #![no_main]
 
 use ipc::syscall::ExitStatus;
-use rt::{ipc, println, sys};
+use rt::{cap, ipc, println, sys};
 
 rt::main!(main);
 
@@ -48,10 +49,11 @@ fn churn(n: u64) -> u64 {
 
 fn run_children(n: u64) -> Result<(), &'static str> {
     for _ in 0..n {
-        let pid = sys::spawn("churn", "child", ipc::syscall::PRIORITY_DEFAULT).map_err(|_| "spawn failed")?;
-        match sys::wait(pid) {
-            Ok(ExitStatus::Exited(7)) => {}
-            _ => return Err("a child did not exit with code 7"),
+        let child = cap::spawn("churn", "child", ipc::syscall::PRIORITY_DEFAULT, &[]).map_err(|_| "spawn failed")?;
+        let status = sys::wait(child);
+        cap::release(child);
+        if status != Ok(ExitStatus::Exited(7)) {
+            return Err("a child did not exit with code 7");
         }
     }
     Ok(())

@@ -1,0 +1,412 @@
+//! Moving messages between threads: send, call, receive, reply, and notifications.
+//!
+//! A message goes straight from one thread to the other: registers through the threads'
+//! `Msg`, buffer words and capabilities from one IPC buffer page to the other through the
+//! physical window. A sender that finds no receiver queues on the endpoint with its message
+//! (and vice versa); whoever comes second does the transfer. A call that reaches a waiting
+//! server whose priority is not lower than the caller's switches to it directly; so does a
+//! reply-and-receive to a caller that is not lower. The register-only cases go through
+//! `fastpath.rs` first.
+
+use super::table::{reschedule, with, Leave, Msg, State, Tasks};
+use crate::cap::At;
+use crate::ipc::{Endpoint, Notification};
+use crate::mem::phys_to_virt;
+use crate::object::Object;
+use crate::sched::Tid;
+use alloc::vec::Vec;
+use ipc::cap::{Kind, Rights};
+use ipc::msg::{
+    split_slot_pair, MsgInfo, BUFFER_RECV_SLOTS_OFFSET, BUFFER_SEND_CAPS_OFFSET, BUFFER_WORDS_OFFSET,
+    LABEL_NOTIFICATION, MSG_REGS,
+};
+use ipc::syscall::ARG_REGS;
+use ipc::Error;
+
+type Regs = [u64; ARG_REGS];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Send,
+    NonBlocking,
+    Call,
+}
+
+/// What the calling thread does after the bookkeeping, outside the lock.
+enum Next {
+    Return,
+    Block,
+    Handoff(Tid),
+}
+
+fn message(r: &Regs, badge: u64) -> Msg {
+    Msg { badge, info: r[1], words: [r[2], r[3], r[4], r[5]] }
+}
+
+fn write_message(r: &mut Regs, msg: &Msg) {
+    r[0] = msg.badge;
+    r[1] = msg.info;
+    r[2..].copy_from_slice(&msg.words);
+}
+
+fn endpoint(t: &mut Tasks, obj: u32) -> &mut Endpoint {
+    let Object::Endpoint(ep, _) = t.caps.object_mut(obj) else { unreachable!("not an endpoint") };
+    ep
+}
+
+fn notification(t: &mut Tasks, obj: u32) -> &mut Notification {
+    let Object::Notification(n, _) = t.caps.object_mut(obj) else { unreachable!("not a notification") };
+    n
+}
+
+/// A word of a thread's IPC buffer.
+fn buffer_word(buffer: u64, offset: usize) -> u64 {
+    // SAFETY: `buffer` is the physical address of a live thread's IPC buffer page, mapped
+    // through the physical window; `offset` is a constant offset inside `IpcBuffer`, which
+    // fits in the page; user code cannot run meanwhile (one CPU, kernel not preemptible).
+    unsafe { core::ptr::read_volatile((phys_to_virt(buffer) + offset as u64) as *const u64) }
+}
+
+/// Copies the buffer words and the capabilities of a message from thread `from` to thread
+/// `to`. Capabilities go only with `grant`, to the receiver's `recv_slots`, each a child of
+/// the sender's; the transfer stops at the first that cannot be made (an empty source, a
+/// full destination). Returns the info as delivered: its capability count is what arrived.
+fn transfer(t: &mut Tasks, from: Tid, to: Tid, info: MsgInfo, grant: bool) -> MsgInfo {
+    let (src, dst) = (t.threads[&from].ipc_buffer, t.threads[&to].ipc_buffer);
+    let words = info.buffer_words();
+    if words > 0 {
+        let offset = (BUFFER_WORDS_OFFSET + MSG_REGS * 8) as u64;
+        // SAFETY: both are live threads' IPC buffer pages (distinct: a thread never sends to
+        // itself), and `MSG_REGS + words <= MSG_MAX_WORDS` keeps the range inside the
+        // buffer's `words`, inside the page.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                (phys_to_virt(src) + offset) as *const u64,
+                (phys_to_virt(dst) + offset) as *mut u64,
+                words,
+            )
+        };
+    }
+    let mut caps = 0;
+    if grant && info.caps > 0 {
+        let spaces = (t.processes[&t.threads[&from].pid].cspace, t.processes[&t.threads[&to].pid].cspace);
+        for i in 0..info.caps as usize {
+            let from_slot = buffer_word(src, BUFFER_SEND_CAPS_OFFSET + i * 8);
+            let to_slot = buffer_word(dst, BUFFER_RECV_SLOTS_OFFSET + i * 8);
+            let (Ok(a), Ok(b)) = (At::user(spaces.0, from_slot), At::user(spaces.1, to_slot)) else { break };
+            let Ok(cap) = t.caps.get(a) else { break };
+            if t.caps.copy(a, b, cap.rights).is_err() {
+                break;
+            }
+            caps += 1;
+        }
+    }
+    MsgInfo { caps, ..info }
+}
+
+/// Makes thread `tid` runnable with `result` without queueing it: the caller switches to it.
+fn ready_for_handoff(t: &mut Tasks, tid: Tid) {
+    let thread = t.thread(tid);
+    thread.state = State::Ready;
+    thread.result = Ok(());
+}
+
+/// Empties a receive's reply slot: it may hold an old reply capability, which goes (its
+/// caller, if still waiting, gets `ObjectGone`); anything else there is refused.
+fn clear_reply_slot(t: &mut Tasks, at: At) -> Result<(), Error> {
+    match t.caps.get(at) {
+        Err(_) => Ok(()),
+        Ok(cap) if cap.kind == Kind::Reply => {
+            let mut freed = Vec::new();
+            t.caps.delete(at, &mut freed)?;
+            t.dispose(freed);
+            Ok(())
+        }
+        Ok(_) => Err(Error::SlotInUse),
+    }
+}
+
+/// Puts a reply capability for `caller`'s call in the reply slot of `server`, which is
+/// receiving; the caller now waits for the answer.
+fn make_reply(t: &mut Tasks, server: Tid, caller: Tid) {
+    let at = At { space: t.processes[&t.threads[&server].pid].cspace, slot: t.threads[&server].reply_slot };
+    // The slot was emptied when the receive began, but a holder of the server's Process
+    // capability may have filled it since: the kernel's claim on it wins.
+    if t.caps.get(at).is_ok() {
+        let mut freed = Vec::new();
+        let _ = t.caps.delete(at, &mut freed);
+        t.dispose(freed);
+    }
+    let reply = t
+        .caps
+        .create(at, Object::Reply { caller: Some(caller) }, Rights::WRITE.union(Rights::GRANT))
+        .expect("the reply slot was just emptied");
+    t.thread(caller).state = State::AwaitingReply { reply };
+}
+
+/// `Send`, `NbSend` and `Call` on an endpoint; `Send` and `NbSend` on a reply capability.
+pub fn send(r: &mut Regs, mode: Mode) -> Result<(), Error> {
+    let info = MsgInfo::decode(r[1])?;
+    let next = with(|t| {
+        let at = t.slot(r[0])?;
+        let cap = t.caps.get(at)?;
+        if cap.kind == Kind::Reply && mode != Mode::Call {
+            let caller = reply(t, at, info, message(r, 0))?;
+            if let Some(c) = caller {
+                let result = t.threads[&c].result;
+                t.wake(c, result);
+            }
+            return Ok(Next::Return);
+        }
+        if cap.kind != Kind::Endpoint {
+            return Err(Error::WrongKind);
+        }
+        if !cap.rights.contains(Rights::WRITE) || (info.caps > 0 && !cap.rights.contains(Rights::GRANT)) {
+            return Err(Error::MissingRights);
+        }
+        let msg = message(r, cap.badge);
+        let me = t.running;
+        let Some(rx) = endpoint(t, cap.obj).take_receiver() else {
+            if mode == Mode::NonBlocking {
+                return Err(Error::WouldBlock);
+            }
+            let thread = t.current_mut();
+            thread.msg = msg;
+            thread.state = State::Sending { ep: cap.obj, call: mode == Mode::Call };
+            endpoint(t, cap.obj).queue_sender(me);
+            return Ok(Next::Block);
+        };
+        let delivered = transfer(t, me, rx, info, info.caps > 0);
+        t.thread(rx).msg = Msg { info: delivered.encode(), ..msg };
+        if mode != Mode::Call {
+            t.wake(rx, Ok(()));
+            return Ok(Next::Return);
+        }
+        make_reply(t, rx, me);
+        if t.threads[&rx].priority >= t.current().priority {
+            ready_for_handoff(t, rx);
+            Ok(Next::Handoff(rx))
+        } else {
+            t.wake(rx, Ok(()));
+            Ok(Next::Block)
+        }
+    })?;
+    finish(r, next, mode == Mode::Call)
+}
+
+/// Answers the call the reply capability in `at` stands for, and uses the capability up.
+/// Returns the caller, now holding the answer and ready but not queued, unless it is gone.
+fn reply(t: &mut Tasks, at: At, info: MsgInfo, msg: Msg) -> Result<Option<Tid>, Error> {
+    let cap = t.caps.lookup(at, Kind::Reply, Rights::WRITE)?;
+    if info.caps > 0 && !cap.rights.contains(Rights::GRANT) {
+        return Err(Error::MissingRights);
+    }
+    let Object::Reply { caller } = t.caps.object_mut(cap.obj) else { unreachable!("kind checked") };
+    let caller = caller.take();
+    let mut freed = Vec::new();
+    t.caps.delete(at, &mut freed)?;
+    t.dispose(freed);
+    let Some(c) = caller else { return Ok(None) };
+    let delivered = transfer(t, t.running, c, info, info.caps > 0);
+    t.thread(c).msg = Msg { badge: 0, info: delivered.encode(), ..msg };
+    ready_for_handoff(t, c);
+    Ok(Some(c))
+}
+
+/// `Recv`: waits on an endpoint for a message.
+pub fn recv(r: &mut Regs) -> Result<(), Error> {
+    receive(r, None)
+}
+
+/// `ReplyRecv`: answers the call in the reply slot (if there is one), then receives.
+pub fn reply_recv(r: &mut Regs) -> Result<(), Error> {
+    let info = MsgInfo::decode(r[1])?;
+    let (_, reply_slot) = split_slot_pair(r[0]);
+    let caller = with(|t| {
+        let at = t.slot(reply_slot)?;
+        match t.caps.get(at) {
+            Err(_) => Ok(None),
+            Ok(_) => reply(t, at, info, message(r, 0)),
+        }
+    })?;
+    receive(r, caller)
+}
+
+/// Receives on the endpoint in `r[0]`; `answered` is a caller just given its reply, to be
+/// switched to if this thread blocks and the caller's priority is not lower.
+fn receive(r: &mut Regs, answered: Option<Tid>) -> Result<(), Error> {
+    let (ep_slot, reply_slot) = split_slot_pair(r[0]);
+    let next = with(|t| {
+        let result = receive_locked(t, r, ep_slot, reply_slot);
+        let Some(c) = answered else { return result };
+        match result {
+            Ok(Next::Block) if t.threads[&c].priority >= t.current().priority => Ok(Next::Handoff(c)),
+            other => {
+                t.wake(c, Ok(()));
+                other
+            }
+        }
+    })?;
+    finish(r, next, true)
+}
+
+fn receive_locked(t: &mut Tasks, r: &mut Regs, ep_slot: u64, reply_slot: u64) -> Result<Next, Error> {
+    let cap = t.caps.lookup(t.slot(ep_slot)?, Kind::Endpoint, Rights::READ)?;
+    let reply_at = t.slot(reply_slot)?;
+    clear_reply_slot(t, reply_at)?;
+    if let Some(bits) = take_bound_bits(t) {
+        write_message(r, &notification_message(bits));
+        return Ok(Next::Return);
+    }
+    let me = t.running;
+    let Some(tx) = endpoint(t, cap.obj).take_sender() else {
+        let thread = t.current_mut();
+        thread.state = State::Receiving { ep: cap.obj };
+        thread.reply_slot = reply_at.slot;
+        endpoint(t, cap.obj).queue_receiver(me);
+        return Ok(Next::Block);
+    };
+    let sender = &t.threads[&tx];
+    let (msg, state, faulted) = (sender.msg, sender.state, sender.faulted);
+    let info = MsgInfo::decode(msg.info).expect("queued message checked when sent");
+    let delivered = transfer(t, tx, me, info, info.caps > 0);
+    write_message(r, &Msg { info: delivered.encode(), ..msg });
+    if faulted {
+        t.thread(tx).state = State::Faulted;
+    } else if state == (State::Sending { ep: cap.obj, call: true }) {
+        t.current_mut().reply_slot = reply_at.slot;
+        make_reply(t, me, tx);
+    } else {
+        t.wake(tx, Ok(()));
+    }
+    Ok(Next::Return)
+}
+
+/// Leaves the CPU as `next` says; when the thread runs again, returns its result, with the
+/// message it was given in the registers if `gets_message`.
+fn finish(r: &mut Regs, next: Next, gets_message: bool) -> Result<(), Error> {
+    match next {
+        Next::Return => {
+            super::table::preempt_if_outranked();
+            return Ok(());
+        }
+        Next::Block => reschedule(Leave::Block),
+        Next::Handoff(tid) => reschedule(Leave::Handoff(tid)),
+    }
+    with(|t| {
+        let thread = t.current();
+        if gets_message && thread.result.is_ok() {
+            write_message(r, &thread.msg);
+        }
+        thread.result
+    })
+}
+
+fn notification_message(bits: u64) -> Msg {
+    Msg { badge: bits, info: MsgInfo::new(LABEL_NOTIFICATION, 0, 0).encode(), words: [0; MSG_REGS] }
+}
+
+/// The pending bits of the notification bound to the running thread, taken.
+fn take_bound_bits(t: &mut Tasks) -> Option<u64> {
+    let obj = t.current().bound?;
+    let n = notification(t, obj);
+    n.pending().then(|| n.take())
+}
+
+/// Sets bits in a notification: a waiter gets them, or else the bound thread if it is
+/// receiving; otherwise they stay pending.
+pub fn signal_object(t: &mut Tasks, obj: u32, bits: u64) {
+    let n = notification(t, obj);
+    if let Some((tid, bits)) = n.signal(bits) {
+        t.thread(tid).msg.badge = bits;
+        t.wake(tid, Ok(()));
+        return;
+    }
+    let Some(b) = n.bound else { return };
+    if let State::Receiving { ep } = t.threads[&b].state {
+        let bits = notification(t, obj).take();
+        endpoint(t, ep).remove(b);
+        t.thread(b).msg = notification_message(bits);
+        t.wake(b, Ok(()));
+    }
+}
+
+/// `Signal`: the capability's badge bits, or bit 0 for an unbadged one.
+pub fn signal(r: &mut Regs) -> Result<(), Error> {
+    with(|t| {
+        let cap = t.caps.lookup(t.slot(r[0])?, Kind::Notification, Rights::WRITE)?;
+        signal_object(t, cap.obj, if cap.badge != 0 { cap.badge } else { 1 });
+        Ok(())
+    })?;
+    super::table::preempt_if_outranked();
+    Ok(())
+}
+
+/// `NtfnWait`: the pending bits, waiting for some if there are none.
+pub fn wait(r: &mut Regs) -> Result<(), Error> {
+    let next = with(|t| {
+        let cap = t.caps.lookup(t.slot(r[0])?, Kind::Notification, Rights::READ)?;
+        let me = t.running;
+        match notification(t, cap.obj).wait(me) {
+            Some(bits) => {
+                r[0] = bits;
+                Ok(Next::Return)
+            }
+            None => {
+                t.current_mut().state = State::Waiting { ntfn: cap.obj };
+                Ok(Next::Block)
+            }
+        }
+    })?;
+    if let Next::Return = next {
+        return Ok(());
+    }
+    reschedule(Leave::Block);
+    with(|t| {
+        r[0] = t.current().msg.badge;
+        t.current().result
+    })
+}
+
+/// `Poll`: the pending bits, 0 if none.
+pub fn poll(r: &mut Regs) -> Result<(), Error> {
+    with(|t| {
+        let cap = t.caps.lookup(t.slot(r[0])?, Kind::Notification, Rights::READ)?;
+        r[0] = notification(t, cap.obj).take();
+        Ok(())
+    })
+}
+
+/// `NtfnBind`: the notification also answers the running thread's receives.
+pub fn bind(r: &mut Regs) -> Result<(), Error> {
+    with(|t| {
+        let cap = t.caps.lookup(t.slot(r[0])?, Kind::Notification, Rights::READ)?;
+        let me = t.running;
+        if t.current().bound.is_some() || notification(t, cap.obj).bound.is_some() {
+            return Err(Error::InvalidArgument);
+        }
+        notification(t, cap.obj).bound = Some(me);
+        t.current_mut().bound = Some(cap.obj);
+        Ok(())
+    })
+}
+
+/// Sends the fault message of the running thread, which has faulted, through endpoint
+/// `ep`: to a waiting receiver now, or queued. The thread never runs in user mode again.
+pub fn send_fault(t: &mut Tasks, ep: u32, msg: Msg) {
+    let me = t.running;
+    let thread = t.current_mut();
+    thread.faulted = true;
+    thread.msg = msg;
+    match endpoint(t, ep).take_receiver() {
+        Some(rx) => {
+            t.thread(rx).msg = msg;
+            t.wake(rx, Ok(()));
+            t.current_mut().state = State::Faulted;
+        }
+        None => {
+            t.current_mut().state = State::Sending { ep, call: false };
+            endpoint(t, ep).queue_sender(me);
+        }
+    }
+}

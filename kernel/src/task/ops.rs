@@ -1,0 +1,402 @@
+//! The system calls on capabilities and the objects behind them: copy, mint, move, delete,
+//! revoke, inspect; making objects from Memory; making, starting, killing processes; mapping
+//! memory and Frames; interrupts and I/O ports. Each checks the capabilities it is given
+//! (slot, kind, rights) before it changes anything.
+
+use super::table::{with, Tasks};
+use super::{ipc as msg, load};
+use crate::arch::{gdt, pic};
+use crate::cap::{At, FAULT_SLOT};
+use crate::ipc::{Endpoint, Notification};
+use crate::mem::space::{Access, Unmapped};
+use crate::object::{Charge, Object};
+use crate::mem;
+use alloc::vec::Vec;
+use ipc::cap::{init_slots, Kind, Rights, FRAME_PAGES_MAX, IO_PORTS_END, IRQ_LINES};
+use ipc::layout::PAGE_SIZE;
+use ipc::syscall::{ExitStatus, MapFlags, ARG_REGS};
+use ipc::Error;
+
+type Regs = [u64; ARG_REGS];
+
+fn rights(bits: u64) -> Result<Rights, Error> {
+    Rights::try_from(bits)
+}
+
+/// The capability space of a "target" argument.
+fn target_space(t: &Tasks, target: u64) -> Result<u32, Error> {
+    let pid = t.target(target)?;
+    Ok(t.processes[&pid].cspace)
+}
+
+pub fn inspect(r: &mut Regs) -> Result<(), Error> {
+    with(|t| {
+        let cap = t.caps.get(t.slot(r[0])?)?;
+        [r[0], r[1], r[2]] = [cap.kind as u64, cap.rights.bits(), cap.badge];
+        Ok(())
+    })
+}
+
+pub fn copy(r: &mut Regs) -> Result<(), Error> {
+    let [src, dest, bits, target, ..] = *r;
+    with(|t| {
+        let dest = At::user(target_space(t, target)?, dest)?;
+        t.caps.copy(t.slot(src)?, dest, rights(bits)?)
+    })
+}
+
+pub fn mint(r: &mut Regs) -> Result<(), Error> {
+    let [src, dest, bits, badge, target, _] = *r;
+    with(|t| {
+        let dest = At::user(target_space(t, target)?, dest)?;
+        t.caps.mint(t.slot(src)?, dest, rights(bits)?, badge)
+    })
+}
+
+pub fn move_cap(r: &mut Regs) -> Result<(), Error> {
+    let [src, dest, target, ..] = *r;
+    with(|t| {
+        let dest = At::user(target_space(t, target)?, dest)?;
+        t.caps.move_cap(t.slot(src)?, dest)
+    })
+}
+
+pub fn delete(r: &mut Regs) -> Result<(), Error> {
+    with(|t| {
+        let mut freed = Vec::new();
+        t.caps.delete(t.slot(r[0])?, &mut freed)?;
+        t.dispose(freed);
+        Ok(())
+    })?;
+    super::table::preempt_if_outranked();
+    Ok(())
+}
+
+pub fn revoke(r: &mut Regs) -> Result<(), Error> {
+    with(|t| {
+        let mut freed = Vec::new();
+        t.caps.revoke(t.slot(r[0])?, &mut freed)?;
+        t.dispose(freed);
+        Ok(())
+    })?;
+    super::table::preempt_if_outranked();
+    Ok(())
+}
+
+/// `Create`: an Endpoint, Notification, Frame or Memory object, charged to a Memory object.
+pub fn create(r: &mut Regs) -> Result<(), Error> {
+    let [memory, kind, dest, size, ..] = *r;
+    let kind = Kind::try_from(kind)?;
+    with(|t| {
+        let mem_cap = t.caps.lookup(t.slot(memory)?, Kind::Memory, Rights::WRITE)?;
+        let dest = t.slot(dest)?;
+        if t.caps.get(dest).is_ok() {
+            return Err(Error::SlotInUse);
+        }
+        let bytes = kind.cost(size).ok_or(Error::InvalidArgument)?;
+        let charge = Charge { memory: mem_cap.obj, bytes };
+        let object = match kind {
+            Kind::Endpoint => Object::Endpoint(Endpoint::new(), charge),
+            Kind::Notification => Object::Notification(Notification::new(), charge),
+            Kind::Frame if (1..=FRAME_PAGES_MAX).contains(&size) => {
+                Object::Frame { pages: Vec::with_capacity(size as usize), charge }
+            }
+            Kind::Memory => Object::Memory { limit: size, used: 0, parent: Some((mem_cap.obj, bytes)) },
+            _ => return Err(Error::InvalidArgument),
+        };
+        t.charge(mem_cap.obj, bytes)?;
+        let object = match object {
+            Object::Frame { mut pages, charge } => {
+                for _ in 0..size {
+                    match mem::paging::alloc_zeroed_frame() {
+                        Some(p) => pages.push(p),
+                        None => {
+                            pages.into_iter().for_each(mem::free_frame);
+                            t.credit(mem_cap.obj, bytes);
+                            return Err(Error::OutOfMemory);
+                        }
+                    }
+                }
+                Object::Frame { pages, charge }
+            }
+            other => other,
+        };
+        t.caps.retain(mem_cap.obj);
+        t.caps.create(dest, object, Rights::ALL).map(drop)
+    })
+}
+
+/// `ProcessCreate`: a process from a boot program, not started, with an empty capability
+/// space; the caller gets a Process capability.
+pub fn process_create(r: &mut Regs, name: &str) -> Result<(), Error> {
+    let [memory, archive, _, _, dest, _] = *r;
+    with(|t| {
+        let mem_cap = t.caps.lookup(t.slot(memory)?, Kind::Memory, Rights::WRITE)?;
+        t.caps.lookup(t.slot(archive)?, Kind::Archive, Rights::WRITE)?;
+        let dest = t.slot(dest)?;
+        if t.caps.get(dest).is_ok() {
+            return Err(Error::SlotInUse);
+        }
+        let priority = t.current_process().priority;
+        let pid = load::create(t, name, mem_cap.obj, priority)?;
+        t.processes.get_mut(&pid).expect("just made").handle = true;
+        t.caps.create(dest, Object::Process(pid), Rights::ALL).map(drop)
+    })
+}
+
+/// The process of a Process capability with `need`.
+fn process_of(t: &Tasks, slot: u64, need: Rights) -> Result<u64, Error> {
+    let cap = t.caps.lookup(t.slot(slot)?, Kind::Process, need)?;
+    let Object::Process(pid) = *t.caps.object(cap.obj) else { unreachable!("kind checked") };
+    Ok(pid)
+}
+
+/// `ProcessStart`: gives a created process its thread, at a priority no higher than the
+/// caller's. Returns its process id.
+pub fn process_start(r: &mut Regs, args: &str) -> Result<(), Error> {
+    let [process, _, _, priority, ..] = *r;
+    with(|t| {
+        let pid = process_of(t, process, Rights::WRITE)?;
+        if priority > u64::from(t.current_process().priority) {
+            return Err(Error::InvalidArgument);
+        }
+        if t.threads.contains_key(&pid) || t.processes.get(&pid).is_none_or(|p| p.status.is_some()) {
+            return Err(Error::InvalidArgument);
+        }
+        t.processes.get_mut(&pid).expect("checked").priority = priority as u8;
+        load::start(t, pid, args)?;
+        r[0] = pid;
+        Ok(())
+    })?;
+    super::table::preempt_if_outranked();
+    Ok(())
+}
+
+/// `ProcessKill`.
+pub fn process_kill(r: &mut Regs) -> Result<(), Error> {
+    let me = with(|t| {
+        let pid = process_of(t, r[0], Rights::WRITE)?;
+        if t.processes.get(&pid).is_none_or(|p| p.status.is_some()) {
+            return Ok(false);
+        }
+        if pid == t.current().pid {
+            return Ok(true);
+        }
+        t.end_process(pid, ExitStatus::Killed);
+        Ok(false)
+    })?;
+    if me {
+        super::table::end_current(ExitStatus::Killed);
+    }
+    super::table::preempt_if_outranked();
+    Ok(())
+}
+
+/// `ProcessSetFault`: a copy of the endpoint capability (send right only) goes to the
+/// process's hidden fault slot, replacing any there.
+pub fn process_set_fault(r: &mut Regs) -> Result<(), Error> {
+    let [process, endpoint, ..] = *r;
+    with(|t| {
+        let space = target_space(t, process)?;
+        let src = t.slot(endpoint)?;
+        t.caps.lookup(src, Kind::Endpoint, Rights::WRITE)?;
+        let fault = At::hidden(space, FAULT_SLOT);
+        let mut freed = Vec::new();
+        let _ = t.caps.delete(fault, &mut freed);
+        t.dispose(freed);
+        t.caps.copy(src, fault, Rights::WRITE)
+    })
+}
+
+/// `ProcessNotifyExit`: the process's end will signal the notification (replacing any
+/// earlier one).
+pub fn process_notify_exit(r: &mut Regs) -> Result<(), Error> {
+    let [process, ntfn, ..] = *r;
+    with(|t| {
+        let pid = t.target(process)?;
+        let n = t.caps.lookup(t.slot(ntfn)?, Kind::Notification, Rights::WRITE)?;
+        t.caps.retain(n.obj);
+        let old = t.processes.get_mut(&pid).expect("target checked").exit_signal.replace((n.obj, n.badge));
+        if let Some((old, _)) = old {
+            let mut freed = Vec::new();
+            t.caps.release(old, &mut freed);
+            t.dispose(freed);
+        }
+        Ok(())
+    })
+}
+
+/// Checks a page-aligned, non-empty user range for `Map`/`Unmap`/`FrameMap`; returns its end.
+pub fn page_range(addr: u64, len: u64) -> Result<u64, Error> {
+    if !addr.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) || len == 0 {
+        return Err(Error::InvalidArgument);
+    }
+    let end = addr.checked_add(len).ok_or(Error::BadLength)?;
+    if len > ipc::syscall::MAP_MAX {
+        return Err(Error::BadLength);
+    }
+    if !ipc::layout::is_user_range(addr, len) {
+        return Err(Error::BadAddress);
+    }
+    Ok(end)
+}
+
+/// `Map`: fresh pages, charged to the process's quota.
+pub fn map(r: &mut Regs) -> Result<(), Error> {
+    let [addr, len, flags, ..] = *r;
+    let flags = MapFlags::try_from(flags)?;
+    let end = page_range(addr, len)?;
+    let access = Access::new(flags.writable(), flags.executable());
+    with(|t| {
+        let space = t.current_process().space.as_mut().expect("running process without a space");
+        if (addr..end).step_by(PAGE_SIZE as usize).any(|page| space.is_mapped(page)) {
+            return Err(Error::InvalidArgument);
+        }
+        t.charge_pages(len / PAGE_SIZE)?;
+        let space = t.current_process().space.as_mut().expect("running process without a space");
+        for page in (addr..end).step_by(PAGE_SIZE as usize) {
+            if space.map_new(page, access).is_err() {
+                // Out of memory: undo, so a failed call changes nothing.
+                for done in (addr..page).step_by(PAGE_SIZE as usize) {
+                    space.unmap(done);
+                }
+                t.credit_pages(len / PAGE_SIZE);
+                return Err(Error::OutOfMemory);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `Unmap`: the process's own pages are freed and credited; a Frame's stay the Frame's.
+pub fn unmap(r: &mut Regs) -> Result<(), Error> {
+    let [addr, len, ..] = *r;
+    let end = page_range(addr, len)?;
+    with(|t| {
+        let space = t.current_process().space.as_mut().expect("running process without a space");
+        let freed = (addr..end).step_by(PAGE_SIZE as usize).filter(|&p| space.unmap(p) == Unmapped::Freed).count();
+        t.credit_pages(freed as u64);
+    });
+    Ok(())
+}
+
+/// `FrameMap`: a Frame's pages at `addr` in the caller's or a target's address space,
+/// readable (read right) and writable if asked (write right), never executable.
+pub fn frame_map(r: &mut Regs) -> Result<(), Error> {
+    let [frame, addr, flags, target, ..] = *r;
+    let flags = MapFlags::try_from(flags)?;
+    if flags.executable() {
+        return Err(Error::InvalidArgument);
+    }
+    with(|t| {
+        let need = if flags.writable() { Rights::READ.union(Rights::WRITE) } else { Rights::READ };
+        let cap = t.caps.lookup(t.slot(frame)?, Kind::Frame, need)?;
+        let pid = t.target(target)?;
+        let Object::Frame { pages, .. } = t.caps.object(cap.obj) else { unreachable!("kind checked") };
+        let pages: Vec<u64> = pages.clone();
+        let end = page_range(addr, pages.len() as u64 * PAGE_SIZE)?;
+        let space = t.processes.get_mut(&pid).and_then(|p| p.space.as_mut()).ok_or(Error::ObjectGone)?;
+        if (addr..end).step_by(PAGE_SIZE as usize).any(|page| space.is_mapped(page)) {
+            return Err(Error::InvalidArgument);
+        }
+        for (i, &phys) in pages.iter().enumerate() {
+            let page = addr + i as u64 * PAGE_SIZE;
+            if space.map_shared(page, phys, flags.writable()).is_err() {
+                for done in (addr..page).step_by(PAGE_SIZE as usize) {
+                    space.unmap(done);
+                }
+                return Err(Error::OutOfMemory);
+            }
+        }
+        t.caps.retain(cap.obj);
+        t.processes.get_mut(&pid).expect("checked").frames.push(cap.obj);
+        Ok(())
+    })
+}
+
+/// `IrqBind`: the line signals the notification from now on, and is unmasked.
+pub fn irq_bind(r: &mut Regs) -> Result<(), Error> {
+    let [irq, ntfn, ..] = *r;
+    with(|t| {
+        let irq = t.caps.lookup(t.slot(irq)?, Kind::Irq, Rights::WRITE)?;
+        let n = t.caps.lookup(t.slot(ntfn)?, Kind::Notification, Rights::WRITE)?;
+        t.caps.retain(n.obj);
+        let Object::Irq { line, bound } = t.caps.object_mut(irq.obj) else { unreachable!("kind checked") };
+        let (line, old) = (*line, bound.replace((n.obj, n.badge)));
+        t.irq_bound[line as usize] = Some((n.obj, n.badge));
+        if let Some((old, _)) = old {
+            let mut freed = Vec::new();
+            t.caps.release(old, &mut freed);
+            t.dispose(freed);
+        }
+        pic::unmask(line);
+        Ok(())
+    })
+}
+
+/// `IrqAck`: unmasks a bound line after its interrupt was handled.
+pub fn irq_ack(r: &mut Regs) -> Result<(), Error> {
+    with(|t| {
+        let irq = t.caps.lookup(t.slot(r[0])?, Kind::Irq, Rights::WRITE)?;
+        let Object::Irq { line, bound } = t.caps.object(irq.obj) else { unreachable!("kind checked") };
+        if bound.is_none() {
+            return Err(Error::InvalidArgument);
+        }
+        pic::unmask(*line);
+        Ok(())
+    })
+}
+
+/// An interrupt on a legacy line: masked until acknowledged, and signalled to the bound
+/// notification. Returns whether that woke a thread that outranks the running one.
+pub fn on_irq(line: u8) -> bool {
+    with(|t| {
+        let Some((ntfn, badge)) = t.irq_bound[line as usize] else { return false };
+        pic::mask(line);
+        msg::signal_object(t, ntfn, badge);
+        t.preempt
+    })
+}
+
+/// `IoPortsEnable`: the calling process may use the capability's ports from now on.
+pub fn io_ports_enable(r: &mut Regs) -> Result<(), Error> {
+    with(|t| {
+        let cap = t.caps.lookup(t.slot(r[0])?, Kind::IoPorts, Rights::WRITE)?;
+        let Object::IoPorts { first, last } = *t.caps.object(cap.obj) else { unreachable!("kind checked") };
+        if u64::from(last) >= IO_PORTS_END {
+            return Err(Error::InvalidArgument);
+        }
+        let bitmap = t.current_process().io_bitmap.get_or_insert_with(|| alloc::boxed::Box::new([0xff; gdt::IO_PORTS / 8]));
+        for port in first..=last {
+            bitmap[port as usize / 8] &= !(1 << (port % 8));
+        }
+        gdt::set_io_bitmap(Some(bitmap));
+        Ok(())
+    })
+}
+
+/// Makes `init` from the boot archive and gives it every initial capability: all memory,
+/// the archive, all I/O ports, every interrupt line (but the cascade).
+pub fn start_init(name: &str, args: &str, priority: u8) -> Result<u64, Error> {
+    let pid = with(|t| {
+        let limit = mem::frame_counts().0 * PAGE_SIZE;
+        let boot = t.caps.create_space();
+        let root = t.caps.create(At::hidden(boot, 0), Object::Memory { limit, used: 0, parent: None }, Rights::ALL)?;
+        let pid = load::create(t, name, root, priority)?;
+        let space = t.processes[&pid].cspace;
+        t.caps.copy(At::hidden(boot, 0), At::hidden(space, init_slots::MEMORY as u32), Rights::ALL)?;
+        let mut freed = Vec::new();
+        t.caps.destroy_space(boot, &mut freed);
+        debug_assert!(freed.is_empty());
+        let at = |slot: u64| At::hidden(space, slot as u32);
+        t.caps.create(at(init_slots::ARCHIVE), Object::Archive, Rights::ALL)?;
+        let last = (IO_PORTS_END - 1) as u16;
+        t.caps.create(at(init_slots::IOPORTS), Object::IoPorts { first: 0, last }, Rights::ALL)?;
+        for line in (0..IRQ_LINES as u8).filter(|&l| l != 2) {
+            t.caps.create(at(init_slots::IRQ_FIRST + u64::from(line)), Object::Irq { line, bound: None }, Rights::ALL)?;
+        }
+        load::start(t, pid, args)?;
+        Ok::<_, Error>(pid)
+    })?;
+    Ok(pid)
+}

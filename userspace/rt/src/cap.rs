@@ -1,0 +1,104 @@
+//! Capability slots and processes: which slots are free, the IPC buffer, and starting a child
+//! with exactly the capabilities it should have.
+
+use crate::sys;
+use core::sync::atomic::{AtomicU64, Ordering};
+use ipc::cap::{init_slots, Rights, Slot, CSPACE_SLOTS, GIVEN_SLOTS};
+use ipc::layout::IPC_BUFFER;
+use ipc::msg::{IpcBuffer, CAPS_MAX, MSG_MAX_WORDS};
+use ipc::Error;
+
+/// One bit per slot from `GIVEN_SLOTS` on; a set bit is taken. (Slots below are where this
+/// process's creator put what it was given.)
+static TAKEN: [AtomicU64; (CSPACE_SLOTS / 64) as usize] = [const { AtomicU64::new(0) }; (CSPACE_SLOTS / 64) as usize];
+
+/// A free slot, now taken.
+pub fn alloc() -> Result<Slot, Error> {
+    for slot in GIVEN_SLOTS..CSPACE_SLOTS {
+        let (word, bit) = ((slot / 64) as usize, 1 << (slot % 64));
+        if TAKEN[word].fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+            return Ok(slot);
+        }
+    }
+    Err(Error::OutOfMemory)
+}
+
+/// Gives a slot from [`alloc`] back (after its capability was deleted or moved away).
+pub fn free(slot: Slot) {
+    if (GIVEN_SLOTS..CSPACE_SLOTS).contains(&slot) {
+        TAKEN[(slot / 64) as usize].fetch_and(!(1 << (slot % 64)), Ordering::Relaxed);
+    }
+}
+
+fn buffer() -> *mut IpcBuffer {
+    IPC_BUFFER as *mut IpcBuffer
+}
+
+/// Message word `i` (`MSG_REGS <= i < MSG_MAX_WORDS`) in the IPC buffer.
+pub fn set_word(i: usize, value: u64) {
+    assert!(i < MSG_MAX_WORDS);
+    // SAFETY: the kernel maps the IPC buffer page at IPC_BUFFER in every process; the
+    // process has one thread, so nothing else writes it meanwhile.
+    unsafe { core::ptr::addr_of_mut!((*buffer()).words[i]).write_volatile(value) }
+}
+
+pub fn word(i: usize) -> u64 {
+    assert!(i < MSG_MAX_WORDS);
+    // SAFETY: as in `set_word`.
+    unsafe { core::ptr::addr_of!((*buffer()).words[i]).read_volatile() }
+}
+
+/// The slot of the `i`th capability the next send transfers.
+pub fn set_send_cap(i: usize, slot: Slot) {
+    assert!(i < CAPS_MAX);
+    // SAFETY: as in `set_word`.
+    unsafe { core::ptr::addr_of_mut!((*buffer()).send_caps[i]).write_volatile(slot) }
+}
+
+/// The empty slot where the `i`th capability of the next message received goes.
+pub fn set_recv_slot(i: usize, slot: Slot) {
+    assert!(i < CAPS_MAX);
+    // SAFETY: as in `set_word`.
+    unsafe { core::ptr::addr_of_mut!((*buffer()).recv_slots[i]).write_volatile(slot) }
+}
+
+/// A capability to give a child: from this process's slot `from`, to the child's slot `to`,
+/// with `rights`.
+#[derive(Clone, Copy, Debug)]
+pub struct Grant {
+    pub from: Slot,
+    pub to: Slot,
+    pub rights: Rights,
+}
+
+impl Grant {
+    pub const fn new(from: Slot, to: Slot, rights: Rights) -> Grant {
+        Grant { from, to, rights }
+    }
+}
+
+/// Starts boot program `name` with `args` at `priority`, holding exactly `grants`. Needs
+/// this process's Memory and Archive capabilities in their usual slots. Returns the slot of
+/// the child's Process capability.
+pub fn spawn(name: &str, args: &str, priority: u8, grants: &[Grant]) -> Result<Slot, Error> {
+    let slot = alloc()?;
+    let started = (|| {
+        sys::process_create(init_slots::MEMORY, init_slots::ARCHIVE, name, slot)?;
+        for g in grants {
+            sys::cap_copy(g.from, g.to, g.rights, slot)?;
+        }
+        sys::process_start(slot, args, priority).map(drop)
+    })();
+    if let Err(e) = started {
+        let _ = sys::cap_delete(slot);
+        free(slot);
+        return Err(e);
+    }
+    Ok(slot)
+}
+
+/// Deletes a capability and frees its slot.
+pub fn release(slot: Slot) {
+    let _ = sys::cap_delete(slot);
+    free(slot);
+}
