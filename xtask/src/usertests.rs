@@ -41,6 +41,15 @@ pub fn cases() -> Vec<UserCase> {
         case("badcalls", Firmware::Bios, "run=badcalls", check_badcalls),
         case("churn", Firmware::Bios, "run=churn:1000", check_churn),
         case("bad_elf", Firmware::Bios, "run=broken run=garbage run=init", check_bad_elf),
+        case("ipc_pingpong", Firmware::Bios, "run=ipctest:pingpong", |o| check_ipctest(o, "pingpong")),
+        case("ipc_rights", Firmware::Bios, "run=ipctest:rights", |o| check_ipctest(o, "rights")),
+        case("ipc_revoke", Firmware::Bios, "run=ipctest:revoke", |o| check_ipctest(o, "revoke")),
+        case("ipc_transfer", Firmware::Bios, "run=ipctest:transfer", |o| check_ipctest(o, "transfer")),
+        case("ipc_notify", Firmware::Bios, "run=ipctest:notify", |o| check_ipctest(o, "notify")),
+        case("ipc_irq", Firmware::Bios, "run=ipctest:irq", |o| check_ipctest(o, "irq")),
+        case("ipc_shared", Firmware::Bios, "run=ipctest:shared", |o| check_ipctest(o, "shared")),
+        case("ipc_capcalls", Firmware::Bios, "run=ipctest:capcalls", |o| check_ipctest(o, "capcalls")),
+        case("ipc_restart", Firmware::Bios, "run=supervised-echo run=ipctest:restart", check_restart),
     ]
 }
 
@@ -169,6 +178,36 @@ fn check_bad_elf(out: &str) -> Result<(), String> {
     in_order(out, &["init[2]: hello from user space: pid 2", "process 'init' (pid 2) exited with code 0"])
 }
 
+/// An `ipctest` scenario: every check passed, and the program said so and exited with 0.
+fn check_ipctest(out: &str, scenario: &str) -> Result<(), String> {
+    if let Some(line) = out.lines().find(|l| l.contains("FAIL:")) {
+        return Err(line.trim().to_string());
+    }
+    let summary = format!("ipctest {scenario}: ");
+    let line = out.lines().find(|l| l.contains(&summary)).ok_or_else(|| format!("output lacks \"{summary}\""))?;
+    if !line.trim_end().ends_with(" checks, 0 failed") || number(out, &summary, &summary)? == 0 {
+        return Err(format!("not all checks passed: {}", line.trim()));
+    }
+    find(out, "process 'ipctest' (pid 3) exited with code 0", 0)
+        .or_else(|_| find(out, "process 'ipctest' (pid 2) exited with code 0", 0))
+        .map(drop)
+}
+
+/// The echo server crashes, init restarts it, and the client's lost call fails while the
+/// next one succeeds.
+fn check_restart(out: &str) -> Result<(), String> {
+    in_order(
+        out,
+        &[
+            "process 'supervised-echo' (pid 2) stopped: page fault (#PF)",
+            "init: 'supervised-echo' faulted (vector 14, address 0x0); restarting it",
+            "process 'supervised-echo' (pid 2) was killed",
+            "init: started 'supervised-echo' (pid 4",
+        ],
+    )?;
+    check_ipctest(out, "restart")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +221,17 @@ mod tests {
         assert!(check_preempt(not_interleaved).is_err());
         let never_preempted = "a start\nb start\na done preempted=0\nb done preempted=0\n";
         assert!(check_preempt(never_preempted).is_err());
+    }
+
+    #[test]
+    fn ipctest_needs_a_clean_summary_and_exit() {
+        let ok = "ipctest notify: 9 checks, 0 failed\nprocess 'ipctest' (pid 2) exited with code 0\n";
+        assert_eq!(check_ipctest(ok, "notify"), Ok(()));
+        assert!(check_ipctest(&ok.replace("0 failed", "1 failed"), "notify").is_err());
+        assert!(check_ipctest(&ok.replace("9 checks", "0 checks"), "notify").is_err());
+        assert!(check_ipctest(&format!("FAIL: x\n{ok}"), "notify").is_err());
+        assert!(check_ipctest(&ok.replace("code 0", "code 1"), "notify").is_err());
+        assert!(check_ipctest(ok, "rights").is_err());
     }
 
     #[test]

@@ -30,6 +30,26 @@ const GRANTS: [Grant; 2] = [
     Grant::new(init_slots::ARCHIVE, init_slots::ARCHIVE, Rights::ALL),
 ];
 
+/// Who gets what beyond the usual grants: init's policy, by program name. `Echo` is the
+/// endpoint of the supervised echo server, which init makes at start.
+enum Extra {
+    Cap(u64),
+    Echo,
+}
+
+const POLICY: &[(&str, &[(Extra, u64, Rights)])] = &[
+    // The test program's `irq` scenario is a serial-port driver; `restart` calls the echo server.
+    (
+        "ipctest",
+        &[
+            (Extra::Cap(init_slots::IOPORTS), 2, Rights::ALL),
+            (Extra::Cap(init_slots::IRQ_FIRST + 4), 3, Rights::ALL),
+            (Extra::Echo, 4, Rights::WRITE),
+        ],
+    ),
+    ("supervised-echo", &[(Extra::Echo, 2, Rights::READ)]),
+];
+
 struct Child<'a> {
     launch: Launch<'a>,
     args: alloc::string::String,
@@ -49,7 +69,7 @@ fn main(args: rt::Args) -> u64 {
         println!("{} MiB free, kernel heap {} KiB in use", (free_frames * 4096) >> 20, heap >> 10);
         return 0;
     }
-    let Ok((faults, deaths, reply)) = setup() else {
+    let Ok((faults, deaths, reply, echo)) = setup() else {
         println!("init: cannot make its endpoint and notification");
         return 1;
     };
@@ -69,7 +89,7 @@ fn main(args: rt::Args) -> u64 {
         let supervised = launch.name.starts_with("supervised-");
         let args: Vec<&str> = launch.args().collect();
         let mut child = Child { launch, args: args.join(" "), slot: 0, restarts: 0, supervised };
-        if start(&mut child, children.len(), faults, deaths) {
+        if start(&mut child, children.len(), faults, deaths, echo) {
             children.push(child);
         }
     }
@@ -98,7 +118,7 @@ fn main(args: rt::Args) -> u64 {
                 let _ = sys::process_kill(c.slot);
                 cap::release(c.slot);
                 c.restarts += 1;
-                let restarted = c.restarts <= RESTARTS_MAX && start(c, i, faults, deaths);
+                let restarted = c.restarts <= RESTARTS_MAX && start(c, i, faults, deaths, echo);
                 // The kill's own death notice is not news; any other bit that came with it is.
                 let notices = sys::poll(deaths).unwrap_or(0) & !(1 << i);
                 alive &= !notices;
@@ -120,19 +140,20 @@ fn main(args: rt::Args) -> u64 {
     0
 }
 
-/// The fault endpoint, the death-notice notification (bound to init's thread) and the slot
-/// for reply capabilities.
-fn setup() -> Result<(u64, u64, u64), ipc::Error> {
-    let (faults, deaths, reply) = (cap::alloc()?, cap::alloc()?, cap::alloc()?);
+/// The fault endpoint, the death-notice notification (bound to init's thread), the slot
+/// for reply capabilities, and the echo server's endpoint.
+fn setup() -> Result<(u64, u64, u64, u64), ipc::Error> {
+    let (faults, deaths, reply, echo) = (cap::alloc()?, cap::alloc()?, cap::alloc()?, cap::alloc()?);
     sys::create(init_slots::MEMORY, Kind::Endpoint, faults, 0)?;
     sys::create(init_slots::MEMORY, Kind::Notification, deaths, 0)?;
+    sys::create(init_slots::MEMORY, Kind::Endpoint, echo, 0)?;
     sys::ntfn_bind(deaths)?;
-    Ok((faults, deaths, reply))
+    Ok((faults, deaths, reply, echo))
 }
 
 /// Starts child number `index` with its grants, a death notice (bit `index`) and, if
 /// supervised, a fault endpoint badged `index + 1`. Reports a failure and returns false.
-fn start(c: &mut Child, index: usize, faults: u64, deaths: u64) -> bool {
+fn start(c: &mut Child, index: usize, faults: u64, deaths: u64, echo: u64) -> bool {
     let name = c.launch.name;
     let priority = c.launch.priority.unwrap_or(PRIORITY_DEFAULT);
     let slot = match cap::alloc() {
@@ -146,6 +167,14 @@ fn start(c: &mut Child, index: usize, faults: u64, deaths: u64) -> bool {
         sys::process_create(init_slots::MEMORY, init_slots::ARCHIVE, name, slot)?;
         for g in GRANTS {
             sys::cap_copy(g.from, g.to, g.rights, slot)?;
+        }
+        let extra = POLICY.iter().find(|(n, _)| *n == name).map_or(&[][..], |(_, e)| e);
+        for (what, to, rights) in extra {
+            let from = match what {
+                Extra::Cap(s) => *s,
+                Extra::Echo => echo,
+            };
+            sys::cap_copy(from, *to, *rights, slot)?;
         }
         let badged = cap::alloc()?;
         sys::cap_mint(deaths, badged, Rights::WRITE, 1 << index, SELF)?;
