@@ -105,6 +105,12 @@ impl MsgInfo {
     }
 }
 
+/// Whether an info word is valid and describes a message wholly in registers (at most
+/// [`MSG_REGS`] words, no capabilities): what the kernel's fast path takes.
+pub const fn is_register_only(word: u64) -> bool {
+    word & 0xffff_ffff <= MSG_REGS as u64
+}
+
 /// Two slots in one register (for `Recv` and `ReplyRecv`): the endpoint (or notification)
 /// in the low half, the slot for the reply capability in the high half.
 pub const fn slot_pair(endpoint: u64, reply: u64) -> u64 {
@@ -141,5 +147,9 @@ mod tests {
         assert_eq!(MsgInfo::new(0, 68, 0).buffer_words(), 64);
         assert_eq!(split_slot_pair(slot_pair(3, 9)), (3, 9));
         assert_eq!(BUFFER_SEND_CAPS_OFFSET, MSG_MAX_WORDS * 8);
+        assert!(is_register_only(MsgInfo::new(9, 4, 0).encode()));
+        assert!(!is_register_only(MsgInfo::new(9, 5, 0).encode()));
+        assert!(!is_register_only(MsgInfo::new(9, 0, 1).encode()));
+        assert!(!is_register_only(1 << 20));
     }
 }

@@ -38,6 +38,16 @@ impl Endpoint {
         self.take(Role::Senders)
     }
 
+    /// The receiver that has waited longest, left in the queue.
+    pub fn peek_receiver(&self) -> Option<Tid> {
+        (self.role == Role::Receivers).then(|| self.waiting.front().copied()).flatten()
+    }
+
+    /// Whether a sender is waiting (a receive would not block).
+    pub fn has_sender(&self) -> bool {
+        self.role == Role::Senders && !self.waiting.is_empty()
+    }
+
     /// Whether a receiver is waiting (a send would not block).
     pub fn has_receiver(&self) -> bool {
         self.role == Role::Receivers && !self.waiting.is_empty()
@@ -90,11 +100,14 @@ mod tests {
         ep.queue_sender(1);
         ep.queue_sender(2);
         assert_eq!(ep.take_receiver(), None, "senders waiting, not receivers");
+        assert!(ep.has_sender());
+        assert_eq!(ep.peek_receiver(), None);
         assert!(!ep.has_receiver());
         assert_eq!(ep.take_sender(), Some(1));
         assert_eq!(ep.take_sender(), Some(2));
         ep.queue_receiver(3);
         assert!(ep.has_receiver());
+        assert_eq!(ep.peek_receiver(), Some(3));
         assert_eq!(ep.take_sender(), None);
         assert_eq!(ep.take_receiver(), Some(3));
     }

@@ -3,6 +3,8 @@
 //! blocking and waking is `crate::task::ipc`'s work, and the fast path is in `fastpath.rs`.
 
 pub mod endpoint;
+#[cfg(target_os = "none")]
+pub mod fastpath;
 pub mod notification;
 
 pub use endpoint::Endpoint;

@@ -89,7 +89,7 @@ fn transfer(t: &mut Tasks, from: Tid, to: Tid, info: MsgInfo, grant: bool) -> Ms
     }
     let mut caps = 0;
     if grant && info.caps > 0 {
-        let spaces = (t.processes[&t.threads[&from].pid].cspace, t.processes[&t.threads[&to].pid].cspace);
+        let spaces = (t.threads[&from].cspace, t.threads[&to].cspace);
         for i in 0..info.caps as usize {
             let from_slot = buffer_word(src, BUFFER_SEND_CAPS_OFFSET + i * 8);
             let to_slot = buffer_word(dst, BUFFER_RECV_SLOTS_OFFSET + i * 8);
@@ -129,7 +129,7 @@ fn clear_reply_slot(t: &mut Tasks, at: At) -> Result<(), Error> {
 /// Puts a reply capability for `caller`'s call in the reply slot of `server`, which is
 /// receiving; the caller now waits for the answer.
 fn make_reply(t: &mut Tasks, server: Tid, caller: Tid) {
-    let at = At { space: t.processes[&t.threads[&server].pid].cspace, slot: t.threads[&server].reply_slot };
+    let at = At { space: t.threads[&server].cspace, slot: t.threads[&server].reply_slot };
     // The slot was emptied when the receive began, but a holder of the server's Process
     // capability may have filled it since: the kernel's claim on it wins.
     if t.caps.get(at).is_ok() {
@@ -146,6 +146,11 @@ fn make_reply(t: &mut Tasks, server: Tid, caller: Tid) {
 
 /// `Send`, `NbSend` and `Call` on an endpoint; `Send` and `NbSend` on a reply capability.
 pub fn send(r: &mut Regs, mode: Mode) -> Result<(), Error> {
+    if mode == Mode::Call {
+        if let Some(result) = crate::ipc::fastpath::call(r) {
+            return result;
+        }
+    }
     let info = MsgInfo::decode(r[1])?;
     let next = with(|t| {
         let at = t.slot(r[0])?;
@@ -220,6 +225,9 @@ pub fn recv(r: &mut Regs) -> Result<(), Error> {
 
 /// `ReplyRecv`: answers the call in the reply slot (if there is one), then receives.
 pub fn reply_recv(r: &mut Regs) -> Result<(), Error> {
+    if let Some(result) = crate::ipc::fastpath::reply_recv(r) {
+        return result;
+    }
     let info = MsgInfo::decode(r[1])?;
     let (_, reply_slot) = split_slot_pair(r[0]);
     let caller = with(|t| {
@@ -293,6 +301,12 @@ fn finish(r: &mut Regs, next: Next, gets_message: bool) -> Result<(), Error> {
         Next::Block => reschedule(Leave::Block),
         Next::Handoff(tid) => reschedule(Leave::Handoff(tid)),
     }
+    resumed(r, gets_message)
+}
+
+/// For a thread that blocked in IPC and runs again: its result, and the message it was given
+/// in the registers if `gets_message`.
+pub fn resumed(r: &mut Regs, gets_message: bool) -> Result<(), Error> {
     with(|t| {
         let thread = t.current();
         if gets_message && thread.result.is_ok() {

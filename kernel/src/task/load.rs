@@ -46,6 +46,7 @@ pub fn create(t: &mut Tasks, name: &str, memory: ObjId, priority: u8) -> Result<
     let cspace = t.caps.create_space();
     let process = Process {
         name: name.into(),
+        thread: None,
         space: Some(space),
         cspace,
         memory: Some(memory),

@@ -160,7 +160,7 @@ pub fn process_start(r: &mut Regs, args: &str) -> Result<(), Error> {
         if priority > u64::from(t.current_process().priority) {
             return Err(Error::InvalidArgument);
         }
-        if t.threads.contains_key(&pid) || t.processes.get(&pid).is_none_or(|p| p.status.is_some()) {
+        if t.processes.get(&pid).is_none_or(|p| p.status.is_some() || p.thread.is_some()) {
             return Err(Error::InvalidArgument);
         }
         t.processes.get_mut(&pid).expect("checked").priority = priority as u8;
@@ -371,6 +371,7 @@ pub fn io_ports_enable(r: &mut Regs) -> Result<(), Error> {
             bitmap[port as usize / 8] &= !(1 << (port % 8));
         }
         gdt::set_io_bitmap(Some(bitmap));
+        t.current_mut().io = true;
         Ok(())
     })
 }

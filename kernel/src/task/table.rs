@@ -68,6 +68,12 @@ pub enum State {
 pub struct Thread {
     pub pid: Pid,
     pub priority: u8,
+    /// Its process's capability space and page-table root, kept here so the IPC paths find
+    /// them without a lookup in the process table.
+    pub cspace: SpaceId,
+    pub root: u64,
+    /// Whether its process may use I/O ports (its bitmap must be installed).
+    pub io: bool,
     /// None for the idle thread, which runs on the boot stack.
     kstack: Option<KernelStack>,
     /// The saved kernel stack pointer while the thread is off the CPU.
@@ -89,6 +95,8 @@ pub struct Thread {
 
 pub struct Process {
     pub name: String,
+    /// Its thread, once started (and until it ends).
+    pub thread: Option<Tid>,
     /// Taken when the process ends; freed once its thread is off the CPU.
     pub space: Option<AddressSpace>,
     pub cspace: SpaceId,
@@ -117,10 +125,72 @@ struct Remains {
     space: Option<AddressSpace>,
 }
 
+/// Threads by id: a vector indexed by thread id, ids reused once freed, so finding a thread
+/// costs the same however many there are. Id 0 is the idle thread's.
+pub struct Threads {
+    slots: Vec<Option<Box<Thread>>>,
+    free: Vec<Tid>,
+    len: usize,
+}
+
+impl Threads {
+    const fn new() -> Self {
+        Threads { slots: Vec::new(), free: Vec::new(), len: 0 }
+    }
+
+    /// Enters a new thread; returns its id (never 0, which is kept for the idle thread).
+    fn insert(&mut self, thread: Box<Thread>) -> Tid {
+        let tid = self.free.pop().unwrap_or_else(|| self.slots.len().max(1) as Tid);
+        self.put(tid, thread);
+        tid
+    }
+
+    fn put(&mut self, tid: Tid, thread: Box<Thread>) {
+        let i = tid as usize;
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, || None);
+        }
+        debug_assert!(self.slots[i].is_none());
+        self.slots[i] = Some(thread);
+        self.len += 1;
+    }
+
+    pub fn remove(&mut self, tid: &Tid) -> Option<Box<Thread>> {
+        let thread = self.slots.get_mut(*tid as usize)?.take()?;
+        self.len -= 1;
+        self.free.push(*tid);
+        Some(thread)
+    }
+
+    pub fn get(&self, tid: &Tid) -> Option<&Thread> {
+        self.slots.get(*tid as usize)?.as_deref()
+    }
+
+    pub fn get_mut(&mut self, tid: &Tid) -> Option<&mut Thread> {
+        self.slots.get_mut(*tid as usize)?.as_deref_mut()
+    }
+
+    pub fn contains_key(&self, tid: &Tid) -> bool {
+        self.get(tid).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+}
+
+impl core::ops::Index<&Tid> for Threads {
+    type Output = Thread;
+
+    fn index(&self, tid: &Tid) -> &Thread {
+        self.get(tid).expect("thread id of no thread")
+    }
+}
+
 pub struct Tasks {
     pub sched: Scheduler,
     sleepers: Sleepers,
-    pub threads: BTreeMap<Tid, Box<Thread>>,
+    pub threads: Threads,
     pub processes: BTreeMap<Pid, Process>,
     pub caps: Caps<Object>,
     pub running: Tid,
@@ -133,14 +203,19 @@ pub struct Tasks {
     doomed: Vec<Pid>,
     /// Created processes whose last handle went before they were started: ended likewise.
     unborn: Vec<Pid>,
+    /// A vector kept for the fast path's deletions, so they do not allocate.
+    scratch: Vec<Object>,
     /// For each legacy interrupt line, the notification (and badge) bound to it.
     pub irq_bound: [Option<(ObjId, u64)>; 16],
 }
 
+/// Whether `Tasks::remains` holds something: every switch checks, most find nothing.
+static HAS_REMAINS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 static TASKS: Mutex<Tasks> = Mutex::new(Tasks {
     sched: Scheduler::new(),
     sleepers: Sleepers::new(),
-    threads: BTreeMap::new(),
+    threads: Threads::new(),
     processes: BTreeMap::new(),
     caps: Caps::new(),
     running: IDLE,
@@ -150,10 +225,11 @@ static TASKS: Mutex<Tasks> = Mutex::new(Tasks {
     preempt: false,
     doomed: Vec::new(),
     unborn: Vec::new(),
+    scratch: Vec::new(),
     irq_bound: [None; 16],
 });
 
-pub(super) fn with<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
+pub fn with<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
     interrupts::without_interrupts(|| f(&mut TASKS.lock()))
 }
 
@@ -177,7 +253,7 @@ impl Tasks {
 
     /// The running process's capability space.
     pub fn cspace(&self) -> SpaceId {
-        self.processes[&self.current().pid].cspace
+        self.current().cspace
     }
 
     /// A slot the running process named.
@@ -213,6 +289,19 @@ impl Tasks {
         let prio = thread.priority;
         if self.sched.ready(tid, prio) {
             self.preempt = true;
+        }
+    }
+
+    /// Deletes a capability whose object is known not to need disposal work when freed (a
+    /// used reply), without allocating: the IPC fast path's delete.
+    pub fn delete_quietly(&mut self, at: At) {
+        let mut freed = core::mem::take(&mut self.scratch);
+        let _ = self.caps.delete(at, &mut freed);
+        if freed.iter().all(|o| matches!(o, Object::Reply { caller: None })) {
+            freed.clear();
+            self.scratch = freed;
+        } else {
+            self.dispose(freed);
         }
     }
 
@@ -277,7 +366,7 @@ impl Tasks {
                         p.handle = false;
                         if p.status.is_some() && p.joiners.is_empty() {
                             self.processes.remove(&pid);
-                        } else if p.status.is_none() && !self.threads.contains_key(&pid) {
+                        } else if p.status.is_none() && p.thread.is_none() {
                             // Never started, and now nobody can start it.
                             self.unborn.push(pid);
                         }
@@ -310,7 +399,8 @@ impl Tasks {
         }
         while let Some(pid) = self.doomed.pop() {
             if self.processes.get(&pid).is_some_and(|p| p.status.is_none()) {
-                let vector = self.threads.get(&pid).map_or(0, |t| t.msg.words[0] as u8);
+                let thread = self.processes[&pid].thread.and_then(|tid| self.threads.get(&tid));
+                let vector = thread.map_or(0, |t| t.msg.words[0] as u8);
                 self.end_process(pid, ExitStatus::Faulted(vector));
             }
         }
@@ -365,12 +455,13 @@ impl Tasks {
     /// other than the running one is freed at once; the running one's stack and address space
     /// are left for the next thread to free. Returns whether it was the running process.
     pub fn end_process(&mut self, pid: Pid, status: ExitStatus) -> bool {
-        let tid = pid;
-        let is_current = self.threads.get(&tid).is_some_and(|t| t.pid == pid) && self.running == tid;
-        if self.threads.contains_key(&tid) {
+        let tid = self.processes.get(&pid).expect("ending a process that does not exist").thread;
+        let is_current = tid == Some(self.running);
+        if let Some(tid) = tid {
             self.detach(tid);
         }
         let process = self.processes.get_mut(&pid).expect("ending a process that does not exist");
+        process.thread = None;
         if let ExitStatus::Exited(code) = status {
             info!("process '{}' (pid {pid}) exited with code {code}", process.name);
         } else if status == ExitStatus::Killed {
@@ -406,8 +497,9 @@ impl Tasks {
         }
         self.dispose(freed);
         if is_current {
-            self.remains = Some(Remains { tid, space });
-        } else if let Some(thread) = self.threads.remove(&tid) {
+            self.remains = Some(Remains { tid: self.running, space });
+            HAS_REMAINS.store(true, core::sync::atomic::Ordering::Relaxed);
+        } else if let Some(thread) = tid.and_then(|tid| self.threads.remove(&tid)) {
             if let Some(kstack) = thread.kstack {
                 stack::free(kstack);
             }
@@ -418,7 +510,7 @@ impl Tasks {
         is_current
     }
 
-    /// A fresh id for a process (and its thread, which shares it).
+    /// A fresh process id.
     pub fn next_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
@@ -431,6 +523,9 @@ impl Tasks {
         let thread = Thread {
             pid,
             priority: process.priority,
+            cspace: process.cspace,
+            root: process.space.as_ref().expect("a starting process has its space").root(),
+            io: false,
             kstack: Some(kstack),
             context,
             state: State::New,
@@ -441,8 +536,9 @@ impl Tasks {
             reply_slot: 0,
             faulted: false,
         };
-        self.threads.insert(pid, Box::new(thread));
-        self.wake(pid, Ok(()));
+        let tid = self.threads.insert(Box::new(thread));
+        self.processes.get_mut(&pid).expect("starting a process that does not exist").thread = Some(tid);
+        self.wake(tid, Ok(()));
     }
 }
 
@@ -474,37 +570,60 @@ pub fn reschedule(leave: Leave) {
             }
         }
         .unwrap_or(IDLE);
-        let prev = t.running;
+        t.plan_switch(next)
+    });
+    if let Some(plan) = plan {
+        switch(plan);
+    }
+}
+
+/// A switch decided under the lock, to be made after it is released.
+pub struct Switch {
+    save: *mut u64,
+    load: u64,
+    root: u64,
+    kstack_top: Option<u64>,
+    io: Option<*const crate::arch::gdt::IoBitmap>,
+}
+
+impl Tasks {
+    /// Makes `next` the running thread in the table; returns what [`switch`] must do, or
+    /// None if `next` is already running.
+    pub fn plan_switch(&mut self, next: Tid) -> Option<Switch> {
+        let prev = self.running;
         if next == prev {
             return None;
         }
-        t.running = next;
-        let save: *mut u64 = &mut t.thread(prev).context;
-        let thread = &t.threads[&next];
-        let root = match thread.pid {
-            0 => paging::kernel_root(),
-            pid => t.processes[&pid].space.as_ref().expect("ready thread of an ended process").root(),
+        self.running = next;
+        let save: *mut u64 = &mut self.thread(prev).context;
+        let thread = &self.threads[&next];
+        let io = match thread.io {
+            true => self.processes.get(&thread.pid).and_then(|p| p.io_bitmap.as_deref().map(|b| b as *const _)),
+            false => None,
         };
-        let io = t.processes.get(&thread.pid).and_then(|p| p.io_bitmap.as_deref().map(|b| b as *const _));
-        Some((save, thread.context, root, thread.kstack.as_ref().map(|s| s.top), io))
-    });
-    let Some((save, load, root, kstack_top, io)) = plan else { return };
-    if let Some(top) = kstack_top {
+        Some(Switch { save, load: thread.context, root: thread.root, kstack_top: thread.kstack.as_ref().map(|s| s.top), io })
+    }
+}
+
+/// Makes a planned switch: the incoming thread's kernel stack, I/O permissions and address
+/// space, then its saved context. Returns when the calling thread runs again.
+pub fn switch(plan: Switch) {
+    if let Some(top) = plan.kstack_top {
         syscall::set_kernel_stack(top);
     }
     // SAFETY: the bitmap is boxed in a live process's entry, which is only removed after its
     // thread has left the CPU (and this switch installs another one before that).
-    crate::arch::gdt::set_io_bitmap(io.map(|b| unsafe { &*b }));
-    if Cr3::read().0.start_address().as_u64() != root {
+    crate::arch::gdt::set_io_bitmap(plan.io.map(|b| unsafe { &*b }));
+    if Cr3::read_raw().0.start_address().as_u64() != plan.root {
         // SAFETY: `root` is the kernel's table or that of a live process (its space is freed
         // only after its thread is off the CPU for good); all share the kernel half, where
         // this code and stack are.
-        unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(root)), Cr3Flags::empty()) };
+        unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(plan.root)), Cr3Flags::empty()) };
     }
     // SAFETY: `save` points into the outgoing thread's boxed entry, which stays in the table
     // until the next thread frees it in `finish_switch`, after this switch; `load` is the
     // incoming thread's saved context; interrupts are off; its stack and space are set above.
-    unsafe { switch::switch_context(save, load) };
+    unsafe { switch::switch_context(plan.save, plan.load) };
     finish_switch();
 }
 
@@ -522,7 +641,15 @@ extern "C" fn seam_thread_started() {
 }
 
 fn finish_switch() {
-    let Some(remains) = with(|t| t.remains.take()) else { return };
+    if !HAS_REMAINS.load(core::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let Some(remains) = with(|t| {
+        HAS_REMAINS.store(false, core::sync::atomic::Ordering::Relaxed);
+        t.remains.take()
+    }) else {
+        return;
+    };
     let thread = with(|t| t.threads.remove(&remains.tid)).expect("ended thread not in the table");
     if let Some(kstack) = thread.kstack {
         stack::free(kstack);
@@ -658,6 +785,9 @@ pub fn run_idle(exit_when_done: bool) -> ! {
         let idle = Thread {
             pid: 0,
             priority: 0,
+            cspace: 0,
+            root: paging::kernel_root(),
+            io: false,
             kstack: None,
             context: 0,
             state: State::Ready,
@@ -668,7 +798,7 @@ pub fn run_idle(exit_when_done: bool) -> ! {
             reply_slot: 0,
             faulted: false,
         };
-        t.threads.insert(IDLE, Box::new(idle));
+        t.threads.put(IDLE, Box::new(idle));
         t.started = true;
     });
     let mut announced = false;
