@@ -157,6 +157,11 @@ impl<T: Object> Caps<T> {
         &mut self.objects.get_mut(obj).expect("object id of a freed object").object
     }
 
+    /// Whether exactly one reference (a capability, or a retain) holds `obj`.
+    pub fn is_sole(&self, obj: ObjId) -> bool {
+        self.objects.get(obj).is_some_and(|e| e.refs == 1)
+    }
+
     /// Whether `obj` is a live object (ids are reused once freed).
     pub fn is_live(&self, obj: ObjId) -> bool {
         self.objects.get(obj).is_some()

@@ -8,7 +8,8 @@
 //! 3. a receiver is waiting on the endpoint;
 //! 4. the receiver's priority is not lower than the caller's (running it next is what the
 //!    scheduler would choose anyway);
-//! 5. the receiver's reply slot is empty (the usual case: its last reply used it up);
+//! 5. the receiver's reply slot is empty, or holds a used reply capability that is the only
+//!    one to its object (the usual case: the fast reply leaves it there), which is reused;
 //! 6. the receiver is on this CPU (always, with one CPU).
 //!
 //! Then the message goes to the receiver, a Reply capability to its reply slot, the caller
@@ -22,8 +23,9 @@
 //!    queued on it (the server is going to block);
 //! 4. no notification bound to the server has bits pending.
 //!
-//! Then the answer goes to the caller, the Reply capability is used up, the server waits on
-//! the endpoint, and the CPU switches straight to the caller.
+//! Then the answer goes to the caller, the Reply capability is used up (it stays in its slot,
+//! answering nothing, until a call reuses it), the server waits on the endpoint, and the CPU
+//! switches straight to the caller.
 //!
 //! When a condition fails, the call goes down the full path (`task::ipc`), which gives the
 //! same result by the general route, so the fast path changes speed, never behaviour.
@@ -52,22 +54,39 @@ pub fn call(r: &mut Regs) -> Option<Result<(), Error>> {
             return None;
         }
         let Object::Endpoint(ep, _) = t.caps.object_mut(cap.obj) else { return None };
-        if !ep.has_receiver() {
-            return None;
-        }
         let rx = ep.peek_receiver()?;
         let server = &t.threads[&rx];
         let reply_at = At { space: server.cspace, slot: server.reply_slot };
         let priority = server.priority;
-        if priority < t.current().priority || t.caps.get(reply_at).is_ok() {
+        if priority < t.current().priority {
             return None;
         }
+        // A used reply capability left in the slot by the fast reply is taken up again, if
+        // it is the only capability to its object (no copy could answer this new call).
+        let reuse = match t.caps.get(reply_at) {
+            Err(_) => None,
+            Ok(c) if c.kind == Kind::Reply
+                && t.caps.is_sole(c.obj)
+                && matches!(t.caps.object(c.obj), Object::Reply { caller: None }) =>
+            {
+                Some(c.obj)
+            }
+            Ok(_) => return None,
+        };
         let Object::Endpoint(ep, _) = t.caps.object_mut(cap.obj) else { return None };
         ep.take_receiver();
-        let reply = t
-            .caps
-            .create(reply_at, Object::Reply { caller: Some(me) }, Rights::WRITE.union(Rights::GRANT))
-            .expect("the reply slot was checked empty");
+        let reply = match reuse {
+            Some(reply) => {
+                if let Object::Reply { caller } = t.caps.object_mut(reply) {
+                    *caller = Some(me);
+                }
+                reply
+            }
+            None => t
+                .caps
+                .create(reply_at, Object::Reply { caller: Some(me) }, Rights::WRITE.union(Rights::GRANT))
+                .expect("the reply slot was checked empty"),
+        };
         let server = t.thread(rx);
         server.msg = Msg { badge: cap.badge, info: r[1], words: [r[2], r[3], r[4], r[5]] };
         server.state = State::Ready;
@@ -113,9 +132,9 @@ pub fn reply_recv(r: &mut Regs) -> Option<Result<(), Error>> {
                 }
             }
         }
+        // Used up: it answers nothing more. It stays in the slot for the next call to reuse.
         let Object::Reply { caller: waiting } = t.caps.object_mut(reply.obj) else { return None };
         *waiting = None;
-        t.delete_quietly(reply_at);
         let Object::Endpoint(endpoint, _) = t.caps.object_mut(ep.obj) else { return None };
         endpoint.queue_receiver(me);
         let server = t.current_mut();

@@ -203,8 +203,6 @@ pub struct Tasks {
     doomed: Vec<Pid>,
     /// Created processes whose last handle went before they were started: ended likewise.
     unborn: Vec<Pid>,
-    /// A vector kept for the fast path's deletions, so they do not allocate.
-    scratch: Vec<Object>,
     /// For each legacy interrupt line, the notification (and badge) bound to it.
     pub irq_bound: [Option<(ObjId, u64)>; 16],
 }
@@ -225,7 +223,6 @@ static TASKS: Mutex<Tasks> = Mutex::new(Tasks {
     preempt: false,
     doomed: Vec::new(),
     unborn: Vec::new(),
-    scratch: Vec::new(),
     irq_bound: [None; 16],
 });
 
@@ -289,19 +286,6 @@ impl Tasks {
         let prio = thread.priority;
         if self.sched.ready(tid, prio) {
             self.preempt = true;
-        }
-    }
-
-    /// Deletes a capability whose object is known not to need disposal work when freed (a
-    /// used reply), without allocating: the IPC fast path's delete.
-    pub fn delete_quietly(&mut self, at: At) {
-        let mut freed = core::mem::take(&mut self.scratch);
-        let _ = self.caps.delete(at, &mut freed);
-        if freed.iter().all(|o| matches!(o, Object::Reply { caller: None })) {
-            freed.clear();
-            self.scratch = freed;
-        } else {
-            self.dispose(freed);
         }
     }
 
