@@ -7,11 +7,11 @@ use crate::mem::{self, heap};
 use crate::task::ipc::{self, Mode};
 use crate::task::ops;
 use crate::{info, task, time};
+use ::ipc::syscall::{ExitStatus, Syscall, ARG_REGS, DEBUG_WRITE_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX};
+use ::ipc::Error;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use ::ipc::syscall::{ExitStatus, Syscall, ARG_REGS, DEBUG_WRITE_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX};
-use ::ipc::Error;
 
 /// The argument registers, which the handlers overwrite with their results.
 type Regs = [u64; ARG_REGS];

@@ -59,9 +59,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(line) = run.output.lines().find(|l| l.contains("rdtsc overhead")) {
         println!("{}", line.trim());
     }
-    println!("{:<14} {:>8} {:>8} {:>8} {:>8}  (TSC cycles)", "benchmark", "iters", "min", "median", "p99");
+    println!("{:<26} {:>8} {:>8} {:>8} {:>8}  (TSC cycles)", "benchmark", "iters", "min", "median", "p99");
     for f in &figures {
-        println!("{:<14} {:>8} {:>8} {:>8} {:>8}", f.name, f.iters, f.min, f.median, f.p99);
+        println!("{:<26} {:>8} {:>8} {:>8} {:>8}", f.name, f.iters, f.min, f.median, f.p99);
     }
     if let Some(path) = &args.json {
         let report = json!({

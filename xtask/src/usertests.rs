@@ -101,7 +101,10 @@ fn check_preempt(out: &str) -> Result<(), String> {
 
 fn check_priority(out: &str) -> Result<(), String> {
     // `low` is started first, but `high` runs first, to the end, unpreempted.
-    in_order(out, &["init: started 'spinner' (pid 2, priority 50)", "high start", "high done", "low start", "low done"])?;
+    in_order(
+        out,
+        &["init: started 'spinner' (pid 2, priority 50)", "high start", "high done", "low start", "low done"],
+    )?;
     match number(out, "high done", "preempted=")? {
         0 => Ok(()),
         n => Err(format!("high was preempted {n} times by a lower priority")),

@@ -65,9 +65,10 @@ pub fn call(r: &mut Regs) -> Option<Result<(), Error>> {
         // it is the only capability to its object (no copy could answer this new call).
         let reuse = match t.caps.get(reply_at) {
             Err(_) => None,
-            Ok(c) if c.kind == Kind::Reply
-                && t.caps.is_sole(c.obj)
-                && matches!(t.caps.object(c.obj), Object::Reply { caller: None }) =>
+            Ok(c)
+                if c.kind == Kind::Reply
+                    && t.caps.is_sole(c.obj)
+                    && matches!(t.caps.object(c.obj), Object::Reply { caller: None }) =>
             {
                 Some(c.obj)
             }

@@ -28,9 +28,8 @@ pub fn create(t: &mut Tasks, name: &str, memory: ObjId, priority: u8) -> Result<
         warn!("program '{name}' is not a valid executable: {e:?}");
         Error::InvalidArgument
     })?;
-    let pages: u64 = image.segments.iter().map(|s| (s.pages().1 - s.pages().0) / PAGE_SIZE).sum::<u64>()
-        + USER_STACK_PAGES
-        + 1;
+    let pages: u64 =
+        image.segments.iter().map(|s| (s.pages().1 - s.pages().0) / PAGE_SIZE).sum::<u64>() + USER_STACK_PAGES + 1;
     let bytes = pages * PAGE_SIZE;
     t.charge(memory, bytes)?;
     let built = build(file, &image);

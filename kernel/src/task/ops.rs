@@ -8,9 +8,9 @@ use super::{ipc as msg, load};
 use crate::arch::{gdt, pic};
 use crate::cap::{At, FAULT_SLOT};
 use crate::ipc::{Endpoint, Notification};
+use crate::mem;
 use crate::mem::space::{Access, Unmapped};
 use crate::object::{Charge, Object};
-use crate::mem;
 use alloc::vec::Vec;
 use ipc::cap::{init_slots, Kind, Rights, FRAME_PAGES_MAX, IO_PORTS_END, IRQ_LINES};
 use ipc::layout::PAGE_SIZE;
@@ -366,7 +366,8 @@ pub fn io_ports_enable(r: &mut Regs) -> Result<(), Error> {
         if u64::from(last) >= IO_PORTS_END {
             return Err(Error::InvalidArgument);
         }
-        let bitmap = t.current_process().io_bitmap.get_or_insert_with(|| alloc::boxed::Box::new([0xff; gdt::IO_PORTS / 8]));
+        let bitmap =
+            t.current_process().io_bitmap.get_or_insert_with(|| alloc::boxed::Box::new([0xff; gdt::IO_PORTS / 8]));
         for port in first..=last {
             bitmap[port as usize / 8] &= !(1 << (port % 8));
         }
@@ -394,7 +395,11 @@ pub fn start_init(name: &str, args: &str, priority: u8) -> Result<u64, Error> {
         let last = (IO_PORTS_END - 1) as u16;
         t.caps.create(at(init_slots::IOPORTS), Object::IoPorts { first: 0, last }, Rights::ALL)?;
         for line in (0..IRQ_LINES as u8).filter(|&l| l != 2) {
-            t.caps.create(at(init_slots::IRQ_FIRST + u64::from(line)), Object::Irq { line, bound: None }, Rights::ALL)?;
+            t.caps.create(
+                at(init_slots::IRQ_FIRST + u64::from(line)),
+                Object::Irq { line, bound: None },
+                Rights::ALL,
+            )?;
         }
         load::start(t, pid, args)?;
         Ok::<_, Error>(pid)

@@ -51,16 +51,27 @@ pub enum State {
     /// Created, not started yet.
     New,
     /// Queued on an endpoint with a message; `call` waits for a reply after delivery.
-    Sending { ep: ObjId, call: bool },
+    Sending {
+        ep: ObjId,
+        call: bool,
+    },
     /// Queued on an endpoint for a message.
-    Receiving { ep: ObjId },
+    Receiving {
+        ep: ObjId,
+    },
     /// Its call was received; waits for the answer through the reply object.
-    AwaitingReply { reply: ObjId },
+    AwaitingReply {
+        reply: ObjId,
+    },
     /// Waiting for bits on a notification.
-    Waiting { ntfn: ObjId },
+    Waiting {
+        ntfn: ObjId,
+    },
     Sleeping,
     /// Waiting for process `pid` to end.
-    Joining { pid: Pid },
+    Joining {
+        pid: Pid,
+    },
     /// Stopped on a CPU exception, its fault message sent or queued; only a kill ends this.
     Faulted,
 }
@@ -176,6 +187,10 @@ impl Threads {
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
@@ -585,7 +600,13 @@ impl Tasks {
             true => self.processes.get(&thread.pid).and_then(|p| p.io_bitmap.as_deref().map(|b| b as *const _)),
             false => None,
         };
-        Some(Switch { save, load: thread.context, root: thread.root, kstack_top: thread.kstack.as_ref().map(|s| s.top), io })
+        Some(Switch {
+            save,
+            load: thread.context,
+            root: thread.root,
+            kstack_top: thread.kstack.as_ref().map(|s| s.top),
+            io,
+        })
     }
 }
 

@@ -37,7 +37,10 @@ enum Extra {
     Echo,
 }
 
-const POLICY: &[(&str, &[(Extra, u64, Rights)])] = &[
+/// (what, the child's slot, rights)
+type Gift = (Extra, u64, Rights);
+
+const POLICY: &[(&str, &[Gift])] = &[
     // The test program's `irq` scenario is a serial-port driver; `restart` calls the echo server.
     (
         "ipctest",

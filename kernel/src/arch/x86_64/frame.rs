@@ -60,12 +60,14 @@ impl TrapFrame {
 /// The assembly that pushes the general registers as the first 15 fields of a [`TrapFrame`]
 /// (r15 first, so the argument registers end at the lowest addresses). Both entry stubs, for
 /// interrupts and for `syscall`, use this one sequence; `seam_trap_return` pops it in reverse.
+#[cfg(target_os = "none")]
 macro_rules! push_general_registers {
     () => {
         "pushq %r15; pushq %r14; pushq %r13; pushq %r12; pushq %r11; pushq %rbp; pushq %rcx; pushq %rbx;
          pushq %rax; pushq %r9; pushq %r8; pushq %r10; pushq %rdx; pushq %rsi; pushq %rdi"
     };
 }
+#[cfg(target_os = "none")]
 pub(crate) use push_general_registers;
 
 /// Byte offsets the assembly relies on; checked here so a field moved is a compile error.

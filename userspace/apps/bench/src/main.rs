@@ -31,8 +31,8 @@ use rt::ipc::cap::{init_slots, Kind, Rights, Slot};
 use rt::ipc::msg::{MsgInfo, MSG_REGS};
 use rt::ipc::syscall::PRIORITY_DEFAULT;
 use rt::ipc::Error;
-use rt::sys::{self, Msg};
 use rt::println;
+use rt::sys::{self, Msg};
 
 rt::main!(main);
 

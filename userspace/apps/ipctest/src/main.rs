@@ -211,7 +211,10 @@ fn rights() -> u64 {
     let send_only = cap::alloc().expect("slot");
     c.expect("copy with the write right only", sys::cap_copy(ep, send_only, Rights::WRITE, SELF), Ok(()));
     let info = sys::cap_inspect(send_only);
-    c.check("inspect: endpoint, write only, no badge", info.is_ok_and(|i| i.kind == Kind::Endpoint && i.rights == Rights::WRITE && i.badge == 0));
+    c.check(
+        "inspect: endpoint, write only, no badge",
+        info.is_ok_and(|i| i.kind == Kind::Endpoint && i.rights == Rights::WRITE && i.badge == 0),
+    );
     let reply = cap::alloc().expect("slot");
     c.expect("a send-only capability cannot receive", sys::recv(send_only, reply), Err(Error::MissingRights));
     let more = cap::alloc().expect("slot");
@@ -219,12 +222,20 @@ fn rights() -> u64 {
     c.expect("... nor does minting", sys::cap_mint(send_only, more, Rights::READ, 5, SELF), Err(Error::MissingRights));
     let badged = cap::alloc().expect("slot");
     c.expect("mint a badge", sys::cap_mint(ep, badged, Rights::WRITE, 7, SELF), Ok(()));
-    c.expect("a minted capability cannot be re-badged", sys::cap_mint(badged, more, Rights::WRITE, 8, SELF), Err(Error::InvalidArgument));
+    c.expect(
+        "a minted capability cannot be re-badged",
+        sys::cap_mint(badged, more, Rights::WRITE, 8, SELF),
+        Err(Error::InvalidArgument),
+    );
     c.expect("a copy of it keeps its badge", sys::cap_copy(badged, more, Rights::WRITE, SELF), Ok(()));
     c.check("inspect the copy: badge 7", sys::cap_inspect(more).is_ok_and(|i| i.badge == 7));
     cap::set_send_cap(0, ep);
     let with_cap = Msg { badge: 0, info: MsgInfo::new(PING, 0, 1).encode(), words: [0; 4] };
-    c.expect("no grant right: cannot transfer a capability", sys::nb_send(send_only, &with_cap), Err(Error::MissingRights));
+    c.expect(
+        "no grant right: cannot transfer a capability",
+        sys::nb_send(send_only, &with_cap),
+        Err(Error::MissingRights),
+    );
     c.expect("with grant, the send itself is tried (no receiver)", sys::nb_send(ep, &with_cap), Err(Error::WouldBlock));
     c.expect("the wrong kind: an endpoint is not a notification", sys::signal(ep), Err(Error::WrongKind));
     c.expect("an empty slot", sys::call_ep(200, &Msg::new(PING, &[])), Err(Error::InvalidCapability));
@@ -313,7 +324,8 @@ fn notify() -> u64 {
     c.check("bits accumulate: wait returns 5", sys::ntfn_wait(n) == Ok(5));
     c.check("and are cleared", sys::poll(n) == Ok(0));
     c.expect("a send-only capability cannot wait", sys::ntfn_wait(one), Err(Error::MissingRights));
-    let child = spawn("signaller", &[Grant::new(one, GIVEN, Rights::WRITE), Grant::new(four, GIVEN + 1, Rights::WRITE)]);
+    let child =
+        spawn("signaller", &[Grant::new(one, GIVEN, Rights::WRITE), Grant::new(four, GIVEN + 1, Rights::WRITE)]);
     let mut got = 0;
     while got != 5 {
         match sys::ntfn_wait(n) {
@@ -393,9 +405,20 @@ fn shared() -> u64 {
     }
     let read_only = cap::alloc().expect("slot");
     c.expect("a read-only copy of the Frame", sys::cap_copy(frame, read_only, Rights::READ, SELF), Ok(()));
-    c.expect("cannot be mapped writable", sys::frame_map(read_only, AT + (64 << 20), MapFlags::WRITE, SELF), Err(Error::MissingRights));
-    c.expect("is never executable", sys::frame_map(frame, AT + (64 << 20), MapFlags::EXECUTE, SELF), Err(Error::InvalidArgument));
-    let child = spawn("reader", &[Grant::new(frame, GIVEN, Rights::READ.union(Rights::WRITE)), Grant::new(ep, GIVEN + 1, Rights::READ)]);
+    c.expect(
+        "cannot be mapped writable",
+        sys::frame_map(read_only, AT + (64 << 20), MapFlags::WRITE, SELF),
+        Err(Error::MissingRights),
+    );
+    c.expect(
+        "is never executable",
+        sys::frame_map(frame, AT + (64 << 20), MapFlags::EXECUTE, SELF),
+        Err(Error::InvalidArgument),
+    );
+    let child = spawn(
+        "reader",
+        &[Grant::new(frame, GIVEN, Rights::READ.union(Rights::WRITE)), Grant::new(ep, GIVEN + 1, Rights::READ)],
+    );
     let answer = sys::call_ep(ep, &Msg::new(PING, &[]));
     c.check("the child saw all of this process's 1 MiB", answer.is_ok_and(|a| a.words[0] == 1));
     let all = buf.iter().enumerate().all(|(i, &w)| w == i as u64 * 5);
@@ -404,6 +427,9 @@ fn shared() -> u64 {
     c.done()
 }
 
+/// A system call tried on the capability in one slot.
+type CapCall<'a> = dyn Fn(Slot) -> Result<(), Error> + 'a;
+
 /// Every call that takes a capability, given an empty slot, a capability of the wrong kind,
 /// and one lacking the right it needs.
 fn capcalls() -> u64 {
@@ -411,8 +437,13 @@ fn capcalls() -> u64 {
     let ep = new_object(Kind::Endpoint, 0);
     let n = new_object(Kind::Notification, 0);
     let frame = new_object(Kind::Frame, 1);
-    let (ep_none, n_none, frame_none, mem_none, archive_none) =
-        (cap::alloc().unwrap(), cap::alloc().unwrap(), cap::alloc().unwrap(), cap::alloc().unwrap(), cap::alloc().unwrap());
+    let (ep_none, n_none, frame_none, mem_none, archive_none) = (
+        cap::alloc().unwrap(),
+        cap::alloc().unwrap(),
+        cap::alloc().unwrap(),
+        cap::alloc().unwrap(),
+        cap::alloc().unwrap(),
+    );
     sys::cap_copy(ep, ep_none, Rights::NONE, SELF).unwrap();
     sys::cap_copy(n, n_none, Rights::NONE, SELF).unwrap();
     sys::cap_copy(frame, frame_none, Rights::NONE, SELF).unwrap();
@@ -426,8 +457,8 @@ fn capcalls() -> u64 {
     let dest: Slot = 198;
     let name = "ipctest";
     let m = Msg::new(PING, &[]);
-    // (call, what it needs in its first capability argument: (wrong kind, lacking right)).
-    type Call<'a> = (&'a str, &'a dyn Fn(Slot) -> Result<(), Error>, Slot, Slot);
+    // (call, a capability of the wrong kind for it, one lacking the right it needs).
+    type Call<'a> = (&'a str, &'a CapCall<'a>, Slot, Slot);
     let calls: [Call; 19] = [
         ("Send", &|s| sys::send(s, &m), n, ep_none),
         ("NbSend", &|s| sys::nb_send(s, &m), n, ep_none),
@@ -454,7 +485,7 @@ fn capcalls() -> u64 {
         c.expect(&format!("{what}: wrong kind"), call(wrong), Err(Error::WrongKind));
         c.expect(&format!("{what}: missing right"), call(lacking), Err(Error::MissingRights));
     }
-    let irq_like: [(&str, &dyn Fn(Slot) -> Result<(), Error>); 3] = [
+    let irq_like: [(&str, &CapCall); 3] = [
         ("IrqBind", &|s| sys::irq_bind(s, n)),
         ("IrqAck", &|s| sys::irq_ack(s)),
         ("IoPortsEnable", &|s| sys::io_ports_enable(s)),
@@ -476,7 +507,11 @@ fn capcalls() -> u64 {
     // SAFETY: a refused call changes nothing.
     let unknown_kind = unsafe { sys::raw(Syscall::Create as u64, [init_slots::MEMORY, 99, dest, 0, 0, 0]) };
     c.expect("Create: unknown kind", unknown_kind, Err(Error::InvalidArgument));
-    c.expect("Create: a Frame too large for any quota", sys::create(init_slots::MEMORY, Kind::Frame, dest, 1 << 40), Err(Error::InvalidArgument));
+    c.expect(
+        "Create: a Frame too large for any quota",
+        sys::create(init_slots::MEMORY, Kind::Frame, dest, 1 << 40),
+        Err(Error::InvalidArgument),
+    );
     let small = cap::alloc().unwrap();
     c.expect("split a 4 KiB Memory quota", sys::create(init_slots::MEMORY, Kind::Memory, small, 4096), Ok(()));
     c.expect("a 2-page Frame exceeds it", sys::create(small, Kind::Frame, dest, 2), Err(Error::OutOfMemory));
