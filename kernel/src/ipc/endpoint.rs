@@ -65,9 +65,7 @@ impl Endpoint {
 
     /// Takes a thread out of the queue (it was killed, or its wait was cut short).
     pub fn remove(&mut self, tid: Tid) -> bool {
-        let before = self.waiting.len();
-        self.waiting.retain(|&t| t != tid);
-        before != self.waiting.len()
+        super::remove(&mut self.waiting, tid)
     }
 
     /// Every waiting thread, emptying the queue (the endpoint is going away).

@@ -9,3 +9,13 @@ pub mod notification;
 
 pub use endpoint::Endpoint;
 pub use notification::Notification;
+
+use crate::sched::Tid;
+use alloc::collections::VecDeque;
+
+/// Takes `tid` out of a wait queue; whether it was there.
+fn remove(queue: &mut VecDeque<Tid>, tid: Tid) -> bool {
+    let before = queue.len();
+    queue.retain(|&t| t != tid);
+    before != queue.len()
+}

@@ -44,9 +44,7 @@ impl Notification {
     }
 
     pub fn remove(&mut self, tid: Tid) -> bool {
-        let before = self.waiters.len();
-        self.waiters.retain(|&t| t != tid);
-        before != self.waiters.len()
+        super::remove(&mut self.waiters, tid)
     }
 
     pub fn drain(&mut self) -> impl Iterator<Item = Tid> + '_ {

@@ -62,20 +62,22 @@ pub fn move_cap(r: &mut Regs) -> Result<(), Error> {
 }
 
 pub fn delete(r: &mut Regs) -> Result<(), Error> {
-    with(|t| {
-        let mut freed = Vec::new();
-        t.caps.delete(t.slot(r[0])?, &mut freed)?;
-        t.dispose(freed);
-        Ok(())
-    })?;
-    super::table::preempt_if_outranked();
-    Ok(())
+    remove(r[0], crate::cap::Caps::delete)
 }
 
 pub fn revoke(r: &mut Regs) -> Result<(), Error> {
+    remove(r[0], crate::cap::Caps::revoke)
+}
+
+/// `Caps::delete` or `Caps::revoke`.
+type Removal = fn(&mut crate::cap::Caps<Object>, At, &mut Vec<Object>) -> Result<(), Error>;
+
+/// `CapDelete` or `CapRevoke` on `slot`, then whatever the freed objects need.
+fn remove(slot: u64, op: Removal) -> Result<(), Error> {
     with(|t| {
         let mut freed = Vec::new();
-        t.caps.revoke(t.slot(r[0])?, &mut freed)?;
+        let at = t.slot(slot)?;
+        op(&mut t.caps, at, &mut freed)?;
         t.dispose(freed);
         Ok(())
     })?;

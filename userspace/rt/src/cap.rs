@@ -3,7 +3,7 @@
 
 use crate::sys;
 use core::sync::atomic::{AtomicU64, Ordering};
-use ipc::cap::{init_slots, Rights, Slot, CSPACE_SLOTS, GIVEN_SLOTS};
+use ipc::cap::{init_slots, Kind, Rights, Slot, CSPACE_SLOTS, GIVEN_SLOTS};
 use ipc::layout::IPC_BUFFER;
 use ipc::msg::{IpcBuffer, CAPS_MAX, MSG_MAX_WORDS};
 use ipc::Error;
@@ -94,6 +94,14 @@ pub fn spawn(name: &str, args: &str, priority: u8, grants: &[Grant]) -> Result<S
         free(slot);
         return Err(e);
     }
+    Ok(slot)
+}
+
+/// Makes an object of `kind` (`size`: pages of a Frame, bytes of a Memory) from this
+/// process's Memory capability, in a fresh slot; returns the slot.
+pub fn create(kind: Kind, size: u64) -> Result<Slot, Error> {
+    let slot = alloc()?;
+    sys::create(init_slots::MEMORY, kind, slot, size).inspect_err(|_| free(slot))?;
     Ok(slot)
 }
 

@@ -27,7 +27,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 use core::arch::x86_64::{__rdtscp, _mm_lfence, _rdtsc};
 use rt::cap::{self, Grant};
-use rt::ipc::cap::{init_slots, Kind, Rights, Slot};
+use rt::ipc::cap::{Kind, Rights, Slot};
 use rt::ipc::msg::{MsgInfo, MSG_REGS};
 use rt::ipc::syscall::PRIORITY_DEFAULT;
 use rt::ipc::Error;
@@ -86,14 +86,8 @@ fn main(args: rt::Args) -> u64 {
     }
 }
 
-fn new_object(kind: Kind) -> Result<Slot, Error> {
-    let slot = cap::alloc()?;
-    sys::create(init_slots::MEMORY, kind, slot, 0)?;
-    Ok(slot)
-}
-
 fn ipc_benches(iters: usize, overhead: u64) -> Result<(), Error> {
-    let ep = new_object(Kind::Endpoint)?;
+    let ep = cap::create(Kind::Endpoint, 0)?;
     let server = cap::spawn("bench", "ipc-server", PRIORITY_DEFAULT, &[Grant::new(ep, GIVEN, Rights::READ)])?;
     let call = |m: &Msg| {
         let _ = sys::call_ep(ep, m);
@@ -107,12 +101,12 @@ fn ipc_benches(iters: usize, overhead: u64) -> Result<(), Error> {
     }
     let buf64 = Msg { info: MsgInfo::new(0, MSG_REGS + 64, 0).encode(), ..regs };
     report("ipc_call_reply_buf64", measure(iters, || call(&buf64)), overhead, 1);
-    let token = new_object(Kind::Notification)?;
+    let token = cap::create(Kind::Notification, 0)?;
     cap::set_send_cap(0, token);
     let with_cap = Msg { info: MsgInfo::new(0, 0, 1).encode(), ..empty };
     report("ipc_call_reply_cap", measure(iters, || call(&with_cap)), overhead, 1);
 
-    let idle_ep = new_object(Kind::Endpoint)?;
+    let idle_ep = cap::create(Kind::Endpoint, 0)?;
     let mut idle = Vec::new();
     for _ in 0..200 {
         idle.push(cap::spawn("bench", "idle", PRIORITY_DEFAULT, &[Grant::new(idle_ep, GIVEN, Rights::READ)])?);
@@ -126,7 +120,7 @@ fn ipc_benches(iters: usize, overhead: u64) -> Result<(), Error> {
     let _ = sys::call_ep(ep, &Msg::new(QUIT, &[]));
     let _ = sys::wait(server);
 
-    let (to_server, to_me) = (new_object(Kind::Notification)?, new_object(Kind::Notification)?);
+    let (to_server, to_me) = (cap::create(Kind::Notification, 0)?, cap::create(Kind::Notification, 0)?);
     let grants = [Grant::new(to_server, GIVEN, Rights::READ), Grant::new(to_me, GIVEN + 1, Rights::WRITE)];
     let server = cap::spawn("bench", "ntfn-server", PRIORITY_DEFAULT, &grants)?;
     let ping = measure(iters, || {

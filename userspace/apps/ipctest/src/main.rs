@@ -99,9 +99,7 @@ fn main(args: rt::Args) -> u64 {
 }
 
 fn new_object(kind: Kind, size: u64) -> Slot {
-    let slot = cap::alloc().expect("no free slot");
-    sys::create(init_slots::MEMORY, kind, slot, size).expect("create failed");
-    slot
+    cap::create(kind, size).expect("create failed")
 }
 
 fn spawn(role: &str, grants: &[Grant]) -> Slot {
