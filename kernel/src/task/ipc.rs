@@ -14,7 +14,6 @@ use crate::ipc::{Endpoint, Notification};
 use crate::mem::phys_to_virt;
 use crate::object::Object;
 use crate::sched::Tid;
-use alloc::vec::Vec;
 use ipc::cap::{Kind, Rights};
 use ipc::msg::{
     split_slot_pair, MsgInfo, BUFFER_RECV_SLOTS_OFFSET, BUFFER_SEND_CAPS_OFFSET, BUFFER_WORDS_OFFSET,
@@ -116,12 +115,7 @@ fn ready_for_handoff(t: &mut Tasks, tid: Tid) {
 fn clear_reply_slot(t: &mut Tasks, at: At) -> Result<(), Error> {
     match t.caps.get(at) {
         Err(_) => Ok(()),
-        Ok(cap) if cap.kind == Kind::Reply => {
-            let mut freed = Vec::new();
-            t.caps.delete(at, &mut freed)?;
-            t.dispose(freed);
-            Ok(())
-        }
+        Ok(cap) if cap.kind == Kind::Reply => t.delete(at),
         Ok(_) => Err(Error::SlotInUse),
     }
 }
@@ -132,11 +126,7 @@ fn make_reply(t: &mut Tasks, server: Tid, caller: Tid) {
     let at = At { space: t.threads[&server].cspace, slot: t.threads[&server].reply_slot };
     // The slot was emptied when the receive began, but a holder of the server's Process
     // capability may have filled it since: the kernel's claim on it wins.
-    if t.caps.get(at).is_ok() {
-        let mut freed = Vec::new();
-        let _ = t.caps.delete(at, &mut freed);
-        t.dispose(freed);
-    }
+    let _ = t.delete(at);
     let reply = t
         .caps
         .create(at, Object::Reply { caller: Some(caller) }, Rights::WRITE.union(Rights::GRANT))
@@ -156,10 +146,8 @@ pub fn send(r: &mut Regs, mode: Mode) -> Result<(), Error> {
         let at = t.slot(r[0])?;
         let cap = t.caps.get(at)?;
         if cap.kind == Kind::Reply && mode != Mode::Call {
-            let caller = reply(t, at, info, message(r, 0))?;
-            if let Some(c) = caller {
-                let result = t.threads[&c].result;
-                t.wake(c, result);
+            if let Some(c) = reply(t, at, info, message(r, 0))? {
+                t.wake(c, Ok(()));
             }
             return Ok(Next::Return);
         }
@@ -208,9 +196,7 @@ fn reply(t: &mut Tasks, at: At, info: MsgInfo, msg: Msg) -> Result<Option<Tid>, 
     }
     let Object::Reply { caller } = t.caps.object_mut(cap.obj) else { unreachable!("kind checked") };
     let caller = caller.take();
-    let mut freed = Vec::new();
-    t.caps.delete(at, &mut freed)?;
-    t.dispose(freed);
+    t.delete(at)?;
     let Some(c) = caller else { return Ok(None) };
     let delivered = transfer(t, t.running, c, info, info.caps > 0);
     t.thread(c).msg = Msg { badge: 0, info: delivered.encode(), ..msg };

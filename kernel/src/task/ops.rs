@@ -62,25 +62,13 @@ pub fn move_cap(r: &mut Regs) -> Result<(), Error> {
 }
 
 pub fn delete(r: &mut Regs) -> Result<(), Error> {
-    remove(r[0], crate::cap::Caps::delete)
+    with(|t| t.delete(t.slot(r[0])?))?;
+    super::table::preempt_if_outranked();
+    Ok(())
 }
 
 pub fn revoke(r: &mut Regs) -> Result<(), Error> {
-    remove(r[0], crate::cap::Caps::revoke)
-}
-
-/// `Caps::delete` or `Caps::revoke`.
-type Removal = fn(&mut crate::cap::Caps<Object>, At, &mut Vec<Object>) -> Result<(), Error>;
-
-/// `CapDelete` or `CapRevoke` on `slot`, then whatever the freed objects need.
-fn remove(slot: u64, op: Removal) -> Result<(), Error> {
-    with(|t| {
-        let mut freed = Vec::new();
-        let at = t.slot(slot)?;
-        op(&mut t.caps, at, &mut freed)?;
-        t.dispose(freed);
-        Ok(())
-    })?;
+    with(|t| t.revoke(t.slot(r[0])?))?;
     super::table::preempt_if_outranked();
     Ok(())
 }
@@ -203,9 +191,7 @@ pub fn process_set_fault(r: &mut Regs) -> Result<(), Error> {
         let src = t.slot(endpoint)?;
         t.caps.lookup(src, Kind::Endpoint, Rights::WRITE)?;
         let fault = At::hidden(space, FAULT_SLOT);
-        let mut freed = Vec::new();
-        let _ = t.caps.delete(fault, &mut freed);
-        t.dispose(freed);
+        let _ = t.delete(fault);
         t.caps.copy(src, fault, Rights::WRITE)
     })
 }
@@ -220,9 +206,7 @@ pub fn process_notify_exit(r: &mut Regs) -> Result<(), Error> {
         t.caps.retain(n.obj);
         let old = t.processes.get_mut(&pid).expect("target checked").exit_signal.replace((n.obj, n.badge));
         if let Some((old, _)) = old {
-            let mut freed = Vec::new();
-            t.caps.release(old, &mut freed);
-            t.dispose(freed);
+            t.release(old);
         }
         Ok(())
     })
@@ -327,9 +311,7 @@ pub fn irq_bind(r: &mut Regs) -> Result<(), Error> {
         let (line, old) = (*line, bound.replace((n.obj, n.badge)));
         t.irq_bound[line as usize] = Some((n.obj, n.badge));
         if let Some((old, _)) = old {
-            let mut freed = Vec::new();
-            t.caps.release(old, &mut freed);
-            t.dispose(freed);
+            t.release(old);
         }
         pic::unmask(line);
         Ok(())

@@ -337,6 +337,30 @@ impl Tasks {
         }
     }
 
+    /// Deletes the capability in `at`, then does what the objects it freed need.
+    pub fn delete(&mut self, at: At) -> Result<(), Error> {
+        let mut freed = Vec::new();
+        self.caps.delete(at, &mut freed)?;
+        self.dispose(freed);
+        Ok(())
+    }
+
+    /// Revokes every capability derived from the one in `at`, then disposes as [`Tasks::delete`].
+    pub fn revoke(&mut self, at: At) -> Result<(), Error> {
+        let mut freed = Vec::new();
+        self.caps.revoke(at, &mut freed)?;
+        self.dispose(freed);
+        Ok(())
+    }
+
+    /// Drops a reference the kernel holds on `obj` (taken with `Caps::retain`), disposing of
+    /// it if that was the last.
+    pub fn release(&mut self, obj: ObjId) {
+        let mut freed = Vec::new();
+        self.caps.release(obj, &mut freed);
+        self.dispose(freed);
+    }
+
     /// Does what each freed object's kind needs: wakes the threads blocked on it with
     /// `ObjectGone`, frees its memory, gives back its charge. Freeing one object can free
     /// others (a reference it held was the last), so this works through a list.
