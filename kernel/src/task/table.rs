@@ -104,6 +104,28 @@ pub struct Thread {
     pub faulted: bool,
 }
 
+impl Thread {
+    /// A thread of process `pid` (0 for the idle thread), not yet ready.
+    fn new(pid: Pid, priority: u8, cspace: SpaceId, root: u64, kstack: Option<KernelStack>, context: u64) -> Thread {
+        Thread {
+            pid,
+            priority,
+            cspace,
+            root,
+            io: false,
+            kstack,
+            context,
+            state: State::New,
+            msg: Msg::default(),
+            result: Ok(()),
+            ipc_buffer: 0,
+            bound: None,
+            reply_slot: 0,
+            faulted: false,
+        }
+    }
+}
+
 pub struct Process {
     pub name: String,
     /// Its thread, once started (and until it ends).
@@ -214,10 +236,9 @@ pub struct Tasks {
     started: bool,
     /// Set by a wake-up that outranks the running thread: switch before returning to user.
     pub preempt: bool,
-    /// Faulted processes whose fault endpoint went away: ended after the current disposal.
-    doomed: Vec<Pid>,
-    /// Created processes whose last handle went before they were started: ended likewise.
-    unborn: Vec<Pid>,
+    /// Processes to end once the current disposal is done, and how: faulted ones whose
+    /// fault endpoint went away, created ones whose last handle went before they started.
+    ending: Vec<(Pid, ExitStatus)>,
     /// For each legacy interrupt line, the notification (and badge) bound to it.
     pub irq_bound: [Option<(ObjId, u64)>; 16],
 }
@@ -236,8 +257,7 @@ static TASKS: Mutex<Tasks> = Mutex::new(Tasks {
     remains: None,
     started: false,
     preempt: false,
-    doomed: Vec::new(),
-    unborn: Vec::new(),
+    ending: Vec::new(),
     irq_bound: [None; 16],
 });
 
@@ -292,8 +312,9 @@ impl Tasks {
         let thread = self.thread(tid);
         if thread.faulted {
             thread.state = State::Faulted;
-            let pid = thread.pid;
-            self.doomed.push(pid);
+            // The fault message's first word is the vector.
+            let end = (thread.pid, ExitStatus::Faulted(thread.msg.words[0] as u8));
+            self.ending.push(end);
             return;
         }
         thread.state = State::Ready;
@@ -391,7 +412,7 @@ impl Tasks {
                             self.processes.remove(&pid);
                         } else if p.status.is_none() && p.thread.is_none() {
                             // Never started, and now nobody can start it.
-                            self.unborn.push(pid);
+                            self.ending.push((pid, ExitStatus::Killed));
                         }
                     }
                 }
@@ -415,16 +436,9 @@ impl Tasks {
                 }
             }
         }
-        while let Some(pid) = self.unborn.pop() {
+        while let Some((pid, status)) = self.ending.pop() {
             if self.processes.get(&pid).is_some_and(|p| p.status.is_none()) {
-                self.end_process(pid, ExitStatus::Killed);
-            }
-        }
-        while let Some(pid) = self.doomed.pop() {
-            if self.processes.get(&pid).is_some_and(|p| p.status.is_none()) {
-                let thread = self.processes[&pid].thread.and_then(|tid| self.threads.get(&tid));
-                let vector = thread.map_or(0, |t| t.msg.words[0] as u8);
-                self.end_process(pid, ExitStatus::Faulted(vector));
+                self.end_process(pid, status);
             }
         }
     }
@@ -476,8 +490,8 @@ impl Tasks {
     /// Ends process `pid` with `status`: its thread leaves whatever it waits on, its
     /// capabilities are deleted (waking whoever that concerns), its memory goes back. A thread
     /// other than the running one is freed at once; the running one's stack and address space
-    /// are left for the next thread to free. Returns whether it was the running process.
-    pub fn end_process(&mut self, pid: Pid, status: ExitStatus) -> bool {
+    /// are left for the next thread to free.
+    pub fn end_process(&mut self, pid: Pid, status: ExitStatus) {
         let tid = self.processes.get(&pid).expect("ending a process that does not exist").thread;
         let is_current = tid == Some(self.running);
         if let Some(tid) = tid {
@@ -522,15 +536,12 @@ impl Tasks {
         if is_current {
             self.remains = Some(Remains { tid: self.running, space });
             HAS_REMAINS.store(true, core::sync::atomic::Ordering::Relaxed);
-        } else if let Some(thread) = tid.and_then(|tid| self.threads.remove(&tid)) {
-            if let Some(kstack) = thread.kstack {
-                stack::free(kstack);
-            }
-            drop(space);
-        } else {
-            drop(space);
+            return;
         }
-        is_current
+        if let Some(kstack) = tid.and_then(|tid| self.threads.remove(&tid)).and_then(|thread| thread.kstack) {
+            stack::free(kstack);
+        }
+        drop(space);
     }
 
     /// A fresh process id.
@@ -543,22 +554,9 @@ impl Tasks {
     /// Enters a thread made by `load::start` into the table, ready to run.
     pub fn add_thread(&mut self, pid: Pid, kstack: KernelStack, context: u64) {
         let process = &self.processes[&pid];
-        let thread = Thread {
-            pid,
-            priority: process.priority,
-            cspace: process.cspace,
-            root: process.space.as_ref().expect("a starting process has its space").root(),
-            io: false,
-            kstack: Some(kstack),
-            context,
-            state: State::New,
-            msg: Msg::default(),
-            result: Ok(()),
-            ipc_buffer: process.ipc_buffer,
-            bound: None,
-            reply_slot: 0,
-            faulted: false,
-        };
+        let root = process.space.as_ref().expect("a starting process has its space").root();
+        let mut thread = Thread::new(pid, process.priority, process.cspace, root, Some(kstack), context);
+        thread.ipc_buffer = process.ipc_buffer;
         let tid = self.threads.insert(Box::new(thread));
         self.processes.get_mut(&pid).expect("starting a process that does not exist").thread = Some(tid);
         self.wake(tid, Ok(()));
@@ -787,11 +785,6 @@ pub fn preempt_from_interrupt(from_user: bool) {
     }
 }
 
-/// The running process's id.
-pub fn current_pid() -> Pid {
-    with(|t| t.current().pid)
-}
-
 /// The running process's name and id, for its console output.
 pub fn with_current_name<R>(f: impl FnOnce(&str, Pid) -> R) -> R {
     with(|t| {
@@ -811,22 +804,8 @@ pub fn with_current_space<R>(f: impl FnOnce(&mut AddressSpace) -> R) -> R {
 pub fn run_idle(exit_when_done: bool) -> ! {
     interrupts::disable();
     with(|t| {
-        let idle = Thread {
-            pid: 0,
-            priority: 0,
-            cspace: 0,
-            root: paging::kernel_root(),
-            io: false,
-            kstack: None,
-            context: 0,
-            state: State::Ready,
-            msg: Msg::default(),
-            result: Ok(()),
-            ipc_buffer: 0,
-            bound: None,
-            reply_slot: 0,
-            faulted: false,
-        };
+        let mut idle = Thread::new(0, 0, 0, paging::kernel_root(), None, 0);
+        idle.state = State::Ready;
         t.threads.put(IDLE, Box::new(idle));
         t.started = true;
     });
