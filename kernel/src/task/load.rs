@@ -56,6 +56,7 @@ pub fn create(t: &mut Tasks, name: &str, memory: ObjId, priority: u8) -> Result<
         joiners: Vec::new(),
         handle: false,
         ipc_buffer,
+        entry: image.entry,
         exit_signal: None,
         io_bitmap: None,
     };
@@ -84,9 +85,8 @@ pub fn start(t: &mut Tasks, pid: Pid, args: &str) -> Result<(), Error> {
         return Err(Error::BadLength);
     }
     let process = t.processes.get_mut(&pid).ok_or(Error::ObjectGone)?;
+    let entry = process.entry;
     let space = process.space.as_mut().ok_or(Error::ObjectGone)?;
-    let file = ramdisk::program(&process.name).ok_or(Error::NotFound)?;
-    let entry = elf::parse(file).map_err(|_| Error::InvalidArgument)?.entry;
     let (args_addr, rsp) = write_args(space, args)?;
     let kstack = stack::alloc().ok_or(Error::OutOfMemory)?;
     // SAFETY: the kernel stack was just allocated for this thread alone.

@@ -146,6 +146,8 @@ pub struct Process {
     /// Whether a Process object (a handle) names it; an ended process without one is removed.
     pub handle: bool,
     pub ipc_buffer: u64,
+    /// Where its program starts (from the ELF header, read at creation).
+    pub entry: u64,
     /// The notification (held) and badge its end signals.
     pub exit_signal: Option<(ObjId, u64)>,
     /// The I/O ports it may use, as a TSS I/O permission bitmap.
