@@ -83,37 +83,44 @@ pub fn create(r: &mut Regs) -> Result<(), Error> {
         if t.caps.get(dest).is_ok() {
             return Err(Error::SlotInUse);
         }
-        let bytes = kind.cost(size).ok_or(Error::InvalidArgument)?;
+        let bytes = match kind {
+            Kind::Frame if !(1..=FRAME_PAGES_MAX).contains(&size) => None,
+            Kind::Endpoint | Kind::Notification | Kind::Frame | Kind::Memory => kind.cost(size),
+            _ => None,
+        }
+        .ok_or(Error::InvalidArgument)?;
+        t.charge(mem_cap.obj, bytes)?;
         let charge = Charge { memory: mem_cap.obj, bytes };
         let object = match kind {
             Kind::Endpoint => Object::Endpoint(Endpoint::new(), charge),
             Kind::Notification => Object::Notification(Notification::new(), charge),
-            Kind::Frame if (1..=FRAME_PAGES_MAX).contains(&size) => {
-                Object::Frame { pages: Vec::with_capacity(size as usize), charge }
-            }
             Kind::Memory => Object::Memory { limit: size, used: 0, parent: Some((mem_cap.obj, bytes)) },
-            _ => return Err(Error::InvalidArgument),
-        };
-        t.charge(mem_cap.obj, bytes)?;
-        let object = match object {
-            Object::Frame { mut pages, charge } => {
-                for _ in 0..size {
-                    match mem::paging::alloc_zeroed_frame() {
-                        Some(p) => pages.push(p),
-                        None => {
-                            pages.into_iter().for_each(mem::free_frame);
-                            t.credit(mem_cap.obj, bytes);
-                            return Err(Error::OutOfMemory);
-                        }
-                    }
+            _ => match zeroed_frames(size) {
+                Some(pages) => Object::Frame { pages, charge },
+                None => {
+                    t.credit(mem_cap.obj, bytes);
+                    return Err(Error::OutOfMemory);
                 }
-                Object::Frame { pages, charge }
-            }
-            other => other,
+            },
         };
         t.caps.retain(mem_cap.obj);
         t.caps.create(dest, object, Rights::ALL).map(drop)
     })
+}
+
+/// `pages` fresh zeroed frames, or None (and none kept) if memory runs out.
+fn zeroed_frames(pages: u64) -> Option<Vec<u64>> {
+    let mut frames = Vec::with_capacity(pages as usize);
+    for _ in 0..pages {
+        match mem::paging::alloc_zeroed_frame() {
+            Some(p) => frames.push(p),
+            None => {
+                frames.into_iter().for_each(mem::free_frame);
+                return None;
+            }
+        }
+    }
+    Some(frames)
 }
 
 /// `ProcessCreate`: a process from a boot program, not started, with an empty capability
