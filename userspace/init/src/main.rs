@@ -12,7 +12,7 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 use ipc::boot::Launch;
-use ipc::cap::{init_slots, Kind, Rights, SELF};
+use ipc::cap::{init_slots, Kind, Rights};
 use ipc::msg::{FaultWord, LABEL_FAULT, LABEL_NOTIFICATION};
 use ipc::syscall::{ExitStatus, PRIORITY_DEFAULT};
 use rt::cap::{self, Grant};
@@ -159,47 +159,31 @@ fn setup() -> Result<(u64, u64, u64, u64), ipc::Error> {
 fn start(c: &mut Child, index: usize, faults: u64, deaths: u64, echo: u64) -> bool {
     let name = c.launch.name;
     let priority = c.launch.priority.unwrap_or(PRIORITY_DEFAULT);
-    let slot = match cap::alloc() {
-        Ok(s) => s,
-        Err(e) => {
-            println!("init: cannot start '{name}': {e}");
-            return false;
+    let extra = POLICY.iter().find(|(n, _)| *n == name).map_or(&[][..], |(_, e)| e);
+    let policy = extra.iter().map(|(what, to, rights)| {
+        let from = match what {
+            Extra::Cap(s) => *s,
+            Extra::Echo => echo,
+        };
+        Grant::new(from, *to, *rights)
+    });
+    let grants: Vec<Grant> = GRANTS.into_iter().chain(policy).collect();
+    let supervised = c.supervised;
+    let made = cap::spawn_with(name, &c.args, priority, &grants, |slot| {
+        cap::with_badged(deaths, 1 << index, |b| sys::process_notify_exit(slot, b))?;
+        if supervised {
+            cap::with_badged(faults, index as u64 + 1, |b| sys::process_set_fault(slot, b))?;
         }
-    };
-    let made = (|| {
-        sys::process_create(init_slots::MEMORY, init_slots::ARCHIVE, name, slot)?;
-        for g in GRANTS {
-            sys::cap_copy(g.from, g.to, g.rights, slot)?;
-        }
-        let extra = POLICY.iter().find(|(n, _)| *n == name).map_or(&[][..], |(_, e)| e);
-        for (what, to, rights) in extra {
-            let from = match what {
-                Extra::Cap(s) => *s,
-                Extra::Echo => echo,
-            };
-            sys::cap_copy(from, *to, *rights, slot)?;
-        }
-        let badged = cap::alloc()?;
-        sys::cap_mint(deaths, badged, Rights::WRITE, 1 << index, SELF)?;
-        sys::process_notify_exit(slot, badged)?;
-        cap::release(badged);
-        if c.supervised {
-            let badged = cap::alloc()?;
-            sys::cap_mint(faults, badged, Rights::WRITE, index as u64 + 1, SELF)?;
-            sys::process_set_fault(slot, badged)?;
-            cap::release(badged);
-        }
-        sys::process_start(slot, &c.args, priority)
-    })();
+        Ok(())
+    });
     match made {
-        Ok(pid) => {
-            println!("init: started '{name}' (pid {pid}, priority {priority})");
-            c.slot = slot;
+        Ok(child) => {
+            println!("init: started '{name}' (pid {}, priority {priority})", child.pid);
+            c.slot = child.slot;
             true
         }
         Err(e) => {
             println!("init: cannot start '{name}': {e}");
-            cap::release(slot);
             false
         }
     }

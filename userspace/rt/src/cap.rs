@@ -77,24 +77,56 @@ impl Grant {
     }
 }
 
+/// A started child process.
+#[derive(Clone, Copy, Debug)]
+pub struct Spawned {
+    /// The slot of its Process capability.
+    pub slot: Slot,
+    pub pid: u64,
+}
+
 /// Starts boot program `name` with `args` at `priority`, holding exactly `grants`. Needs
 /// this process's Memory and Archive capabilities in their usual slots. Returns the slot of
 /// the child's Process capability.
 pub fn spawn(name: &str, args: &str, priority: u8, grants: &[Grant]) -> Result<Slot, Error> {
+    spawn_with(name, args, priority, grants, |_| Ok(())).map(|s| s.slot)
+}
+
+/// As [`spawn`], and `setup` gets the child's Process capability slot before the child
+/// starts (to give it a fault endpoint, a death notice, ...). On any error the child is
+/// deleted unstarted.
+pub fn spawn_with(
+    name: &str,
+    args: &str,
+    priority: u8,
+    grants: &[Grant],
+    setup: impl FnOnce(Slot) -> Result<(), Error>,
+) -> Result<Spawned, Error> {
     let slot = alloc()?;
     let started = (|| {
         sys::process_create(init_slots::MEMORY, init_slots::ARCHIVE, name, slot)?;
         for g in grants {
             sys::cap_copy(g.from, g.to, g.rights, slot)?;
         }
-        sys::process_start(slot, args, priority).map(drop)
+        setup(slot)?;
+        sys::process_start(slot, args, priority)
     })();
-    if let Err(e) = started {
-        let _ = sys::cap_delete(slot);
-        free(slot);
-        return Err(e);
+    match started {
+        Ok(pid) => Ok(Spawned { slot, pid }),
+        Err(e) => {
+            release(slot);
+            Err(e)
+        }
     }
-    Ok(slot)
+}
+
+/// Mints a copy of `src` with the write right and `badge` into a scratch slot, hands that
+/// slot to `use_it` (which copies it somewhere), and deletes the scratch copy.
+pub fn with_badged(src: Slot, badge: u64, use_it: impl FnOnce(Slot) -> Result<(), Error>) -> Result<(), Error> {
+    let scratch = alloc()?;
+    let result = sys::cap_mint(src, scratch, Rights::WRITE, badge, ipc::cap::SELF).and_then(|()| use_it(scratch));
+    release(scratch);
+    result
 }
 
 /// Makes an object of `kind` (`size`: pages of a Frame, bytes of a Memory) from this
