@@ -11,7 +11,7 @@ use ipc::boot::{KEY_EXIT_WHEN_DONE, KEY_RUN};
 use serde_json::json;
 use std::time::Duration;
 
-/// One result line of the guest program.
+/// One result line of a guest program.
 #[derive(Debug, PartialEq)]
 struct Figure {
     name: String,
@@ -21,23 +21,12 @@ struct Figure {
     p99: u64,
 }
 
-/// Reads `bench: NAME iters=N min=A median=B p99=C` lines.
+/// The result lines in a guest's console output (see [`bench_stats::parse_line`]).
 fn parse(output: &str) -> Vec<Figure> {
     output
         .lines()
-        .filter_map(|line| {
-            let rest = &line[line.find("bench: ")? + "bench: ".len()..];
-            let mut words = rest.split_whitespace();
-            let name = words.next()?.to_string();
-            let mut value = |key: &str| -> Option<u64> { words.next()?.strip_prefix(key)?.parse().ok() };
-            Some(Figure {
-                iters: value("iters=")?,
-                min: value("min=")?,
-                median: value("median=")?,
-                p99: value("p99=")?,
-                name,
-            })
-        })
+        .filter_map(bench_stats::parse_line)
+        .map(|(name, s)| Figure { name: name.to_string(), iters: s.iters, min: s.min, median: s.median, p99: s.p99 })
         .collect()
 }
 

@@ -1,19 +1,20 @@
-//! `bench [ITERS]`: the first latency figures, in TSC cycles, measured with `rdtsc` around
-//! each operation after a warm-up:
+//! `bench [ITERS]`: Seam's latency figures, in TSC cycles, measured with `rdtsc` around each
+//! operation after a warm-up, the same way the Linux peer measures ([`bench_stats`]):
 //! - `null_syscall`: the round trip of the `Null` call;
 //! - `yield_switch`: one switch between two processes that yield to each other (half of a
-//!   measured yield round trip, which takes two switches).
-//!
-//! - `ipc_call_reply_0w`: a `Call` with no message words to a server in another process
-//!   and its `ReplyRecv` answer, the whole round trip as the client sees it;
-//! - `ipc_call_reply_regs`: the same with all four register words each way;
-//! - `ipc_call_reply_buf64`: with 64 more words each way through the IPC buffers;
+//!   measured yield round trip, which takes two switches);
+//! - `ipc_call_reply_<size>`: a `Call` to a server in another process and its `ReplyRecv`
+//!   answer carrying the same `size` bytes back, the whole round trip as the client sees it.
+//!   0 bytes; 32 = the four register words; 64, 256 and 1024 also through the IPC buffers
+//!   (the kernel copies buffer to buffer); 4096, more than a message holds, through a shared
+//!   Frame: the client copies its bytes in, the server copies them out to memory of its own,
+//!   copies its answer in, and the client copies it out — as a pipe's write and read would;
 //! - `ipc_call_reply_cap`: the call transfers one capability (the server deletes it before
 //!   answering, which is in the figure);
+//! - `ipc_scale_<n>`: `ipc_call_reply_0` again with `n` more processes alive, each blocked
+//!   receiving on an endpoint: does the IPC path's cost depend on the system's size?
 //! - `notify_signal_wait`: a round trip of signals: this process signals the server's
-//!   notification and waits on its own, which the server signals once it has woken;
-//! - `ipc_call_reply_0w_200idle`: `ipc_call_reply_0w` again with 200 more processes, each
-//!   blocked on an endpoint of its own: does the IPC path scale with the process count?
+//!   notification and waits on its own, which the server signals once it has woken.
 //!
 //! The cost of the `rdtsc` pair itself (its minimum) is measured and subtracted. Each result
 //! is printed as one `bench:` line that `cargo xtask bench` turns into its table and JSON.
@@ -24,12 +25,15 @@
 
 extern crate alloc;
 
+use alloc::format;
+use alloc::vec;
 use alloc::vec::Vec;
-use core::arch::x86_64::{__rdtscp, _mm_lfence, _rdtsc};
+use bench_stats::{measure, Line, Summary, PAYLOAD_SIZES};
 use rt::cap::{self, Grant};
-use rt::ipc::cap::{Kind, Rights, Slot};
-use rt::ipc::msg::{MsgInfo, MSG_REGS};
-use rt::ipc::syscall::PRIORITY_DEFAULT;
+use rt::ipc::cap::{Kind, Rights, Slot, SELF};
+use rt::ipc::layout::PAGE_SIZE;
+use rt::ipc::msg::{MsgInfo, MSG_MAX_WORDS, MSG_REGS};
+use rt::ipc::syscall::{MapFlags, PRIORITY_DEFAULT};
 use rt::ipc::Error;
 use rt::println;
 use rt::sys::{self, Msg};
@@ -37,11 +41,22 @@ use rt::sys::{self, Msg};
 rt::main!(main);
 
 const DEFAULT_ITERS: usize = 100_000;
-const WARM_UP: usize = 1_000;
 
+/// Labels of the benchmark server's protocol (private to this program).
+const ECHO: u32 = 0;
+const SHARED: u32 = 1;
 const QUIT: u32 = 2;
 /// Slots where a partner finds what it was given.
 const GIVEN: Slot = 2;
+/// Where the client and the server map the shared Frame.
+const SHARED_AT: u64 = 0x5000_0000_0000;
+/// The largest payload a message carries (registers and IPC buffer).
+const MESSAGE_BYTES: usize = MSG_MAX_WORDS * 8;
+/// How many other blocked processes each `ipc_scale_<n>` runs with.
+const SCALE: [usize; 4] = [2, 20, 200, 1000];
+
+// The curve's first size beyond 0 is "all register words": keep the shared list honest.
+const _: () = assert!(PAYLOAD_SIZES[0] == MSG_REGS * 8);
 
 fn main(args: rt::Args) -> u64 {
     match args.get(0) {
@@ -54,30 +69,38 @@ fn main(args: rt::Args) -> u64 {
         }
         Some("ipc-server") => return ipc_server(),
         Some("ntfn-server") => return ntfn_server(),
-        Some("idle") => return u64::from(sys::recv(GIVEN, GIVEN + 1).is_err()),
+        // Blocks until the endpoint is destroyed, which is how the measuring process ends it.
+        Some("idle") => return u64::from(sys::recv(GIVEN, GIVEN + 1).err() != Some(Error::ObjectGone)),
         _ => {}
     }
     let iters = args.get(0).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS);
-    let overhead = measure(iters, || {}).into_iter().min().unwrap_or(0);
+    let overhead = bench_stats::overhead(iters);
     println!("bench: rdtsc overhead {overhead} cycles (subtracted)");
+    let report = |name: &str, samples: Vec<u64>, divide: u64| {
+        if let Some(summary) = Summary::of(samples, overhead, divide) {
+            println!("{}", Line(name, summary));
+        }
+    };
 
-    let null = measure(iters, || {
-        let _ = sys::null();
-    });
-    report("null_syscall", null, overhead, 1);
+    report(
+        "null_syscall",
+        measure(iters, || {
+            let _ = sys::null();
+        }),
+        1,
+    );
 
     // The partner yields as often as we do, and a little more, so each of our yields finds it
     // ready; it is at our priority, so a yield switches to it and its yield switches back.
-    let partner_args = alloc::format!("partner {}", WARM_UP + iters + 16);
+    let partner_args = format!("partner {}", bench_stats::WARM_UP + iters + 16);
     let Ok(partner) = rt::cap::spawn("bench", &partner_args, PRIORITY_DEFAULT, &[]) else {
         println!("bench: cannot start the partner process");
         return 1;
     };
-    let switch = measure(iters, sys::yield_now);
-    report("yield_switch", switch, overhead, 2);
+    report("yield_switch", measure(iters, sys::yield_now), 2);
     let _ = sys::wait(partner);
 
-    match ipc_benches(iters, overhead) {
+    match ipc_benches(iters, &report) {
         Ok(()) => 0,
         Err(e) => {
             println!("bench: IPC benchmarks failed: {e}");
@@ -86,37 +109,78 @@ fn main(args: rt::Args) -> u64 {
     }
 }
 
-fn ipc_benches(iters: usize, overhead: u64) -> Result<(), Error> {
+/// Bytes of the shared Frame: room for the largest payload.
+const SHARED_BYTES: usize = PAYLOAD_SIZES[PAYLOAD_SIZES.len() - 1];
+
+/// Runs `f` on the shared Frame, mapped at [`SHARED_AT`].
+fn with_shared<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    // SAFETY: both users map the Frame (`SHARED_BYTES` rounded up to pages) writable at
+    // SHARED_AT before calling this; only one process touches it at a time (the client before
+    // its call and after the answer, the server in between), and the slice lives only for
+    // `f`, which makes no call.
+    f(unsafe { core::slice::from_raw_parts_mut(SHARED_AT as *mut u8, SHARED_BYTES) })
+}
+
+fn ipc_benches(iters: usize, report: &dyn Fn(&str, Vec<u64>, u64)) -> Result<(), Error> {
     let ep = cap::create(Kind::Endpoint, 0)?;
-    let server = cap::spawn("bench", "ipc-server", PRIORITY_DEFAULT, &[Grant::new(ep, GIVEN, Rights::READ)])?;
+    let frame = cap::create(Kind::Frame, (SHARED_BYTES as u64).div_ceil(PAGE_SIZE))?;
+    sys::frame_map(frame, SHARED_AT, MapFlags::WRITE, SELF)?;
+    let grants = [Grant::new(ep, GIVEN, Rights::READ), Grant::new(frame, GIVEN + 1, Rights::READ.union(Rights::WRITE))];
+    let server = cap::spawn("bench", "ipc-server", PRIORITY_DEFAULT, &grants)?;
     let call = |m: &Msg| {
         let _ = sys::call_ep(ep, m);
     };
-    let empty = Msg::new(0, &[]);
-    report("ipc_call_reply_0w", measure(iters, || call(&empty)), overhead, 1);
-    let regs = Msg::new(0, &[1, 2, 3, 4]);
-    report("ipc_call_reply_regs", measure(iters, || call(&regs)), overhead, 1);
-    for i in MSG_REGS..MSG_REGS + 64 {
-        cap::set_word(i, i as u64);
+
+    for size in core::iter::once(0).chain(PAYLOAD_SIZES) {
+        let name = format!("ipc_call_reply_{size}");
+        if size <= MESSAGE_BYTES {
+            let words = size / 8;
+            let m = Msg::new(ECHO, &[1, 2, 3, 4][..words.min(MSG_REGS)]);
+            let m = Msg { info: MsgInfo::new(ECHO, words, 0).encode(), ..m };
+            for i in MSG_REGS..words {
+                cap::set_word(i, i as u64);
+            }
+            report(&name, measure(iters, || call(&m)), 1);
+        } else {
+            let mut payload = vec![0x5a_u8; size];
+            let m = Msg::new(SHARED, &[size as u64]);
+            let samples = measure(iters, || {
+                with_shared(|s| s[..size].copy_from_slice(&payload));
+                call(&m);
+                with_shared(|s| payload.copy_from_slice(&s[..size]));
+            });
+            report(&name, samples, 1);
+        }
     }
-    let buf64 = Msg { info: MsgInfo::new(0, MSG_REGS + 64, 0).encode(), ..regs };
-    report("ipc_call_reply_buf64", measure(iters, || call(&buf64)), overhead, 1);
+
+    let empty = Msg::new(ECHO, &[]);
     let token = cap::create(Kind::Notification, 0)?;
     cap::set_send_cap(0, token);
-    let with_cap = Msg { info: MsgInfo::new(0, 0, 1).encode(), ..empty };
-    report("ipc_call_reply_cap", measure(iters, || call(&with_cap)), overhead, 1);
+    let with_cap = Msg { info: MsgInfo::new(ECHO, 0, 1).encode(), ..empty };
+    report("ipc_call_reply_cap", measure(iters, || call(&with_cap)), 1);
 
+    // Each idle process blocks receiving on `idle_ep`; we keep no Process capability (there
+    // are more of them than slots), so they end when the endpoint goes: revoking our copy's
+    // descendants and deleting it wakes them all with ObjectGone.
     let idle_ep = cap::create(Kind::Endpoint, 0)?;
-    let mut idle = Vec::new();
-    for _ in 0..200 {
-        idle.push(cap::spawn("bench", "idle", PRIORITY_DEFAULT, &[Grant::new(idle_ep, GIVEN, Rights::READ)])?);
+    let mut alive = 0;
+    'scale: for n in SCALE {
+        while alive < n {
+            match cap::spawn("bench", "idle", PRIORITY_DEFAULT, &[Grant::new(idle_ep, GIVEN, Rights::READ)]) {
+                Ok(process) => cap::release(process),
+                Err(e) => {
+                    println!("bench: ipc_scale_{n} not measured: process {alive} could not start ({e})");
+                    break 'scale;
+                }
+            }
+            alive += 1;
+        }
+        // At our priority, behind us: one yield lets every new one run into its receive.
+        sys::yield_now();
+        report(&format!("ipc_scale_{n}"), measure(iters, || call(&empty)), 1);
     }
-    sys::yield_now();
-    report("ipc_call_reply_0w_200idle", measure(iters, || call(&empty)), overhead, 1);
-    for p in idle {
-        let _ = sys::process_kill(p);
-        cap::release(p);
-    }
+    sys::cap_revoke(idle_ep)?;
+    cap::release(idle_ep);
     let _ = sys::call_ep(ep, &Msg::new(QUIT, &[]));
     let _ = sys::wait(server);
 
@@ -127,28 +191,49 @@ fn ipc_benches(iters: usize, overhead: u64) -> Result<(), Error> {
         let _ = sys::signal(to_server);
         let _ = sys::ntfn_wait(to_me);
     });
-    report("notify_signal_wait", ping, overhead, 1);
+    report("notify_signal_wait", ping, 1);
     let _ = sys::process_kill(server);
     Ok(())
 }
 
-/// Answers every call with the message it got (the same words, through its own IPC buffer
-/// for the longer ones); deletes any capability that came with it; ends on QUIT.
+/// Answers every call: ECHO with the message it got (the same words, through its own IPC
+/// buffer for the longer ones), deleting any capability that came with it; SHARED by copying
+/// the bytes out of the shared Frame into its own memory and its answer (the same bytes) back
+/// in; QUIT by ending.
 fn ipc_server() -> u64 {
     let (reply, received) = (cap::alloc().unwrap_or(40), cap::alloc().unwrap_or(41));
     cap::set_recv_slot(0, received);
+    if sys::frame_map(GIVEN + 1, SHARED_AT, MapFlags::WRITE, SELF).is_err() {
+        return 1;
+    }
+    let mut mine = vec![0u8; SHARED_BYTES];
     let mut answer = Msg::default();
     loop {
         let Ok(m) = sys::reply_recv(GIVEN, reply, &answer) else { return 1 };
         let info = m.info();
-        if info.label == QUIT {
-            let _ = sys::send(reply, &Msg::default());
-            return 0;
+        match info.label {
+            QUIT => {
+                let _ = sys::send(reply, &Msg::default());
+                return 0;
+            }
+            SHARED => {
+                let len = (m.words[0] as usize).min(SHARED_BYTES);
+                with_shared(|s| {
+                    mine[..len].copy_from_slice(&s[..len]);
+                    // Stands for the server using the bytes: without it the compiler may see
+                    // that the answer is the request and drop both copies.
+                    core::hint::black_box(&mut mine[..len]);
+                    s[..len].copy_from_slice(&mine[..len]);
+                });
+                answer = Msg::new(SHARED, &[len as u64]);
+            }
+            _ => {
+                if info.caps > 0 {
+                    let _ = sys::cap_delete(received);
+                }
+                answer = Msg { badge: 0, info: MsgInfo::new(ECHO, info.words as usize, 0).encode(), words: m.words };
+            }
         }
-        if info.caps > 0 {
-            let _ = sys::cap_delete(received);
-        }
-        answer = Msg { badge: 0, info: MsgInfo::new(0, info.words as usize, 0).encode(), words: m.words };
     }
 }
 
@@ -159,54 +244,4 @@ fn ntfn_server() -> u64 {
             return 1;
         }
     }
-}
-
-/// Times `op` `iters` times after a warm-up; returns the raw samples.
-fn measure(iters: usize, mut op: impl FnMut()) -> Vec<u64> {
-    let mut samples = Vec::with_capacity(iters);
-    for i in 0..WARM_UP + iters {
-        let start = stamp_start();
-        op();
-        let end = stamp_end();
-        if i >= WARM_UP {
-            samples.push(end.wrapping_sub(start));
-        }
-    }
-    samples
-}
-
-/// `lfence; rdtsc`: the fence keeps earlier instructions from drifting past the read.
-#[inline(always)]
-fn stamp_start() -> u64 {
-    // SAFETY: lfence and rdtsc only read the time-stamp counter; the CPU (and QEMU's -cpu
-    // max) has both.
-    unsafe {
-        _mm_lfence();
-        _rdtsc()
-    }
-}
-
-/// `rdtscp; lfence`: waits for the measured code to finish before reading.
-#[inline(always)]
-fn stamp_end() -> u64 {
-    let mut aux = 0;
-    // SAFETY: as above; rdtscp writes the processor id into `aux`, a local.
-    unsafe {
-        let t = __rdtscp(&mut aux);
-        _mm_lfence();
-        t
-    }
-}
-
-fn report(name: &str, mut samples: Vec<u64>, overhead: u64, divide: u64) {
-    for s in samples.iter_mut() {
-        *s = s.saturating_sub(overhead) / divide;
-    }
-    samples.sort_unstable();
-    let n = samples.len();
-    if n == 0 {
-        return;
-    }
-    let (min, median, p99) = (samples[0], samples[n / 2], samples[(n * 99 / 100).min(n - 1)]);
-    println!("bench: {name} iters={n} min={min} median={median} p99={p99}");
 }
