@@ -33,13 +33,13 @@ pub fn kernel_path(release: bool) -> PathBuf {
     root().join("target").join(KERNEL_TARGET).join(profile(release)).join("seam-kernel")
 }
 
-fn cargo() -> Command {
+pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root());
     cmd
 }
 
-fn run(cmd: &mut Command, what: &str) -> Result<()> {
+pub fn run(cmd: &mut Command, what: &str) -> Result<()> {
     let status = cmd.status().with_context(|| format!("cannot start {what}"))?;
     if !status.success() {
         bail!("{what} failed ({status})");

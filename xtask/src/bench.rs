@@ -2,23 +2,28 @@
 //! the `bench` program measures in the guest with `rdtsc`: min, median and p99 in TSC cycles,
 //! with the configuration they were measured in. By default QEMU runs TCG with
 //! `-icount shift=0`, where a TSC cycle is one guest instruction and figures repeat exactly.
+//!
+//! With `--peer linux` the same machine then boots a Linux guest running the peer benchmark
+//! ([`crate::peer`]) and the two systems are printed side by side with ratios; `--json` and
+//! `--plot` keep the results.
 
 use crate::artifacts::Builder;
-use crate::qemu::{self, Firmware, Machine};
-use crate::BenchArgs;
+use crate::qemu::{self, Firmware, Machine, MEMORY};
+use crate::{peer, plot, BenchArgs, Peer};
 use anyhow::{bail, Context, Result};
+use bench_stats::PAYLOAD_SIZES;
 use ipc::boot::{KEY_EXIT_WHEN_DONE, KEY_RUN};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 /// One result line of a guest program.
-#[derive(Debug, PartialEq)]
-struct Figure {
-    name: String,
-    iters: u64,
-    min: u64,
-    median: u64,
-    p99: u64,
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    pub name: String,
+    pub iters: u64,
+    pub min: u64,
+    pub median: u64,
+    pub p99: u64,
 }
 
 /// The result lines in a guest's console output (see [`bench_stats::parse_line`]).
@@ -30,16 +35,142 @@ fn parse(output: &str) -> Vec<Figure> {
         .collect()
 }
 
-pub fn run(args: &BenchArgs) -> Result<()> {
-    let mut machine = Machine::new(args.accel, 1, Firmware::Bios)?;
-    if !args.no_icount && machine.accel == "tcg" {
-        machine = machine.with_icount()?;
+/// The Linux guest a comparison ran.
+#[derive(Debug, PartialEq)]
+pub struct LinuxConfig {
+    pub package: String,
+    pub version: String,
+    pub release: String,
+}
+
+/// Everything that decides what a figure means; recorded with every result set.
+#[derive(Debug, PartialEq)]
+pub struct Config {
+    pub qemu: String,
+    pub accel: String,
+    pub cpu: String,
+    pub icount: bool,
+    pub vcpus: u32,
+    pub memory: String,
+    pub iters: u64,
+    pub linux: Option<LinuxConfig>,
+}
+
+impl Config {
+    /// One line: QEMU version, accelerator, icount, CPU model, vCPUs, memory, Linux version.
+    fn describe(&self) -> String {
+        let icount = if self.icount { "-icount shift=0 (1 cycle = 1 guest instruction)" } else { "no icount" };
+        let mut line = format!(
+            "{}; accelerator {}, {icount}, cpu {}, {} vCPU, {}; {} iterations",
+            self.qemu, self.accel, self.cpu, self.vcpus, self.memory, self.iters
+        );
+        if let Some(l) = &self.linux {
+            line += &format!("; Linux {} ({} {})", l.release, l.package, l.version);
+        }
+        line
     }
+}
+
+/// The whole result set as JSON: `config` and one `results` entry per figure.
+fn report_json(config: &Config, seam: &[Figure], linux: &[Figure]) -> Value {
+    let results = [("seam", seam), ("linux", linux)].into_iter().flat_map(|(system, figures)| {
+        figures.iter().map(move |f| {
+            json!({
+                "system": system, "name": f.name, "unit": "cycles",
+                "min": f.min, "median": f.median, "p99": f.p99, "iters": f.iters,
+            })
+        })
+    });
+    json!({
+        "config": {
+            "qemu": config.qemu,
+            "accel": config.accel,
+            "cpu": config.cpu,
+            "icount": config.icount,
+            "vcpus": config.vcpus,
+            "memory": config.memory,
+            "iters": config.iters,
+            "profile": "release",
+            "linux": config.linux.as_ref().map(|l| json!({
+                "package": l.package, "version": l.version, "release": l.release,
+            })),
+        },
+        "results": results.collect::<Vec<_>>(),
+    })
+}
+
+/// The name the compat server's Binder-model transaction will report under; no program
+/// measures it yet (a later issue adds the compat server), so its row says so.
+const COMPAT: &str = "compat_binder_transaction";
+
+/// A row of the side-by-side table: what is compared, and which figure of each system.
+#[derive(Debug, PartialEq)]
+pub struct Row {
+    pub label: String,
+    pub seam: Option<String>,
+    pub linux: Option<String>,
+}
+
+fn row(label: impl Into<String>, seam: &str, linux: Option<&str>) -> Row {
+    Row { label: label.into(), seam: Some(seam.into()), linux: linux.map(Into::into) }
+}
+
+/// What is compared with what: the system-call floor, the smallest round trip against each
+/// Linux mechanism, the size curve against pipes; then every other Seam figure alone, and
+/// the compat transaction's place.
+pub fn rows(seam: &[Figure]) -> Vec<Row> {
+    let mut rows = vec![
+        row("system call (null / getpid)", "null_syscall", Some("linux_getpid")),
+        row("round trip, smallest / futex", "ipc_call_reply_0", Some("linux_futex_rtt")),
+        row("round trip, smallest / pipe 1 B", "ipc_call_reply_0", Some("linux_pipe_rtt")),
+        row("round trip, smallest / unix 1 B", "ipc_call_reply_0", Some("linux_unix_rtt")),
+    ];
+    for size in PAYLOAD_SIZES {
+        let (seam, linux) = (format!("ipc_call_reply_{size}"), format!("linux_pipe_rtt_{size}"));
+        rows.push(row(format!("round trip, {size} B / pipe"), &seam, Some(&linux)));
+    }
+    for f in seam {
+        if !rows.iter().any(|r| r.seam.as_deref() == Some(f.name.as_str())) {
+            rows.push(row(f.name.clone(), &f.name, None));
+        }
+    }
+    rows.push(row("compat (Binder model) transaction", COMPAT, None));
+    rows
+}
+
+fn median(figures: &[Figure], name: Option<&str>) -> Option<u64> {
+    figures.iter().find(|f| Some(f.name.as_str()) == name).map(|f| f.median)
+}
+
+fn print_figures(title: &str, figures: &[Figure]) {
+    println!("\n{title}");
+    println!("{:<28} {:>8} {:>8} {:>8} {:>8}  (TSC cycles)", "benchmark", "iters", "min", "median", "p99");
+    for f in figures {
+        println!("{:<28} {:>8} {:>8} {:>8} {:>8}", f.name, f.iters, f.min, f.median, f.p99);
+    }
+}
+
+fn print_comparison(seam: &[Figure], linux: &[Figure]) {
+    println!("\nSeam and Linux side by side (median TSC cycles; ratio = Linux / Seam)");
+    println!("{:<36} {:>10} {:>10} {:>10}", "benchmark", "Seam", "Linux", "ratio");
+    let cell = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    for r in rows(seam) {
+        let (s, l) = (median(seam, r.seam.as_deref()), median(linux, r.linux.as_deref()));
+        let ratio = match (s, l) {
+            (Some(s), Some(l)) if s > 0 => format!("{:.2}x", l as f64 / s as f64),
+            _ => "-".into(),
+        };
+        let note = if r.seam.as_deref() == Some(COMPAT) && s.is_none() { "  (not measured yet)" } else { "" };
+        println!("{:<36} {:>10} {:>10} {:>10}{note}", r.label, cell(s), cell(l), ratio);
+    }
+}
+
+fn run_seam(machine: &Machine, args: &BenchArgs) -> Result<Vec<Figure>> {
     let builder = Builder::new(true)?;
     let cmdline = format!("{KEY_RUN}=bench:{} {KEY_EXIT_WHEN_DONE}", args.iters);
     let images = builder.make("bench", &cmdline, &[Firmware::Bios])?;
-    println!("{}", machine.description);
-    let run = qemu::run_captured(&machine, images.get(Firmware::Bios), Duration::from_secs(args.timeout))?;
+    println!("seam: booting the benchmark image ({} iterations)...", args.iters);
+    let run = qemu::run_captured(machine, images.get(Firmware::Bios), Duration::from_secs(args.timeout))?;
     let figures = parse(&run.output);
     if run.timed_out || figures.len() < 2 {
         println!("{}", run.output);
@@ -48,27 +179,59 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(line) = run.output.lines().find(|l| l.contains("rdtsc overhead")) {
         println!("{}", line.trim());
     }
-    println!("{:<26} {:>8} {:>8} {:>8} {:>8}  (TSC cycles)", "benchmark", "iters", "min", "median", "p99");
-    for f in &figures {
-        println!("{:<26} {:>8} {:>8} {:>8} {:>8}", f.name, f.iters, f.min, f.median, f.p99);
+    for line in run.output.lines().filter(|l| l.contains("not measured")) {
+        println!("{}", line.trim());
+    }
+    Ok(figures)
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let mut machine = Machine::new(args.accel, args.vcpus, Firmware::Bios)?;
+    if !args.no_icount && machine.accel == "tcg" {
+        machine = machine.with_icount()?;
+    }
+    if args.peer.is_some() && machine.icount && args.vcpus > 1 {
+        bail!("Linux stops at SMP bring-up under -icount: use --vcpus 1, or --no-icount with more vCPUs");
+    }
+    println!("{}", machine.description);
+    if !machine.icount && machine.accel == "tcg" {
+        println!("note: plain TCG without icount: the guest TSC follows host time, so figures are noisy");
+    }
+    let seam = run_seam(&machine, args)?;
+    let mut config = Config {
+        qemu: machine.version()?,
+        accel: machine.accel.into(),
+        cpu: machine.cpu.into(),
+        icount: machine.icount,
+        vcpus: machine.smp,
+        memory: MEMORY.into(),
+        iters: args.iters,
+        linux: None,
+    };
+    let mut linux = Vec::new();
+    if let Some(Peer::Linux) = args.peer {
+        let timeout = Duration::from_secs(args.timeout);
+        let run = peer::run(&machine, args.iters, args.linux_package.as_deref(), timeout)?;
+        linux = parse(&run.output);
+        config.linux = Some(LinuxConfig { package: run.package, version: run.version, release: run.release });
+    }
+
+    println!("\n{}", config.describe());
+    print_figures("Seam", &seam);
+    if !linux.is_empty() {
+        print_figures("Linux", &linux);
+        print_comparison(&seam, &linux);
     }
     if let Some(path) = &args.json {
-        let report = json!({
-            "config": {
-                "accel": machine.accel,
-                "cpu": machine.cpu,
-                "icount": machine.icount,
-                "qemu": machine.version()?,
-                "vcpus": 1,
-                "profile": "release",
-            },
-            "results": figures.iter().map(|f| json!({
-                "name": f.name, "unit": "cycles", "min": f.min, "median": f.median, "p99": f.p99, "iters": f.iters,
-            })).collect::<Vec<_>>(),
-        });
+        let report = report_json(&config, &seam, &linux);
         std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote {}", path.display());
+    }
+    if let Some(dir) = &args.plot {
+        for path in plot::draw(dir, &config, &seam, &linux)? {
+            println!("wrote {}", path.display());
+        }
     }
     Ok(())
 }
@@ -77,12 +240,77 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 mod tests {
     use super::*;
 
+    fn figure(name: &str, median: u64) -> Figure {
+        Figure { name: name.into(), iters: 100_000, min: median - 1, median, p99: median + 10 }
+    }
+
     #[test]
-    fn parses_result_lines_among_log_noise() {
-        let out = "[ 1.0] INFO  bench[1]: bench: rdtsc overhead 30 cycles (subtracted)\n\
+    fn reads_both_guests_result_lines_among_console_noise() {
+        let seam = "[ 1.0] INFO  bench[1]: bench: rdtsc overhead 30 cycles (subtracted)\n\
                    [ 1.2] INFO  bench[1]: bench: null_syscall iters=100000 min=70 median=71 p99=90\n\
                    garbage bench: broken iters=x\n";
-        let f = parse(out);
-        assert_eq!(f, [Figure { name: "null_syscall".into(), iters: 100000, min: 70, median: 71, p99: 90 }]);
+        assert_eq!(parse(seam), [Figure { name: "null_syscall".into(), iters: 100000, min: 70, median: 71, p99: 90 }]);
+        // The Linux console: CRs already removed by the capture, kernel messages in between.
+        let linux = "[    0.912345] Run /init as init process\n\
+                     bench: kernel 6.1.0-56-amd64\n\
+                     bench: linux_getpid iters=100000 min=320 median=324 p99=330\n\
+                     [   14.101010] random: crng init done\n\
+                     bench: linux_futex_rtt iters=100000 min=10100 median=10120 p99=10300\n\
+                     bench: done\n\
+                     [   30.000000] reboot: Power down\n";
+        let names: Vec<_> = parse(linux).into_iter().map(|f| (f.name, f.median)).collect();
+        assert_eq!(names, [("linux_getpid".to_string(), 324), ("linux_futex_rtt".to_string(), 10120)]);
+    }
+
+    #[test]
+    fn rows_pair_the_curve_and_keep_every_seam_figure() {
+        let seam = [figure("null_syscall", 101), figure("ipc_call_reply_0", 1158), figure("ipc_scale_1000", 1159)];
+        let rows = rows(&seam);
+        let pair = |s: &str, l: &str| rows.iter().any(|r| r.seam.as_deref() == Some(s) && r.linux.as_deref() == Some(l));
+        assert!(pair("null_syscall", "linux_getpid"));
+        assert!(pair("ipc_call_reply_0", "linux_futex_rtt") && pair("ipc_call_reply_0", "linux_unix_rtt"));
+        for size in PAYLOAD_SIZES {
+            assert!(pair(&format!("ipc_call_reply_{size}"), &format!("linux_pipe_rtt_{size}")), "{size}");
+        }
+        let alone: Vec<_> = rows.iter().filter(|r| r.linux.is_none()).map(|r| r.label.as_str()).collect();
+        assert_eq!(alone, ["ipc_scale_1000", "compat (Binder model) transaction"]);
+    }
+
+    #[test]
+    fn the_json_records_the_configuration_and_both_systems() {
+        let config = Config {
+            qemu: "QEMU emulator version 7.2.22".into(),
+            accel: "tcg".into(),
+            cpu: "max".into(),
+            icount: true,
+            vcpus: 1,
+            memory: "256M".into(),
+            iters: 100_000,
+            linux: Some(LinuxConfig {
+                package: "linux-image-6.1.0-56-amd64".into(),
+                version: "6.1.192-2".into(),
+                release: "6.1.0-56-amd64".into(),
+            }),
+        };
+        let v = report_json(&config, &[figure("ipc_call_reply_0", 1158)], &[figure("linux_pipe_rtt_4096", 20000)]);
+        assert_eq!(v["config"]["accel"], "tcg");
+        assert_eq!(v["config"]["icount"], true);
+        assert_eq!(v["config"]["vcpus"], 1);
+        assert_eq!(v["config"]["iters"], 100_000);
+        assert_eq!(v["config"]["linux"]["version"], "6.1.192-2");
+        let results = v["results"].as_array().unwrap();
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[0]["system"], "seam");
+        assert_eq!(results[0]["name"], "ipc_call_reply_0");
+        assert_eq!((results[0]["min"].as_u64(), results[0]["median"].as_u64(), results[0]["p99"].as_u64()), (Some(1157), Some(1158), Some(1168)));
+        assert_eq!(results[0]["unit"], "cycles");
+        assert_eq!(results[1]["system"], "linux");
+        assert_eq!(results[1]["name"], "linux_pipe_rtt_4096");
+        let text = serde_json::to_string(&v).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), v, "round-trips through text");
+
+        let seam_only = Config { linux: None, ..config };
+        assert!(report_json(&seam_only, &[], &[])["config"]["linux"].is_null());
+        assert!(seam_only.describe().contains("-icount shift=0") && !seam_only.describe().contains("Linux"));
     }
 }

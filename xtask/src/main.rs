@@ -2,6 +2,8 @@
 
 mod artifacts;
 mod bench;
+mod peer;
+mod plot;
 mod qemu;
 mod setup;
 mod test;
@@ -27,7 +29,8 @@ enum Command {
     Run(RunArgs),
     /// Run the host unit tests, then boot test images in QEMU and check what they report.
     Test(TestArgs),
-    /// Measure null-syscall and thread-switch latency in the guest (TSC cycles; release build).
+    /// Measure system-call, switch and IPC latency in the guest (TSC cycles; release build),
+    /// optionally side by side with a Linux guest on the same virtual machine.
     Bench(BenchArgs),
     /// Boot in QEMU halted, with a gdb stub on :1234, and print the gdb command to attach.
     Gdb(GdbArgs),
@@ -87,21 +90,43 @@ struct TestArgs {
     no_host: bool,
 }
 
+/// The system a benchmark run is compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Peer {
+    /// Debian's kernel with busybox and the `linux-peer` benchmark (fetched and cached on
+    /// first use with apt-get download).
+    Linux,
+}
+
 #[derive(Args)]
 struct BenchArgs {
+    /// Also boot this system on the same virtual machine, run its peer benchmark, and print
+    /// both side by side with ratios.
+    #[arg(long, value_enum)]
+    peer: Option<Peer>,
     /// Accelerator; icount needs TCG, so with KVM the TSC runs in real time.
     #[arg(long, value_enum, default_value_t = Accel::Tcg)]
     accel: Accel,
     /// Plain TCG, without -icount shift=0 (the TSC then follows host time: noisy).
     #[arg(long)]
     no_icount: bool,
+    /// Virtual CPUs of the machine (Seam uses the first; Linux needs 1 under icount).
+    #[arg(long, default_value_t = 1)]
+    vcpus: u32,
     /// Measured iterations of each benchmark, after 1,000 of warm-up.
     #[arg(long, default_value_t = 100_000)]
     iters: u64,
-    /// Also write the results as JSON to this file.
+    /// Also write the results and their configuration as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
-    /// Seconds the benchmark may run before it is stopped.
+    /// Draw SVG charts into this directory: latency versus payload size, and the round trips.
+    #[arg(long)]
+    plot: Option<std::path::PathBuf>,
+    /// The Debian kernel package of the Linux peer (default: the one linux-image-amd64
+    /// depends on).
+    #[arg(long)]
+    linux_package: Option<String>,
+    /// Seconds each guest may run before it is stopped.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
 }

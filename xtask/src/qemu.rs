@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const MEMORY: &str = "256M";
+pub const MEMORY: &str = "256M";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Accel {
@@ -75,7 +75,7 @@ pub struct Machine {
     ovmf: Option<PathBuf>,
     pub accel: &'static str,
     pub cpu: &'static str,
-    smp: u32,
+    pub smp: u32,
     /// `-icount shift=0`: the guest TSC counts guest instructions (TCG only).
     pub icount: bool,
     /// One line saying what runs and why, printed before every boot.
@@ -114,10 +114,23 @@ impl Machine {
 
     /// The QEMU command for `image`, without the serial and display options.
     pub fn command(&self, image: &Path) -> Command {
+        let mut cmd = self.base_command();
+        cmd.arg("-drive").arg(format!("format=raw,file={}", image.display()));
+        cmd
+    }
+
+    /// The QEMU command booting a Linux kernel directly (QEMU's own loader) with `initrd` and
+    /// the kernel command line `append`, on this same machine.
+    pub fn linux_command(&self, kernel: &Path, initrd: &Path, append: &str) -> Command {
+        let mut cmd = self.base_command();
+        cmd.arg("-kernel").arg(kernel).arg("-initrd").arg(initrd).args(["-append", append]);
+        cmd
+    }
+
+    /// The machine: memory, CPUs, accelerator, firmware, the exit device, icount.
+    fn base_command(&self) -> Command {
         let mut cmd = Command::new(&self.qemu);
-        cmd.arg("-drive")
-            .arg(format!("format=raw,file={}", image.display()))
-            .args(["-m", MEMORY, "-smp", &self.smp.to_string()])
+        cmd.args(["-m", MEMORY, "-smp", &self.smp.to_string()])
             .args(["-accel", self.accel, "-cpu", self.cpu])
             .args(["-no-reboot", "-device"])
             .arg(format!("isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04"));
@@ -166,9 +179,13 @@ pub struct Captured {
 
 /// Boots `image` with serial output captured, killing QEMU after `timeout`.
 pub fn run_captured(machine: &Machine, image: &Path, timeout: Duration) -> Result<Captured> {
+    capture(machine.command(image), timeout)
+}
+
+/// Runs a QEMU command with the serial output captured, killing QEMU after `timeout`.
+pub fn capture(mut qemu: Command, timeout: Duration) -> Result<Captured> {
     let start = Instant::now();
-    let mut child = machine
-        .command(image)
+    let mut child = qemu
         .args(["-serial", "stdio", "-display", "none", "-monitor", "none"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

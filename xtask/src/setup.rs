@@ -16,19 +16,25 @@ fn rustup(args: &[&str]) -> Result<String> {
         .args(args)
         .current_dir(crate::artifacts::root())
         .output()
-        .context("rustup is needed to add the x86_64-unknown-none target; install it from https://rustup.rs")?;
+        .context("rustup is needed to add Rust targets; install it from https://rustup.rs")?;
     if !out.status.success() {
         bail!("`rustup {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Adds the Rust target `target` with rustup, if missing.
+pub fn ensure_target(target: &str) -> Result<()> {
+    if !rustup(&["target", "list", "--installed"])?.lines().any(|l| l.trim() == target) {
+        println!("adding the Rust target {target} (rustup target add)...");
+        rustup(&["target", "add", target])?;
+    }
+    Ok(())
+}
+
 /// Adds the kernel target and the components the bootloader build needs, if missing.
 pub fn ensure_rust_target() -> Result<()> {
-    if !rustup(&["target", "list", "--installed"])?.lines().any(|l| l.trim() == TARGET) {
-        println!("adding the Rust target {TARGET} (rustup target add)...");
-        rustup(&["target", "add", TARGET])?;
-    }
+    ensure_target(TARGET)?;
     let installed = rustup(&["component", "list", "--installed"])?;
     for (prefix, name) in COMPONENTS {
         if !installed.lines().any(|l| l.starts_with(prefix)) {
