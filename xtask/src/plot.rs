@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use bench_stats::PAYLOAD_SIZES;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::{Path, PathBuf};
 
 const SIZE: (u32, u32) = (960, 600);
@@ -144,8 +145,9 @@ fn round_trips(path: &Path, config: &Config, seam: &[Figure], linux: &[Figure]) 
         bar.set_margin(0, 0, 12, 12);
         bar
     }))?;
+    let above = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
     chart.draw_series(bars.iter().enumerate().map(|(i, &(_, _, v))| {
-        Text::new(v.to_string(), (SegmentValue::CenterOf(i as i32), v + y_max / 50), (FONT, 14).into_font())
+        Text::new(v.to_string(), (SegmentValue::CenterOf(i as i32), v + y_max / 100), above.clone())
     }))?;
     footer(&root, config)?;
     root.present()?;
