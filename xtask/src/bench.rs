@@ -266,7 +266,8 @@ mod tests {
     fn rows_pair_the_curve_and_keep_every_seam_figure() {
         let seam = [figure("null_syscall", 101), figure("ipc_call_reply_0", 1158), figure("ipc_scale_1000", 1159)];
         let rows = rows(&seam);
-        let pair = |s: &str, l: &str| rows.iter().any(|r| r.seam.as_deref() == Some(s) && r.linux.as_deref() == Some(l));
+        let pair =
+            |s: &str, l: &str| rows.iter().any(|r| r.seam.as_deref() == Some(s) && r.linux.as_deref() == Some(l));
         assert!(pair("null_syscall", "linux_getpid"));
         assert!(pair("ipc_call_reply_0", "linux_futex_rtt") && pair("ipc_call_reply_0", "linux_unix_rtt"));
         for size in PAYLOAD_SIZES {
@@ -302,7 +303,10 @@ mod tests {
         assert_eq!(results.len(), 2);
         assert_eq!(results[0]["system"], "seam");
         assert_eq!(results[0]["name"], "ipc_call_reply_0");
-        assert_eq!((results[0]["min"].as_u64(), results[0]["median"].as_u64(), results[0]["p99"].as_u64()), (Some(1157), Some(1158), Some(1168)));
+        assert_eq!(
+            (results[0]["min"].as_u64(), results[0]["median"].as_u64(), results[0]["p99"].as_u64()),
+            (Some(1157), Some(1158), Some(1168))
+        );
         assert_eq!(results[0]["unit"], "cycles");
         assert_eq!(results[1]["system"], "linux");
         assert_eq!(results[1]["name"], "linux_pipe_rtt_4096");

@@ -50,8 +50,7 @@ where
     DB::ErrorType: 'static,
 {
     let line = format!("median TSC cycles of {} iterations. {}", config.iters, config_line(config));
-    root.draw(&Text::new(line, (12, SIZE.1 as i32 - 18), (FONT, 12)))
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    root.draw(&Text::new(line, (12, SIZE.1 as i32 - 18), (FONT, 12))).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     Ok(())
 }
 
@@ -97,7 +96,12 @@ fn latency_vs_size(path: &Path, config: &Config, seam: &[Figure], linux: &[Figur
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         chart.draw_series(points.iter().map(|p| Circle::new(at(p), 4, color.filled())))?;
     }
-    chart.configure_series_labels().position(SeriesLabelPosition::UpperLeft).border_style(BLACK).background_style(WHITE).draw()?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()?;
     footer(&root, config)?;
     root.present()?;
     Ok(())
@@ -114,7 +118,10 @@ fn bars(seam: &[Figure], linux: &[Figure]) -> Vec<(&'static str, RGBColor, u64)>
         ("Linux pipe 1 B", LINUX, linux, "linux_pipe_rtt"),
         ("Linux unix 1 B", LINUX, linux, "linux_unix_rtt"),
     ];
-    wanted.into_iter().filter_map(|(label, color, figures, name)| Some((label, color, median(figures, name)?))).collect()
+    wanted
+        .into_iter()
+        .filter_map(|(label, color, figures, name)| Some((label, color, median(figures, name)?)))
+        .collect()
 }
 
 fn round_trips(path: &Path, config: &Config, seam: &[Figure], linux: &[Figure]) -> Result<()> {

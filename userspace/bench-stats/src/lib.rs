@@ -105,7 +105,8 @@ pub fn parse_line(line: &str) -> Option<(&str, Summary)> {
     let mut words = rest.split_whitespace();
     let name = words.next()?;
     let mut value = |key: &str| -> Option<u64> { words.next()?.strip_prefix(key)?.parse().ok() };
-    let summary = Summary { iters: value("iters=")?, min: value("min=")?, median: value("median=")?, p99: value("p99=")? };
+    let summary =
+        Summary { iters: value("iters=")?, min: value("min=")?, median: value("median=")?, p99: value("p99=")? };
     words.next().is_none().then_some((name, summary))
 }
 
