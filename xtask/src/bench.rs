@@ -99,9 +99,8 @@ fn report_json(config: &Config, seam: &[Figure], linux: &[Figure]) -> Value {
     })
 }
 
-/// The name the compat server's Binder-model transaction will report under; no program
-/// measures it yet (a later issue adds the compat server), so its row says so.
-const COMPAT: &str = "compat_binder_transaction";
+/// The compat server's Binder-model transaction: not measured yet, so its row says so.
+const COMPAT: &str = bench_stats::COMPAT_TRANSACTION;
 
 /// A row of the side-by-side table: what is compared, and which figure of each system.
 #[derive(Debug, PartialEq)]
@@ -129,7 +128,7 @@ pub fn rows(seam: &[Figure]) -> Vec<Row> {
         let (seam, linux) = (format!("ipc_call_reply_{size}"), format!("linux_pipe_rtt_{size}"));
         rows.push(row(format!("round trip, {size} B / pipe"), &seam, Some(&linux)));
     }
-    for f in seam {
+    for f in seam.iter().filter(|f| f.name != COMPAT) {
         if !rows.iter().any(|r| r.seam.as_deref() == Some(f.name.as_str())) {
             rows.push(row(f.name.clone(), &f.name, None));
         }
@@ -275,6 +274,8 @@ mod tests {
         }
         let alone: Vec<_> = rows.iter().filter(|r| r.linux.is_none()).map(|r| r.label.as_str()).collect();
         assert_eq!(alone, ["ipc_scale_1000", "compat (Binder model) transaction"]);
+        let with_compat = [figure(COMPAT, 5000)];
+        assert_eq!(super::rows(&with_compat).iter().filter(|r| r.seam.as_deref() == Some(COMPAT)).count(), 1);
     }
 
     #[test]

@@ -17,6 +17,12 @@ pub const WARM_UP: usize = 1_000;
 /// message: Seam's `ipc_call_reply_<size>` and Linux's `linux_pipe_rtt_<size>`.
 pub const PAYLOAD_SIZES: [usize; 5] = [32, 64, 256, 1024, 4096];
 
+/// The name the compat server's Binder-model transaction (a client's two-way call through
+/// the compat server to a service, Parcel in and out) is to be reported under. Nothing
+/// measures it yet: the issue that adds the compat server adds the measurement to Seam's
+/// `bench`; `cargo xtask bench` already has its row.
+pub const COMPAT_TRANSACTION: &str = "compat_binder_transaction";
+
 /// What starts every result line.
 pub const PREFIX: &str = "bench: ";
 

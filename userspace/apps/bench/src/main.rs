@@ -14,7 +14,9 @@
 //! - `ipc_scale_<n>`: `ipc_call_reply_0` again with `n` more processes alive, each blocked
 //!   receiving on an endpoint: does the IPC path's cost depend on the system's size?
 //! - `notify_signal_wait`: a round trip of signals: this process signals the server's
-//!   notification and waits on its own, which the server signals once it has woken.
+//!   notification and waits on its own, which the server signals once it has woken;
+//! - (to come) the compat server's Binder-model transaction, under
+//!   [`bench_stats::COMPAT_TRANSACTION`].
 //!
 //! The cost of the `rdtsc` pair itself (its minimum) is measured and subtracted. Each result
 //! is printed as one `bench:` line that `cargo xtask bench` turns into its table and JSON.
@@ -193,6 +195,9 @@ fn ipc_benches(iters: usize, report: &dyn Fn(&str, Vec<u64>, u64)) -> Result<(),
     });
     report("notify_signal_wait", ping, 1);
     let _ = sys::process_kill(server);
+
+    // The compat (Binder-model) transaction goes here once the compat server exists,
+    // reported as `bench_stats::COMPAT_TRANSACTION`; xtask's table already has its row.
     Ok(())
 }
 
