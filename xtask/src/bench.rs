@@ -137,8 +137,9 @@ pub fn rows(seam: &[Figure]) -> Vec<Row> {
     rows
 }
 
-fn median(figures: &[Figure], name: Option<&str>) -> Option<u64> {
-    figures.iter().find(|f| Some(f.name.as_str()) == name).map(|f| f.median)
+/// The median of the figure called `name`, if it was measured.
+pub fn median(figures: &[Figure], name: &str) -> Option<u64> {
+    figures.iter().find(|f| f.name == name).map(|f| f.median)
 }
 
 fn print_figures(title: &str, figures: &[Figure]) {
@@ -154,7 +155,8 @@ fn print_comparison(seam: &[Figure], linux: &[Figure]) {
     println!("{:<36} {:>10} {:>10} {:>10}", "benchmark", "Seam", "Linux", "ratio");
     let cell = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
     for r in rows(seam) {
-        let (s, l) = (median(seam, r.seam.as_deref()), median(linux, r.linux.as_deref()));
+        let s = r.seam.as_deref().and_then(|n| median(seam, n));
+        let l = r.linux.as_deref().and_then(|n| median(linux, n));
         let ratio = match (s, l) {
             (Some(s), Some(l)) if s > 0 => format!("{:.2}x", l as f64 / s as f64),
             _ => "-".into(),

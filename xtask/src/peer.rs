@@ -109,11 +109,11 @@ fn fetch(cache: &Path, package: &str, wanted: impl Fn(&Path) -> bool) -> Result<
     let work = cache.join("download");
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work)?;
-    let tool = |name: &str| Command::new(name).current_dir(&work).output().is_ok();
-    if !tool("apt-get") || !tool("dpkg") {
-        bail!("the Linux peer needs Debian's apt-get and dpkg to fetch {package}");
-    }
-    let status = Command::new("apt-get").args(["download", package]).current_dir(&work).status()?;
+    let status = Command::new("apt-get")
+        .args(["download", package])
+        .current_dir(&work)
+        .status()
+        .with_context(|| format!("the Linux peer needs Debian's apt-get and dpkg to fetch {package}"))?;
     if !status.success() {
         bail!("`apt-get download {package}` failed; `apt-get update` may be needed first");
     }

@@ -3,7 +3,7 @@
 //!   pipes (each system's smallest message first: Seam 0 bytes, Linux 1 byte);
 //! - `round_trips.svg`: bars of the system-call floor and every round-trip mechanism of both.
 
-use crate::bench::{Config, Figure};
+use crate::bench::{median, Config, Figure};
 use anyhow::{Context, Result};
 use bench_stats::PAYLOAD_SIZES;
 use plotters::coord::ranged1d::SegmentValue;
@@ -23,10 +23,6 @@ pub fn draw(dir: &Path, config: &Config, seam: &[Figure], linux: &[Figure]) -> R
     latency_vs_size(&curve, config, seam, linux).with_context(|| format!("cannot draw {}", curve.display()))?;
     round_trips(&bars, config, seam, linux).with_context(|| format!("cannot draw {}", bars.display()))?;
     Ok(vec![curve, bars])
-}
-
-fn median(figures: &[Figure], name: &str) -> Option<u64> {
-    figures.iter().find(|f| f.name == name).map(|f| f.median)
 }
 
 /// The size axis: each system's smallest message, then the shared payload sizes.
