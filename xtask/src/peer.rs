@@ -109,7 +109,13 @@ fn fetch(cache: &Path, package: &str, wanted: impl Fn(&Path) -> bool) -> Result<
     let work = cache.join("download");
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work)?;
-    let status = Command::new("apt-get")
+    let mut apt = Command::new("apt-get");
+    if crate::setup::is_root() {
+        // As root, apt downloads as the `_apt` user, which cannot write into our cache (and
+        // says so); the download is ours anyway.
+        apt.args(["-o", "APT::Sandbox::User=root"]);
+    }
+    let status = apt
         .args(["download", package])
         .current_dir(&work)
         .status()
