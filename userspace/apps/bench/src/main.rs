@@ -120,7 +120,8 @@ fn with_shared<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
     // SHARED_AT before calling this; only one process touches it at a time (the client before
     // its call and after the answer, the server in between), and the slice lives only for
     // `f`, which makes no call.
-    f(unsafe { core::slice::from_raw_parts_mut(SHARED_AT as *mut u8, SHARED_BYTES) })
+    let shared = unsafe { core::slice::from_raw_parts_mut(SHARED_AT as *mut u8, SHARED_BYTES) };
+    f(shared)
 }
 
 fn ipc_benches(iters: usize, report: &dyn Fn(&str, Vec<u64>, u64)) -> Result<(), Error> {
