@@ -116,10 +116,10 @@ const SHARED_BYTES: usize = PAYLOAD_SIZES[PAYLOAD_SIZES.len() - 1];
 
 /// Runs `f` on the shared Frame, mapped at [`SHARED_AT`].
 fn with_shared<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
-    // SAFETY: both users map the Frame (`SHARED_BYTES` rounded up to pages) writable at
-    // SHARED_AT before calling this; only one process touches it at a time (the client before
-    // its call and after the answer, the server in between), and the slice lives only for
-    // `f`, which makes no call.
+    // Both users map the Frame (`SHARED_BYTES` rounded up to pages) writable at SHARED_AT
+    // before calling this, and only one process touches it at a time: the client before its
+    // call and after the answer, the server in between.
+    // SAFETY: mapped and ours for now, as above; the slice lives only for `f`, which makes no call.
     let shared = unsafe { core::slice::from_raw_parts_mut(SHARED_AT as *mut u8, SHARED_BYTES) };
     f(shared)
 }
