@@ -127,16 +127,18 @@ fn fetch(cache: &Path, package: &str, wanted: impl Fn(&Path) -> bool) -> Result<
         .filter_map(|e| Some(e.ok()?.path()))
         .find(|p| p.extension().is_some_and(|x| x == "deb"))
         .with_context(|| format!("apt-get download {package} left no .deb"))?;
-    let version = String::from_utf8(Command::new("dpkg-deb").args(["-f"]).arg(&deb).arg("Version").output()?.stdout)?;
+    let version = String::from_utf8(Command::new("dpkg-deb").args(["-f"]).arg(&deb).arg("Version").output()?.stdout)?
+        .trim()
+        .to_string();
     let unpacked = work.join("unpacked");
     artifacts::run(Command::new("dpkg").arg("-x").arg(&deb).arg(&unpacked), "dpkg -x")?;
     let found = find_file(&unpacked, &unpacked, &wanted)?
         .with_context(|| format!("{package} does not hold the file the Linux peer needs"))?;
     fs::create_dir_all(&dir)?;
     fs::copy(&found, &file)?;
-    fs::write(&version_file, version.trim())?;
+    fs::write(&version_file, &version)?;
     fs::remove_dir_all(&work)?;
-    Ok((file, version.trim().to_string()))
+    Ok((file, version))
 }
 
 fn find_file(base: &Path, dir: &Path, wanted: &impl Fn(&Path) -> bool) -> Result<Option<PathBuf>> {
