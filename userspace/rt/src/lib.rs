@@ -13,6 +13,7 @@
 extern crate alloc;
 
 pub mod cap;
+pub mod check;
 mod heap;
 pub mod print;
 mod start;

@@ -12,12 +12,12 @@
 extern crate alloc;
 
 use alloc::format;
-use alloc::string::String;
 use ipc::cap::{init_slots, Kind, Rights, Slot, SELF};
 use ipc::msg::MsgInfo;
 use ipc::syscall::{ExitStatus, MapFlags, Syscall, PRIORITY_DEFAULT};
 use ipc::Error;
 use rt::cap::{self, Grant};
+use rt::check::Checks;
 use rt::sys::{self, Msg};
 use rt::{ipc, println};
 
@@ -33,42 +33,6 @@ const ECHO: Slot = 4;
 
 /// The first slot a parent gives its child a capability in.
 const GIVEN: Slot = 2;
-
-struct Checks {
-    name: String,
-    total: u64,
-    failed: u64,
-}
-
-impl Checks {
-    fn new(name: &str) -> Checks {
-        Checks { name: name.into(), total: 0, failed: 0 }
-    }
-
-    fn check(&mut self, what: &str, ok: bool) {
-        self.total += 1;
-        if ok {
-            println!("ok: {what}");
-        } else {
-            self.failed += 1;
-            println!("FAIL: {what}");
-        }
-    }
-
-    fn expect<T: core::fmt::Debug>(&mut self, what: &str, got: Result<T, Error>, want: Result<(), Error>) {
-        let ok = match (&got, want) {
-            (Ok(_), Ok(())) => true,
-            (Err(e), Err(w)) => *e == w,
-            _ => false,
-        };
-        self.check(&format!("{what} (got {got:?}, want {want:?})"), ok);
-    }
-
-    fn done(self) -> u64 {
-        println!("ipctest {}: {} checks, {} failed", self.name, self.total, self.failed);
-        self.failed
-    }
-}
 
 fn main(args: rt::Args) -> u64 {
     let mut words = args.words();
@@ -187,7 +151,7 @@ fn nocap() -> u64 {
 }
 
 fn pingpong() -> u64 {
-    let mut c = Checks::new("pingpong");
+    let mut c = Checks::new("ipctest pingpong");
     let ep = new_object(Kind::Endpoint, 0);
     let (b1, b2) = (cap::alloc().expect("slot"), cap::alloc().expect("slot"));
     c.expect("mint badge 1", sys::cap_mint(ep, b1, Rights::WRITE, 1, SELF), Ok(()));
@@ -204,7 +168,7 @@ fn pingpong() -> u64 {
 }
 
 fn rights() -> u64 {
-    let mut c = Checks::new("rights");
+    let mut c = Checks::new("ipctest rights");
     let ep = new_object(Kind::Endpoint, 0);
     let send_only = cap::alloc().expect("slot");
     c.expect("copy with the write right only", sys::cap_copy(ep, send_only, Rights::WRITE, SELF), Ok(()));
@@ -261,7 +225,7 @@ fn looper() -> u64 {
 }
 
 fn revoke() -> u64 {
-    let mut c = Checks::new("revoke");
+    let mut c = Checks::new("ipctest revoke");
     let ep = new_object(Kind::Endpoint, 0);
     let for_client = cap::alloc().expect("slot");
     c.expect("mint the client's capability", sys::cap_mint(ep, for_client, Rights::WRITE, 9, SELF), Ok(()));
@@ -294,7 +258,7 @@ fn session_client() -> u64 {
 }
 
 fn transfer() -> u64 {
-    let mut c = Checks::new("transfer");
+    let mut c = Checks::new("ipctest transfer");
     let ep = new_object(Kind::Endpoint, 0);
     let server = spawn("server 1", &[Grant::new(ep, GIVEN, Rights::ALL)]);
     let client = spawn("session-client", &[Grant::new(ep, GIVEN, Rights::WRITE)]);
@@ -311,7 +275,7 @@ fn signaller() -> u64 {
 }
 
 fn notify() -> u64 {
-    let mut c = Checks::new("notify");
+    let mut c = Checks::new("ipctest notify");
     let n = new_object(Kind::Notification, 0);
     let (one, four) = (cap::alloc().expect("slot"), cap::alloc().expect("slot"));
     c.expect("mint badge 1", sys::cap_mint(n, one, Rights::WRITE, 1, SELF), Ok(()));
@@ -349,7 +313,7 @@ fn irq() -> u64 {
     const COM1: u16 = 0x3f8;
     const IER: u16 = 1;
     const IER_TX_EMPTY: u8 = 1 << 1;
-    let mut c = Checks::new("irq");
+    let mut c = Checks::new("ipctest irq");
     let n = new_object(Kind::Notification, 0);
     let badged = cap::alloc().expect("slot");
     c.expect("mint badge 0x10", sys::cap_mint(n, badged, Rights::WRITE, 0x10, SELF), Ok(()));
@@ -390,7 +354,7 @@ fn reader() -> u64 {
 fn shared() -> u64 {
     const AT: u64 = 0x6000_0000_0000;
     const PAGES: u64 = 256;
-    let mut c = Checks::new("shared");
+    let mut c = Checks::new("ipctest shared");
     let frame = new_object(Kind::Frame, PAGES);
     let ep = new_object(Kind::Endpoint, 0);
     c.expect("map the 1 MiB Frame", sys::frame_map(frame, AT, MapFlags::WRITE, SELF), Ok(()));
@@ -431,7 +395,7 @@ type CapCall<'a> = dyn Fn(Slot) -> Result<(), Error> + 'a;
 /// Every call that takes a capability, given an empty slot, a capability of the wrong kind,
 /// and one lacking the right it needs.
 fn capcalls() -> u64 {
-    let mut c = Checks::new("capcalls");
+    let mut c = Checks::new("ipctest capcalls");
     let ep = new_object(Kind::Endpoint, 0);
     let n = new_object(Kind::Notification, 0);
     let frame = new_object(Kind::Frame, 1);
@@ -522,7 +486,7 @@ fn capcalls() -> u64 {
 /// Against init's supervised echo server: a call whose server crashes fails with
 /// `ObjectGone`; the next call reaches the restarted server.
 fn restart() -> u64 {
-    let mut c = Checks::new("restart");
+    let mut c = Checks::new("ipctest restart");
     let first = sys::call_ep(ECHO, &Msg::new(PING, &[1]));
     c.check("the echo server answers", first.is_ok_and(|a| a.words[0] == 2));
     let lost = sys::call_ep(ECHO, &Msg::new(CRASH, &[]));
