@@ -6,9 +6,15 @@
 
 pub const PAGE_SIZE: u64 = 4096;
 
+/// The lowest user address: nothing is ever mapped below it (as Linux's `mmap_min_addr`),
+/// so a null pointer, or a small offset from one, faults in user mode and is refused by every
+/// system call that takes an address. The kernel never touches user address 0.
+pub const USER_MIN: u64 = 0x1_0000;
+
 /// Where user programs are linked (`--image-base`); nothing is mapped below it, so null
 /// pointers and small offsets from them fault.
 pub const USER_IMAGE_BASE: u64 = 0x40_0000;
+const _: () = assert!(USER_IMAGE_BASE >= USER_MIN);
 
 /// The first address that is not user memory. The last page of the lower half is never
 /// mapped: a `syscall` at its end would return to a non-canonical address, and `sysret` to a
@@ -24,11 +30,13 @@ pub const USER_STACK_PAGES: u64 = 16;
 /// process, a guard page above the stack.
 pub const IPC_BUFFER: u64 = USER_STACK_TOP + PAGE_SIZE;
 
-/// Whether `[addr, addr + len)` lies wholly in user memory without wrapping around (an
-/// empty range does when it starts at or below [`USER_END`]).
+/// Whether `[addr, addr + len)` lies wholly in user memory, `[USER_MIN, USER_END)`, without
+/// wrapping around. An empty range touches nothing, so any start in the lower half will do
+/// (an empty Rust slice's pointer is often a small dangling one such as 1).
 pub const fn is_user_range(addr: u64, len: u64) -> bool {
     match addr.checked_add(len) {
-        Some(end) => end <= USER_END,
+        Some(end) if len == 0 => end <= USER_END,
+        Some(end) => addr >= USER_MIN && end <= USER_END,
         None => false,
     }
 }
@@ -41,6 +49,12 @@ mod tests {
     fn user_ranges() {
         assert!(is_user_range(USER_IMAGE_BASE, PAGE_SIZE));
         assert!(is_user_range(0, 0));
+        assert!(is_user_range(1, 0));
+        assert!(!is_user_range(0, 1));
+        assert!(!is_user_range(0, PAGE_SIZE));
+        assert!(!is_user_range(USER_MIN - PAGE_SIZE, PAGE_SIZE));
+        assert!(!is_user_range(USER_MIN - 1, 2));
+        assert!(is_user_range(USER_MIN, PAGE_SIZE));
         assert!(is_user_range(USER_END - 1, 1));
         assert!(!is_user_range(USER_END - 1, 2));
         assert!(is_user_range(USER_END, 0));

@@ -15,6 +15,11 @@
 //! The rules: rights never grow along the tree; a badge is set once; deleting a capability
 //! gives its children to its parent (they stay valid); revoking one deletes all its
 //! descendants, wherever they are.
+//!
+//! Each object also counts its capabilities that carry the read right (its *readers*).
+//! Rights never grow, so once an object has none it never will again: an endpoint in that
+//! state has nobody left who can receive from it. Objects that lose their last reader while
+//! other capabilities keep them alive are listed for the kernel ([`Caps::take_unread`]).
 
 mod slab;
 
@@ -82,6 +87,8 @@ struct Node {
 struct Entry<T> {
     object: T,
     refs: u32,
+    /// Capabilities to it with the read right.
+    readers: u32,
 }
 
 struct Space {
@@ -92,6 +99,8 @@ pub struct Caps<T> {
     objects: Slab<Entry<T>>,
     nodes: Slab<Node>,
     spaces: Slab<Space>,
+    /// Live objects whose last reader went since [`Caps::take_unread`] was last called.
+    unread: Vec<ObjId>,
 }
 
 impl<T: Object> Default for Caps<T> {
@@ -102,7 +111,7 @@ impl<T: Object> Default for Caps<T> {
 
 impl<T: Object> Caps<T> {
     pub const fn new() -> Self {
-        Caps { objects: Slab::new(), nodes: Slab::new(), spaces: Slab::new() }
+        Caps { objects: Slab::new(), nodes: Slab::new(), spaces: Slab::new(), unread: Vec::new() }
     }
 
     /// A new, empty space.
@@ -113,18 +122,29 @@ impl<T: Object> Caps<T> {
 
     /// Deletes every capability in the space, then the space. Returns the objects freed.
     pub fn destroy_space(&mut self, space: SpaceId, freed: &mut Vec<T>) {
+        self.clear_slots(space, None, freed);
+        self.spaces.remove(space);
+    }
+
+    /// Deletes every capability in the space's user-visible slots; the hidden ones keep
+    /// theirs. Returns the objects freed.
+    pub fn clear_user_slots(&mut self, space: SpaceId, freed: &mut Vec<T>) {
+        self.clear_slots(space, Some(CSPACE_SLOTS as usize), freed);
+    }
+
+    fn clear_slots(&mut self, space: SpaceId, first_kept: Option<usize>, freed: &mut Vec<T>) {
         let Some(s) = self.spaces.get(space) else { return };
-        let nodes: Vec<NodeId> = s.slots.iter().flatten().copied().collect();
+        let slots = &s.slots[..first_kept.unwrap_or(s.slots.len())];
+        let nodes: Vec<NodeId> = slots.iter().flatten().copied().collect();
         for node in nodes {
             self.delete_node(node, freed);
         }
-        self.spaces.remove(space);
     }
 
     /// Makes `object` and puts the first capability to it, with `rights`, in `at`.
     pub fn create(&mut self, at: At, object: T, rights: Rights) -> Result<ObjId, Error> {
         self.empty_slot(at)?;
-        let obj = self.objects.insert(Entry { object, refs: 0 });
+        let obj = self.objects.insert(Entry { object, refs: 0, readers: 0 });
         self.insert_node(at, obj, rights, 0, None);
         Ok(obj)
     }
@@ -165,6 +185,18 @@ impl<T: Object> Caps<T> {
     /// Whether `obj` is a live object (ids are reused once freed).
     pub fn is_live(&self, obj: ObjId) -> bool {
         self.objects.get(obj).is_some()
+    }
+
+    /// Whether some capability to `obj` carries the read right. For an endpoint: whether
+    /// anyone could still receive from it.
+    pub fn has_readers(&self, obj: ObjId) -> bool {
+        self.objects.get(obj).is_some_and(|e| e.readers > 0)
+    }
+
+    /// The objects that lost their last reader and were still alive then, since the last call
+    /// (an id may have been freed, even reused, since: check before use).
+    pub fn take_unread(&mut self) -> Vec<ObjId> {
+        core::mem::take(&mut self.unread)
     }
 
     /// Copies `src` into `dest` with `rights`, which may not exceed the source's.
@@ -231,7 +263,7 @@ impl<T: Object> Caps<T> {
             let dead = self.nodes.remove(n).expect("dead node in the tree");
             debug_assert!(dead.children.iter().all(|c| self.nodes.get(*c).is_none()));
             *self.slot_mut(dead.at) = None;
-            self.release(dead.obj, freed);
+            self.release_cap(dead.obj, dead.rights, freed);
         }
         Ok(())
     }
@@ -270,6 +302,21 @@ impl<T: Object> Caps<T> {
         }
         *self.slot_mut(at) = Some(node);
         self.retain(obj);
+        if rights.contains(Rights::READ) {
+            self.objects.get_mut(obj).expect("just retained").readers += 1;
+        }
+    }
+
+    /// Drops the reference of a capability with `rights` that was just taken out of the tree.
+    fn release_cap(&mut self, obj: ObjId, rights: Rights, freed: &mut Vec<T>) {
+        let entry = self.objects.get_mut(obj).expect("capability of a freed object");
+        if rights.contains(Rights::READ) {
+            entry.readers -= 1;
+            if entry.readers == 0 && entry.refs > 1 {
+                self.unread.push(obj);
+            }
+        }
+        self.release(obj, freed);
     }
 
     fn delete_node(&mut self, node: NodeId, freed: &mut Vec<T>) {
@@ -283,7 +330,7 @@ impl<T: Object> Caps<T> {
         for &c in &dead.children {
             self.nodes.get_mut(c).expect("dead child").parent = dead.parent;
         }
-        self.release(dead.obj, freed);
+        self.release_cap(dead.obj, dead.rights, freed);
     }
 
     fn node_at(&self, at: At) -> Result<NodeId, Error> {
@@ -308,9 +355,11 @@ impl<T: Object> Caps<T> {
     #[cfg(test)]
     fn check(&self) {
         let mut refs = alloc::collections::BTreeMap::<ObjId, u32>::new();
+        let mut readers = alloc::collections::BTreeMap::<ObjId, u32>::new();
         for (id, n) in self.nodes.iter() {
             assert_eq!(self.node_at(n.at), Ok(id), "node and slot agree");
             *refs.entry(n.obj).or_default() += 1;
+            *readers.entry(n.obj).or_default() += u32::from(n.rights.contains(Rights::READ));
             if let Some(p) = n.parent {
                 let parent = self.nodes.get(p).expect("parent alive");
                 assert!(parent.children.contains(&id));
@@ -324,6 +373,7 @@ impl<T: Object> Caps<T> {
         }
         for (id, e) in self.objects.iter() {
             assert_eq!(refs.get(&id).copied().unwrap_or(0), e.refs, "object {id}: references counted");
+            assert_eq!(readers.get(&id).copied().unwrap_or(0), e.readers, "object {id}: readers counted");
             assert!(e.refs > 0);
         }
     }

@@ -110,6 +110,62 @@ fn retained_objects_outlive_their_capabilities() {
     assert!(!c.is_live(obj));
 }
 
+#[test]
+fn an_object_whose_last_reader_goes_is_reported_while_others_keep_it() {
+    let mut c = Caps::new();
+    let (a, b) = (c.create_space(), c.create_space());
+    let mut freed = Vec::new();
+    let ep = c.create(at(a, 0), Obj(Kind::Endpoint, 1), Rights::ALL).unwrap();
+    c.copy(at(a, 0), at(b, 0), Rights::WRITE).unwrap();
+    c.copy(at(a, 0), at(b, 1), Rights::READ).unwrap();
+    c.delete(at(a, 0), &mut freed).unwrap();
+    assert!(c.has_readers(ep) && c.take_unread().is_empty(), "b's read copy is left");
+    c.delete(at(b, 1), &mut freed).unwrap();
+    assert!(!c.has_readers(ep));
+    assert_eq!(c.take_unread(), vec![ep], "only the write copy is left");
+    assert!(c.take_unread().is_empty(), "reported once");
+    c.delete(at(b, 0), &mut freed).unwrap();
+    assert_eq!(freed.len(), 1);
+    assert!(c.take_unread().is_empty(), "a freed object is not reported");
+    c.check();
+}
+
+#[test]
+fn revoking_the_readers_reports_the_object() {
+    let mut c = Caps::new();
+    let (a, b) = (c.create_space(), c.create_space());
+    let mut freed = Vec::new();
+    let ep = c.create(at(a, 0), Obj(Kind::Endpoint, 1), Rights::WRITE).unwrap();
+    c.copy(at(a, 0), at(b, 0), Rights::WRITE).unwrap();
+    assert!(!c.has_readers(ep), "no capability ever had the read right");
+    let n = c.create(at(a, 1), Obj(Kind::Notification, 2), Rights::ALL).unwrap();
+    c.copy(at(a, 1), at(b, 1), Rights::ALL).unwrap();
+    c.move_cap(at(a, 1), at(a, 2)).unwrap();
+    assert!(c.has_readers(n));
+    c.revoke(at(a, 2), &mut freed).unwrap();
+    assert!(c.has_readers(n) && c.take_unread().is_empty(), "the original keeps its read right");
+    c.copy(at(a, 2), at(b, 1), Rights::WRITE).unwrap();
+    c.delete(at(a, 2), &mut freed).unwrap();
+    assert_eq!(c.take_unread(), vec![n]);
+    c.check();
+}
+
+#[test]
+fn clearing_the_user_slots_keeps_the_hidden_ones_and_the_space() {
+    let mut c = Caps::new();
+    let s = c.create_space();
+    let mut freed = Vec::new();
+    c.create(at(s, 0), Obj(Kind::Endpoint, 1), Rights::ALL).unwrap();
+    c.copy(at(s, 0), At::hidden(s, FAULT_SLOT), Rights::WRITE).unwrap();
+    c.create(at(s, 7), Obj(Kind::Notification, 2), Rights::ALL).unwrap();
+    c.clear_user_slots(s, &mut freed);
+    assert_eq!(freed, vec![Obj(Kind::Notification, 2)]);
+    assert!(c.get(at(s, 0)).is_err() && c.get(at(s, 7)).is_err());
+    assert_eq!(c.get(At::hidden(s, FAULT_SLOT)).unwrap().rights, Rights::WRITE);
+    c.create(at(s, 3), Obj(Kind::Memory, 3), Rights::ALL).unwrap();
+    c.check();
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Create { space: u8, slot: u8, rights: u8 },
@@ -152,6 +208,7 @@ proptest! {
         let mut next = 0;
         for op in ops {
             let mut freed = Vec::new();
+            let read_before: Vec<ObjId> = c.objects.iter().map(|(id, _)| id).filter(|&id| c.has_readers(id)).collect();
             match op {
                 Op::Create { space, slot, rights } => {
                     next += 1;
@@ -199,6 +256,17 @@ proptest! {
             }
             for Obj(_, id) in freed {
                 prop_assert!(live.remove(&id), "object {} freed twice or never made", id);
+            }
+            // Every object that lost its last reader and lives on is reported; nothing
+            // reported that lives has a reader.
+            let unread = c.take_unread();
+            for id in read_before {
+                if c.is_live(id) && !c.has_readers(id) {
+                    prop_assert!(unread.contains(&id), "object {} lost its readers unreported", id);
+                }
+            }
+            for &id in &unread {
+                prop_assert!(!c.is_live(id) || !c.has_readers(id), "object {} reported with a reader", id);
             }
             c.check();
             let alive: std::collections::BTreeSet<u32> = c.objects.iter().map(|(_, e)| e.object.1).collect();

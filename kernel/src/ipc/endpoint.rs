@@ -73,6 +73,13 @@ impl Endpoint {
         self.waiting.drain(..)
     }
 
+    /// Every waiting sender, emptying the queue; nothing if receivers wait (nobody is left
+    /// who could receive what the senders wait to give).
+    pub fn drain_senders(&mut self) -> impl Iterator<Item = Tid> + '_ {
+        let senders = if self.role == Role::Senders { self.waiting.len() } else { 0 };
+        self.waiting.drain(..senders)
+    }
+
     fn take(&mut self, role: Role) -> Option<Tid> {
         if self.role != role {
             return None;
@@ -120,5 +127,17 @@ mod tests {
         assert!(!ep.remove(2));
         assert_eq!(ep.drain().collect::<Vec<_>>(), vec![1, 3, 4]);
         assert_eq!(ep.take_receiver(), None);
+    }
+
+    #[test]
+    fn draining_senders_leaves_receivers() {
+        let mut ep = Endpoint::new();
+        ep.queue_receiver(1);
+        assert_eq!(ep.drain_senders().count(), 0);
+        assert_eq!(ep.take_receiver(), Some(1));
+        ep.queue_sender(2);
+        ep.queue_sender(3);
+        assert_eq!(ep.drain_senders().collect::<Vec<_>>(), vec![2, 3]);
+        assert!(!ep.has_sender());
     }
 }

@@ -2,12 +2,15 @@
 //! copied from the kernel's own table at creation, so every space shares the kernel's
 //! mappings; the lower half is the process's alone, and every frame and page table in it
 //! belongs to it and is freed when the space is dropped — except the pages of shared Frames,
-//! which carry the [`SHARED`] mark and belong to their Frame object.
+//! which carry the [`SHARED`] mark and belong to their Frame object. Pages the kernel writes
+//! through their physical address (the IPC buffer) carry the [`PINNED`] mark: the process
+//! cannot unmap them, so their frames cannot go back to the allocator while the kernel may
+//! still write to them.
 
 use super::layout::PAGE_SIZE;
 use super::paging::{self, alloc_zeroed_frame, MapError};
 use super::{free_frame, phys_to_virt};
-use ipc::layout::{is_user_range, USER_END};
+use ipc::layout::{is_user_range, USER_END, USER_MIN};
 use ipc::Error;
 use x86_64::registers::control::Cr3;
 use x86_64::structures::paging::mapper::UnmapError;
@@ -52,14 +55,26 @@ impl Access {
 /// shared Frame's page): unmapping or dropping the space leaves the frame alone.
 const SHARED: Flags = Flags::BIT_9;
 
+/// A page-table bit the CPU ignores, marking a page the kernel holds the physical address
+/// of and writes through the physical window (the IPC buffer). Only dropping the whole space
+/// frees it.
+const PINNED: Flags = Flags::BIT_10;
+
 /// What [`AddressSpace::unmap`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unmapped {
     Nothing,
+    /// A pinned page, left mapped.
+    Pinned,
     /// The space's own page, now freed.
     Freed,
     /// A shared Frame's page; the frame is its object's.
     Shared,
+}
+
+/// Whether `addr` is the start of a page of user memory, `[USER_MIN, USER_END)`.
+fn is_user_page(addr: u64) -> bool {
+    addr.is_multiple_of(PAGE_SIZE) && (USER_MIN..USER_END).contains(&addr)
 }
 
 /// Intermediate tables in the user half: the leaf entries decide the permissions.
@@ -105,16 +120,26 @@ impl AddressSpace {
     /// Maps a fresh zeroed page at user address `addr`; returns its physical address, through
     /// which the caller may fill it.
     pub fn map_new(&mut self, addr: u64, access: Access) -> Result<u64, MapError> {
-        assert!(addr.is_multiple_of(PAGE_SIZE) && addr < USER_END, "user page {addr:#x} out of the user half");
+        assert!(is_user_page(addr), "user page {addr:#x} out of user memory");
         let phys = alloc_zeroed_frame().ok_or(MapError::OutOfFrames)?;
         self.map_frame(addr, phys, access.flags()).inspect_err(|_| free_frame(phys))?;
+        Ok(phys)
+    }
+
+    /// As [`AddressSpace::map_new`], but pinned: [`AddressSpace::unmap`] refuses the page, so
+    /// the returned frame stays this space's until the space is dropped, and the kernel may
+    /// keep its physical address.
+    pub fn map_pinned(&mut self, addr: u64, access: Access) -> Result<u64, MapError> {
+        assert!(is_user_page(addr), "user page {addr:#x} out of user memory");
+        let phys = alloc_zeroed_frame().ok_or(MapError::OutOfFrames)?;
+        self.map_frame(addr, phys, access.flags() | PINNED).inspect_err(|_| free_frame(phys))?;
         Ok(phys)
     }
 
     /// Maps the frame at `phys`, which belongs to a shared Frame object, at user address
     /// `addr`. The caller keeps the Frame alive as long as this space may map it.
     pub fn map_shared(&mut self, addr: u64, phys: u64, writable: bool) -> Result<(), MapError> {
-        assert!(addr.is_multiple_of(PAGE_SIZE) && addr < USER_END, "user page {addr:#x} out of the user half");
+        assert!(is_user_page(addr), "user page {addr:#x} out of user memory");
         self.map_frame(addr, phys, Access::new(writable, false).flags() | SHARED)
     }
 
@@ -130,10 +155,15 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Unmaps the page at `addr`, freeing its frame if it is the space's own.
+    /// Unmaps the page at `addr`, freeing its frame if it is the space's own; a pinned page
+    /// stays.
     pub fn unmap(&mut self, addr: u64) -> Unmapped {
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(addr));
-        let shared = leaf_flags(self.root, addr).is_some_and(|f| f.contains(SHARED));
+        let flags = leaf_flags(self.root, addr);
+        if flags.is_some_and(|f| f.contains(PINNED)) {
+            return Unmapped::Pinned;
+        }
+        let shared = flags.is_some_and(|f| f.contains(SHARED));
         match self.mapper().unmap(page) {
             Ok((frame, flush)) => {
                 // The space may be the active one; flushing an inactive one's address is harmless.
@@ -158,6 +188,11 @@ impl AddressSpace {
     /// Whether the page at `addr` is mapped.
     pub fn is_mapped(&self, addr: u64) -> bool {
         leaf_flags(self.root, addr).is_some()
+    }
+
+    /// Whether the page at `addr` is mapped and pinned.
+    pub fn is_pinned(&self, addr: u64) -> bool {
+        leaf_flags(self.root, addr).is_some_and(|f| f.contains(PINNED))
     }
 
     /// Checks that `[addr, addr + len)` is user memory, mapped and accessible to user mode

@@ -6,7 +6,7 @@
 use elf::abi::{EM_X86_64, ET_EXEC, PF_W, PF_X, PT_LOAD};
 use elf::endian::LittleEndian;
 use elf::ElfBytes;
-use ipc::layout::{PAGE_SIZE, USER_END, USER_STACK_PAGES, USER_STACK_TOP};
+use ipc::layout::{PAGE_SIZE, USER_END, USER_MIN, USER_STACK_PAGES, USER_STACK_TOP};
 
 /// More loadable segments than a program built by this project has (it has three or four).
 pub const MAX_SEGMENTS: usize = 8;
@@ -110,7 +110,7 @@ fn check_segment(
         return Err(ElfError::BadFileRange);
     }
     let end = vaddr.checked_add(mem_size).ok_or(ElfError::OutsideUserMemory)?;
-    if vaddr < PAGE_SIZE || end > IMAGE_END || end > USER_END || mem_size > MAX_IMAGE_BYTES {
+    if vaddr < USER_MIN || end > IMAGE_END || end > USER_END || mem_size > MAX_IMAGE_BYTES {
         return Err(ElfError::OutsideUserMemory);
     }
     let (writable, executable) = (flags & PF_W != 0, flags & PF_X != 0);
@@ -178,12 +178,13 @@ mod tests {
 
     #[test]
     fn refuses_what_the_policy_forbids() {
-        let cases: [(Vec<u8>, ElfError); 7] = [
+        let cases: [(Vec<u8>, ElfError); 8] = [
             (build(0x40_0000, &[(0x40_0000, b"x", 1, 7)]), ElfError::WritableAndExecutable),
             (build(0x40_0000, &[(0x40_0000, b"x", 1, RX), (0x40_0800, b"y", 1, RW)]), ElfError::Overlap),
             (build(0x50_0000, &[(0x40_0000, b"x", 1, RX)]), ElfError::BadEntry),
             (build(0x40_0000, &[(0x40_0000, b"x", 1, R)]), ElfError::BadEntry),
             (build(0x10, &[(0, b"x", 1, RX)]), ElfError::OutsideUserMemory),
+            (build(0x1000, &[(0x1000, b"x", 1, RX)]), ElfError::OutsideUserMemory),
             (build(0xffff_ffff_8000_0000, &[(0xffff_ffff_8000_0000, b"x", 1, RX)]), ElfError::OutsideUserMemory),
             (build(0x40_0000, &[(0x40_0000, b"xy", 1, RX)]), ElfError::BadFileRange),
         ];
@@ -228,7 +229,7 @@ mod tests {
                     for s in &image.segments {
                         assert!(!(s.writable && s.executable));
                         assert!(s.file_offset + s.file_size <= bad.len());
-                        assert!(s.vaddr >= PAGE_SIZE && s.vaddr + s.mem_size <= IMAGE_END);
+                        assert!(s.vaddr >= USER_MIN && s.vaddr + s.mem_size <= IMAGE_END);
                     }
                 }
             }

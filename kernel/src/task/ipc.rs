@@ -160,6 +160,10 @@ pub fn send(r: &mut Regs, mode: Mode) -> Result<(), Error> {
         let msg = message(r, cap.badge);
         let me = t.running;
         let Some(rx) = endpoint(t, cap.obj).take_receiver() else {
+            // Nobody can ever receive (no capability to it can): waiting would be forever.
+            if !t.caps.has_readers(cap.obj) {
+                return Err(Error::ObjectGone);
+            }
             if mode == Mode::NonBlocking {
                 return Err(Error::WouldBlock);
             }

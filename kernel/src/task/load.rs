@@ -65,7 +65,8 @@ pub fn create(t: &mut Tasks, name: &str, memory: ObjId, priority: u8) -> Result<
 }
 
 /// The address space of a program: its segments, its stack, its IPC buffer (whose physical
-/// address is returned too). On error, dropping the space frees what was mapped.
+/// address is returned too: message transfer writes the buffer through it, which is why the
+/// page is pinned). On error, dropping the space frees what was mapped.
 fn build(file: &[u8], image: &elf::Image) -> Result<(AddressSpace, u64), Error> {
     let mut space = AddressSpace::new().map_err(out_of_memory)?;
     for segment in &image.segments {
@@ -74,7 +75,7 @@ fn build(file: &[u8], image: &elf::Image) -> Result<(AddressSpace, u64), Error> 
     for i in 1..=USER_STACK_PAGES {
         space.map_new(USER_STACK_TOP - i * PAGE_SIZE, Access::ReadWrite).map_err(out_of_memory)?;
     }
-    let ipc_buffer = space.map_new(IPC_BUFFER, Access::ReadWrite).map_err(out_of_memory)?;
+    let ipc_buffer = space.map_pinned(IPC_BUFFER, Access::ReadWrite).map_err(out_of_memory)?;
     Ok((space, ipc_buffer))
 }
 

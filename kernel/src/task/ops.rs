@@ -29,6 +29,54 @@ fn target_space(t: &Tasks, target: u64) -> Result<u32, Error> {
     Ok(t.processes[&pid].cspace)
 }
 
+/// The capability space of a "target" argument that the capability in `src` is to be put
+/// in. Two rules keep every process that cannot run on its own reachable by one that can,
+/// so that no process outlives everyone able to end it:
+/// - a process stopped on a fault never runs again and holds nothing: nothing goes in;
+/// - a process that has not started yet ends when its last handle goes, which never happens
+///   if its handles live only in processes that have not started either. So a Process
+///   capability may not go into a process that has not started if the process it names is
+///   that one, or holds, through such processes, a handle to it.
+fn placement_space(t: &Tasks, target: u64, src: At) -> Result<u32, Error> {
+    let pid = t.target(target)?;
+    let process = &t.processes[&pid];
+    match process.thread {
+        Some(tid) if t.threads[&tid].faulted => return Err(Error::InvalidArgument),
+        Some(_) => {}
+        None => {
+            if let Ok(Object::Process(named)) = t.caps.get(src).map(|cap| t.caps.object(cap.obj)) {
+                if holds_handle_to(t, *named, pid) {
+                    return Err(Error::InvalidArgument);
+                }
+            }
+        }
+    }
+    Ok(process.cspace)
+}
+
+/// Whether process `from` is `to`, or holds a handle to it through a chain of processes
+/// that have not started (each holding a handle to the next).
+fn holds_handle_to(t: &Tasks, from: u64, to: u64) -> bool {
+    let mut next = Vec::from([from]);
+    let mut seen = Vec::new();
+    while let Some(pid) = next.pop() {
+        if pid == to {
+            return true;
+        }
+        if seen.contains(&pid) {
+            continue;
+        }
+        seen.push(pid);
+        // A process that runs (or ended) is no link: it can end the ones it holds itself.
+        let Some(p) = t.processes.get(&pid).filter(|p| p.thread.is_none() && p.status.is_none()) else { continue };
+        for (_, cap) in t.caps.caps_in(p.cspace).filter(|(_, cap)| cap.kind == Kind::Process) {
+            let Object::Process(held) = *t.caps.object(cap.obj) else { unreachable!("kind checked") };
+            next.push(held);
+        }
+    }
+    false
+}
+
 pub fn inspect(r: &mut Regs) -> Result<(), Error> {
     with(|t| {
         let cap = t.caps.get(t.slot(r[0])?)?;
@@ -40,24 +88,27 @@ pub fn inspect(r: &mut Regs) -> Result<(), Error> {
 pub fn copy(r: &mut Regs) -> Result<(), Error> {
     let [src, dest, bits, target, ..] = *r;
     with(|t| {
-        let dest = At::user(target_space(t, target)?, dest)?;
-        t.caps.copy(t.slot(src)?, dest, rights(bits)?)
+        let src = t.slot(src)?;
+        let dest = At::user(placement_space(t, target, src)?, dest)?;
+        t.caps.copy(src, dest, rights(bits)?)
     })
 }
 
 pub fn mint(r: &mut Regs) -> Result<(), Error> {
     let [src, dest, bits, badge, target, _] = *r;
     with(|t| {
-        let dest = At::user(target_space(t, target)?, dest)?;
-        t.caps.mint(t.slot(src)?, dest, rights(bits)?, badge)
+        let src = t.slot(src)?;
+        let dest = At::user(placement_space(t, target, src)?, dest)?;
+        t.caps.mint(src, dest, rights(bits)?, badge)
     })
 }
 
 pub fn move_cap(r: &mut Regs) -> Result<(), Error> {
     let [src, dest, target, ..] = *r;
     with(|t| {
-        let dest = At::user(target_space(t, target)?, dest)?;
-        t.caps.move_cap(t.slot(src)?, dest)
+        let src = t.slot(src)?;
+        let dest = At::user(placement_space(t, target, src)?, dest)?;
+        t.caps.move_cap(src, dest)
     })
 }
 
@@ -261,16 +312,20 @@ pub fn map(r: &mut Regs) -> Result<(), Error> {
     })
 }
 
-/// `Unmap`: the process's own pages are freed and credited; a Frame's stay the Frame's.
+/// `Unmap`: the process's own pages are freed and credited; a Frame's stay the Frame's. A
+/// range that holds a pinned page (the IPC buffer) is refused whole, before anything changes.
 pub fn unmap(r: &mut Regs) -> Result<(), Error> {
     let [addr, len, ..] = *r;
     let end = page_range(addr, len)?;
     with(|t| {
         let space = t.current_process().space.as_mut().expect("running process without a space");
+        if (addr..end).step_by(PAGE_SIZE as usize).any(|page| space.is_pinned(page)) {
+            return Err(Error::InvalidArgument);
+        }
         let freed = (addr..end).step_by(PAGE_SIZE as usize).filter(|&p| space.unmap(p) == Unmapped::Freed).count();
         t.credit_pages(freed as u64);
-    });
-    Ok(())
+        Ok(())
+    })
 }
 
 /// `FrameMap`: a Frame's pages at `addr` in the caller's or a target's address space,

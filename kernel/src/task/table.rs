@@ -105,6 +105,11 @@ pub struct Thread {
 }
 
 impl Thread {
+    /// How the process of a faulted thread ends: its fault message's first word is the vector.
+    fn fault_status(&self) -> ExitStatus {
+        ExitStatus::Faulted(self.msg.words[0] as u8)
+    }
+
     /// A thread of process `pid` (0 for the idle thread), not yet ready.
     fn new(pid: Pid, priority: u8, cspace: SpaceId, root: u64, kstack: Option<KernelStack>, context: u64) -> Thread {
         Thread {
@@ -314,8 +319,7 @@ impl Tasks {
         let thread = self.thread(tid);
         if thread.faulted {
             thread.state = State::Faulted;
-            // The fault message's first word is the vector.
-            let end = (thread.pid, ExitStatus::Faulted(thread.msg.words[0] as u8));
+            let end = (thread.pid, thread.fault_status());
             self.ending.push(end);
             return;
         }
@@ -368,6 +372,14 @@ impl Tasks {
         Ok(())
     }
 
+    /// Deletes every capability in the user-visible slots of `space` (a process that will
+    /// never run again), then disposes as [`Tasks::delete`].
+    pub fn clear_capabilities(&mut self, space: SpaceId) {
+        let mut freed = Vec::new();
+        self.caps.clear_user_slots(space, &mut freed);
+        self.dispose(freed);
+    }
+
     /// Revokes every capability derived from the one in `at`, then disposes as [`Tasks::delete`].
     pub fn revoke(&mut self, at: At) -> Result<(), Error> {
         let mut freed = Vec::new();
@@ -412,9 +424,17 @@ impl Tasks {
                         p.handle = false;
                         if p.status.is_some() && p.joiners.is_empty() {
                             self.processes.remove(&pid);
-                        } else if p.status.is_none() && p.thread.is_none() {
-                            // Never started, and now nobody can start it.
-                            self.ending.push((pid, ExitStatus::Killed));
+                        } else if p.status.is_none() {
+                            // A process that cannot run on its own ends with its last handle:
+                            // nobody is left who could start it, or kill it after its fault.
+                            match p.thread {
+                                None => self.ending.push((pid, ExitStatus::Killed)),
+                                Some(tid) if self.threads[&tid].faulted => {
+                                    let status = self.threads[&tid].fault_status();
+                                    self.ending.push((pid, status));
+                                }
+                                Some(_) => {}
+                            }
                         }
                     }
                 }
@@ -435,6 +455,18 @@ impl Tasks {
                     if let Some((parent, bytes)) = parent {
                         self.uncharge(Charge { memory: parent, bytes }, &mut freed);
                     }
+                }
+            }
+        }
+        // Senders waiting on an endpoint nobody can receive from any more would wait forever:
+        // they get `ObjectGone` (and a faulted one, whose fault nobody will ever take, ends).
+        for obj in self.caps.take_unread() {
+            if !self.caps.is_live(obj) || self.caps.has_readers(obj) {
+                continue;
+            }
+            if let Object::Endpoint(ep, _) = self.caps.object_mut(obj) {
+                for tid in ep.drain_senders().collect::<Vec<_>>() {
+                    self.wake(tid, Err(Error::ObjectGone));
                 }
             }
         }
@@ -699,6 +731,12 @@ pub fn end_current(status: ExitStatus) -> ! {
 
 /// A CPU exception in user mode: reported, then either sent to the process's fault endpoint
 /// (the process stays stopped until its supervisor kills it) or, without one, the end.
+///
+/// A fault message asks its receiver to decide the process's end, so the process ends at
+/// once if nobody could ever receive it (no capability to the endpoint has the read right) or
+/// act on it (no handle to the process is left). A stopped process never runs again, so its
+/// capabilities go at once (its fault slot excepted): whatever it alone kept alive is
+/// released, and no process stays alive through a handle only it holds.
 pub fn fault_current(frame: &TrapFrame, cr2: u64) -> ! {
     let handled = with(|t| {
         let pid = t.current().pid;
@@ -706,6 +744,9 @@ pub fn fault_current(frame: &TrapFrame, cr2: u64) -> ! {
         warn!("{}", exception::UserFault { name, pid, frame, cr2 });
         let cspace = t.cspace();
         let Ok(cap) = t.caps.get(At::hidden(cspace, FAULT_SLOT)) else { return false };
+        if !t.caps.has_readers(cap.obj) || !t.current_process().handle {
+            return false;
+        }
         let address = if frame.vector == exception::PAGE_FAULT { cr2 } else { 0 };
         let msg = Msg {
             badge: cap.badge,
@@ -713,6 +754,7 @@ pub fn fault_current(frame: &TrapFrame, cr2: u64) -> ! {
             words: [frame.vector, frame.error_code, frame.rip, address],
         };
         super::ipc::send_fault(t, cap.obj, msg);
+        t.clear_capabilities(cspace);
         true
     });
     if !handled {

@@ -2,8 +2,14 @@
 //! other kernel access to a user page fault; these routines lift it (`stac`) for the copy
 //! alone and restore it (`clac`). The caller has checked the range first
 //! (`mem::space::AddressSpace::check_user`).
+//!
+//! The copy is one `rep movsb` in assembly, on purpose: a user address is not a Rust
+//! pointer. Building a slice over it or passing it to `copy_nonoverlapping` would promise
+//! the compiler things (non-null, dereferenceable, no other writer) that user memory never
+//! guarantees, and a debug kernel checks some of those promises with a panic.
 
 use super::cpu;
+use core::arch::asm;
 
 /// Copies `dst.len()` bytes from user address `src` of the current address space.
 ///
@@ -12,17 +18,26 @@ use super::cpu;
 /// address space, and stay so during the copy (the kernel is not preempted, and this CPU is
 /// the only one).
 pub unsafe fn copy_from_user(dst: &mut [u8], src: u64) {
-    let smap = cpu::smap_enabled();
-    // SAFETY: stac/clac only toggle RFLAGS.AC and exist when SMAP does; the range is
-    // readable per the caller's checks and does not overlap the kernel buffer `dst` (one is
-    // in the user half, the other in the kernel's).
-    unsafe {
-        if smap {
-            core::arch::asm!("stac", options(nomem, nostack));
+    if dst.is_empty() {
+        return;
+    }
+    let (to, len) = (dst.as_mut_ptr(), dst.len());
+    if cpu::smap_enabled() {
+        // SAFETY: the source range is readable per the caller's checks, the destination is
+        // the kernel buffer `dst` (the two cannot overlap: one is in the user half, the other
+        // in the kernel's); the direction flag is clear (the syscall entry masks it);
+        // stac/clac only toggle RFLAGS.AC around the copy, and exist when SMAP does.
+        unsafe {
+            asm!("stac", "rep movsb", "clac",
+                inout("rsi") src => _, inout("rdi") to => _, inout("rcx") len => _,
+                options(nostack));
         }
-        core::ptr::copy_nonoverlapping(src as *const u8, dst.as_mut_ptr(), dst.len());
-        if smap {
-            core::arch::asm!("clac", options(nomem, nostack));
+    } else {
+        // SAFETY: as above, without SMAP to lift.
+        unsafe {
+            asm!("rep movsb",
+                inout("rsi") src => _, inout("rdi") to => _, inout("rcx") len => _,
+                options(nostack));
         }
     }
 }
