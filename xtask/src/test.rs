@@ -66,46 +66,71 @@ fn expectation(test: SelfTest) -> (ExitCode, Vec<String>) {
 }
 
 enum Case {
-    Kernel { firmware: Firmware, test: SelfTest },
-    User(UserCase),
+    Kernel {
+        firmware: Firmware,
+        test: SelfTest,
+    },
+    /// A user-space case; `release` when it is the release-kernel run of a case that the
+    /// run's own profile (debug, unless `--release`) covers too.
+    User {
+        case: UserCase,
+        release: bool,
+    },
 }
 
 impl Case {
     fn firmware(&self) -> Firmware {
         match self {
             Case::Kernel { firmware, .. } => *firmware,
-            Case::User(u) => u.firmware,
+            Case::User { case, .. } => case.firmware,
+        }
+    }
+
+    /// Whether it boots the release kernel, in a run whose profile is `release_run`.
+    fn release(&self, release_run: bool) -> bool {
+        match self {
+            Case::Kernel { .. } => release_run,
+            Case::User { release, .. } => *release || release_run,
         }
     }
 
     fn name(&self) -> String {
         match self {
             Case::Kernel { firmware, test } => format!("qemu::{}::{}", firmware.name(), test.name()),
-            Case::User(u) => format!("qemu::{}::user::{}", u.firmware.name(), u.name),
+            Case::User { case, release } => {
+                let profile = if *release { "::release" } else { "" };
+                format!("qemu::{}{profile}::user::{}", case.firmware.name(), case.name)
+            }
         }
     }
 
     fn cmdline(&self) -> String {
         match self {
             Case::Kernel { test, .. } => format!("{KEY_TEST}={}", test.name()),
-            Case::User(u) => format!("{} {KEY_EXIT_WHEN_DONE}", u.cmdline),
+            Case::User { case, .. } => format!("{} {KEY_EXIT_WHEN_DONE}", case.cmdline),
         }
     }
 
     fn judge(&self, run: &qemu::Captured) -> Option<String> {
         match self {
             Case::Kernel { test, .. } => judge(*test, run),
-            Case::User(u) => judge_user(u, run),
+            Case::User { case, .. } => judge_user(case, run),
         }
     }
 }
 
-/// Every self-test on BIOS; booting on UEFI too; then the user-space tests.
-fn cases() -> Vec<Case> {
+/// Every self-test on BIOS; booting on UEFI too; then the user-space tests, in the run's
+/// profile, and those that ask for both once more on the release kernel (unless the whole
+/// run is a release one).
+fn cases(release_run: bool) -> Vec<Case> {
     let mut cases: Vec<Case> =
         SelfTest::ALL.iter().map(|&test| Case::Kernel { firmware: Firmware::Bios, test }).collect();
     cases.insert(1, Case::Kernel { firmware: Firmware::Uefi, test: SelfTest::Boot });
-    cases.extend(usertests::cases().into_iter().map(Case::User));
+    cases.extend(usertests::cases().into_iter().map(|case| Case::User { case, release: false }));
+    if !release_run {
+        let again = usertests::cases().into_iter().filter(|c| c.both_profiles);
+        cases.extend(again.map(|case| Case::User { case, release: true }));
+    }
     cases
 }
 
@@ -209,15 +234,25 @@ pub fn run(args: &TestArgs) -> Result<()> {
         host_tests(&mut tally)?;
     }
 
-    let cases: Vec<Case> =
-        cases().into_iter().filter(|c| args.filter.as_ref().is_none_or(|f| c.name().contains(f.as_str()))).collect();
+    let release_run = args.build.release;
+    let cases: Vec<Case> = cases(release_run)
+        .into_iter()
+        .filter(|c| args.filter.as_ref().is_none_or(|f| c.name().contains(f.as_str())))
+        .collect();
     if !cases.is_empty() {
         println!("== QEMU tests");
-        let builder = Builder::new(args.build.release)?;
+        // One build per profile the cases need, the run's own first.
+        let mut builders: Vec<(bool, Builder)> = Vec::new();
+        for release in [release_run, !release_run] {
+            if cases.iter().any(|c| c.release(release_run) == release) {
+                builders.push((release, Builder::new(release)?));
+            }
+        }
         let mut announced = Vec::new();
-        let init = builder.program(INIT_PROGRAM).context("no init program was built")?;
-        let fixtures = usertests::fixtures(init);
         for (i, case) in cases.iter().enumerate() {
+            let builder = &builders.iter().find(|(r, _)| *r == case.release(release_run)).expect("built above").1;
+            let init = builder.program(INIT_PROGRAM).context("no init program was built")?;
+            let fixtures = usertests::fixtures(init);
             let firmware = case.firmware();
             let machine = Machine::new(Accel::Tcg, 1, firmware)?;
             if !announced.contains(&firmware) {
@@ -299,7 +334,7 @@ mod tests {
 
     #[test]
     fn every_self_test_runs_and_boot_runs_on_both_firmwares() {
-        let cases = cases();
+        let cases = cases(false);
         let has = |t: SelfTest, f: Firmware| {
             cases.iter().any(|c| matches!(c, Case::Kernel { test, firmware } if *test == t && *firmware == f))
         };
@@ -313,8 +348,23 @@ mod tests {
     }
 
     #[test]
+    fn cases_for_both_profiles_run_on_release_too_unless_all_do() {
+        let debug_run = cases(false);
+        let both = usertests::cases().iter().filter(|c| c.both_profiles).count();
+        assert!(both > 0);
+        let release_copies = debug_run.iter().filter(|c| c.release(false)).count();
+        assert_eq!(release_copies, both);
+        assert!(debug_run.iter().any(|c| c.name() == "qemu::bios::release::user::defect_null_page"));
+        assert!(debug_run.iter().any(|c| c.name() == "qemu::bios::user::defect_null_page"));
+        let release_run = cases(true);
+        assert_eq!(release_run.len(), debug_run.len() - both);
+        assert!(release_run.iter().all(|c| c.release(true)));
+    }
+
+    #[test]
     fn a_user_case_fails_on_a_kernel_fault_even_if_its_check_passes() {
-        let case = UserCase { name: "x", firmware: Firmware::Bios, cmdline: "", check: |_| Ok(()) };
+        let case =
+            UserCase { name: "x", firmware: Firmware::Bios, cmdline: "", check: |_| Ok(()), both_profiles: false };
         let ok = format!("{READY_LINE}\n{ALL_ENDED_LINE}\n");
         assert_eq!(judge_user(&case, &captured(33, &ok)), None);
         assert!(judge_user(&case, &captured(33, &format!("{ok}EXCEPTION: page fault"))).is_some());

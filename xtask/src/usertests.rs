@@ -12,6 +12,10 @@ pub struct UserCase {
     /// Command-line words after which `exit_when_done` is added.
     pub cmdline: &'static str,
     pub check: fn(&str) -> Result<(), String>,
+    /// Run on the release kernel as well as the debug one: defects that depend on how the
+    /// kernel was compiled (the debug kernel checks for undefined behaviour, the release one
+    /// runs it).
+    pub both_profiles: bool,
 }
 
 /// Files the harness adds to the ramdisk of every user test: programs that must be refused.
@@ -24,7 +28,9 @@ pub fn fixtures(init_elf: &[u8]) -> Vec<(String, Vec<u8>)> {
 }
 
 pub fn cases() -> Vec<UserCase> {
-    let case = |name, firmware, cmdline, check| UserCase { name, firmware, cmdline, check };
+    let case = |name, firmware, cmdline, check| UserCase { name, firmware, cmdline, check, both_profiles: false };
+    let defect =
+        |name, cmdline, check| UserCase { name, firmware: Firmware::Bios, cmdline, check, both_profiles: true };
     vec![
         case("init", Firmware::Bios, "", check_init),
         case("init", Firmware::Uefi, "", check_init),
@@ -50,6 +56,10 @@ pub fn cases() -> Vec<UserCase> {
         case("ipc_shared", Firmware::Bios, "run=ipctest:shared", |o| check_ipctest(o, "shared")),
         case("ipc_capcalls", Firmware::Bios, "run=ipctest:capcalls", |o| check_ipctest(o, "capcalls")),
         case("ipc_restart", Firmware::Bios, "run=supervised-echo run=ipctest:restart", check_restart),
+        defect("defect_ipc_buffer", "run=defects:ipc-buffer", |o| check_defects(o, "ipc-buffer")),
+        defect("defect_null_page", "run=defects:null-page", |o| check_defects(o, "null-page")),
+        defect("defect_self_handle", "run=defects:self-handle", |o| check_defects(o, "self-handle")),
+        defect("defect_faulted_orphan", "run=defects:faulted-orphan", |o| check_defects(o, "faulted-orphan")),
     ]
 }
 
@@ -181,19 +191,30 @@ fn check_bad_elf(out: &str) -> Result<(), String> {
     in_order(out, &["init[2]: hello from user space: pid 2", "process 'init' (pid 2) exited with code 0"])
 }
 
-/// An `ipctest` scenario: every check passed, and the program said so and exited with 0.
-fn check_ipctest(out: &str, scenario: &str) -> Result<(), String> {
+/// A scenario of a checking program (`rt::check`): every check passed, and the program said
+/// so and exited with 0.
+fn check_scenario(out: &str, program: &str, scenario: &str) -> Result<(), String> {
     if let Some(line) = out.lines().find(|l| l.contains("FAIL:")) {
         return Err(line.trim().to_string());
     }
-    let summary = format!("ipctest {scenario}: ");
+    let summary = format!("{program} {scenario}: ");
     let line = out.lines().find(|l| l.contains(&summary)).ok_or_else(|| format!("output lacks \"{summary}\""))?;
     if !line.trim_end().ends_with(" checks, 0 failed") || number(out, &summary, &summary)? == 0 {
         return Err(format!("not all checks passed: {}", line.trim()));
     }
-    find(out, "process 'ipctest' (pid 3) exited with code 0", 0)
-        .or_else(|_| find(out, "process 'ipctest' (pid 2) exited with code 0", 0))
+    find(out, &format!("process '{program}' (pid 3) exited with code 0"), 0)
+        .or_else(|_| find(out, &format!("process '{program}' (pid 2) exited with code 0"), 0))
         .map(drop)
+}
+
+/// An `ipctest` scenario.
+fn check_ipctest(out: &str, scenario: &str) -> Result<(), String> {
+    check_scenario(out, "ipctest", scenario)
+}
+
+/// A `defects` scenario: the sequence that once broke the kernel is refused or harmless.
+fn check_defects(out: &str, scenario: &str) -> Result<(), String> {
+    check_scenario(out, "defects", scenario)
 }
 
 /// The echo server crashes, init restarts it, and the client's lost call fails while the
