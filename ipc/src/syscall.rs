@@ -52,10 +52,12 @@ pub enum Syscall {
     Ticks = 5,
     /// `(addr, len, flags)`: maps fresh zeroed pages at a page-aligned user range, charged to
     /// the Memory quota the process was made from. `flags` are [`MapFlags`]; writable and
-    /// executable together are refused.
+    /// executable together are refused. Nothing is ever mapped below
+    /// [`crate::layout::USER_MIN`] (`BadAddress`).
     Map = 6,
     /// `(addr, len)`: unmaps a page-aligned user range and frees its own pages (a mapped
-    /// Frame stays the Frame's).
+    /// Frame stays the Frame's). A range holding the IPC buffer is refused whole
+    /// (`InvalidArgument`): the buffer is the thread's for as long as it lives.
     Unmap = 7,
     // 8 was `Spawn`, which made processes without a capability; see `ProcessCreate`.
     /// `(process)` → `(status kind, value)`: waits for the process to end; see
@@ -67,6 +69,10 @@ pub enum Syscall {
     CapInspect = 11,
     /// `(src, dest, rights, target)`: a copy of `src` with `rights` (no more than its own)
     /// in slot `dest` of `target`. The copy is derived from `src`: revoking `src` deletes it.
+    /// Refused (`InvalidArgument`) when `target` is stopped on a fault (it holds nothing any
+    /// more), and when `target` has not started and `src` is a Process capability naming it,
+    /// or naming a process that holds a handle to it through processes not started either:
+    /// such a loop could never be ended. The same rules hold for `CapMint` and `CapMove`.
     CapCopy = 12,
     /// `(src, dest, rights, badge, target)`: like `CapCopy`, and sets a non-zero badge;
     /// refused (`InvalidArgument`) if `src` already has one.
@@ -92,10 +98,16 @@ pub enum Syscall {
     /// `(process)`: ends a process; its capabilities are deleted, its callers get errors.
     ProcessKill = 20,
     /// `(process, endpoint)`: from now on a CPU exception in the process stops it and sends a
-    /// fault message ([`crate::msg::LABEL_FAULT`]) through a copy of `endpoint`.
+    /// fault message ([`crate::msg::LABEL_FAULT`]) through a copy of `endpoint`. A stopped
+    /// process never runs again: its capabilities are deleted at once, and it ends when it is
+    /// killed, when its last Process capability goes, or when no capability to the endpoint
+    /// with the read right is left (nobody could take the fault). With no Process capability
+    /// or no such receiver at the time of the fault, it ends at once, as without an endpoint.
     ProcessSetFault = 21,
     /// `(endpoint, info, w0..w3)`: sends a message, blocking until a receiver takes it. On a
-    /// Reply capability: answers the call it stands for, never blocks, and uses it up.
+    /// Reply capability: answers the call it stands for, never blocks, and uses it up. When
+    /// no capability to the endpoint with the read right is left, nobody can ever receive:
+    /// the send fails with `ObjectGone` rather than wait, and so do senders already waiting.
     Send = 22,
     /// As `Send`, but fails with `WouldBlock` instead of waiting for a receiver.
     NbSend = 23,

@@ -34,7 +34,7 @@ rt::main!(main);
 /// Where a child gets the capability its parent gives it.
 const GIVEN: Slot = 2;
 
-/// The label of a call to the `doubler` child.
+/// The label of a call to the `answerer` child.
 const WORDS: u32 = 1;
 
 fn main(args: rt::Args) -> u64 {
@@ -43,7 +43,7 @@ fn main(args: rt::Args) -> u64 {
         "null-page" => null_page(),
         "self-handle" => self_handle(),
         "faulted-orphan" => faulted_orphan(),
-        "doubler" => doubler(),
+        "answerer" => answerer(),
         _ => {
             println!("usage: defects ipc-buffer|null-page|self-handle|faulted-orphan");
             2
@@ -52,15 +52,17 @@ fn main(args: rt::Args) -> u64 {
 }
 
 /// A server on the endpoint in slot 2: answers each call with as many words as it got, each
-/// doubled, the ones past the registers through the IPC buffer; ends on a call of no words.
-fn doubler() -> u64 {
+/// `w` as `2w + 1`, the ones past the registers through the IPC buffer; ends on a call of no
+/// words. (Odd words look like present page-table entries: written into a page table, as the
+/// defect once did, they make the kernel's walk of it go astray at once.)
+fn answerer() -> u64 {
     let reply = cap::alloc().expect("slot");
     let mut answer = Msg::default();
     loop {
         let m = match sys::reply_recv(GIVEN, reply, &answer) {
             Ok(m) => m,
             Err(e) => {
-                println!("doubler: receive failed: {e}");
+                println!("answerer: receive failed: {e}");
                 return 1;
             }
         };
@@ -69,71 +71,73 @@ fn doubler() -> u64 {
             let _ = sys::send(reply, &Msg::new(WORDS, &[]));
             return 0;
         }
-        let regs = m.words.map(|w| w * 2);
+        let regs = m.words.map(answer_to);
         for i in MSG_REGS..n {
-            cap::set_word(i, cap::word(i) * 2);
+            cap::set_word(i, answer_to(cap::word(i)));
         }
         answer = Msg { badge: 0, info: MsgInfo::new(WORDS, n, 0).encode(), words: regs };
     }
 }
 
+fn answer_to(word: u64) -> u64 {
+    2 * word + 1
+}
+
 /// Defect 1: `Unmap(IPC_BUFFER)` gave the buffer's frame back while the kernel kept writing
-/// answers into it; a page table made by the next `FrameMap` took it.
+/// answers into it; a page table made by the next `FrameMap` took it. The sequence as found
+/// comes first, then its neighbours.
 fn ipc_buffer() -> u64 {
     let mut c = Checks::new("defects ipc-buffer");
+    // Right after one another, so that the next page table takes the frame just freed.
     let frame = cap::create(Kind::Frame, 1).expect("frame");
     // SAFETY: nothing refers to the IPC buffer but through `rt::cap`'s accessors, which
     // re-read it; the kernel must refuse anyway.
     let unmapped = unsafe { sys::unmap(IPC_BUFFER, PAGE_SIZE) };
-    c.expect("the IPC buffer cannot be unmapped", unmapped, Err(Error::InvalidArgument));
-    let above = IPC_BUFFER + PAGE_SIZE;
-    c.expect("map the page above the IPC buffer", sys::map(above, PAGE_SIZE, MapFlags::WRITE), Ok(()));
-    // SAFETY: as above; the page above is used only through raw pointers below.
-    let both = unsafe { sys::unmap(IPC_BUFFER, 2 * PAGE_SIZE) };
-    c.expect("... nor a range that holds it", both, Err(Error::InvalidArgument));
-    let above_ptr = above as *mut u64;
-    // SAFETY: the page above was mapped writable just now and the refused Unmap left it.
-    unsafe { above_ptr.write_volatile(0x5eab) };
-    // SAFETY: as above.
-    c.check("a refused range is left whole", unsafe { above_ptr.read_volatile() } == 0x5eab);
     let far = 0x3000_0000_0000;
-    c.expect("map a Frame where new page tables are needed", sys::frame_map(frame, far, MapFlags::WRITE, SELF), Ok(()));
-    c.expect(
-        "the IPC buffer's page is still taken",
-        sys::map(IPC_BUFFER, PAGE_SIZE, MapFlags::WRITE),
-        Err(Error::InvalidArgument),
-    );
-    c.expect(
-        "... and a Frame cannot take it either",
-        sys::frame_map(frame, IPC_BUFFER, MapFlags::WRITE, SELF),
-        Err(Error::InvalidArgument),
-    );
-
-    // Answers of every length land in the IPC buffer the process sees, and nowhere else.
+    let mapped = sys::frame_map(frame, far, MapFlags::WRITE, SELF);
+    let remapped = sys::map(IPC_BUFFER, PAGE_SIZE, MapFlags::WRITE);
+    c.expect("the IPC buffer cannot be unmapped", unmapped, Err(Error::InvalidArgument));
+    c.expect("map a Frame where new page tables are needed", mapped, Ok(()));
+    c.expect("the IPC buffer's page is still taken", remapped, Err(Error::InvalidArgument));
     let ep = cap::create(Kind::Endpoint, 0).expect("endpoint");
-    let server = cap::spawn("defects", "doubler", PRIORITY_DEFAULT, &[Grant::new(ep, GIVEN, Rights::READ)]);
+    let server = cap::spawn("defects", "answerer", PRIORITY_DEFAULT, &[Grant::new(ep, GIVEN, Rights::READ)]);
     let Ok(server) = server else {
-        c.check("start the doubler", false);
+        c.check("start the answerer", false);
         return c.done();
     };
+
+    // Answers of every length land in the IPC buffer the process sees, and nowhere else.
     for n in [5, 16, MSG_MAX_WORDS] {
         let words: alloc::vec::Vec<u64> = (1..=n as u64).collect();
         for (i, &w) in words.iter().enumerate().skip(MSG_REGS) {
             cap::set_word(i, w);
         }
         let answer = sys::call_ep(ep, &Msg::new(WORDS, &words));
-        let all_doubled = answer.is_ok_and(|a| {
+        let all_answered = answer.is_ok_and(|a| {
             usize::from(a.info().words) == n
-                && a.words.iter().zip(&words).all(|(&a, &w)| a == 2 * w)
-                && (MSG_REGS..n).all(|i| cap::word(i) == 2 * words[i])
+                && a.words.iter().zip(&words).all(|(&a, &w)| a == answer_to(w))
+                && (MSG_REGS..n).all(|i| cap::word(i) == answer_to(words[i]))
         });
-        c.check(&format!("an answer of {n} words arrives whole in the IPC buffer"), all_doubled);
+        c.check(&format!("an answer of {n} words arrives whole in the IPC buffer"), all_answered);
     }
     // SAFETY: the Frame's page is mapped at `far`, readable.
     let frame_word = unsafe { (far as *const u64).read_volatile() };
     c.check("the Frame stayed untouched", frame_word == 0);
-    c.expect("the doubler ends", sys::call_ep(ep, &Msg::new(WORDS, &[])), Ok(()));
-    c.check("the doubler exited cleanly", sys::wait(server) == Ok(ExitStatus::Exited(0)));
+    let over = sys::frame_map(frame, IPC_BUFFER, MapFlags::WRITE, SELF);
+    c.expect("a Frame cannot take the IPC buffer's page either", over, Err(Error::InvalidArgument));
+
+    let above = IPC_BUFFER + PAGE_SIZE;
+    c.expect("map the page above the IPC buffer", sys::map(above, PAGE_SIZE, MapFlags::WRITE), Ok(()));
+    // SAFETY: as above; the page above is used only through raw pointers below.
+    let both = unsafe { sys::unmap(IPC_BUFFER, 2 * PAGE_SIZE) };
+    c.expect("a range that holds the IPC buffer cannot be unmapped", both, Err(Error::InvalidArgument));
+    let above_ptr = above as *mut u64;
+    // SAFETY: the page above was mapped writable just now and the refused Unmap left it.
+    unsafe { above_ptr.write_volatile(0x5eab) };
+    // SAFETY: as above.
+    c.check("... and is left whole", unsafe { above_ptr.read_volatile() } == 0x5eab);
+    c.expect("the answerer ends", sys::call_ep(ep, &Msg::new(WORDS, &[])), Ok(()));
+    c.check("the answerer exited cleanly", sys::wait(server) == Ok(ExitStatus::Exited(0)));
     c.done()
 }
 
@@ -223,15 +227,19 @@ fn self_handle() -> u64 {
 }
 
 /// A `fault null` child supervised through endpoint `ep`, with a death notice on `notice`,
-/// started and run until it has faulted. Returns the slot of its handle.
-fn faulted_child(c: &mut Checks, ep: Slot, notice: Slot) -> Slot {
+/// started and run until it has faulted. Returns the slot of its handle, or None if the
+/// handle was to be let go before the fault.
+fn faulted_child(c: &mut Checks, ep: Slot, notice: Slot, keep_handle: bool) -> Option<Slot> {
     let p = created("fault");
     c.expect("give it a fault endpoint", sys::process_set_fault(p, ep), Ok(()));
     c.expect("and a death notice", sys::process_notify_exit(p, notice), Ok(()));
     c.expect("start it", sys::process_start(p, "null", PRIORITY_DEFAULT).map(drop), Ok(()));
+    if !keep_handle {
+        cap::release(p);
+    }
     // It runs, and faults, while this process sleeps.
     sys::sleep(2);
-    p
+    keep_handle.then_some(p)
 }
 
 /// Whether the death notice came (its bits are taken).
@@ -247,7 +255,7 @@ fn faulted_orphan() -> u64 {
     twice(&mut c, |c| {
         // The sequence as found: its handle goes, then its fault endpoint.
         let ep = cap::create(Kind::Endpoint, 0).expect("endpoint");
-        let p = faulted_child(c, ep, notice);
+        let p = faulted_child(c, ep, notice, true).expect("kept");
         c.check("a fault waiting for its supervisor does not end the process", !ended(notice));
         cap::release(p);
         c.check("its last handle gone, it ends", ended(notice));
@@ -255,7 +263,7 @@ fn faulted_orphan() -> u64 {
 
         // Its fault endpoint goes, its handle stays: nobody can ever receive the fault.
         let ep = cap::create(Kind::Endpoint, 0).expect("endpoint");
-        let p = faulted_child(c, ep, notice);
+        let p = faulted_child(c, ep, notice, true).expect("kept");
         cap::release(ep);
         c.check("its fault endpoint gone, it ends, faulted", sys::wait(p) == Ok(ExitStatus::Faulted(14)));
         cap::release(p);
@@ -263,7 +271,7 @@ fn faulted_orphan() -> u64 {
 
         // The fault is received, by a supervisor that then lets the handle go.
         let ep = cap::create(Kind::Endpoint, 0).expect("endpoint");
-        let p = faulted_child(c, ep, notice);
+        let p = faulted_child(c, ep, notice, true).expect("kept");
         let reply = cap::alloc().expect("slot");
         let m = sys::recv(ep, reply);
         c.check("the fault message is received", m.is_ok_and(|m| m.label() == LABEL_FAULT));
@@ -273,12 +281,7 @@ fn faulted_orphan() -> u64 {
         cap::release(reply);
 
         // Its handle goes before it faults: nobody could act on the fault.
-        let p = created("fault");
-        c.expect("give it a fault endpoint", sys::process_set_fault(p, ep), Ok(()));
-        c.expect("and a death notice", sys::process_notify_exit(p, notice), Ok(()));
-        c.expect("start it", sys::process_start(p, "null", PRIORITY_DEFAULT).map(drop), Ok(()));
-        cap::release(p);
-        sys::sleep(2);
+        faulted_child(c, ep, notice, false);
         c.check("with no handle to it, it ends at its fault", ended(notice));
 
         // Two faulted processes holding each other's handles: a faulted process holds
