@@ -15,5 +15,6 @@ pub mod layout;
 pub mod msg;
 pub mod qemu;
 pub mod syscall;
+pub mod system;
 
 pub use error::Error;

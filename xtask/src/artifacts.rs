@@ -5,6 +5,7 @@ use crate::qemu::Firmware;
 use crate::setup;
 use anyhow::{bail, Context, Result};
 use ipc::boot::{CMDLINE_PATH, PROGRAM_DIR};
+use ipc::system::SYSTEM_PATH;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -165,9 +166,21 @@ impl Images {
     }
 }
 
-/// Builds the kernel and disk images named `name` whose ramdisk carries `cmdline`.
-pub fn images(release: bool, name: &str, cmdline: &str, firmwares: &[Firmware]) -> Result<Images> {
-    Builder::new(release)?.make(name, cmdline, firmwares)
+/// Builds the kernel and disk images named `name` whose ramdisk carries `cmdline` and, if
+/// given, the system description `system` in its compact form.
+pub fn images(
+    release: bool,
+    name: &str,
+    cmdline: &str,
+    system: Option<&Path>,
+    firmwares: &[Firmware],
+) -> Result<Images> {
+    let builder = Builder::new(release)?;
+    let extra = match system {
+        Some(path) => vec![builder.system(path)?],
+        None => vec![],
+    };
+    builder.make_with(name, cmdline, firmwares, &extra)
 }
 
 /// Builds the kernel and programs once, then makes many image sets from them.
@@ -193,6 +206,18 @@ impl Builder {
             programs.push((format!("{PROGRAM_DIR}{name}"), fs::read(&out)?));
         }
         Ok(Builder { tool: image_builder()?, dir, kernel, programs })
+    }
+
+    /// The names of the programs built.
+    pub fn program_names(&self) -> Vec<String> {
+        self.programs.iter().filter_map(|(p, _)| p.strip_prefix(PROGRAM_DIR)).map(String::from).collect()
+    }
+
+    /// The ramdisk file of the system description in `path`: compiled and checked against
+    /// the programs built.
+    pub fn system(&self, path: &Path) -> Result<(String, Vec<u8>)> {
+        let compact = crate::system::compile(path, &self.program_names())?;
+        Ok((SYSTEM_PATH.into(), compact.into_bytes()))
     }
 
     /// The stripped ELF of program `name`.

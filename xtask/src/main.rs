@@ -6,6 +6,7 @@ mod peer;
 mod plot;
 mod qemu;
 mod setup;
+mod system;
 mod test;
 mod usertests;
 
@@ -50,6 +51,10 @@ struct ImageArgs {
     /// Boot manifest command line stored in the ramdisk, e.g. "test=heap".
     #[arg(long, default_value = "")]
     cmdline: String,
+    /// A system description (TOML) to check and put in the ramdisk, in the compact form
+    /// init reads (`etc/system`).
+    #[arg(long)]
+    system: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -153,15 +158,26 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Command::Image(args) => {
-            let images =
-                artifacts::images(args.build.release, "run", &args.cmdline, &[Firmware::Bios, Firmware::Uefi])?;
+            let images = artifacts::images(
+                args.build.release,
+                "run",
+                &args.cmdline,
+                args.system.as_deref(),
+                &[Firmware::Bios, Firmware::Uefi],
+            )?;
             for (firmware, path) in images.all() {
                 println!("{firmware:?} image: {}", path.display());
             }
         }
         Command::Run(args) => {
             let firmware = if args.machine.uefi { Firmware::Uefi } else { Firmware::Bios };
-            let images = artifacts::images(args.image.build.release, "run", &args.image.cmdline, &[firmware])?;
+            let images = artifacts::images(
+                args.image.build.release,
+                "run",
+                &args.image.cmdline,
+                args.image.system.as_deref(),
+                &[firmware],
+            )?;
             let machine = qemu::Machine::new(args.machine.accel, args.machine.smp, firmware)?;
             qemu::run_interactive(&machine, images.get(firmware), &args.qemu_args)?;
         }
@@ -169,7 +185,13 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(&args)?,
         Command::Gdb(args) => {
             let firmware = if args.uefi { Firmware::Uefi } else { Firmware::Bios };
-            let images = artifacts::images(args.image.build.release, "gdb", &args.image.cmdline, &[firmware])?;
+            let images = artifacts::images(
+                args.image.build.release,
+                "gdb",
+                &args.image.cmdline,
+                args.image.system.as_deref(),
+                &[firmware],
+            )?;
             let kernel = artifacts::kernel_path(args.image.build.release);
             qemu::gdb(firmware, images.get(firmware), &kernel, args.attach)?;
         }

@@ -1,0 +1,535 @@
+//! The system description as `init` reads it: the compact form that `cargo xtask` makes from
+//! `userspace/system.toml` and puts in the ramdisk at [`SYSTEM_PATH`].
+//!
+//! One line per program, in start order, after a [`HEADER`] line; each line is `program`
+//! followed by `key=value` words and bare flags, in the manner of the boot command line:
+//!
+//! ```text
+//! seam-system 1
+//! program name=console priority=200 memory=262144 uses=name provides=console ports=0x3f8-0x3ff irqs=4 restart=3/100
+//! ```
+//!
+//! Parsing borrows the text and allocates nothing. [`check`] holds every rule a system must
+//! keep (the same function checks the TOML file at build time and the ramdisk at boot), so the
+//! rules are written once. [`Program`]'s `Display` writes a line back.
+
+use core::fmt;
+
+/// The first line of the compact form: its name and layout version.
+pub const HEADER: &str = "seam-system 1";
+
+/// Where the compact form lives in the ramdisk archive.
+pub const SYSTEM_PATH: &str = "etc/system";
+
+/// At most this many programs in a system (init keeps one bit per program in a word).
+pub const PROGRAMS_MAX: usize = 32;
+/// At most this many services one program provides.
+pub const PROVIDES_MAX: usize = 4;
+/// At most this many I/O port ranges, and interrupt lines, one program is given.
+pub const PORT_RANGES_MAX: usize = 4;
+pub const IRQS_MAX: usize = 4;
+/// The longest program or service name.
+pub const NAME_MAX: usize = 32;
+
+/// Where a program started from the description finds what it was given. Slots not listed
+/// here stay empty unless the program fills them; `rt::cap` hands out slots from
+/// [`crate::cap::GIVEN_SLOTS`] on.
+pub mod slots {
+    use crate::cap::Slot;
+
+    /// Its Memory quota: a split of init's, `memory` bytes, which also paid for its image.
+    pub const MEMORY: Slot = crate::cap::init_slots::MEMORY;
+    /// The boot archive, only with the `archive` flag (to make processes).
+    pub const ARCHIVE: Slot = crate::cap::init_slots::ARCHIVE;
+    /// The name server's endpoint, badged with the program's number.
+    pub const NAME: Slot = 2;
+    /// The endpoints of the services it provides, in the order `provides` lists them.
+    pub const PROVIDED_FIRST: Slot = 3;
+    /// The introspection capability, only with the `introspect` flag.
+    pub const INTROSPECT: Slot = PROVIDED_FIRST + super::PROVIDES_MAX as Slot;
+    /// Its I/O port ranges, in the order `ports` lists them.
+    pub const IOPORTS_FIRST: Slot = INTROSPECT + 1;
+    /// Its interrupt lines, in the order `irqs` lists them.
+    pub const IRQ_FIRST: Slot = IOPORTS_FIRST + super::PORT_RANGES_MAX as Slot;
+    /// The first slot the description never fills.
+    pub const END: Slot = IRQ_FIRST + super::IRQS_MAX as Slot;
+    const _: () = assert!(NAME > ARCHIVE && ARCHIVE > MEMORY && PROVIDED_FIRST > NAME);
+    const _: () = assert!(END <= crate::cap::GIVEN_SLOTS);
+}
+
+/// How init restarts a supervised program that faults or exits: at most `limit` times, each
+/// after `backoff_ms` milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Restart {
+    pub limit: u32,
+    pub backoff_ms: u32,
+}
+
+/// A comma-separated list as written in the compact form (already checked when parsed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct List<'a>(&'a str);
+
+impl<'a> List<'a> {
+    /// The list whose items are joined by commas in `text` (empty for none).
+    pub const fn new(text: &'a str) -> Self {
+        List(text)
+    }
+
+    pub fn as_str(&self) -> &'a str {
+        self.0
+    }
+
+    pub fn items(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.split(',').filter(|s| !s.is_empty())
+    }
+
+    pub fn len(&self) -> usize {
+        self.items().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, item: &str) -> bool {
+        self.items().any(|i| i == item)
+    }
+
+    /// The I/O port ranges of a `ports` list, as inclusive (first, last).
+    pub fn port_ranges(&self) -> impl Iterator<Item = (u16, u16)> + 'a {
+        self.items().filter_map(parse_range)
+    }
+
+    /// The interrupt lines of an `irqs` list.
+    pub fn lines(&self) -> impl Iterator<Item = u8> + 'a {
+        self.items().filter_map(|i| i.parse().ok())
+    }
+}
+
+/// One program of the system, as its line says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Program<'a> {
+    /// The boot program (`bin/NAME`), which is also the process's name.
+    pub name: &'a str,
+    pub priority: u8,
+    /// Its Memory quota in bytes: its image, stack and IPC buffer, and all it maps or makes.
+    pub memory: u64,
+    /// Its start arguments, `:`-separated (as in a `run=` word).
+    pub args: &'a str,
+    /// The services it may look up, and those it registers.
+    pub uses: List<'a>,
+    pub provides: List<'a>,
+    /// I/O port ranges (`0x3f8-0x3ff`) and interrupt lines it owns.
+    pub ports: List<'a>,
+    pub irqs: List<'a>,
+    /// Supervised: restarted after a fault or an exit. None: left ended.
+    pub restart: Option<Restart>,
+    /// It gets the boot archive (it makes processes).
+    pub archive: bool,
+    /// It gets the introspection capability (process lists, other processes' capabilities).
+    pub introspect: bool,
+}
+
+/// What is wrong with a description, and where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SystemError<'a> {
+    /// The program the problem is in, if it is in one.
+    pub program: Option<&'a str>,
+    pub problem: Problem<'a>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Problem<'a> {
+    /// The first line is not [`HEADER`].
+    Header,
+    /// A line that is not `program ...`, a word that is no known key, a value that does not
+    /// read as its key's type.
+    Syntax(&'a str),
+    /// A name that is empty, too long, or has characters other than `a-z 0-9 - _`.
+    BadName(&'a str),
+    /// A required key is missing (`name`, `priority`, `memory`).
+    Missing(&'static str),
+    /// More than the layout allows of something (programs, services, ranges, lines).
+    TooMany(&'static str),
+    /// Two programs of the same name.
+    DuplicateProgram,
+    /// A service provided twice (by this program, or by it and another).
+    DuplicateService(&'a str),
+    /// A `uses` that no program provides.
+    Unprovided(&'a str),
+    /// A `uses` of a service whose program starts later: a dependency loop, or out of order.
+    StartsLater(&'a str),
+    /// A port range that is backwards or past the last I/O port.
+    BadPorts(&'a str),
+    /// Ports that another program (named) also owns.
+    PortsOverlap(&'a str),
+    /// An interrupt line that does not exist, or is the cascade (2).
+    BadIrq(u8),
+    /// An interrupt line that another program (named) also owns.
+    IrqTaken(u8, &'a str),
+}
+
+impl fmt::Display for Problem<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Problem::Header => write!(f, "the first line is not \"{HEADER}\""),
+            Problem::Syntax(word) => write!(f, "cannot read \"{word}\""),
+            Problem::BadName(name) => {
+                write!(f, "\"{name}\" is not a name (1 to {NAME_MAX} of a-z, 0-9, '-', '_')")
+            }
+            Problem::Missing(key) => write!(f, "no {key} given"),
+            Problem::TooMany(what) => write!(f, "too many {what}"),
+            Problem::DuplicateProgram => write!(f, "listed twice"),
+            Problem::DuplicateService(s) => write!(f, "provides '{s}', which is provided twice"),
+            Problem::Unprovided(s) => write!(f, "uses '{s}', which no program provides"),
+            Problem::StartsLater(s) => {
+                write!(f, "uses '{s}', whose program would have to start first: a dependency loop")
+            }
+            Problem::BadPorts(r) => write!(f, "\"{r}\" is not a range of I/O ports (0x0-0x3ff)"),
+            Problem::PortsOverlap(other) => write!(f, "its I/O ports overlap those of '{other}'"),
+            Problem::BadIrq(line) => write!(f, "interrupt line {line} cannot be given (0-15, not 2)"),
+            Problem::IrqTaken(line, other) => write!(f, "interrupt line {line} is also given to '{other}'"),
+        }
+    }
+}
+
+impl fmt::Display for SystemError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self.program {
+            Some(p) => write!(f, "program '{p}': {}", self.problem),
+            None => write!(f, "{}", self.problem),
+        }
+    }
+}
+
+/// Whether `s` may name a program or a service.
+pub fn is_name(s: &str) -> bool {
+    (1..=NAME_MAX).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// `first-last` (each decimal or `0x` hex), inclusive, within the I/O port space.
+fn parse_range(text: &str) -> Option<(u16, u16)> {
+    let (a, b) = text.split_once('-')?;
+    let (first, last) = (parse_number(a)?, parse_number(b)?);
+    (first <= last && last < crate::cap::IO_PORTS_END).then_some((first as u16, last as u16))
+}
+
+fn parse_number(text: &str) -> Option<u64> {
+    match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+impl<'a> Program<'a> {
+    /// Reads one `program ...` line; checks each value, not the program's neighbours.
+    pub fn parse(line: &'a str) -> Result<Program<'a>, SystemError<'a>> {
+        let mut words = line.split_whitespace();
+        let syntax = |w| SystemError { program: None, problem: Problem::Syntax(w) };
+        if words.next() != Some("program") {
+            return Err(syntax(line));
+        }
+        let (mut name, mut priority, mut memory) = (None, None, None);
+        let mut p = Program {
+            name: "",
+            priority: 0,
+            memory: 0,
+            args: "",
+            uses: List::default(),
+            provides: List::default(),
+            ports: List::default(),
+            irqs: List::default(),
+            restart: None,
+            archive: false,
+            introspect: false,
+        };
+        for word in words {
+            let (key, value) = word.split_once('=').unwrap_or((word, ""));
+            match key {
+                "name" => name = Some(value),
+                "priority" => priority = Some(value.parse().map_err(|_| syntax(word))?),
+                "memory" => memory = Some(value.parse().map_err(|_| syntax(word))?),
+                "args" => p.args = value,
+                "uses" => p.uses = List(value),
+                "provides" => p.provides = List(value),
+                "ports" => p.ports = List(value),
+                "irqs" => p.irqs = List(value),
+                "restart" => {
+                    let (limit, backoff) = value.split_once('/').ok_or(syntax(word))?;
+                    let limit = limit.parse().map_err(|_| syntax(word))?;
+                    let backoff_ms = backoff.parse().map_err(|_| syntax(word))?;
+                    p.restart = Some(Restart { limit, backoff_ms });
+                }
+                "archive" if value.is_empty() => p.archive = true,
+                "introspect" if value.is_empty() => p.introspect = true,
+                _ => return Err(syntax(word)),
+            }
+        }
+        p.name = name.ok_or(SystemError { program: None, problem: Problem::Missing("name") })?;
+        let here = |problem| SystemError { program: Some(p.name), problem };
+        if !is_name(p.name) {
+            return Err(SystemError { program: None, problem: Problem::BadName(p.name) });
+        }
+        p.priority = priority.ok_or(here(Problem::Missing("priority")))?;
+        p.memory = memory.ok_or(here(Problem::Missing("memory")))?;
+        if let Some(bad) = p.uses.items().chain(p.provides.items()).find(|n| !is_name(n)) {
+            return Err(here(Problem::BadName(bad)));
+        }
+        if let Some(bad) = p.ports.items().find(|r| parse_range(r).is_none()) {
+            return Err(here(Problem::BadPorts(bad)));
+        }
+        for item in p.irqs.items() {
+            match item.parse::<u8>() {
+                Ok(line) if u64::from(line) < crate::cap::IRQ_LINES && line != 2 => {}
+                Ok(line) => return Err(here(Problem::BadIrq(line))),
+                Err(_) => return Err(syntax(item)),
+            }
+        }
+        let limits = [
+            (p.provides.len(), PROVIDES_MAX, "services provided"),
+            (p.ports.len(), PORT_RANGES_MAX, "port ranges"),
+            (p.irqs.len(), IRQS_MAX, "interrupt lines"),
+        ];
+        if let Some(&(_, _, what)) = limits.iter().find(|(n, max, _)| n > max) {
+            return Err(here(Problem::TooMany(what)));
+        }
+        Ok(p)
+    }
+}
+
+impl fmt::Display for Program<'_> {
+    /// The program's line in the compact form.
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "program name={} priority={} memory={}", self.name, self.priority, self.memory)?;
+        let lists = [("args", self.args), ("uses", self.uses.0), ("provides", self.provides.0)];
+        let lists = lists.into_iter().chain([("ports", self.ports.0), ("irqs", self.irqs.0)]);
+        for (key, value) in lists.filter(|(_, v)| !v.is_empty()) {
+            write!(f, " {key}={value}")?;
+        }
+        if let Some(r) = self.restart {
+            write!(f, " restart={}/{}", r.limit, r.backoff_ms)?;
+        }
+        for (flag, set) in [("archive", self.archive), ("introspect", self.introspect)] {
+            if set {
+                write!(f, " {flag}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The programs of a description in start order, each line parsed as it is reached. Call
+/// [`check`] first to know that every line reads and the system keeps the rules.
+pub fn programs(text: &str) -> impl Iterator<Item = Result<Program<'_>, SystemError<'_>>> {
+    text.lines().skip(1).filter(|l| !l.trim().is_empty()).map(Program::parse)
+}
+
+/// Checks a whole description: the header, every line, and the rules between programs
+/// (names unique, every service provided once and by a program that starts before its users,
+/// ports and interrupt lines owned by one program each).
+pub fn check(text: &str) -> Result<(), SystemError<'_>> {
+    if text.lines().next().map(str::trim) != Some(HEADER) {
+        return Err(SystemError { program: None, problem: Problem::Header });
+    }
+    let mut count = 0;
+    for (i, p) in programs(text).enumerate() {
+        let p = p?;
+        count += 1;
+        if count > PROGRAMS_MAX {
+            return Err(SystemError { program: None, problem: Problem::TooMany("programs") });
+        }
+        let here = |problem| Err(SystemError { program: Some(p.name), problem });
+        // Every earlier program already passed `Program::parse`.
+        let earlier = || programs(text).take(i).flatten();
+        if earlier().any(|e| e.name == p.name) {
+            return here(Problem::DuplicateProgram);
+        }
+        for (j, s) in p.provides.items().enumerate() {
+            if p.provides.items().take(j).any(|t| t == s) || earlier().any(|e| e.provides.contains(s)) {
+                return here(Problem::DuplicateService(s));
+            }
+        }
+        for s in p.uses.items() {
+            if earlier().any(|e| e.provides.contains(s)) {
+                continue;
+            }
+            let later = programs(text).skip(i).flatten().any(|l| l.provides.contains(s));
+            return here(if later { Problem::StartsLater(s) } else { Problem::Unprovided(s) });
+        }
+        let overlaps = |a: (u16, u16), b: (u16, u16)| a.0 <= b.1 && b.0 <= a.1;
+        for (j, r) in p.ports.port_ranges().enumerate() {
+            if p.ports.port_ranges().take(j).any(|s| overlaps(r, s)) {
+                return here(Problem::PortsOverlap(p.name));
+            }
+            if let Some(e) = earlier().find(|e| e.ports.port_ranges().any(|s| overlaps(r, s))) {
+                return here(Problem::PortsOverlap(e.name));
+            }
+        }
+        for (j, line) in p.irqs.lines().enumerate() {
+            if p.irqs.lines().take(j).any(|l| l == line) {
+                return here(Problem::IrqTaken(line, p.name));
+            }
+            if let Some(e) = earlier().find(|e| e.irqs.lines().any(|l| l == line)) {
+                return here(Problem::IrqTaken(line, e.name));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::format;
+    use std::string::String;
+
+    fn console() -> Program<'static> {
+        Program {
+            name: "console",
+            priority: 200,
+            memory: 256 * 1024,
+            args: "",
+            uses: List::new("name"),
+            provides: List::new("console"),
+            ports: List::new("0x3f8-0x3ff"),
+            irqs: List::new("4"),
+            restart: Some(Restart { limit: 3, backoff_ms: 100 }),
+            archive: false,
+            introspect: false,
+        }
+    }
+
+    fn name_server() -> Program<'static> {
+        Program {
+            name: "name",
+            priority: 220,
+            memory: 128 * 1024,
+            args: "",
+            uses: List::default(),
+            provides: List::new("name"),
+            ports: List::default(),
+            irqs: List::default(),
+            restart: Some(Restart { limit: 3, backoff_ms: 0 }),
+            archive: false,
+            introspect: false,
+        }
+    }
+
+    fn shell() -> Program<'static> {
+        Program {
+            name: "shell",
+            priority: 100,
+            memory: 1 << 20,
+            args: "prompt:seam",
+            uses: List::new("name,console"),
+            provides: List::default(),
+            ports: List::default(),
+            irqs: List::default(),
+            restart: None,
+            archive: true,
+            introspect: true,
+        }
+    }
+
+    fn system(programs: &[Program]) -> String {
+        let mut text = format!("{HEADER}\n");
+        for p in programs {
+            text += &format!("{p}\n");
+        }
+        text
+    }
+
+    #[test]
+    fn every_program_round_trips_through_its_line() {
+        for p in [console(), name_server(), shell()] {
+            let line = format!("{p}");
+            assert_eq!(Program::parse(&line), Ok(p), "{line}");
+        }
+        let text = system(&[name_server(), console(), shell()]);
+        assert_eq!(check(&text), Ok(()));
+        let back: std::vec::Vec<_> = programs(&text).map(Result::unwrap).collect();
+        assert_eq!(back, [name_server(), console(), shell()]);
+        assert_eq!(back[1].ports.port_ranges().collect::<std::vec::Vec<_>>(), [(0x3f8, 0x3ff)]);
+        assert_eq!(back[1].irqs.lines().collect::<std::vec::Vec<_>>(), [4]);
+    }
+
+    #[test]
+    fn the_rules_between_programs() {
+        // Leaked: the error borrows the text, and a test may keep it.
+        let problem = |programs: &[Program]| {
+            let text: &'static str = std::boxed::Box::leak(system(programs).into_boxed_str());
+            check(text).err().map(|e| (e.program, e.problem))
+        };
+        let twice = problem(&[name_server(), name_server()]);
+        assert_eq!(twice, Some((Some("name"), Problem::DuplicateProgram)));
+        let early = problem(&[console(), name_server()]);
+        assert_eq!(early, Some((Some("console"), Problem::StartsLater("name"))));
+        assert_eq!(problem(&[console()]), Some((Some("console"), Problem::Unprovided("name"))));
+        let mut second = console();
+        second.name = "console2";
+        second.irqs = List::new("3");
+        let overlap = problem(&[name_server(), console(), second]);
+        assert_eq!(overlap, Some((Some("console2"), Problem::DuplicateService("console"))));
+        second.provides = List::default();
+        second.ports = List::new("0x3f0-0x3f8");
+        assert_eq!(
+            problem(&[name_server(), console(), second]),
+            Some((Some("console2"), Problem::PortsOverlap("console")))
+        );
+        second.ports = List::default();
+        second.irqs = List::new("3,4");
+        assert_eq!(
+            problem(&[name_server(), console(), second]),
+            Some((Some("console2"), Problem::IrqTaken(4, "console")))
+        );
+        let mut looped = name_server();
+        looped.uses = List::new("console");
+        assert_eq!(problem(&[looped, console()]), Some((Some("name"), Problem::StartsLater("console"))));
+    }
+
+    #[test]
+    fn bad_lines_are_errors_not_panics() {
+        let bad = [
+            ("program priority=1 memory=1", Problem::Missing("name")),
+            ("program name=x memory=1", Problem::Missing("priority")),
+            ("program name=x priority=300 memory=1", Problem::Syntax("priority=300")),
+            ("program name=X priority=1 memory=1", Problem::BadName("X")),
+            ("program name=x priority=1 memory=1 colour=red", Problem::Syntax("colour=red")),
+            ("program name=x priority=1 memory=1 ports=0x400-0x401", Problem::BadPorts("0x400-0x401")),
+            ("program name=x priority=1 memory=1 ports=9-8", Problem::BadPorts("9-8")),
+            ("program name=x priority=1 memory=1 irqs=2", Problem::BadIrq(2)),
+            ("program name=x priority=1 memory=1 irqs=16", Problem::BadIrq(16)),
+            ("program name=x priority=1 memory=1 provides=a,b,c,d,e", Problem::TooMany("services provided")),
+            ("program name=x priority=1 memory=1 restart=3", Problem::Syntax("restart=3")),
+            ("process name=x", Problem::Syntax("process name=x")),
+        ];
+        for (line, want) in bad {
+            assert_eq!(Program::parse(line).map_err(|e| e.problem), Err(want), "{line}");
+        }
+        assert_eq!(check("seam-system 2\n").map_err(|e| e.problem), Err(Problem::Header));
+        assert_eq!(check(""), Err(SystemError { program: None, problem: Problem::Header }));
+        let many = system(&[]) + &"program name=a priority=1 memory=1\n".repeat(PROGRAMS_MAX + 1);
+        assert!(check(&many).is_err());
+    }
+
+    #[test]
+    fn every_truncation_and_single_byte_corruption_is_survived() {
+        let text = system(&[name_server(), console(), shell()]);
+        for len in 0..text.len() {
+            if text.is_char_boundary(len) {
+                let _ = check(&text[..len]);
+            }
+        }
+        for i in 0..text.len() {
+            for b in [b' ', b'=', b',', b'-', b'0', b'x', b'\n', b'/'] {
+                let mut bytes = text.clone().into_bytes();
+                bytes[i] = b;
+                let t = String::from_utf8(bytes).unwrap();
+                if check(&t).is_ok() {
+                    assert!(programs(&t).all(|p| p.is_ok()));
+                }
+            }
+        }
+    }
+}
