@@ -73,7 +73,7 @@ impl Kind {
     /// as they map pages.
     pub const fn cost(self, size: u64) -> Option<u64> {
         match self {
-            Kind::Endpoint | Kind::Notification => Some(OBJECT_COST),
+            Kind::Endpoint | Kind::Notification | Kind::IoPorts => Some(OBJECT_COST),
             Kind::Frame => size.checked_mul(crate::layout::PAGE_SIZE),
             Kind::Memory => Some(size),
             _ => None,

@@ -146,10 +146,19 @@ pub enum Syscall {
     /// `(process, notification)`: when the process ends, for whatever reason, the kernel
     /// signals the notification with its capability's badge (a supervisor's death notice).
     ProcessNotifyExit = 35,
+    /// `(archive, name ptr, name len, buf, buf len, offset)` → `(file length, copied)`: copies
+    /// what it can of boot-archive file `name` from byte `offset` on into `buf`. Needs the
+    /// read right (the write right is what makes processes). `NotFound` if there is no such
+    /// file; an offset at or past the end copies nothing.
+    ArchiveRead = 36,
+    /// `(ioports, first, last, dest, memory)`: a capability to the ports `first..=last`, which
+    /// must lie within the capability's own range, with its rights, in slot `dest`; a child of
+    /// it (revoking the source reaches it). The new object is charged to `memory`.
+    IoPortsDerive = 37,
 }
 
 impl Syscall {
-    pub const ALL: [Syscall; 35] = [
+    pub const ALL: [Syscall; 37] = [
         Syscall::Null,
         Syscall::DebugWrite,
         Syscall::Exit,
@@ -185,6 +194,8 @@ impl Syscall {
         Syscall::IrqAck,
         Syscall::IoPortsEnable,
         Syscall::ProcessNotifyExit,
+        Syscall::ArchiveRead,
+        Syscall::IoPortsDerive,
     ];
 }
 
@@ -231,6 +242,8 @@ impl TryFrom<u64> for Syscall {
             33 => Syscall::IrqAck,
             34 => Syscall::IoPortsEnable,
             35 => Syscall::ProcessNotifyExit,
+            36 => Syscall::ArchiveRead,
+            37 => Syscall::IoPortsDerive,
             _ => return Err(Error::UnknownSyscall),
         })
     }
@@ -245,6 +258,9 @@ pub const MAP_MAX: u64 = 1 << 30;
 /// The longest program name and argument string `ProcessCreate` and `ProcessStart` take.
 pub const SPAWN_NAME_MAX: u64 = 64;
 pub const SPAWN_ARGS_MAX: u64 = 1024;
+
+/// The longest file name `ArchiveRead` takes.
+pub const ARCHIVE_NAME_MAX: u64 = 128;
 
 /// Scheduling priorities: 0 is the lowest, 255 the highest; the idle thread runs below all.
 pub const PRIORITY_MAX: u64 = 255;
@@ -346,7 +362,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers_are_refused() {
-        for n in [8, 36, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
+        for n in [8, 38, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
             assert_eq!(Syscall::try_from(n), Err(Error::UnknownSyscall), "{n}");
         }
     }

@@ -29,10 +29,12 @@ pub enum Object {
         pages: Vec<u64>,
         charge: Charge,
     },
-    /// I/O ports `first..=last`.
+    /// I/O ports `first..=last`; a range derived from another is charged, the initial one
+    /// is not.
     IoPorts {
         first: u16,
         last: u16,
+        charge: Option<Charge>,
     },
     /// An interrupt line and the notification (with badge) it signals, once bound.
     Irq {

@@ -24,6 +24,11 @@ pub fn program(name: &str) -> Option<&'static [u8]> {
     find(ARCHIVE.get()?, &alloc::format!("{PROGRAM_DIR}{name}"))
 }
 
+/// File `name` of the boot archive (any file: programs, the manifest, data).
+pub fn file(name: &str) -> Option<&'static [u8]> {
+    find(ARCHIVE.get()?, name)
+}
+
 /// The command line stored in the archive, or why it could not be read.
 pub fn cmdline(archive: &[u8]) -> Result<String, &'static str> {
     let Some(bytes) = find(archive, CMDLINE_PATH) else {

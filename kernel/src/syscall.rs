@@ -7,7 +7,9 @@ use crate::mem::{self, heap};
 use crate::task::ipc::{self, Mode};
 use crate::task::ops;
 use crate::{info, task, time};
-use ::ipc::syscall::{ExitStatus, Syscall, ARG_REGS, DEBUG_WRITE_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX};
+use ::ipc::syscall::{
+    ExitStatus, Syscall, ARCHIVE_NAME_MAX, ARG_REGS, DEBUG_WRITE_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX,
+};
 use ::ipc::Error;
 use alloc::string::String;
 use alloc::vec;
@@ -57,6 +59,8 @@ pub fn dispatch(number: u64, r: &mut Regs) -> Result<(), Error> {
         Syscall::IrqAck => ops::irq_ack(r),
         Syscall::IoPortsEnable => ops::io_ports_enable(r),
         Syscall::ProcessNotifyExit => ops::process_notify_exit(r),
+        Syscall::ArchiveRead => archive_read(r),
+        Syscall::IoPortsDerive => ops::io_ports_derive(r),
     }
 }
 
@@ -114,6 +118,23 @@ fn debug_write(r: &mut Regs) -> Result<(), Error> {
         }
     });
     r[0] = len;
+    Ok(())
+}
+
+/// `ArchiveRead`: a boot-archive file, or the part of it from `offset` that fits the buffer.
+fn archive_read(r: &mut Regs) -> Result<(), Error> {
+    let [archive, name, name_len, buf, buf_len, offset] = *r;
+    let name = read_user_str(name, name_len, ARCHIVE_NAME_MAX)?;
+    ops::archive_check(archive)?;
+    let file = crate::ramdisk::file(&name).ok_or(Error::NotFound)?;
+    let rest = file.get(usize::try_from(offset).unwrap_or(usize::MAX)..).unwrap_or(&[]);
+    let part = &rest[..rest.len().min(usize::try_from(buf_len).unwrap_or(usize::MAX))];
+    task::with_current_space(|space| space.check_user(buf, part.len() as u64, true))?;
+    // SAFETY: the range was just checked to be mapped, user-accessible and writable in the
+    // active address space (the caller's), and nothing can unmap it before the copy: the
+    // kernel is not preempted and runs on one CPU. `part` is the ramdisk's, in the kernel half.
+    unsafe { usercopy::copy_to_user(buf, part) };
+    [r[0], r[1]] = [file.len() as u64, part.len() as u64];
     Ok(())
 }
 

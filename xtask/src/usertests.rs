@@ -55,6 +55,7 @@ pub fn cases() -> Vec<UserCase> {
         case("ipc_irq", Firmware::Bios, "run=ipctest:irq", |o| check_ipctest(o, "irq")),
         case("ipc_shared", Firmware::Bios, "run=ipctest:shared", |o| check_ipctest(o, "shared")),
         case("ipc_capcalls", Firmware::Bios, "run=ipctest:capcalls", |o| check_ipctest(o, "capcalls")),
+        case("ipc_archive", Firmware::Bios, "run=ipctest:archive", |o| check_ipctest(o, "archive")),
         case("ipc_restart", Firmware::Bios, "run=supervised-echo run=ipctest:restart", check_restart),
         defect("defect_ipc_buffer", "run=defects:ipc-buffer", |o| check_defects(o, "ipc-buffer")),
         defect("defect_null_page", "run=defects:null-page", |o| check_defects(o, "null-page")),

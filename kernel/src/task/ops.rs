@@ -192,6 +192,11 @@ pub fn process_create(r: &mut Regs, name: &str) -> Result<(), Error> {
     })
 }
 
+/// Checks that `slot` holds an Archive capability with the read right (`ArchiveRead`).
+pub fn archive_check(slot: u64) -> Result<(), Error> {
+    with(|t| t.caps.lookup(t.slot(slot)?, Kind::Archive, Rights::READ).map(drop))
+}
+
 /// The process of a Process capability with `need`.
 fn process_of(t: &Tasks, slot: u64, need: Rights) -> Result<u64, Error> {
     let cap = t.caps.lookup(t.slot(slot)?, Kind::Process, need)?;
@@ -408,7 +413,7 @@ pub fn on_irq(line: u8) -> bool {
 pub fn io_ports_enable(r: &mut Regs) -> Result<(), Error> {
     with(|t| {
         let cap = t.caps.lookup(t.slot(r[0])?, Kind::IoPorts, Rights::WRITE)?;
-        let Object::IoPorts { first, last } = *t.caps.object(cap.obj) else { unreachable!("kind checked") };
+        let Object::IoPorts { first, last, .. } = *t.caps.object(cap.obj) else { unreachable!("kind checked") };
         if u64::from(last) >= IO_PORTS_END {
             return Err(Error::InvalidArgument);
         }
@@ -420,6 +425,32 @@ pub fn io_ports_enable(r: &mut Regs) -> Result<(), Error> {
         gdt::set_io_bitmap(Some(bitmap));
         t.current_mut().io = true;
         Ok(())
+    })
+}
+
+/// `IoPortsDerive`: a capability to part of an IoPorts capability's range, as a new object
+/// charged to a Memory capability, with the source's rights.
+pub fn io_ports_derive(r: &mut Regs) -> Result<(), Error> {
+    let [ioports, first, last, dest, memory, _] = *r;
+    with(|t| {
+        let cap = t.caps.lookup(t.slot(ioports)?, Kind::IoPorts, Rights::WRITE)?;
+        let Object::IoPorts { first: from, last: to, .. } = *t.caps.object(cap.obj) else {
+            unreachable!("kind checked")
+        };
+        if !(u64::from(from) <= first && first <= last && last <= u64::from(to)) {
+            return Err(Error::InvalidArgument);
+        }
+        let mem_cap = t.caps.lookup(t.slot(memory)?, Kind::Memory, Rights::WRITE)?;
+        let dest = t.slot(dest)?;
+        if t.caps.get(dest).is_ok() {
+            return Err(Error::SlotInUse);
+        }
+        let bytes = Kind::IoPorts.cost(0).expect("IoPorts objects have a cost");
+        t.charge(mem_cap.obj, bytes)?;
+        t.caps.retain(mem_cap.obj);
+        let charge = Some(Charge { memory: mem_cap.obj, bytes });
+        let object = Object::IoPorts { first: first as u16, last: last as u16, charge };
+        t.caps.create(dest, object, cap.rights).map(drop)
     })
 }
 
@@ -439,7 +470,7 @@ pub fn start_init(name: &str, args: &str, priority: u8) -> Result<u64, Error> {
         let at = |slot: u64| At::hidden(space, slot as u32);
         t.caps.create(at(init_slots::ARCHIVE), Object::Archive, Rights::ALL)?;
         let last = (IO_PORTS_END - 1) as u16;
-        t.caps.create(at(init_slots::IOPORTS), Object::IoPorts { first: 0, last }, Rights::ALL)?;
+        t.caps.create(at(init_slots::IOPORTS), Object::IoPorts { first: 0, last, charge: None }, Rights::ALL)?;
         for line in (0..IRQ_LINES as u8).filter(|&l| l != 2) {
             t.caps.create(
                 at(init_slots::IRQ_FIRST + u64::from(line)),

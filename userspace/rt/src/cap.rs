@@ -137,6 +137,15 @@ pub fn create(kind: Kind, size: u64) -> Result<Slot, Error> {
     Ok(slot)
 }
 
+/// The whole of boot-archive file `name`, read through the Archive capability in `archive`.
+pub fn read_file(archive: Slot, name: &str) -> Result<alloc::vec::Vec<u8>, Error> {
+    let (len, _) = sys::archive_read(archive, name, &mut [], 0)?;
+    let mut bytes = alloc::vec![0; len as usize];
+    let (_, copied) = sys::archive_read(archive, name, &mut bytes, 0)?;
+    bytes.truncate(copied);
+    Ok(bytes)
+}
+
 /// Deletes a capability and frees its slot.
 pub fn release(slot: Slot) {
     let _ = sys::cap_delete(slot);

@@ -258,3 +258,16 @@ pub fn irq_ack(irq: Slot) -> Result<(), Error> {
 pub fn io_ports_enable(ports: Slot) -> Result<(), Error> {
     call(Syscall::IoPortsEnable, [ports, 0, 0, 0, 0, 0]).map(drop)
 }
+
+/// Copies what fits of boot-archive file `name`, from byte `offset` on, into `buf`. Returns
+/// (the file's length, bytes copied).
+pub fn archive_read(archive: Slot, name: &str, buf: &mut [u8], offset: u64) -> Result<(u64, usize), Error> {
+    let args = [archive, name.as_ptr() as u64, name.len() as u64, buf.as_mut_ptr() as u64, buf.len() as u64, offset];
+    call(Syscall::ArchiveRead, args).map(|r| (r[0], r[1] as usize))
+}
+
+/// A capability to the ports `first..=last` of `ports`' range in slot `dest`, charged to
+/// `memory`.
+pub fn io_ports_derive(ports: Slot, first: u16, last: u16, dest: Slot, memory: Slot) -> Result<(), Error> {
+    call(Syscall::IoPortsDerive, [ports, first.into(), last.into(), dest, memory, 0]).map(drop)
+}

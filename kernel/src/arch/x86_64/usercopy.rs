@@ -1,4 +1,4 @@
-//! The only place the kernel reads user memory through user addresses. SMAP makes any
+//! The only place the kernel reads or writes user memory through user addresses. SMAP makes any
 //! other kernel access to a user page fault; these routines lift it (`stac`) for the copy
 //! alone and restore it (`clac`). The caller has checked the range first
 //! (`mem::space::AddressSpace::check_user`).
@@ -18,25 +18,45 @@ use core::arch::asm;
 /// address space, and stay so during the copy (the kernel is not preempted, and this CPU is
 /// the only one).
 pub unsafe fn copy_from_user(dst: &mut [u8], src: u64) {
-    if dst.is_empty() {
+    // SAFETY: the destination is the kernel buffer `dst`, the source is the caller's to
+    // answer for.
+    unsafe { copy(dst.as_mut_ptr() as u64, src, dst.len()) }
+}
+
+/// Copies `src` to user address `dst` of the current address space.
+///
+/// # Safety
+/// `[dst, dst + src.len())` must be mapped, present, user-accessible and writable in the
+/// active address space, and stay so during the copy, as for [`copy_from_user`].
+pub unsafe fn copy_to_user(dst: u64, src: &[u8]) {
+    // SAFETY: the source is the kernel buffer `src`, the destination is the caller's to
+    // answer for.
+    unsafe { copy(dst, src.as_ptr() as u64, src.len()) }
+}
+
+/// `len` bytes from `src` to `dst`, one of them a user range, the other kernel memory.
+///
+/// # Safety
+/// Both ranges must be accessible for the copy (the user one as the callers above say) and
+/// must not overlap (one is in the user half, the other in the kernel's).
+unsafe fn copy(dst: u64, src: u64, len: usize) {
+    if len == 0 {
         return;
     }
-    let (to, len) = (dst.as_mut_ptr(), dst.len());
     if cpu::smap_enabled() {
-        // SAFETY: the source range is readable per the caller's checks, the destination is
-        // the kernel buffer `dst` (the two cannot overlap: one is in the user half, the other
-        // in the kernel's); the direction flag is clear (the syscall entry masks it);
-        // stac/clac only toggle RFLAGS.AC around the copy, and exist when SMAP does.
+        // SAFETY: the ranges are accessible and apart, per the caller; the direction flag is
+        // clear (the syscall entry masks it); stac/clac only toggle RFLAGS.AC around the
+        // copy, and exist when SMAP does.
         unsafe {
             asm!("stac", "rep movsb", "clac",
-                inout("rsi") src => _, inout("rdi") to => _, inout("rcx") len => _,
+                inout("rsi") src => _, inout("rdi") dst => _, inout("rcx") len => _,
                 options(nostack));
         }
     } else {
         // SAFETY: as above, without SMAP to lift.
         unsafe {
             asm!("rep movsb",
-                inout("rsi") src => _, inout("rdi") to => _, inout("rcx") len => _,
+                inout("rsi") src => _, inout("rdi") dst => _, inout("rcx") len => _,
                 options(nostack));
         }
     }

@@ -5,7 +5,7 @@
 //! and Archive, by convention).
 //!
 //! Scenarios: `pingpong`, `rights`, `revoke`, `transfer`, `notify`, `irq`, `shared`,
-//! `capcalls`, `restart`.
+//! `capcalls`, `restart`, `archive`.
 #![no_std]
 #![no_main]
 
@@ -20,6 +20,8 @@ use rt::cap::{self, Grant};
 use rt::check::Checks;
 use rt::sys::{self, Msg};
 use rt::{ipc, println};
+
+mod archive;
 
 rt::main!(main);
 
@@ -48,6 +50,7 @@ fn main(args: rt::Args) -> u64 {
         "shared" => shared(),
         "capcalls" => capcalls(),
         "restart" => restart(),
+        "archive" => archive::archive(),
         "server" => server(arg),
         "client" => client(arg),
         "looper" => looper(),
@@ -56,7 +59,7 @@ fn main(args: rt::Args) -> u64 {
         "session-client" => session_client(),
         "reader" => reader(),
         _ => {
-            println!("usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls");
+            println!("usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls|restart|archive");
             2
         }
     }
@@ -411,6 +414,8 @@ fn capcalls() -> u64 {
     sys::cap_copy(frame, frame_none, Rights::NONE, SELF).unwrap();
     sys::cap_copy(init_slots::MEMORY, mem_none, Rights::NONE, SELF).unwrap();
     sys::cap_copy(init_slots::ARCHIVE, archive_none, Rights::NONE, SELF).unwrap();
+    let ports_none = cap::alloc().unwrap();
+    sys::cap_copy(GIVEN, ports_none, Rights::NONE, SELF).unwrap();
     let child = cap::alloc().unwrap();
     sys::process_create(init_slots::MEMORY, init_slots::ARCHIVE, "ipctest", child).unwrap();
     let child_none = cap::alloc().unwrap();
@@ -421,7 +426,7 @@ fn capcalls() -> u64 {
     let m = Msg::new(PING, &[]);
     // (call, a capability of the wrong kind for it, one lacking the right it needs).
     type Call<'a> = (&'a str, &'a CapCall<'a>, Slot, Slot);
-    let calls: [Call; 19] = [
+    let calls: [Call; 22] = [
         ("Send", &|s| sys::send(s, &m), n, ep_none),
         ("NbSend", &|s| sys::nb_send(s, &m), n, ep_none),
         ("Call", &|s| sys::call_ep(s, &m).map(drop), n, ep_none),
@@ -441,6 +446,9 @@ fn capcalls() -> u64 {
         ("ProcessNotifyExit", &|s| sys::process_notify_exit(s, n), ep, child_none),
         ("Wait", &|s| sys::wait(s).map(drop), ep, child_none),
         ("CapCopy (target)", &|s| sys::cap_copy(ep, dest, Rights::NONE, s), ep, child_none),
+        ("ArchiveRead", &|s| sys::archive_read(s, "cmdline", &mut [], 0).map(drop), ep, archive_none),
+        ("IoPortsDerive", &|s| sys::io_ports_derive(s, 0x3f8, 0x3ff, dest, init_slots::MEMORY), ep, ports_none),
+        ("IoPortsDerive (memory)", &|s| sys::io_ports_derive(GIVEN, 0x3f8, 0x3ff, dest, s), ep, mem_none),
     ];
     for (what, call, wrong, lacking) in calls {
         c.expect(&format!("{what}: empty slot"), call(empty), Err(Error::InvalidCapability));
