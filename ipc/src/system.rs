@@ -39,22 +39,85 @@ pub mod slots {
 
     /// Its Memory quota: a split of init's, `memory` bytes, which also paid for its image.
     pub const MEMORY: Slot = crate::cap::init_slots::MEMORY;
-    /// The boot archive, only with the `archive` flag (to make processes).
+    /// The boot archive, with the `archive` key: the read right to read its files, and the
+    /// write right too (`archive=spawn`) to make processes.
     pub const ARCHIVE: Slot = crate::cap::init_slots::ARCHIVE;
-    /// The name server's endpoint, badged with the program's number.
+    /// The name server's endpoint, badged for this program ([`super::badge`], service 0),
+    /// when it uses or provides any service.
     pub const NAME: Slot = 2;
-    /// The endpoints of the services it provides, in the order `provides` lists them.
-    pub const PROVIDED_FIRST: Slot = 3;
+    /// The endpoint it serves, when it provides services: one endpoint, whatever the number
+    /// of names it goes by (the badge of a call says which name the caller looked up).
+    pub const SERVICE: Slot = 3;
     /// The introspection capability, only with the `introspect` flag.
-    pub const INTROSPECT: Slot = PROVIDED_FIRST + super::PROVIDES_MAX as Slot;
+    pub const INTROSPECT: Slot = 4;
     /// Its I/O port ranges, in the order `ports` lists them.
-    pub const IOPORTS_FIRST: Slot = INTROSPECT + 1;
+    pub const IOPORTS_FIRST: Slot = 5;
     /// Its interrupt lines, in the order `irqs` lists them.
     pub const IRQ_FIRST: Slot = IOPORTS_FIRST + super::PORT_RANGES_MAX as Slot;
     /// The first slot the description never fills.
     pub const END: Slot = IRQ_FIRST + super::IRQS_MAX as Slot;
-    const _: () = assert!(NAME > ARCHIVE && ARCHIVE > MEMORY && PROVIDED_FIRST > NAME);
-    const _: () = assert!(END <= crate::cap::GIVEN_SLOTS);
+    const _: () = assert!(MEMORY < ARCHIVE && ARCHIVE < NAME && NAME < SERVICE && SERVICE < INTROSPECT);
+    const _: () = assert!(INTROSPECT < IOPORTS_FIRST && END <= crate::cap::GIVEN_SLOTS);
+}
+
+/// The number that names a program of a system in badges: its place in start order, from 1.
+/// 0 is init, which is in no description.
+pub type ProgramNumber = u8;
+
+/// The badge of a capability to a service endpoint that program `client` was given when it
+/// looked up the `service`th name its provider goes by. Every capability a program gets to
+/// a service carries its own number, so a server always knows who calls, and through which
+/// of its names. The badges of capabilities to the name server say service 0.
+pub const fn badge(client: ProgramNumber, service: u8) -> u64 {
+    (client as u64) << 8 | service as u64 | BADGED
+}
+
+/// Set in every badge [`badge`] makes, so none is 0 (which means "no badge"), not even
+/// init's own.
+const BADGED: u64 = 1 << 16;
+
+/// The (client, service) a badge made by [`badge`] stands for.
+pub const fn unbadge(badge: u64) -> Option<(ProgramNumber, u8)> {
+    if badge & !0x1_ffff != 0 || badge & BADGED == 0 {
+        return None;
+    }
+    Some(((badge >> 8) as u8, badge as u8))
+}
+
+/// What a program may do with the boot archive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Archive {
+    /// Nothing: it gets no Archive capability.
+    #[default]
+    None,
+    /// Read its files (`ArchiveRead`).
+    Read,
+    /// Read its files and make processes of its programs.
+    Spawn,
+}
+
+impl Archive {
+    /// The word for it in the compact form and the TOML file.
+    pub const fn word(self) -> &'static str {
+        match self {
+            Archive::None => "none",
+            Archive::Read => "read",
+            Archive::Spawn => "spawn",
+        }
+    }
+
+    pub fn from_word(word: &str) -> Option<Archive> {
+        [Archive::None, Archive::Read, Archive::Spawn].into_iter().find(|a| a.word() == word)
+    }
+
+    /// The rights of the Archive capability it is given, if any.
+    pub const fn rights(self) -> Option<crate::cap::Rights> {
+        match self {
+            Archive::None => None,
+            Archive::Read => Some(crate::cap::Rights::READ),
+            Archive::Spawn => Some(crate::cap::Rights::READ.union(crate::cap::Rights::WRITE)),
+        }
+    }
 }
 
 /// How init restarts a supervised program that faults or exits: at most `limit` times, each
@@ -124,8 +187,8 @@ pub struct Program<'a> {
     pub irqs: List<'a>,
     /// Supervised: restarted after a fault or an exit. None: left ended.
     pub restart: Option<Restart>,
-    /// It gets the boot archive (it makes processes).
-    pub archive: bool,
+    /// What it may do with the boot archive.
+    pub archive: Archive,
     /// It gets the introspection capability (process lists, other processes' capabilities).
     pub introspect: bool,
 }
@@ -241,7 +304,7 @@ impl<'a> Program<'a> {
             ports: List::default(),
             irqs: List::default(),
             restart: None,
-            archive: false,
+            archive: Archive::None,
             introspect: false,
         };
         for word in words {
@@ -261,7 +324,7 @@ impl<'a> Program<'a> {
                     let backoff_ms = backoff.parse().map_err(|_| syntax(word))?;
                     p.restart = Some(Restart { limit, backoff_ms });
                 }
-                "archive" if value.is_empty() => p.archive = true,
+                "archive" => p.archive = Archive::from_word(value).ok_or(syntax(word))?,
                 "introspect" if value.is_empty() => p.introspect = true,
                 _ => return Err(syntax(word)),
             }
@@ -310,10 +373,11 @@ impl fmt::Display for Program<'_> {
         if let Some(r) = self.restart {
             write!(f, " restart={}/{}", r.limit, r.backoff_ms)?;
         }
-        for (flag, set) in [("archive", self.archive), ("introspect", self.introspect)] {
-            if set {
-                write!(f, " {flag}")?;
-            }
+        if self.archive != Archive::None {
+            write!(f, " archive={}", self.archive.word())?;
+        }
+        if self.introspect {
+            write!(f, " introspect")?;
         }
         Ok(())
     }
@@ -395,7 +459,7 @@ mod tests {
             ports: List::new("0x3f8-0x3ff"),
             irqs: List::new("4"),
             restart: Some(Restart { limit: 3, backoff_ms: 100 }),
-            archive: false,
+            archive: Archive::None,
             introspect: false,
         }
     }
@@ -411,7 +475,7 @@ mod tests {
             ports: List::default(),
             irqs: List::default(),
             restart: Some(Restart { limit: 3, backoff_ms: 0 }),
-            archive: false,
+            archive: Archive::None,
             introspect: false,
         }
     }
@@ -427,7 +491,7 @@ mod tests {
             ports: List::default(),
             irqs: List::default(),
             restart: None,
-            archive: true,
+            archive: Archive::Spawn,
             introspect: true,
         }
     }
@@ -502,6 +566,8 @@ mod tests {
             ("program name=x priority=1 memory=1 irqs=16", Problem::BadIrq(16)),
             ("program name=x priority=1 memory=1 provides=a,b,c,d,e", Problem::TooMany("services provided")),
             ("program name=x priority=1 memory=1 restart=3", Problem::Syntax("restart=3")),
+            ("program name=x priority=1 memory=1 archive", Problem::Syntax("archive")),
+            ("program name=x priority=1 memory=1 archive=all", Problem::Syntax("archive=all")),
             ("process name=x", Problem::Syntax("process name=x")),
         ];
         for (line, want) in bad {
@@ -511,6 +577,17 @@ mod tests {
         assert_eq!(check(""), Err(SystemError { program: None, problem: Problem::Header }));
         let many = system(&[]) + &"program name=a priority=1 memory=1\n".repeat(PROGRAMS_MAX + 1);
         assert!(check(&many).is_err());
+    }
+
+    #[test]
+    fn badges_carry_client_and_service_and_are_never_zero() {
+        assert_ne!(badge(0, 0), 0);
+        for (client, service) in [(0, 0), (1, 0), (31, 3), (255, 255)] {
+            assert_eq!(unbadge(badge(client, service)), Some((client, service)));
+        }
+        assert_eq!(unbadge(0), None);
+        assert_eq!(unbadge(7), None, "a badge some other scheme made");
+        assert_eq!(unbadge(badge(1, 1) | 1 << 40), None);
     }
 
     #[test]

@@ -14,11 +14,12 @@
 //! supervise = { restarts = 3, backoff_ms = 100 }
 //! ```
 //!
-//! Optional too: `args` (a list of start arguments), `archive = true` (it gets the boot
-//! archive, to make processes), `introspect = true` (it gets the introspection capability).
+//! Optional too: `args` (a list of start arguments), `archive = "read"` (it may read the
+//! boot archive's files) or `"spawn"` (and make processes of its programs), `introspect =
+//! true` (it gets the introspection capability).
 
 use anyhow::{bail, Context, Result};
-use ipc::system::{self, List, Program, Restart};
+use ipc::system::{self, Archive, List, Program, Restart};
 use serde::Deserialize;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -47,7 +48,7 @@ struct Entry {
     irqs: Vec<u8>,
     supervise: Option<Supervise>,
     #[serde(default)]
-    archive: bool,
+    archive: Option<String>,
     #[serde(default)]
     introspect: bool,
 }
@@ -107,6 +108,11 @@ pub fn compile_text(text: &str, programs: &[String]) -> Result<String> {
         let memory = bytes(&e.memory).with_context(|| {
             format!("program '{}': memory \"{}\" is not a size (\"256 KiB\", \"1 MiB\")", e.name, e.memory)
         })?;
+        let archive = match e.archive.as_deref() {
+            None => Archive::None,
+            Some(word) => Archive::from_word(word)
+                .with_context(|| format!("program '{}': archive \"{word}\" is none, read or spawn", e.name))?,
+        };
         for list in [&e.uses, &e.provides, &e.ports] {
             if let Some(bad) = list.iter().find(|item| item.contains(',') || item.is_empty()) {
                 bail!("program '{}': \"{bad}\" is not a name or a range", e.name);
@@ -122,7 +128,7 @@ pub fn compile_text(text: &str, programs: &[String]) -> Result<String> {
             ports: List::new(ports),
             irqs: List::new(irqs),
             restart: e.supervise.as_ref().map(|s| Restart { limit: s.restarts, backoff_ms: s.backoff_ms }),
-            archive: e.archive,
+            archive,
             introspect: e.introspect,
         });
     }
@@ -164,6 +170,7 @@ priority = 100
 memory = "1 MiB"
 uses = ["name", "console"]
 introspect = true
+archive = "spawn"
 args = ["prompt", "x"]
 
 [[program]]
@@ -225,6 +232,7 @@ supervise = { restarts = 3 }
             (GOOD.replace("irqs = [4]", "irqs = [2]"), "interrupt line 2 cannot be given"),
             (GOOD.replace("ports = [\"0x3f8-0x3ff\"]", "ports = [\"0x3f8-0x400\"]"), "is not a range of I/O ports"),
             (GOOD.replace("args = [\"prompt\", \"x\"]", "args = [\"a b\"]"), "argument \"a b\""),
+            (GOOD.replace("archive = \"spawn\"", "archive = \"all\""), "archive \"all\" is none, read or spawn"),
             (GOOD.replace("provides = [\"name\"]", "provides = [\"name\"]\nuses = [\"console\"]"), "dependency loop"),
         ];
         for (toml, want) in cases {
