@@ -13,6 +13,7 @@ pub mod cap;
 pub mod error;
 pub mod layout;
 pub mod msg;
+pub mod proto;
 pub mod qemu;
 pub mod syscall;
 pub mod system;

@@ -29,7 +29,7 @@ pub const PROVIDES_MAX: usize = 4;
 pub const PORT_RANGES_MAX: usize = 4;
 pub const IRQS_MAX: usize = 4;
 /// The longest program or service name.
-pub const NAME_MAX: usize = 32;
+pub const NAME_MAX: usize = 24;
 
 /// Where a program started from the description finds what it was given. Slots not listed
 /// here stay empty unless the program fills them; `rt::cap` hands out slots from

@@ -1,0 +1,96 @@
+//! Seam's own server protocols: for each server, its labels, what each message carries, its
+//! error codes, and the typed encode/decode that both sides use. Servers and their clients
+//! never assemble raw words by hand.
+//!
+//! Every protocol follows the same shape. A request's label says what is asked; a reply's
+//! label is [`OK`] or an error code of the protocol. Words travel in the four message
+//! registers where they fit; capabilities, when a message carries one, in the IPC buffer's
+//! transfer slots.
+
+pub mod name;
+
+use crate::msg::{MsgInfo, MSG_REGS};
+
+/// The label of a reply that succeeded.
+pub const OK: u32 = 0;
+
+/// A message as a protocol builds and reads it: a label, up to [`MSG_REGS`] words, and how
+/// many capabilities travel with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub label: u32,
+    pub words: [u64; MSG_REGS],
+    pub len: u8,
+    pub caps: u8,
+}
+
+impl Message {
+    /// A message of `words` (at most four) and `caps` capabilities.
+    pub fn new(label: u32, words: &[u64], caps: u8) -> Message {
+        let mut w = [0; MSG_REGS];
+        let len = words.len().min(MSG_REGS);
+        w[..len].copy_from_slice(&words[..len]);
+        Message { label, words: w, len: len as u8, caps }
+    }
+
+    /// A message as the kernel delivered it: its info word and registers.
+    pub fn received(info: u64, words: [u64; MSG_REGS]) -> Option<Message> {
+        let info = MsgInfo::decode(info).ok()?;
+        let len = info.words.min(MSG_REGS as u8);
+        Some(Message { label: info.label, words, len, caps: info.caps })
+    }
+
+    /// The info word to send it with.
+    pub const fn info(&self) -> MsgInfo {
+        MsgInfo { label: self.label, words: self.len, caps: self.caps }
+    }
+}
+
+/// Up to `N * 8` bytes of text packed little-endian into words, zero-padded: how names
+/// travel in registers. Text may not hold a NUL byte, which marks the end.
+pub fn pack<const N: usize>(text: &str) -> Option<[u64; N]> {
+    if text.len() > N * 8 || text.as_bytes().contains(&0) {
+        return None;
+    }
+    let mut bytes = [0u8; 64];
+    bytes[..text.len()].copy_from_slice(text.as_bytes());
+    Some(core::array::from_fn(|i| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"))))
+}
+
+/// The bytes [`pack`] packed (up to the first NUL), into `out`; returns them as text.
+pub fn unpack<'a, const N: usize>(words: &[u64; N], out: &'a mut [u8; 64]) -> Option<&'a str> {
+    for (i, w) in words.iter().enumerate() {
+        out[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+    }
+    let len = out[..N * 8].iter().position(|&b| b == 0).unwrap_or(N * 8);
+    // What follows the first NUL must be padding.
+    if out[len..N * 8].iter().any(|&b| b != 0) {
+        return None;
+    }
+    core::str::from_utf8(&out[..len]).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_packs_and_unpacks() {
+        let mut buf = [0; 64];
+        for text in ["", "a", "console", "exactly-twenty-four-byte"] {
+            let words: [u64; 3] = pack(text).unwrap();
+            assert_eq!(unpack(&words, &mut buf), Some(text));
+        }
+        assert_eq!(pack::<3>("twenty-five-bytes-is-over"), None);
+        assert_eq!(pack::<3>("nul\0inside"), None);
+        assert_eq!(unpack(&[u64::from_le_bytes(*b"ab\0c\0\0\0\0"), 0, 0], &mut buf), None, "bytes after the end");
+        assert_eq!(unpack(&[u64::from_le_bytes([0xff; 8]), 0, 0], &mut buf), None, "not UTF-8");
+    }
+
+    #[test]
+    fn messages_round_trip_through_the_info_word() {
+        let m = Message::new(7, &[1, 2, 3], 1);
+        assert_eq!(Message::received(m.info().encode(), m.words), Some(m));
+        assert_eq!(Message::received(u64::MAX, [0; 4]), None);
+    }
+}
