@@ -76,7 +76,7 @@ pub fn build(release: bool) -> Result<Built> {
 /// The user programs: every crate under `userspace/` that uses the shared program build
 /// script, by package name. Adding a program is adding such a crate (and listing it as a
 /// workspace member).
-fn user_programs() -> Result<Vec<String>> {
+pub fn user_programs() -> Result<Vec<String>> {
     let base = root().join("userspace");
     let mut dirs = vec![];
     for parent in [base.clone(), base.join("apps"), base.join("servers")] {
@@ -217,6 +217,12 @@ impl Builder {
     /// the programs built.
     pub fn system(&self, path: &Path) -> Result<(String, Vec<u8>)> {
         let compact = crate::system::compile(path, &self.program_names())?;
+        Ok((SYSTEM_PATH.into(), compact.into_bytes()))
+    }
+
+    /// As [`Builder::system`], for a description given as text (a test's own system).
+    pub fn system_text(&self, toml: &str) -> Result<(String, Vec<u8>)> {
+        let compact = crate::system::compile_text(toml, &self.program_names())?;
         Ok((SYSTEM_PATH.into(), compact.into_bytes()))
     }
 

@@ -259,7 +259,11 @@ pub fn run(args: &TestArgs) -> Result<()> {
                 println!("{}", machine.description);
                 announced.push(firmware);
             }
-            let images = builder.make_with(&format!("test-{i}"), &case.cmdline(), &[firmware], &fixtures)?;
+            let mut files = fixtures.clone();
+            if let Case::User { case: UserCase { system: Some(toml), .. }, .. } = case {
+                files.push(builder.system_text(toml).with_context(|| format!("the system of {}", case.name()))?);
+            }
+            let images = builder.make_with(&format!("test-{i}"), &case.cmdline(), &[firmware], &files)?;
             let run = qemu::run_captured(&machine, images.get(firmware), Duration::from_secs(args.timeout))?;
             match case.judge(&run) {
                 None => {
@@ -363,8 +367,14 @@ mod tests {
 
     #[test]
     fn a_user_case_fails_on_a_kernel_fault_even_if_its_check_passes() {
-        let case =
-            UserCase { name: "x", firmware: Firmware::Bios, cmdline: "", check: |_| Ok(()), both_profiles: false };
+        let case = UserCase {
+            name: "x",
+            firmware: Firmware::Bios,
+            cmdline: "",
+            check: |_| Ok(()),
+            both_profiles: false,
+            system: None,
+        };
         let ok = format!("{READY_LINE}\n{ALL_ENDED_LINE}\n");
         assert_eq!(judge_user(&case, &captured(33, &ok)), None);
         assert!(judge_user(&case, &captured(33, &format!("{ok}EXCEPTION: page fault"))).is_some());

@@ -1,190 +1,235 @@
 //! `init`, the first process. It holds every initial capability (all memory, the boot
-//! archive, all I/O ports, every interrupt line) and starts the programs the command line
-//! names (`run=NAME[@PRIORITY][:ARG...]`, passed to it as arguments), giving each exactly a
-//! copy of its Memory and Archive capabilities, then waits for them all: each child's end
-//! signals a bit of a notification bound to init's thread. Programs whose name starts with
-//! `supervised-` also get init's fault endpoint: when one faults, init kills it and starts it
-//! again from its archive entry (up to `RESTARTS_MAX` times).
+//! archive, all I/O ports, every interrupt line) and builds the system: the programs of the
+//! system description (`etc/system` in the boot archive, compiled by `cargo xtask` from a
+//! TOML file), in their start order, each given exactly what its line grants
+//! (`child.rs`), then the ad-hoc programs of `run=` words (passed to init as arguments),
+//! each given a copy of init's Memory and Archive capabilities.
+//!
+//! It keeps the original of every object it hands out, so an endpoint outlives the server
+//! behind it, and registers each service with the name server. Then it supervises: each
+//! child's end signals a bit of a notification bound to init's thread, and the faults of
+//! supervised children arrive as messages on init's fault endpoint; a supervised program that
+//! faults or ends is started again (with the same objects, its names registered again) up to
+//! its restart limit. With `exit_when_done` on the command line, once every unsupervised
+//! program has ended, init ends the supervised ones and exits.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
+mod child;
+
+use alloc::string::String;
 use alloc::vec::Vec;
-use ipc::boot::Launch;
-use ipc::cap::{init_slots, Kind, Rights};
+use child::{Child, Origin};
+use ipc::boot::{CmdLine, Launch, CMDLINE_PATH, KEY_EXIT_WHEN_DONE};
+use ipc::cap::{init_slots, Kind, Slot};
 use ipc::msg::{FaultWord, LABEL_FAULT, LABEL_NOTIFICATION};
 use ipc::syscall::{ExitStatus, PRIORITY_DEFAULT};
-use rt::cap::{self, Grant};
-use rt::{ipc, println, sys};
+use ipc::system::{self, SYSTEM_PATH};
+use rt::name::NameServer;
+use rt::{cap, ipc, println, sys};
 
 rt::main!(main);
-
-/// How often init restarts a supervised program that keeps faulting.
-const RESTARTS_MAX: u32 = 3;
-
-/// The capabilities every program init starts gets: its quota and the archive, in the usual
-/// slots, so it can make processes of its own.
-const GRANTS: [Grant; 2] = [
-    Grant::new(init_slots::MEMORY, init_slots::MEMORY, Rights::ALL),
-    Grant::new(init_slots::ARCHIVE, init_slots::ARCHIVE, Rights::ALL),
-];
-
-/// Who gets what beyond the usual grants: init's policy, by program name. `Echo` is the
-/// endpoint of the supervised echo server, which init makes at start.
-enum Extra {
-    Cap(u64),
-    Echo,
-}
-
-/// (what, the child's slot, rights)
-type Gift = (Extra, u64, Rights);
-
-const POLICY: &[(&str, &[Gift])] = &[
-    // The test program's `irq` scenario is a serial-port driver; `restart` calls the echo server.
-    (
-        "ipctest",
-        &[
-            (Extra::Cap(init_slots::IOPORTS), 2, Rights::ALL),
-            (Extra::Cap(init_slots::IRQ_FIRST + 4), 3, Rights::ALL),
-            (Extra::Echo, 4, Rights::WRITE),
-        ],
-    ),
-    ("supervised-echo", &[(Extra::Echo, 2, Rights::READ)]),
-];
-
-struct Child<'a> {
-    launch: Launch<'a>,
-    args: alloc::string::String,
-    slot: u64,
-    restarts: u32,
-    supervised: bool,
-}
 
 /// At most this many programs: each has a bit in the death-notice word.
 const CHILDREN_MAX: usize = 64;
 
 fn main(args: rt::Args) -> u64 {
-    if args.as_str().is_empty() {
+    let description = match cap::read_file(init_slots::ARCHIVE, SYSTEM_PATH) {
+        Ok(bytes) => Some(bytes),
+        Err(ipc::Error::NotFound) => None,
+        Err(e) => {
+            println!("init: cannot read {SYSTEM_PATH}: {e}");
+            None
+        }
+    };
+    if description.is_none() && args.as_str().is_empty() {
         let (ticks, hz) = sys::ticks();
         let (free_frames, heap) = sys::mem_stats();
         println!("hello from user space: pid {}, {} ms after boot", args.pid, ticks * 1000 / hz);
         println!("{} MiB free, kernel heap {} KiB in use", (free_frames * 4096) >> 20, heap >> 10);
         return 0;
     }
-    let Ok((faults, deaths, reply, echo)) = setup() else {
+    let exit_when_done = cap::read_file(init_slots::ARCHIVE, CMDLINE_PATH)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .is_some_and(|line| CmdLine::new(&line).has(KEY_EXIT_WHEN_DONE));
+    let Ok((faults, deaths, reply)) = setup() else {
         println!("init: cannot make its endpoint and notification");
         return 1;
     };
-    let mut children = Vec::new();
-    for word in args.words() {
-        let launch = match Launch::parse(word) {
-            Ok(l) => l,
-            Err(e) => {
-                println!("init: run={word}: {e}");
-                continue;
-            }
-        };
-        if children.len() == CHILDREN_MAX {
-            println!("init: more than {CHILDREN_MAX} programs; '{}' not started", launch.name);
-            continue;
-        }
-        let supervised = launch.name.starts_with("supervised-");
-        let args: Vec<&str> = launch.args().collect();
-        let mut child = Child { launch, args: args.join(" "), slot: 0, restarts: 0, supervised };
-        if start(&mut child, children.len(), faults, deaths, echo) {
-            children.push(child);
+    let mut init = Init { children: Vec::new(), name: None, faults, deaths };
+    if let Some(bytes) = &description {
+        if let Err(e) = init.describe(bytes) {
+            println!("init: the system description: {e}");
+            return 1;
         }
     }
-    // Faults of supervised children and the death notices of all arrive on one endpoint
-    // (the notices through the notification bound to init's thread).
-    let mut alive: u64 = (0..children.len()).fold(0, |m, i| m | 1 << i);
-    while alive != 0 {
-        let m = match sys::recv(faults, reply) {
-            Ok(m) => m,
-            Err(e) => {
-                println!("init: receive failed: {e}");
-                return 1;
+    for word in args.words() {
+        match Launch::parse(word) {
+            Ok(l) => init.add(Child::ad_hoc(
+                l.name,
+                l.args().collect::<Vec<_>>().join(" "),
+                l.priority.unwrap_or(PRIORITY_DEFAULT),
+            )),
+            Err(e) => println!("init: run={word}: {e}"),
+        }
+    }
+    let mut alive: u64 = 0;
+    for i in 0..init.children.len() {
+        if init.start(i) {
+            alive |= 1 << i;
+        }
+    }
+    init.supervise(alive, reply, exit_when_done)
+}
+
+/// The fault endpoint, the death-notice notification (bound to init's thread), and the
+/// slot for reply capabilities.
+fn setup() -> Result<(Slot, Slot, Slot), ipc::Error> {
+    let faults = cap::create(Kind::Endpoint, 0)?;
+    let deaths = cap::create(Kind::Notification, 0)?;
+    sys::ntfn_bind(deaths)?;
+    Ok((faults, deaths, cap::alloc()?))
+}
+
+struct Init {
+    children: Vec<Child>,
+    /// The name server's endpoint (init's original), once the description has one.
+    name: Option<NameServer>,
+    faults: Slot,
+    deaths: Slot,
+}
+
+impl Init {
+    fn add(&mut self, child: Child) {
+        if self.children.len() == CHILDREN_MAX {
+            println!("init: more than {CHILDREN_MAX} programs; '{}' not started", child.name);
+            return;
+        }
+        self.children.push(child);
+    }
+
+    /// Makes every program of the description, with the objects it will be given.
+    fn describe(&mut self, bytes: &[u8]) -> Result<(), &'static str> {
+        let text = core::str::from_utf8(bytes).map_err(|_| "not UTF-8")?;
+        if let Err(e) = system::check(text) {
+            println!("init: {SYSTEM_PATH}: {e}");
+            return Err("it breaks the rules");
+        }
+        for (i, p) in system::programs(text).flatten().enumerate() {
+            let number = i as system::ProgramNumber + 1;
+            let child = Child::described(&p, number, self.name.map(|n| n.0)).map_err(|_| "out of memory")?;
+            if p.provides.contains("name") {
+                if let Origin::Described(d) = &child.kind {
+                    self.name = d.service.map(NameServer);
+                }
             }
-        };
-        match m.label() {
-            LABEL_NOTIFICATION => alive &= !m.badge,
-            LABEL_FAULT => {
-                let i = m.badge as usize - 1;
-                let Some(c) = children.get_mut(i) else { continue };
-                println!(
-                    "init: '{}' faulted (vector {}, address {:#x}); restarting it",
-                    c.launch.name,
-                    m.words[FaultWord::Vector as usize],
-                    m.words[FaultWord::Address as usize]
-                );
-                let _ = sys::process_kill(c.slot);
-                cap::release(c.slot);
-                c.restarts += 1;
-                let restarted = c.restarts <= RESTARTS_MAX && start(c, i, faults, deaths, echo);
-                // The kill's own death notice is not news; any other bit that came with it is.
-                let notices = sys::poll(deaths).unwrap_or(0) & !(1 << i);
-                alive &= !notices;
-                if !restarted {
-                    println!("init: giving up on '{}'", children[i].launch.name);
+            self.add(child);
+        }
+        Ok(())
+    }
+
+    /// Starts child `i`, then registers the names it provides. Reports a failure.
+    fn start(&mut self, i: usize) -> bool {
+        let (faults, deaths) = (self.faults, self.deaths);
+        let c = &mut self.children[i];
+        match c.start(i, faults, deaths) {
+            Ok(pid) => println!("init: started '{}' (pid {pid}, priority {})", c.name, c.priority),
+            Err(e) => {
+                println!("init: cannot start '{}': {e}", c.name);
+                return false;
+            }
+        }
+        if let (Origin::Described(d), Some(name)) = (&c.kind, self.name) {
+            for service in &d.provides {
+                let registered = d.service.ok_or(rt::name::Failed::Kernel(ipc::Error::InvalidCapability));
+                if let Err(e) = registered.and_then(|endpoint| name.register(service, endpoint)) {
+                    println!("init: cannot register '{service}' for '{}': {e}", c.name);
+                }
+            }
+        }
+        true
+    }
+
+    /// Restarts supervised child `i` after its policy's backoff, if it has restarts left.
+    fn restart(&mut self, i: usize) -> bool {
+        let c = &mut self.children[i];
+        let Some(policy) = c.restart else { return false };
+        c.restarts += 1;
+        if c.restarts > policy.limit {
+            println!("init: giving up on '{}'", c.name);
+            return false;
+        }
+        let (_, hz) = sys::ticks();
+        sys::sleep((u64::from(policy.backoff_ms) * hz).div_ceil(1000));
+        self.start(i)
+    }
+
+    /// Ends child `i` (it faulted, or the run is over) and takes back its death notice.
+    fn end(&mut self, i: usize) -> u64 {
+        let c = &mut self.children[i];
+        let _ = sys::process_kill(c.process);
+        cap::release(c.process);
+        // The kill's own death notice is not news; any other bit that came with it is.
+        sys::poll(self.deaths).unwrap_or(0) & !(1 << i)
+    }
+
+    fn supervise(&mut self, mut alive: u64, reply: Slot, exit_when_done: bool) -> u64 {
+        let supervised: u64 =
+            (0..self.children.len()).filter(|&i| self.children[i].is_supervised()).fold(0, |m, i| m | 1 << i);
+        loop {
+            if alive & !supervised == 0 && (exit_when_done || alive == 0) {
+                break;
+            }
+            let m = match sys::recv(self.faults, reply) {
+                Ok(m) => m,
+                Err(e) => {
+                    println!("init: receive failed: {e}");
+                    return 1;
+                }
+            };
+            let mut ended = 0;
+            match m.label() {
+                LABEL_NOTIFICATION => ended = m.badge & alive,
+                LABEL_FAULT => {
+                    let i = m.badge as usize - 1;
+                    let Some(c) = self.children.get(i) else { continue };
+                    println!(
+                        "init: '{}' faulted (vector {}, address {:#x}); restarting it",
+                        c.name,
+                        m.words[FaultWord::Vector as usize],
+                        m.words[FaultWord::Address as usize]
+                    );
+                    ended |= self.end(i) & alive;
+                    if !self.restart(i) {
+                        alive &= !(1 << i);
+                    }
+                }
+                _ => {}
+            }
+            for i in (0..self.children.len()).filter(|i| ended & 1 << i != 0) {
+                self.report(i);
+                if !(self.children[i].is_supervised() && self.restart(i)) {
                     alive &= !(1 << i);
                 }
             }
-            _ => {}
         }
+        for i in (0..self.children.len()).filter(|i| alive & 1 << i != 0) {
+            self.end(i);
+        }
+        0
     }
-    for c in &children {
-        match sys::wait(c.slot) {
+
+    /// Says how child `i` ended, unless it exited with 0, and lets its handle go.
+    fn report(&self, i: usize) {
+        let c = &self.children[i];
+        match sys::wait(c.process) {
             Ok(ExitStatus::Exited(0)) => {}
-            Ok(status) => println!("init: '{}' ended: {status:?}", c.launch.name),
-            Err(e) => println!("init: waiting for '{}': {e}", c.launch.name),
+            Ok(status) => println!("init: '{}' ended: {status:?}", c.name),
+            Err(e) => println!("init: waiting for '{}': {e}", c.name),
         }
-    }
-    0
-}
-
-/// The fault endpoint, the death-notice notification (bound to init's thread), the slot
-/// for reply capabilities, and the echo server's endpoint.
-fn setup() -> Result<(u64, u64, u64, u64), ipc::Error> {
-    let (faults, deaths, reply, echo) = (cap::alloc()?, cap::alloc()?, cap::alloc()?, cap::alloc()?);
-    sys::create(init_slots::MEMORY, Kind::Endpoint, faults, 0)?;
-    sys::create(init_slots::MEMORY, Kind::Notification, deaths, 0)?;
-    sys::create(init_slots::MEMORY, Kind::Endpoint, echo, 0)?;
-    sys::ntfn_bind(deaths)?;
-    Ok((faults, deaths, reply, echo))
-}
-
-/// Starts child number `index` with its grants, a death notice (bit `index`) and, if
-/// supervised, a fault endpoint badged `index + 1`. Reports a failure and returns false.
-fn start(c: &mut Child, index: usize, faults: u64, deaths: u64, echo: u64) -> bool {
-    let name = c.launch.name;
-    let priority = c.launch.priority.unwrap_or(PRIORITY_DEFAULT);
-    let extra = POLICY.iter().find(|(n, _)| *n == name).map_or(&[][..], |(_, e)| e);
-    let policy = extra.iter().map(|(what, to, rights)| {
-        let from = match what {
-            Extra::Cap(s) => *s,
-            Extra::Echo => echo,
-        };
-        Grant::new(from, *to, *rights)
-    });
-    let grants: Vec<Grant> = GRANTS.into_iter().chain(policy).collect();
-    let supervised = c.supervised;
-    let made = cap::spawn_with(name, &c.args, priority, &grants, |slot| {
-        cap::with_badged(deaths, 1 << index, |b| sys::process_notify_exit(slot, b))?;
-        if supervised {
-            cap::with_badged(faults, index as u64 + 1, |b| sys::process_set_fault(slot, b))?;
-        }
-        Ok(())
-    });
-    match made {
-        Ok(child) => {
-            println!("init: started '{name}' (pid {}, priority {priority})", child.pid);
-            c.slot = child.slot;
-            true
-        }
-        Err(e) => {
-            println!("init: cannot start '{name}': {e}");
-            false
-        }
+        cap::release(c.process);
     }
 }

@@ -102,9 +102,21 @@ pub fn spawn_with(
     grants: &[Grant],
     setup: impl FnOnce(Slot) -> Result<(), Error>,
 ) -> Result<Spawned, Error> {
+    spawn_from(init_slots::MEMORY, name, args, priority, grants, setup)
+}
+
+/// As [`spawn_with`], with the child's image charged to the Memory capability in `memory`.
+pub fn spawn_from(
+    memory: Slot,
+    name: &str,
+    args: &str,
+    priority: u8,
+    grants: &[Grant],
+    setup: impl FnOnce(Slot) -> Result<(), Error>,
+) -> Result<Spawned, Error> {
     let slot = alloc()?;
     let started = (|| {
-        sys::process_create(init_slots::MEMORY, init_slots::ARCHIVE, name, slot)?;
+        sys::process_create(memory, init_slots::ARCHIVE, name, slot)?;
         for g in grants {
             sys::cap_copy(g.from, g.to, g.rights, slot)?;
         }

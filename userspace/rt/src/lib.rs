@@ -15,6 +15,7 @@ extern crate alloc;
 pub mod cap;
 pub mod check;
 mod heap;
+pub mod name;
 pub mod print;
 mod start;
 pub mod sys;

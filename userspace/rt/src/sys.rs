@@ -191,6 +191,17 @@ impl Msg {
         self.info().label
     }
 
+    /// A protocol message (`ipc::proto`), ready to send.
+    pub fn from_proto(m: &ipc::proto::Message) -> Msg {
+        Msg { badge: 0, info: m.info().encode(), words: m.words }
+    }
+
+    /// This message as a protocol reads it (None if the kernel delivered no valid info word,
+    /// which it never does).
+    pub fn proto(&self) -> Option<ipc::proto::Message> {
+        ipc::proto::Message::received(self.info, self.words)
+    }
+
     fn from_regs(r: [u64; ARG_REGS]) -> Msg {
         Msg { badge: r[0], info: r[1], words: [r[2], r[3], r[4], r[5]] }
     }

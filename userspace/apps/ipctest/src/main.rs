@@ -14,7 +14,9 @@ extern crate alloc;
 use alloc::format;
 use ipc::cap::{init_slots, Kind, Rights, Slot, SELF};
 use ipc::msg::MsgInfo;
+use ipc::proto::name::NameError;
 use ipc::syscall::{ExitStatus, MapFlags, Syscall, PRIORITY_DEFAULT};
+use ipc::system::slots;
 use ipc::Error;
 use rt::cap::{self, Grant};
 use rt::check::Checks;
@@ -29,9 +31,6 @@ const PING: u32 = 1;
 const QUIT: u32 = 2;
 const OPEN: u32 = 3;
 const CRASH: u32 = 4;
-
-/// Where init puts the endpoint of its supervised echo server.
-const ECHO: Slot = 4;
 
 /// The first slot a parent gives its child a capability in.
 const GIVEN: Slot = 2;
@@ -320,16 +319,17 @@ fn irq() -> u64 {
     let n = new_object(Kind::Notification, 0);
     let badged = cap::alloc().expect("slot");
     c.expect("mint badge 0x10", sys::cap_mint(n, badged, Rights::WRITE, 0x10, SELF), Ok(()));
-    c.check("slot 2 is an IoPorts capability", sys::cap_inspect(GIVEN).is_ok_and(|i| i.kind == Kind::IoPorts));
-    c.check("slot 3 is an Irq capability", sys::cap_inspect(GIVEN + 1).is_ok_and(|i| i.kind == Kind::Irq));
-    c.expect("bind IRQ 4 to the notification", sys::irq_bind(GIVEN + 1, badged), Ok(()));
-    c.expect("enable the ports", sys::io_ports_enable(GIVEN), Ok(()));
+    let (ports, line) = (slots::IOPORTS_FIRST, slots::IRQ_FIRST);
+    c.check("the description's ports are given", sys::cap_inspect(ports).is_ok_and(|i| i.kind == Kind::IoPorts));
+    c.check("... and its interrupt line", sys::cap_inspect(line).is_ok_and(|i| i.kind == Kind::Irq));
+    c.expect("bind IRQ 4 to the notification", sys::irq_bind(line, badged), Ok(()));
+    c.expect("enable the ports", sys::io_ports_enable(ports), Ok(()));
     // The transmitter is idle, so enabling its "empty" interrupt raises IRQ 4 at once.
     outb(COM1 + IER, IER_TX_EMPTY);
     let bits = sys::ntfn_wait(n);
     outb(COM1 + IER, 0);
     c.check(&format!("the serial interrupt arrives as a notification (bits {bits:?})"), bits == Ok(0x10));
-    c.expect("acknowledge it", sys::irq_ack(GIVEN + 1), Ok(()));
+    c.expect("acknowledge it", sys::irq_ack(line), Ok(()));
     c.done()
 }
 
@@ -415,7 +415,7 @@ fn capcalls() -> u64 {
     sys::cap_copy(init_slots::MEMORY, mem_none, Rights::NONE, SELF).unwrap();
     sys::cap_copy(init_slots::ARCHIVE, archive_none, Rights::NONE, SELF).unwrap();
     let ports_none = cap::alloc().unwrap();
-    sys::cap_copy(GIVEN, ports_none, Rights::NONE, SELF).unwrap();
+    sys::cap_copy(slots::IOPORTS_FIRST, ports_none, Rights::NONE, SELF).unwrap();
     let child = cap::alloc().unwrap();
     sys::process_create(init_slots::MEMORY, init_slots::ARCHIVE, "ipctest", child).unwrap();
     let child_none = cap::alloc().unwrap();
@@ -448,7 +448,12 @@ fn capcalls() -> u64 {
         ("CapCopy (target)", &|s| sys::cap_copy(ep, dest, Rights::NONE, s), ep, child_none),
         ("ArchiveRead", &|s| sys::archive_read(s, "cmdline", &mut [], 0).map(drop), ep, archive_none),
         ("IoPortsDerive", &|s| sys::io_ports_derive(s, 0x3f8, 0x3ff, dest, init_slots::MEMORY), ep, ports_none),
-        ("IoPortsDerive (memory)", &|s| sys::io_ports_derive(GIVEN, 0x3f8, 0x3ff, dest, s), ep, mem_none),
+        (
+            "IoPortsDerive (memory)",
+            &|s| sys::io_ports_derive(slots::IOPORTS_FIRST, 0x3f8, 0x3ff, dest, s),
+            ep,
+            mem_none,
+        ),
     ];
     for (what, call, wrong, lacking) in calls {
         c.expect(&format!("{what}: empty slot"), call(empty), Err(Error::InvalidCapability));
@@ -491,16 +496,24 @@ fn capcalls() -> u64 {
     c.done()
 }
 
-/// Against init's supervised echo server: a call whose server crashes fails with
-/// `ObjectGone`; the next call reaches the restarted server.
+/// Against the supervised echo server, found through the name server: a call whose server
+/// crashes fails with `ObjectGone`; the next call reaches the restarted server, through the
+/// same capability.
 fn restart() -> u64 {
     let mut c = Checks::new("ipctest restart");
-    let first = sys::call_ep(ECHO, &Msg::new(PING, &[1]));
+    let looked_up = rt::name::lookup("echo");
+    c.check("look up the echo service", looked_up.is_ok());
+    let Ok((echo, _)) = looked_up else { return c.done() };
+    let first = sys::call_ep(echo, &Msg::new(PING, &[1]));
     c.check("the echo server answers", first.is_ok_and(|a| a.words[0] == 2));
-    let lost = sys::call_ep(ECHO, &Msg::new(CRASH, &[]));
+    let lost = sys::call_ep(echo, &Msg::new(CRASH, &[]));
     c.expect("the call its crash interrupted fails", lost, Err(Error::ObjectGone));
-    let again = sys::call_ep(ECHO, &Msg::new(PING, &[5]));
+    let again = sys::call_ep(echo, &Msg::new(PING, &[5]));
     c.check("calling again reaches the restarted server", again.is_ok_and(|a| a.words[0] == 6));
-    let _ = sys::call_ep(ECHO, &Msg::new(QUIT, &[]));
+    let lookup = rt::name::lookup("console");
+    c.check(
+        "a name it does not use is refused",
+        lookup.is_err_and(|e| e == rt::name::Failed::Server(NameError::Denied)),
+    );
     c.done()
 }

@@ -1,9 +1,11 @@
-//! `supervised-echo`: an echo server that init supervises (its name says so). It answers
-//! PING on the endpoint init gives it in slot 2 with the word plus one, ends on QUIT, and
-//! on CRASH faults on purpose (a write to address 0), so that init restarts it.
+//! `supervised-echo`: an echo server for the tests of supervision. As a program of a system
+//! description that provides a service, it answers PING on its service endpoint with the word
+//! plus one, ends on QUIT, and on CRASH faults on purpose (a write to address 0), so that init
+//! restarts it.
 #![no_std]
 #![no_main]
 
+use rt::ipc::system::slots;
 use rt::sys::{self, Msg};
 use rt::{cap, println};
 
@@ -18,7 +20,7 @@ fn main(args: rt::Args) -> u64 {
     let reply = cap::alloc().expect("no free slot");
     let mut answer = Msg::default();
     loop {
-        let m = match sys::reply_recv(2, reply, &answer) {
+        let m = match sys::reply_recv(slots::SERVICE, reply, &answer) {
             Ok(m) => m,
             Err(e) => {
                 println!("echo: receive failed: {e}");

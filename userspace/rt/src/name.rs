@@ -1,0 +1,98 @@
+//! The client side of the name server (`ipc::proto::name`): look up a service, register one,
+//! list the registered names, watch a name. A program of the system description reaches the
+//! name server through slot `ipc::system::slots::NAME` ([`NameServer::GIVEN`]).
+
+use crate::cap;
+use crate::sys::{self, Msg};
+use core::fmt;
+use ipc::cap::Slot;
+use ipc::proto::name::{self as proto, Name, NameError, Request};
+use ipc::system::slots;
+
+/// Why a request to the name server failed: the kernel refused the call, or the server
+/// refused the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failed {
+    Kernel(ipc::Error),
+    Server(NameError),
+}
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Failed::Kernel(e) => write!(f, "{e}"),
+            Failed::Server(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<ipc::Error> for Failed {
+    fn from(e: ipc::Error) -> Self {
+        Failed::Kernel(e)
+    }
+}
+
+impl From<NameError> for Failed {
+    fn from(e: NameError) -> Self {
+        Failed::Server(e)
+    }
+}
+
+fn name(text: &str) -> Result<Name, Failed> {
+    Name::new(text).ok_or(Failed::Server(NameError::BadRequest))
+}
+
+/// The name server, reached through an endpoint capability.
+#[derive(Clone, Copy, Debug)]
+pub struct NameServer(pub Slot);
+
+impl NameServer {
+    /// The name server as a program of the system description reaches it.
+    pub const GIVEN: NameServer = NameServer(slots::NAME);
+
+    fn call(self, request: Request) -> Result<ipc::proto::Message, Failed> {
+        let answer = sys::call_ep(self.0, &Msg::from_proto(&request.encode()))?;
+        answer.proto().ok_or(Failed::Server(NameError::BadRequest))
+    }
+
+    /// A capability to the service registered as `service`, in a fresh slot, and the
+    /// name's generation.
+    pub fn lookup(self, service: &str) -> Result<(Slot, u64), Failed> {
+        let request = Request::Lookup(name(service)?);
+        let slot = cap::alloc()?;
+        cap::set_recv_slot(0, slot);
+        let answer = self.call(request).inspect_err(|_| cap::free(slot))?;
+        match proto::read_generation(&answer) {
+            Ok(generation) if answer.caps == 1 => Ok((slot, generation)),
+            other => {
+                cap::free(slot);
+                Err(other.err().unwrap_or(NameError::BadRequest).into())
+            }
+        }
+    }
+
+    /// Registers the endpoint in slot `endpoint` as `service`; returns the name's generation.
+    pub fn register(self, service: &str, endpoint: Slot) -> Result<u64, Failed> {
+        let request = Request::Register(name(service)?);
+        cap::set_send_cap(0, endpoint);
+        Ok(proto::read_generation(&self.call(request)?)?)
+    }
+
+    /// The `index`th registered name and its generation; None past the last.
+    pub fn list(self, index: u64) -> Result<Option<(Name, u64)>, Failed> {
+        Ok(proto::read_entry(&self.call(Request::List(index))?)?)
+    }
+
+    /// Has the notification in slot `notification` signalled whenever `service` is
+    /// registered; returns its generation now (0: not registered yet).
+    pub fn watch(self, service: &str, notification: Slot) -> Result<u64, Failed> {
+        let request = Request::Watch(name(service)?);
+        cap::set_send_cap(0, notification);
+        Ok(proto::read_generation(&self.call(request)?)?)
+    }
+}
+
+/// [`NameServer::lookup`] through the name server this program was given.
+pub fn lookup(service: &str) -> Result<(Slot, u64), Failed> {
+    NameServer::GIVEN.lookup(service)
+}
