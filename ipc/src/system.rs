@@ -28,6 +28,10 @@ pub const PROVIDES_MAX: usize = 4;
 /// At most this many I/O port ranges, and interrupt lines, one program is given.
 pub const PORT_RANGES_MAX: usize = 4;
 pub const IRQS_MAX: usize = 4;
+/// The name server's own service name. Its provider starts first, and every program that
+/// uses or provides a service gets a capability to it (but the name server itself).
+pub const NAME_SERVICE: &str = "name";
+
 /// The longest program or service name.
 pub const NAME_MAX: usize = 24;
 
@@ -222,6 +226,8 @@ pub enum Problem<'a> {
     Unprovided(&'a str),
     /// A `uses` of a service whose program starts later: a dependency loop, or out of order.
     StartsLater(&'a str),
+    /// The program that provides [`NAME_SERVICE`] is not the first.
+    NameServerNotFirst,
     /// A port range that is backwards or past the last I/O port.
     BadPorts(&'a str),
     /// Ports that another program (named) also owns.
@@ -248,6 +254,7 @@ impl fmt::Display for Problem<'_> {
             Problem::StartsLater(s) => {
                 write!(f, "uses '{s}', whose program would have to start first: a dependency loop")
             }
+            Problem::NameServerNotFirst => write!(f, "provides '{NAME_SERVICE}', so it must start first"),
             Problem::BadPorts(r) => write!(f, "\"{r}\" is not a range of I/O ports (0x0-0x3ff)"),
             Problem::PortsOverlap(other) => write!(f, "its I/O ports overlap those of '{other}'"),
             Problem::BadIrq(line) => write!(f, "interrupt line {line} cannot be given (0-15, not 2)"),
@@ -409,6 +416,9 @@ pub fn check(text: &str) -> Result<(), SystemError<'_>> {
         if earlier().any(|e| e.name == p.name) {
             return here(Problem::DuplicateProgram);
         }
+        if i > 0 && p.provides.contains(NAME_SERVICE) && !earlier().any(|e| e.provides.contains(NAME_SERVICE)) {
+            return here(Problem::NameServerNotFirst);
+        }
         for (j, s) in p.provides.items().enumerate() {
             if p.provides.items().take(j).any(|t| t == s) || earlier().any(|e| e.provides.contains(s)) {
                 return here(Problem::DuplicateService(s));
@@ -550,6 +560,10 @@ mod tests {
         let mut looped = name_server();
         looped.uses = List::new("console");
         assert_eq!(problem(&[looped, console()]), Some((Some("name"), Problem::StartsLater("console"))));
+        let mut plain = shell();
+        plain.uses = List::default();
+        let late = problem(&[plain, name_server()]);
+        assert_eq!(late, Some((Some("name"), Problem::NameServerNotFirst)));
     }
 
     #[test]

@@ -142,11 +142,14 @@ pub fn compile_text(text: &str, programs: &[String]) -> Result<String> {
     Ok(out)
 }
 
-/// The programs in an order where each starts after the providers of what it uses, and
-/// otherwise as the file lists them. A program in a dependency loop (or using what nobody
-/// provides) goes last, where the check reports it.
+/// The programs in an order where the name server comes first and each other starts after
+/// the providers of what it uses, and otherwise as the file lists them. A program in a
+/// dependency loop (or using what nobody provides) goes last, where the check reports it.
 fn start_order(mut left: Vec<Program>) -> Vec<Program> {
     let mut placed: Vec<Program> = Vec::new();
+    if let Some(i) = left.iter().position(|p| p.provides.contains(system::NAME_SERVICE)) {
+        placed.push(left.remove(i));
+    }
     while !left.is_empty() {
         let ready = |p: &Program| p.uses.items().all(|s| placed.iter().any(|q| q.provides.contains(s)));
         let next = left.iter().position(ready).unwrap_or(0);

@@ -37,6 +37,35 @@ args = ["{scenario}"]
     )
 }
 
+/// A test system: the name server and the console, and ipctest's `console` scenario printing
+/// through the console.
+const CONSOLE: &str = r#"
+[[program]]
+name = "name"
+priority = 220
+memory = "1 MiB"
+provides = ["name"]
+archive = "read"
+supervise = { restarts = 3 }
+
+[[program]]
+name = "console"
+priority = 200
+memory = "1 MiB"
+provides = ["console", "input"]
+ports = ["0x3f8-0x3ff"]
+irqs = [4]
+archive = "read"
+supervise = { restarts = 3 }
+
+[[program]]
+name = "ipctest"
+priority = 100
+memory = "8 MiB"
+uses = ["console"]
+args = ["console"]
+"#;
+
 /// A test system: a supervised echo server behind the name server, and ipctest's `restart`
 /// scenario as its client (also the README's example of supervision).
 const RESTART: &str = include_str!("../../userspace/systems/echo-restart.toml");
@@ -101,6 +130,7 @@ pub fn cases() -> Vec<UserCase> {
         described("ipc_capcalls", devices("capcalls"), |o| check_ipctest(o, "capcalls")),
         described("ipc_archive", devices("archive"), |o| check_ipctest(o, "archive")),
         described("ipc_restart", RESTART.into(), check_restart),
+        described("console_output", CONSOLE.into(), check_console_output),
         defect("defect_ipc_buffer", "run=defects:ipc-buffer", |o| check_defects(o, "ipc-buffer")),
         defect("defect_null_page", "run=defects:null-page", |o| check_defects(o, "null-page")),
         defect("defect_self_handle", "run=defects:self-handle", |o| check_defects(o, "self-handle")),
@@ -262,6 +292,22 @@ fn check_ipctest(out: &str, scenario: &str) -> Result<(), String> {
 /// A `defects` scenario: the sequence that once broke the kernel is refused or harmless.
 fn check_defects(out: &str, scenario: &str) -> Result<(), String> {
     check_scenario(out, "defects", scenario)
+}
+
+/// Every line the console printed for ipctest is whole and tagged, and the scenario passed.
+fn check_console_output(out: &str) -> Result<(), String> {
+    let long = "<begin 123456789 123456789 123456789 123456789 123456789 123456789 123456789 end>";
+    let printed = |line: &str| out.lines().any(|l| l.trim_end_matches('\r') == format!("ipctest: {line}"));
+    let utf8 = format!("across chunks: {}", "é".repeat(20));
+    for line in [long, "a line in three prints", utf8.as_str()] {
+        if !printed(line) {
+            return Err(format!("the console did not print, whole and tagged: \"ipctest: {line}\""));
+        }
+    }
+    if out.contains("INFO  ipctest[") {
+        return Err("ipctest printed through the kernel, not the console".into());
+    }
+    check_ipctest(out, "console")
 }
 
 /// The echo server crashes, init restarts it, and the client's lost call fails while the

@@ -7,6 +7,7 @@
 //! registers where they fit; capabilities, when a message carries one, in the IPC buffer's
 //! transfer slots.
 
+pub mod console;
 pub mod name;
 
 use crate::msg::{MsgInfo, MSG_REGS};

@@ -5,7 +5,7 @@
 //! and Archive, by convention).
 //!
 //! Scenarios: `pingpong`, `rights`, `revoke`, `transfer`, `notify`, `irq`, `shared`,
-//! `capcalls`, `restart`, `archive`.
+//! `capcalls`, `restart`, `archive`, `console`.
 #![no_std]
 #![no_main]
 
@@ -24,6 +24,7 @@ use rt::sys::{self, Msg};
 use rt::{ipc, println};
 
 mod archive;
+mod console;
 
 rt::main!(main);
 
@@ -50,6 +51,7 @@ fn main(args: rt::Args) -> u64 {
         "capcalls" => capcalls(),
         "restart" => restart(),
         "archive" => archive::archive(),
+        "console" => console::console(),
         "server" => server(arg),
         "client" => client(arg),
         "looper" => looper(),
@@ -58,7 +60,9 @@ fn main(args: rt::Args) -> u64 {
         "session-client" => session_client(),
         "reader" => reader(),
         _ => {
-            println!("usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls|restart|archive");
+            println!(
+                "usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls|restart|archive|console"
+            );
             2
         }
     }
