@@ -137,7 +137,7 @@ pub enum Syscall {
     /// right; never executable.
     FrameMap = 31,
     /// `(irq, notification)`: from now on the interrupt line signals the notification (with
-    /// its capability's badge) and is masked until `IrqAck`.
+    /// its capability's badge, or bit 0 for an unbadged one) and is masked until `IrqAck`.
     IrqBind = 32,
     /// `(irq)`: unmasks the line after the driver has handled the interrupt.
     IrqAck = 33,

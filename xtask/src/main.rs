@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod bench;
+mod converse;
 mod peer;
 mod plot;
 mod qemu;

@@ -58,7 +58,7 @@ pub fn run(machine: &Machine, iters: u64, package: Option<&str>, timeout: Durati
     fs::write(&initrd, initramfs(&init_script(iters), &files)?)
         .with_context(|| format!("cannot write {}", initrd.display()))?;
     println!("linux: booting {package} ({version}) with busybox and {PEER_CRATE} ({iters} iterations)...");
-    let run = qemu::capture(machine.linux_command(&kernel, &initrd, APPEND), timeout)?;
+    let run = qemu::capture(machine.linux_command(&kernel, &initrd, APPEND), timeout, Vec::new())?;
     let output = run.output;
     if run.timed_out || !output.lines().any(|l| l.trim() == "bench: done") {
         println!("{output}");

@@ -1,12 +1,13 @@
 //! Starting QEMU: choosing the accelerator, the command line, and running a guest either on
 //! this terminal or captured with a time limit for the tests.
 
+use crate::converse::{Conversation, Step, Turn};
 use crate::setup;
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use ipc::boot::KERNEL_BASE;
 use ipc::qemu::{ExitCode, DEBUG_EXIT_PORT};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -175,19 +176,30 @@ pub struct Captured {
     pub output: String,
     pub timed_out: bool,
     pub elapsed: Duration,
+    /// For a conversation: None if every step was done (QEMU was then stopped), else why not.
+    pub conversation: Option<Result<(), String>>,
 }
 
 /// Boots `image` with serial output captured, killing QEMU after `timeout`.
 pub fn run_captured(machine: &Machine, image: &Path, timeout: Duration) -> Result<Captured> {
-    capture(machine.command(image), timeout)
+    capture(machine.command(image), timeout, Vec::new())
 }
 
-/// Runs a QEMU command with the serial output captured, killing QEMU after `timeout`.
-pub fn capture(mut qemu: Command, timeout: Duration) -> Result<Captured> {
+/// Boots `image` and holds the conversation `steps` with its serial console (typing into
+/// it), then stops QEMU; or stops it at `timeout`, or when a step fails.
+pub fn converse(machine: &Machine, image: &Path, timeout: Duration, steps: Vec<Step>) -> Result<Captured> {
+    capture(machine.command(image), timeout, steps)
+}
+
+/// Runs a QEMU command with the serial output captured, killing QEMU after `timeout`; with
+/// `steps`, types into the serial line as they say, and stops QEMU once they are done.
+pub fn capture(mut qemu: Command, timeout: Duration, steps: Vec<Step>) -> Result<Captured> {
     let start = Instant::now();
+    let mut conversation = Conversation::new(steps, start);
+    let stdin = if conversation.is_empty() { Stdio::null() } else { Stdio::piped() };
     let mut child = qemu
         .args(["-serial", "stdio", "-display", "none", "-monitor", "none"])
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -210,9 +222,31 @@ pub fn capture(mut qemu: Command, timeout: Duration) -> Result<Captured> {
     })
     .collect();
     let mut timed_out = false;
+    let mut typing = child.stdin.take();
+    let mut said = None;
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status.code();
+        }
+        if typing.is_some() {
+            let seen = String::from_utf8_lossy(&output.lock().expect("output lock")).replace('\r', "");
+            match conversation.turn(&seen, Instant::now()) {
+                Turn::Send(bytes) => {
+                    let sent = typing.as_mut().map(|t| t.write_all(&bytes).and_then(|()| t.flush()));
+                    if let Some(Err(e)) = sent {
+                        said = Some(Err(format!("cannot type into QEMU: {e}")));
+                    }
+                    continue;
+                }
+                Turn::Wait => {}
+                Turn::Done => said = Some(Ok(())),
+                Turn::Failed(why) => said = Some(Err(why)),
+            }
+            if said.is_some() {
+                drop(typing.take());
+                let _ = child.kill();
+                break child.wait()?.code();
+            }
         }
         if start.elapsed() > timeout {
             timed_out = true;
@@ -225,7 +259,7 @@ pub fn capture(mut qemu: Command, timeout: Duration) -> Result<Captured> {
         let _ = r.join();
     }
     let output = String::from_utf8_lossy(&output.lock().expect("output lock")).replace('\r', "");
-    Ok(Captured { status, output, timed_out, elapsed: start.elapsed() })
+    Ok(Captured { status, output, timed_out, elapsed: start.elapsed(), conversation: said })
 }
 
 /// Boots halted with a gdb stub on localhost:1234 and gives the gdb command that attaches.

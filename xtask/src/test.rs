@@ -145,6 +145,12 @@ fn judge_user(case: &UserCase, run: &qemu::Captured) -> Option<String> {
             return Some(format!("the kernel failed: {line}"));
         }
     }
+    match &run.conversation {
+        Some(Err(why)) => return Some(why.clone()),
+        // The harness stopped QEMU once the conversation was done: no exit code to check.
+        Some(Ok(())) => return (case.check)(&run.output).err(),
+        None => {}
+    }
     if run.status != Some(ExitCode::Success.qemu_status()) {
         return Some(format!("expected the kernel's success exit, got: {}", qemu::verdict(run.status)));
     }
@@ -264,7 +270,13 @@ pub fn run(args: &TestArgs) -> Result<()> {
                 files.push(builder.system_text(toml).with_context(|| format!("the system of {}", case.name()))?);
             }
             let images = builder.make_with(&format!("test-{i}"), &case.cmdline(), &[firmware], &files)?;
-            let run = qemu::run_captured(&machine, images.get(firmware), Duration::from_secs(args.timeout))?;
+            let timeout = Duration::from_secs(args.timeout);
+            let run = match case {
+                Case::User { case, .. } if !case.conversation.is_empty() => {
+                    qemu::converse(&machine, images.get(firmware), timeout, case.conversation.clone())?
+                }
+                _ => qemu::run_captured(&machine, images.get(firmware), timeout)?,
+            };
             match case.judge(&run) {
                 None => {
                     tally.passed += 1;
@@ -295,7 +307,13 @@ mod tests {
     use super::*;
 
     fn captured(status: i32, output: &str) -> qemu::Captured {
-        qemu::Captured { status: Some(status), output: output.into(), timed_out: false, elapsed: Duration::ZERO }
+        qemu::Captured {
+            status: Some(status),
+            output: output.into(),
+            timed_out: false,
+            elapsed: Duration::ZERO,
+            conversation: None,
+        }
     }
 
     #[test]
@@ -374,11 +392,19 @@ mod tests {
             check: |_| Ok(()),
             both_profiles: false,
             system: None,
+            conversation: Vec::new(),
         };
         let ok = format!("{READY_LINE}\n{ALL_ENDED_LINE}\n");
         assert_eq!(judge_user(&case, &captured(33, &ok)), None);
         assert!(judge_user(&case, &captured(33, &format!("{ok}EXCEPTION: page fault"))).is_some());
         assert!(judge_user(&case, &captured(35, &ok)).is_some());
         assert!(judge_user(&case, &captured(33, READY_LINE)).is_some());
+        // A conversation's verdict: QEMU was stopped, so no exit code is asked for, but a
+        // failed step or a kernel fault still fails.
+        let talked =
+            |said: Result<(), String>, out: &str| qemu::Captured { conversation: Some(said), ..captured(-1, out) };
+        assert_eq!(judge_user(&case, &talked(Ok(()), READY_LINE)), None);
+        assert!(judge_user(&case, &talked(Err("waited".into()), READY_LINE)).is_some());
+        assert!(judge_user(&case, &talked(Ok(()), "PANIC at x")).is_some());
     }
 }

@@ -4,6 +4,7 @@
 //! in the order it needs: preemption, priorities, sleeping, contained faults, refused bad
 //! system calls, memory returned after 1,000 processes.
 
+use crate::converse::Step;
 use crate::qemu::Firmware;
 
 pub struct UserCase {
@@ -18,6 +19,9 @@ pub struct UserCase {
     pub both_profiles: bool,
     /// The system description (TOML) the case boots, if any.
     pub system: Option<String>,
+    /// What the harness types and waits for; QEMU is stopped once it is done (a system with
+    /// a console does not end by itself).
+    pub conversation: Vec<Step>,
 }
 
 /// A test system: `ipctest SCENARIO` alone, owning COM1's ports and interrupt line, for the
@@ -80,29 +84,20 @@ pub fn fixtures(init_elf: &[u8]) -> Vec<(String, Vec<u8>)> {
 }
 
 pub fn cases() -> Vec<UserCase> {
-    let case = |name, firmware, cmdline, check| UserCase {
+    let plain = |name, firmware, cmdline, check, both_profiles| UserCase {
         name,
         firmware,
         cmdline,
         check,
-        both_profiles: false,
+        both_profiles,
         system: None,
+        conversation: Vec::new(),
     };
-    let defect = |name, cmdline, check| UserCase {
-        name,
-        firmware: Firmware::Bios,
-        cmdline,
-        check,
-        both_profiles: true,
-        system: None,
-    };
+    let case = |name, firmware, cmdline, check| plain(name, firmware, cmdline, check, false);
+    let defect = |name, cmdline, check| plain(name, Firmware::Bios, cmdline, check, true);
     let described = |name, system: String, check| UserCase {
-        name,
-        firmware: Firmware::Bios,
-        cmdline: "",
-        check,
-        both_profiles: false,
         system: Some(system),
+        ..plain(name, Firmware::Bios, "", check, false)
     };
     vec![
         case("init", Firmware::Bios, "", check_init),
@@ -131,6 +126,7 @@ pub fn cases() -> Vec<UserCase> {
         described("ipc_archive", devices("archive"), |o| check_ipctest(o, "archive")),
         described("ipc_restart", RESTART.into(), check_restart),
         described("console_output", CONSOLE.into(), check_console_output),
+        UserCase { conversation: typing(), ..described("console_input", typing_system(), |_| Ok(())) },
         defect("defect_ipc_buffer", "run=defects:ipc-buffer", |o| check_defects(o, "ipc-buffer")),
         defect("defect_null_page", "run=defects:null-page", |o| check_defects(o, "null-page")),
         defect("defect_self_handle", "run=defects:self-handle", |o| check_defects(o, "self-handle")),
@@ -292,6 +288,38 @@ fn check_ipctest(out: &str, scenario: &str) -> Result<(), String> {
 /// A `defects` scenario: the sequence that once broke the kernel is refused or harmless.
 fn check_defects(out: &str, scenario: &str) -> Result<(), String> {
     check_scenario(out, "defects", scenario)
+}
+
+/// The console's test system, with ipctest reading lines as `input` (its `typing` scenario).
+fn typing_system() -> String {
+    CONSOLE
+        .replace("uses = [\"console\"]\nargs = [\"console\"]", "uses = [\"console\", \"input\"]\nargs = [\"typing\"]")
+}
+
+/// Typing at ipctest's `typing` scenario through the console: line editing, a line far longer
+/// than the console keeps, bytes that are not text, and the end of input.
+fn typing() -> Vec<Step> {
+    let long = "a".repeat(10_000);
+    let garbage: Vec<u8> = (0x01..=0xffu8).filter(|b| ![b'\r', b'\n', 0x03, 0x04, 0x7f, 0x08].contains(b)).collect();
+    vec![
+        Step::expect("typing: ready"),
+        Step::line("hello"),
+        Step::expect("got 5: hello"),
+        Step::line("ab\x7fc"),
+        Step::expect("got 2: ac"),
+        Step::Send(b"thrown away\x03".to_vec()),
+        Step::expect("^C"),
+        Step::line("kept"),
+        Step::expect("got 4: kept"),
+        Step::line(&long),
+        Step::expect(&format!("got 256: {}", "a".repeat(256))),
+        Step::Send([garbage, b"\r".to_vec()].concat()),
+        Step::expect("got "),
+        Step::line("still here"),
+        Step::expect("got 10: still here"),
+        Step::Send(vec![0x04]),
+        Step::expect("typing: end of input"),
+    ]
 }
 
 /// Every line the console printed for ipctest is whole and tagged, and the scenario passed.

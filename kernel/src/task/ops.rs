@@ -399,12 +399,14 @@ pub fn irq_ack(r: &mut Regs) -> Result<(), Error> {
 }
 
 /// An interrupt on a legacy line: masked until acknowledged, and signalled to the bound
-/// notification. Returns whether that woke a thread that outranks the running one.
+/// notification with its capability's badge, or bit 0 for an unbadged one (as `Signal`
+/// does: a signal of no bits would be lost when nobody is waiting). Returns whether that
+/// woke a thread that outranks the running one.
 pub fn on_irq(line: u8) -> bool {
     with(|t| {
         let Some((ntfn, badge)) = t.irq_bound[line as usize] else { return false };
         pic::mask(line);
-        msg::signal_object(t, ntfn, badge);
+        msg::signal_object(t, ntfn, badge.max(1));
         t.preempt
     })
 }

@@ -14,6 +14,7 @@ extern crate alloc;
 
 pub mod cap;
 pub mod check;
+pub mod console;
 mod heap;
 pub mod name;
 pub mod print;

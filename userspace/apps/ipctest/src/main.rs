@@ -5,7 +5,7 @@
 //! and Archive, by convention).
 //!
 //! Scenarios: `pingpong`, `rights`, `revoke`, `transfer`, `notify`, `irq`, `shared`,
-//! `capcalls`, `restart`, `archive`, `console`.
+//! `capcalls`, `restart`, `archive`, `console`, `typing`.
 #![no_std]
 #![no_main]
 
@@ -25,6 +25,7 @@ use rt::{ipc, println};
 
 mod archive;
 mod console;
+mod typing;
 
 rt::main!(main);
 
@@ -52,6 +53,7 @@ fn main(args: rt::Args) -> u64 {
         "restart" => restart(),
         "archive" => archive::archive(),
         "console" => console::console(),
+        "typing" => typing::typing(),
         "server" => server(arg),
         "client" => client(arg),
         "looper" => looper(),
@@ -61,7 +63,7 @@ fn main(args: rt::Args) -> u64 {
         "reader" => reader(),
         _ => {
             println!(
-                "usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls|restart|archive|console"
+                "usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls|restart|archive|console|typing"
             );
             2
         }
@@ -333,6 +335,21 @@ fn irq() -> u64 {
     let bits = sys::ntfn_wait(n);
     outb(COM1 + IER, 0);
     c.check(&format!("the serial interrupt arrives as a notification (bits {bits:?})"), bits == Ok(0x10));
+    c.expect("acknowledge it", sys::irq_ack(line), Ok(()));
+    // An unbadged notification, and an interrupt that comes while nobody waits: its bit
+    // (bit 0) must stay pending, not vanish.
+    let plain = new_object(Kind::Notification, 0);
+    c.expect("bind the line to an unbadged notification", sys::irq_bind(line, plain), Ok(()));
+    outb(COM1 + IER, IER_TX_EMPTY);
+    let mut pending = Ok(0);
+    for _ in 0..1000 {
+        pending = sys::poll(plain);
+        if pending != Ok(0) {
+            break;
+        }
+    }
+    outb(COM1 + IER, 0);
+    c.check(&format!("an interrupt nobody waited for stays pending as bit 0 (polled {pending:?})"), pending == Ok(1));
     c.expect("acknowledge it", sys::irq_ack(line), Ok(()));
     c.done()
 }

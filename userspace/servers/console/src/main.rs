@@ -74,8 +74,12 @@ fn main(_: rt::Args) -> u64 {
             }
         };
         if m.label() == LABEL_NOTIFICATION {
-            console.typed();
+            // The line is edge-triggered, and bytes keep coming while it is masked: unmask
+            // first, then take everything, then re-arm the UART so that bytes still waiting
+            // raise a fresh edge.
             let _ = sys::irq_ack(slots::IRQ_FIRST);
+            console.typed();
+            uart::rearm();
             continue;
         }
         let Some(request) = m.proto() else { continue };

@@ -6,6 +6,7 @@ use core::arch::asm;
 const COM1: u16 = 0x3f8;
 const DATA: u16 = COM1;
 const INTERRUPT_ENABLE: u16 = COM1 + 1;
+const FIFO_CONTROL: u16 = COM1 + 2;
 const MODEM_CONTROL: u16 = COM1 + 4;
 const LINE_STATUS: u16 = COM1 + 5;
 
@@ -15,6 +16,9 @@ const TRANSMIT_EMPTY: u8 = 1 << 5;
 const ON_RECEIVE: u8 = 1 << 0;
 /// Modem control: OUT2, which lets the UART's interrupt reach the interrupt controller.
 const OUT2: u8 = 1 << 3;
+/// FIFO control: the 16-byte FIFOs on and emptied, interrupting from the first byte. Without
+/// them every byte is an interrupt and a trip through the kernel before the next can come.
+const FIFOS_ON: u8 = 0b0000_0111;
 
 fn inb(port: u16) -> u8 {
     let value: u8;
@@ -31,7 +35,15 @@ fn outb(port: u16, value: u8) {
 
 /// Has the UART raise its interrupt when a byte arrives.
 pub fn enable_receive_interrupt() {
+    outb(FIFO_CONTROL, FIFOS_ON);
     outb(MODEM_CONTROL, inb(MODEM_CONTROL) | OUT2);
+    outb(INTERRUPT_ENABLE, ON_RECEIVE);
+}
+
+/// Turns the receive interrupt off and on: if bytes are waiting, the interrupt line drops
+/// and rises again, an edge the interrupt controller sees.
+pub fn rearm() {
+    outb(INTERRUPT_ENABLE, 0);
     outb(INTERRUPT_ENABLE, ON_RECEIVE);
 }
 
