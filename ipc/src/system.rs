@@ -32,6 +32,10 @@ pub const IRQS_MAX: usize = 4;
 /// uses or provides a service gets a capability to it (but the name server itself).
 pub const NAME_SERVICE: &str = "name";
 
+/// The service init provides itself (`ipc::proto::init`): no program of a description may
+/// provide it, and those that use it find it there from the start.
+pub const INIT_SERVICE: &str = "init";
+
 /// The longest program or service name.
 pub const NAME_MAX: usize = 24;
 
@@ -222,6 +226,8 @@ pub enum Problem<'a> {
     DuplicateProgram,
     /// A service provided twice (by this program, or by it and another).
     DuplicateService(&'a str),
+    /// A program provides [`INIT_SERVICE`], which is init's.
+    InitsService,
     /// A `uses` that no program provides.
     Unprovided(&'a str),
     /// A `uses` of a service whose program starts later: a dependency loop, or out of order.
@@ -250,6 +256,7 @@ impl fmt::Display for Problem<'_> {
             Problem::TooMany(what) => write!(f, "too many {what}"),
             Problem::DuplicateProgram => write!(f, "listed twice"),
             Problem::DuplicateService(s) => write!(f, "provides '{s}', which is provided twice"),
+            Problem::InitsService => write!(f, "provides '{INIT_SERVICE}', which is init's own"),
             Problem::Unprovided(s) => write!(f, "uses '{s}', which no program provides"),
             Problem::StartsLater(s) => {
                 write!(f, "uses '{s}', whose program would have to start first: a dependency loop")
@@ -420,12 +427,15 @@ pub fn check(text: &str) -> Result<(), SystemError<'_>> {
             return here(Problem::NameServerNotFirst);
         }
         for (j, s) in p.provides.items().enumerate() {
+            if s == INIT_SERVICE {
+                return here(Problem::InitsService);
+            }
             if p.provides.items().take(j).any(|t| t == s) || earlier().any(|e| e.provides.contains(s)) {
                 return here(Problem::DuplicateService(s));
             }
         }
         for s in p.uses.items() {
-            if earlier().any(|e| e.provides.contains(s)) {
+            if s == INIT_SERVICE || earlier().any(|e| e.provides.contains(s)) {
                 continue;
             }
             let later = programs(text).skip(i).flatten().any(|l| l.provides.contains(s));
@@ -560,6 +570,12 @@ mod tests {
         let mut looped = name_server();
         looped.uses = List::new("console");
         assert_eq!(problem(&[looped, console()]), Some((Some("name"), Problem::StartsLater("console"))));
+        let mut init_user = shell();
+        init_user.uses = List::new("init");
+        assert_eq!(problem(&[name_server(), init_user]), None, "init provides its own service");
+        let mut impostor = name_server();
+        impostor.provides = List::new("name,init");
+        assert_eq!(problem(&[impostor]), Some((Some("name"), Problem::InitsService)));
         let mut plain = shell();
         plain.uses = List::default();
         let late = problem(&[plain, name_server()]);

@@ -8,6 +8,7 @@
 //! transfer slots.
 
 pub mod console;
+pub mod init;
 pub mod name;
 
 use crate::msg::{MsgInfo, MSG_REGS};

@@ -13,6 +13,9 @@ use rt::{ipc, println, sys};
 /// What a program of the description is given, made once and kept by init, so that a
 /// restarted instance gets the very same objects (its clients' capabilities stay good).
 pub struct Described {
+    pub number: ProgramNumber,
+    /// Whether it may use init's own service.
+    pub uses_init: bool,
     /// Its Memory quota (init keeps the original).
     memory: Slot,
     /// The endpoint it serves, if it provides services (init keeps the original).
@@ -34,14 +37,15 @@ pub struct Child {
     pub priority: u8,
     pub kind: Origin,
     pub restart: Option<Restart>,
-    /// The slot of its Process capability while it runs.
+    /// The slot of its Process capability while it runs, and its process id.
     pub process: Slot,
+    pub pid: u64,
     pub restarts: u32,
 }
 
 impl Child {
     pub fn ad_hoc(name: &str, args: String, priority: u8) -> Child {
-        Child { name: name.into(), args, priority, kind: Origin::AdHoc, restart: None, process: 0, restarts: 0 }
+        Child { name: name.into(), args, priority, kind: Origin::AdHoc, restart: None, process: 0, pid: 0, restarts: 0 }
     }
 
     /// A program of the description, with every object it will be given made now. `name`
@@ -72,6 +76,8 @@ impl Child {
             grants.push(Grant::new(init_slots::IRQ_FIRST + u64::from(line), slots::IRQ_FIRST + i as Slot, Rights::ALL));
         }
         let described = Described {
+            number,
+            uses_init: p.uses.contains(system::INIT_SERVICE),
             memory,
             service,
             provides: p.provides.items().map(String::from).collect(),
@@ -85,6 +91,7 @@ impl Child {
             kind: Origin::Described(described),
             restart: p.restart,
             process: 0,
+            pid: 0,
             restarts: 0,
         })
     }
@@ -118,6 +125,7 @@ impl Child {
             Ok(())
         })?;
         self.process = made.slot;
+        self.pid = made.pid;
         Ok(made.pid)
     }
 }

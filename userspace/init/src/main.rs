@@ -8,26 +8,30 @@
 //! It keeps the original of every object it hands out, so an endpoint outlives the server
 //! behind it, and registers each service with the name server. Then it supervises: each
 //! child's end signals a bit of a notification bound to init's thread, and the faults of
-//! supervised children arrive as messages on init's fault endpoint; a supervised program that
+//! supervised children arrive as messages on init's endpoint; a supervised program that
 //! faults or ends is started again (with the same objects, its names registered again) up to
-//! its restart limit. With `exit_when_done` on the command line, once every unsupervised
-//! program has ended, init ends the supervised ones and exits.
+//! its restart limit. The same endpoint serves init's own service (`ipc::proto::init`) to the
+//! programs that use it: the list of children, and ending or restarting one by name. With
+//! `exit_when_done` on the command line, once every unsupervised program has ended, init ends
+//! the supervised ones and exits.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
 mod child;
+mod serve;
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use child::{Child, Origin};
 use ipc::boot::{CmdLine, Launch, CMDLINE_PATH, KEY_EXIT_WHEN_DONE};
-use ipc::cap::{init_slots, Kind, Slot};
+use ipc::cap::{init_slots, Kind, Rights, Slot, SELF};
 use ipc::msg::{FaultWord, LABEL_FAULT, LABEL_NOTIFICATION};
 use ipc::syscall::{ExitStatus, PRIORITY_DEFAULT};
-use ipc::system::{self, SYSTEM_PATH};
+use ipc::system::{self, INIT_SERVICE, NAME_SERVICE, SYSTEM_PATH};
 use rt::name::NameServer;
+use rt::sys::Msg;
 use rt::{cap, ipc, println, sys};
 
 rt::main!(main);
@@ -59,7 +63,7 @@ fn main(args: rt::Args) -> u64 {
         println!("init: cannot make its endpoint and notification");
         return 1;
     };
-    let mut init = Init { children: Vec::new(), name: None, faults, deaths };
+    let mut init = Init { children: Vec::new(), name: None, faults, deaths, alive: 0, noticed: 0 };
     if let Some(bytes) = &description {
         if let Err(e) = init.describe(bytes) {
             println!("init: the system description: {e}");
@@ -68,25 +72,23 @@ fn main(args: rt::Args) -> u64 {
     }
     for word in args.words() {
         match Launch::parse(word) {
-            Ok(l) => init.add(Child::ad_hoc(
-                l.name,
-                l.args().collect::<Vec<_>>().join(" "),
-                l.priority.unwrap_or(PRIORITY_DEFAULT),
-            )),
+            Ok(l) => {
+                let args = l.args().collect::<Vec<_>>().join(" ");
+                init.add(Child::ad_hoc(l.name, args, l.priority.unwrap_or(PRIORITY_DEFAULT)));
+            }
             Err(e) => println!("init: run={word}: {e}"),
         }
     }
-    let mut alive: u64 = 0;
     for i in 0..init.children.len() {
         if init.start(i) {
-            alive |= 1 << i;
+            init.alive |= 1 << i;
         }
     }
-    init.supervise(alive, reply, exit_when_done)
+    init.supervise(reply, exit_when_done)
 }
 
-/// The fault endpoint, the death-notice notification (bound to init's thread), and the
-/// slot for reply capabilities.
+/// The endpoint for faults and init's service, the death-notice notification (bound to
+/// init's thread), and the slot for reply capabilities.
 fn setup() -> Result<(Slot, Slot, Slot), ipc::Error> {
     let faults = cap::create(Kind::Endpoint, 0)?;
     let deaths = cap::create(Kind::Notification, 0)?;
@@ -100,6 +102,10 @@ struct Init {
     name: Option<NameServer>,
     faults: Slot,
     deaths: Slot,
+    /// A bit per child that runs.
+    alive: u64,
+    /// Death notices taken while doing something else, not handled yet.
+    noticed: u64,
 }
 
 impl Init {
@@ -121,7 +127,7 @@ impl Init {
         for (i, p) in system::programs(text).flatten().enumerate() {
             let number = i as system::ProgramNumber + 1;
             let child = Child::described(&p, number, self.name.map(|n| n.0)).map_err(|_| "out of memory")?;
-            if p.provides.contains("name") {
+            if p.provides.contains(NAME_SERVICE) {
                 if let Origin::Described(d) = &child.kind {
                     self.name = d.service.map(NameServer);
                 }
@@ -131,7 +137,23 @@ impl Init {
         Ok(())
     }
 
-    /// Starts child `i`, then registers the names it provides. Reports a failure.
+    /// Registers `endpoint` as `service` with the name server: a copy that may call and pass
+    /// capabilities, never receive, so the name server cannot take anyone's messages.
+    fn register(&self, service: &str, endpoint: Slot) {
+        let Some(name) = self.name else { return };
+        let registered = cap::alloc().map_err(rt::name::Failed::Kernel).and_then(|copy| {
+            let made = sys::cap_copy(endpoint, copy, Rights::WRITE.union(Rights::GRANT), SELF);
+            let sent = made.map_err(rt::name::Failed::Kernel).and_then(|()| name.register(service, copy));
+            cap::release(copy);
+            sent
+        });
+        if let Err(e) = registered {
+            println!("init: cannot register '{service}': {e}");
+        }
+    }
+
+    /// Starts child `i`, then registers the names it provides (and, once the name server
+    /// runs, init's own service). Reports a failure.
     fn start(&mut self, i: usize) -> bool {
         let (faults, deaths) = (self.faults, self.deaths);
         let c = &mut self.children[i];
@@ -142,12 +164,15 @@ impl Init {
                 return false;
             }
         }
-        if let (Origin::Described(d), Some(name)) = (&c.kind, self.name) {
-            for service in &d.provides {
-                let registered = d.service.ok_or(rt::name::Failed::Kernel(ipc::Error::InvalidCapability));
-                if let Err(e) = registered.and_then(|endpoint| name.register(service, endpoint)) {
-                    println!("init: cannot register '{service}' for '{}': {e}", c.name);
+        if let Origin::Described(d) = &self.children[i].kind {
+            let (provides, service) = (d.provides.clone(), d.service);
+            for name in &provides {
+                if let Some(endpoint) = service {
+                    self.register(name, endpoint);
                 }
+            }
+            if provides.iter().any(|n| n == NAME_SERVICE) {
+                self.register(INIT_SERVICE, self.faults);
             }
         }
         true
@@ -167,20 +192,28 @@ impl Init {
         self.start(i)
     }
 
-    /// Ends child `i` (it faulted, or the run is over) and takes back its death notice.
-    fn end(&mut self, i: usize) -> u64 {
+    /// Ends child `i` and takes back its death notice, which is not news.
+    fn end(&mut self, i: usize) {
         let c = &mut self.children[i];
         let _ = sys::process_kill(c.process);
         cap::release(c.process);
-        // The kill's own death notice is not news; any other bit that came with it is.
-        sys::poll(self.deaths).unwrap_or(0) & !(1 << i)
+        self.noticed |= sys::poll(self.deaths).unwrap_or(0) & !(1 << i);
+        self.alive &= !(1 << i);
     }
 
-    fn supervise(&mut self, mut alive: u64, reply: Slot, exit_when_done: bool) -> u64 {
+    fn supervise(&mut self, reply: Slot, exit_when_done: bool) -> u64 {
         let supervised: u64 =
             (0..self.children.len()).filter(|&i| self.children[i].is_supervised()).fold(0, |m, i| m | 1 << i);
         loop {
-            if alive & !supervised == 0 && (exit_when_done || alive == 0) {
+            let ended = core::mem::take(&mut self.noticed) & self.alive;
+            for i in (0..self.children.len()).filter(|i| ended & 1 << i != 0) {
+                self.report(i);
+                self.alive &= !(1 << i);
+                if self.children[i].is_supervised() && self.restart(i) {
+                    self.alive |= 1 << i;
+                }
+            }
+            if self.alive & !supervised == 0 && (exit_when_done || self.alive == 0) {
                 break;
             }
             let m = match sys::recv(self.faults, reply) {
@@ -190,36 +223,37 @@ impl Init {
                     return 1;
                 }
             };
-            let mut ended = 0;
-            match m.label() {
-                LABEL_NOTIFICATION => ended = m.badge & alive,
-                LABEL_FAULT => {
-                    let i = m.badge as usize - 1;
-                    let Some(c) = self.children.get(i) else { continue };
-                    println!(
-                        "init: '{}' faulted (vector {}, address {:#x}); restarting it",
-                        c.name,
-                        m.words[FaultWord::Vector as usize],
-                        m.words[FaultWord::Address as usize]
-                    );
-                    ended |= self.end(i) & alive;
-                    if !self.restart(i) {
-                        alive &= !(1 << i);
-                    }
+            match (m.label(), system::unbadge(m.badge)) {
+                (LABEL_NOTIFICATION, _) => self.noticed |= m.badge,
+                (LABEL_FAULT, None) => self.faulted(&m),
+                (_, Some((client, _))) => {
+                    let answer = m.proto().map_or(serve::refused(), |request| self.serve(client, &request));
+                    let _ = sys::send(reply, &Msg::from_proto(&answer));
                 }
                 _ => {}
             }
-            for i in (0..self.children.len()).filter(|i| ended & 1 << i != 0) {
-                self.report(i);
-                if !(self.children[i].is_supervised() && self.restart(i)) {
-                    alive &= !(1 << i);
-                }
-            }
         }
+        let alive = self.alive;
         for i in (0..self.children.len()).filter(|i| alive & 1 << i != 0) {
             self.end(i);
         }
         0
+    }
+
+    /// A supervised child's fault message: end it and start it again.
+    fn faulted(&mut self, m: &Msg) {
+        let i = m.badge as usize - 1;
+        let Some(c) = self.children.get(i) else { return };
+        println!(
+            "init: '{}' faulted (vector {}, address {:#x}); restarting it",
+            c.name,
+            m.words[FaultWord::Vector as usize],
+            m.words[FaultWord::Address as usize]
+        );
+        self.end(i);
+        if self.restart(i) {
+            self.alive |= 1 << i;
+        }
     }
 
     /// Says how child `i` ended, unless it exited with 0, and lets its handle go.

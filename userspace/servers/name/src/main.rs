@@ -135,8 +135,12 @@ impl Server {
         client == 0 || self.program(client).is_some_and(|p| p.uses.contains(name))
     }
 
-    /// The program that provides `name`, and the name's place among its names.
+    /// The program that provides `name`, and the name's place among its names (init, 0, for
+    /// its own service).
     fn provider(&self, name: &Name) -> Option<(ProgramNumber, u8)> {
+        if name.as_str() == system::INIT_SERVICE {
+            return Some((0, 0));
+        }
         self.programs.iter().enumerate().find_map(|(i, p)| {
             let place = p.provides.iter().position(|n| n == name)?;
             Some((i as ProgramNumber + 1, place as u8))
