@@ -39,10 +39,14 @@ pub enum Kind {
     Memory = 8,
     /// The boot archive: the programs processes are made from.
     Archive = 9,
+    /// The right to look at the whole system: every process, and the capabilities in any
+    /// process's slots (`ProcessInfo`, `CapRead`). Init holds it; the description says who
+    /// else does.
+    Introspect = 10,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Endpoint,
         Kind::Notification,
         Kind::Reply,
@@ -52,6 +56,7 @@ impl Kind {
         Kind::Irq,
         Kind::Memory,
         Kind::Archive,
+        Kind::Introspect,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -65,6 +70,7 @@ impl Kind {
             Kind::Irq => "irq",
             Kind::Memory => "memory",
             Kind::Archive => "archive",
+            Kind::Introspect => "introspect",
         }
     }
 
@@ -105,8 +111,10 @@ pub mod init_slots {
     /// Interrupt line `n` is in slot `IRQ_FIRST + n`, for `n < IRQ_LINES` (but 2, the
     /// cascade).
     pub const IRQ_FIRST: Slot = 3;
+    /// The introspection capability.
+    pub const INTROSPECT: Slot = IRQ_FIRST + super::IRQ_LINES;
     /// The first slot init finds empty.
-    pub const FREE: Slot = IRQ_FIRST + super::IRQ_LINES;
+    pub const FREE: Slot = INTROSPECT + 1;
 }
 
 /// What a small kernel object (an endpoint, a notification) costs its Memory quota.
@@ -188,7 +196,7 @@ mod tests {
         for k in Kind::ALL {
             assert_eq!(Kind::try_from(k as u64), Ok(k));
         }
-        for n in [0, 10, u64::MAX] {
+        for n in [0, 11, u64::MAX] {
             assert_eq!(Kind::try_from(n), Err(Error::InvalidArgument));
         }
     }

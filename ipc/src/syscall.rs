@@ -40,7 +40,11 @@ pub enum Syscall {
     /// Does nothing and succeeds: the round trip the latency benchmark measures.
     Null = 0,
     /// `(ptr, len)` → `(written)`: writes UTF-8 text to the kernel's debug console, prefixed
-    /// with the process name. At most [`DEBUG_WRITE_MAX`] bytes per call.
+    /// with the process name. At most [`DEBUG_WRITE_MAX`] bytes per call. Once a system has
+    /// a console server, its programs print through that (`rt`'s `println!` does, for those
+    /// that `use` the console); this call stays for the kernel's log stream, for programs that
+    /// start before the console or may not use it (init, the name server, the console
+    /// itself), and for ad-hoc test programs.
     DebugWrite = 1,
     /// `(code)`: ends the calling process; never returns.
     Exit = 2,
@@ -155,10 +159,75 @@ pub enum Syscall {
     /// must lie within the capability's own range, with its rights, in slot `dest`; a child of
     /// it (revoking the source reaches it). The new object is charged to `memory`.
     IoPortsDerive = 37,
+    /// `(introspect, index)` → `(pid, bytes charged, state word, name…)`: the `index`th
+    /// process alive, in process-id order: its id, the memory its image and mappings have
+    /// charged, a [`ProcessState`] word, and its name (the first 24 bytes, packed
+    /// little-endian in the last three registers, zero-padded). `NotFound` past the last.
+    /// Needs the read right.
+    ProcessInfo = 38,
+    /// `(introspect, pid, slot)` → `(slot, kind, rights, badge)`: the first capability in
+    /// slot `slot` or above of process `pid`'s space. `NotFound` if there is none, or no such
+    /// process. Needs the read right.
+    CapRead = 39,
+}
+
+/// What `ProcessInfo` says of a process: its state in bits 0–7, its priority in bits 8–15.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessState {
+    pub state: RunState,
+    pub priority: u8,
+}
+
+/// Where a process stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunState {
+    /// Running or ready to run.
+    Ready = 0,
+    /// Waiting: for a message, an answer, a notification, a child, the clock.
+    Blocked = 1,
+    /// Stopped on a fault, waiting for its supervisor.
+    Faulted = 2,
+    /// Made, not started.
+    New = 3,
+    /// Ended; kept while a handle can still ask how.
+    Ended = 4,
+}
+
+impl RunState {
+    pub const fn name(self) -> &'static str {
+        match self {
+            RunState::Ready => "ready",
+            RunState::Blocked => "blocked",
+            RunState::Faulted => "faulted",
+            RunState::New => "new",
+            RunState::Ended => "ended",
+        }
+    }
+}
+
+impl ProcessState {
+    pub const fn to_word(self) -> u64 {
+        self.state as u64 | (self.priority as u64) << 8
+    }
+
+    pub fn from_word(word: u64) -> Result<ProcessState, Error> {
+        let state = match word & 0xff {
+            0 => RunState::Ready,
+            1 => RunState::Blocked,
+            2 => RunState::Faulted,
+            3 => RunState::New,
+            4 => RunState::Ended,
+            _ => return Err(Error::InvalidArgument),
+        };
+        if word >> 16 != 0 {
+            return Err(Error::InvalidArgument);
+        }
+        Ok(ProcessState { state, priority: (word >> 8) as u8 })
+    }
 }
 
 impl Syscall {
-    pub const ALL: [Syscall; 37] = [
+    pub const ALL: [Syscall; 39] = [
         Syscall::Null,
         Syscall::DebugWrite,
         Syscall::Exit,
@@ -196,6 +265,8 @@ impl Syscall {
         Syscall::ProcessNotifyExit,
         Syscall::ArchiveRead,
         Syscall::IoPortsDerive,
+        Syscall::ProcessInfo,
+        Syscall::CapRead,
     ];
 }
 
@@ -244,6 +315,8 @@ impl TryFrom<u64> for Syscall {
             35 => Syscall::ProcessNotifyExit,
             36 => Syscall::ArchiveRead,
             37 => Syscall::IoPortsDerive,
+            38 => Syscall::ProcessInfo,
+            39 => Syscall::CapRead,
             _ => return Err(Error::UnknownSyscall),
         })
     }
@@ -361,8 +434,18 @@ mod tests {
     }
 
     #[test]
+    fn process_states_round_trip() {
+        for state in [RunState::Ready, RunState::Blocked, RunState::Faulted, RunState::New, RunState::Ended] {
+            let s = ProcessState { state, priority: 200 };
+            assert_eq!(ProcessState::from_word(s.to_word()), Ok(s));
+        }
+        assert!(ProcessState::from_word(9).is_err());
+        assert!(ProcessState::from_word(1 << 20).is_err());
+    }
+
+    #[test]
     fn unknown_numbers_are_refused() {
-        for n in [8, 38, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
+        for n in [8, 40, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
             assert_eq!(Syscall::try_from(n), Err(Error::UnknownSyscall), "{n}");
         }
     }

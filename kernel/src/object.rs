@@ -50,6 +50,8 @@ pub enum Object {
     },
     /// The boot archive.
     Archive,
+    /// The right to look at every process and capability space.
+    Introspect,
 }
 
 impl cap::Object for Object {
@@ -64,6 +66,7 @@ impl cap::Object for Object {
             Object::Irq { .. } => Kind::Irq,
             Object::Memory { .. } => Kind::Memory,
             Object::Archive => Kind::Archive,
+            Object::Introspect => Kind::Introspect,
         }
     }
 }

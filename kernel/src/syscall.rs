@@ -5,7 +5,7 @@
 use crate::arch::usercopy;
 use crate::mem::{self, heap};
 use crate::task::ipc::{self, Mode};
-use crate::task::ops;
+use crate::task::{introspect, ops};
 use crate::{info, task, time};
 use ::ipc::syscall::{
     ExitStatus, Syscall, ARCHIVE_NAME_MAX, ARG_REGS, DEBUG_WRITE_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX,
@@ -61,6 +61,8 @@ pub fn dispatch(number: u64, r: &mut Regs) -> Result<(), Error> {
         Syscall::ProcessNotifyExit => ops::process_notify_exit(r),
         Syscall::ArchiveRead => archive_read(r),
         Syscall::IoPortsDerive => ops::io_ports_derive(r),
+        Syscall::ProcessInfo => introspect::process_info(r),
+        Syscall::CapRead => introspect::cap_read(r),
     }
 }
 

@@ -52,10 +52,24 @@ struct ImageArgs {
     /// Boot manifest command line stored in the ramdisk, e.g. "test=heap".
     #[arg(long, default_value = "")]
     cmdline: String,
-    /// A system description (TOML) to check and put in the ramdisk, in the compact form
-    /// init reads (`etc/system`).
-    #[arg(long)]
+    /// The system description (TOML) to check and put in the ramdisk, in the compact form
+    /// init reads (`etc/system`) [default: userspace/system.toml].
+    #[arg(long, conflicts_with = "no_system")]
     system: Option<std::path::PathBuf>,
+    /// Boot no system description: init starts only the `run=` programs of the command line.
+    #[arg(long)]
+    no_system: bool,
+}
+
+impl ImageArgs {
+    /// The description to boot: the one given, the default one, or none.
+    fn system(&self) -> Option<std::path::PathBuf> {
+        match (&self.system, self.no_system) {
+            (_, true) => None,
+            (Some(path), false) => Some(path.clone()),
+            (None, false) => Some(artifacts::root().join("userspace").join("system.toml")),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -163,7 +177,7 @@ fn main() -> anyhow::Result<()> {
                 args.build.release,
                 "run",
                 &args.cmdline,
-                args.system.as_deref(),
+                args.system().as_deref(),
                 &[Firmware::Bios, Firmware::Uefi],
             )?;
             for (firmware, path) in images.all() {
@@ -176,7 +190,7 @@ fn main() -> anyhow::Result<()> {
                 args.image.build.release,
                 "run",
                 &args.image.cmdline,
-                args.image.system.as_deref(),
+                args.image.system().as_deref(),
                 &[firmware],
             )?;
             let machine = qemu::Machine::new(args.machine.accel, args.machine.smp, firmware)?;
@@ -190,7 +204,7 @@ fn main() -> anyhow::Result<()> {
                 args.image.build.release,
                 "gdb",
                 &args.image.cmdline,
-                args.image.system.as_deref(),
+                args.image.system().as_deref(),
                 &[firmware],
             )?;
             let kernel = artifacts::kernel_path(args.image.build.release);

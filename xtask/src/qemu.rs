@@ -226,6 +226,9 @@ pub fn capture(mut qemu: Command, timeout: Duration, steps: Vec<Step>) -> Result
     let mut said = None;
     let status = loop {
         if let Some(status) = child.try_wait()? {
+            if typing.is_some() {
+                said = Some(Err("the guest stopped before the conversation was done".into()));
+            }
             break status.code();
         }
         if typing.is_some() {

@@ -107,6 +107,9 @@ impl Case {
     fn cmdline(&self) -> String {
         match self {
             Case::Kernel { test, .. } => format!("{KEY_TEST}={}", test.name()),
+            // A conversation ends when its steps are done; a run without one, when its
+            // programs are.
+            Case::User { case, .. } if !case.conversation.is_empty() => case.cmdline.into(),
             Case::User { case, .. } => format!("{} {KEY_EXIT_WHEN_DONE}", case.cmdline),
         }
     }

@@ -127,6 +127,7 @@ pub fn cases() -> Vec<UserCase> {
         described("ipc_restart", RESTART.into(), check_restart),
         described("console_output", CONSOLE.into(), check_console_output),
         UserCase { conversation: typing(), ..described("console_input", typing_system(), |_| Ok(())) },
+        UserCase { conversation: shell_session(), ..described("shell", DEFAULT_SYSTEM.into(), check_shell) },
         defect("defect_ipc_buffer", "run=defects:ipc-buffer", |o| check_defects(o, "ipc-buffer")),
         defect("defect_null_page", "run=defects:null-page", |o| check_defects(o, "null-page")),
         defect("defect_self_handle", "run=defects:self-handle", |o| check_defects(o, "self-handle")),
@@ -288,6 +289,84 @@ fn check_ipctest(out: &str, scenario: &str) -> Result<(), String> {
 /// A `defects` scenario: the sequence that once broke the kernel is refused or harmless.
 fn check_defects(out: &str, scenario: &str) -> Result<(), String> {
     check_scenario(out, "defects", scenario)
+}
+
+/// The system `cargo xtask run` boots.
+const DEFAULT_SYSTEM: &str = include_str!("../../userspace/system.toml");
+
+/// A session at the default system's shell: every command, the servers killed under it,
+/// and input it must survive. `check_shell` then reads what `ps` and `caps` printed.
+fn shell_session() -> Vec<Step> {
+    let command = |line: &str, answer: &str| vec![Step::line(line), Step::expect(answer), Step::expect("seam> ")];
+    let garbage: Vec<u8> = (0x01..=0xffu8).filter(|b| ![b'\r', b'\n', 0x03, 0x04].contains(b)).collect();
+    [
+        vec![Step::expect("seam> ")],
+        command("help", "uptime"),
+        command("ps", "PID  NAME"),
+        command("services", "GENERATION"),
+        command("caps 3", "SLOT  KIND"),
+        command("mem", "kernel heap"),
+        command("uptime", "\nup "),
+        command("echo marker-1", "\nmarker-1"),
+        command("frobnicate now", "frobnicate: unknown command"),
+        command("caps", "caps: usage: caps PID"),
+        command("caps 999", "caps: no process 999"),
+        command("kill nothing", "kill: nothing: no such program"),
+        command("kill console", "console: killed"),
+        command("echo marker-2", "\nmarker-2"),
+        command("kill name", "name: killed"),
+        command("services", "input"),
+        command(&"x".repeat(10_000), "unknown command"),
+        vec![Step::Send([garbage, b"\r".to_vec()].concat()), Step::expect("seam> ")],
+        command("echo marker-3", "\nmarker-3"),
+    ]
+    .concat()
+}
+
+/// What the shell printed: `ps` listed every server of the description, `services` their
+/// names, and `caps` of the console (pid 3) showed exactly what its entry grants in the
+/// described slots (its own objects live from slot 32 on).
+fn check_shell(out: &str) -> Result<(), String> {
+    let ps = section(out, "seam> ps\n")?;
+    for server in ["init", "name", "console", "shell"] {
+        if !ps.lines().any(|l| l.split_whitespace().nth(1) == Some(server)) {
+            return Err(format!("ps does not list '{server}':\n{ps}"));
+        }
+    }
+    let services = section(out, "seam> services\n")?;
+    for name in ["name", "init", "console", "input"] {
+        if !services.lines().any(|l| l.split_whitespace().next() == Some(name)) {
+            return Err(format!("services does not list '{name}':\n{services}"));
+        }
+    }
+    let caps = section(out, "seam> caps 3\n")?;
+    let granted: Vec<(u64, &str, &str)> = caps
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            Some((w.first()?.parse().ok()?, *w.get(1)?, *w.get(2)?))
+        })
+        .filter(|(slot, _, _)| *slot < 32)
+        .collect();
+    let wanted = [
+        (0, "memory", "rwg"),
+        (1, "archive", "r--"),
+        (2, "endpoint", "-wg"),
+        (3, "endpoint", "r--"),
+        (5, "ioports", "rwg"),
+        (9, "irq", "rwg"),
+    ];
+    if granted != wanted {
+        return Err(format!("caps of the console shows {granted:?}, not exactly its grants {wanted:?}"));
+    }
+    Ok(())
+}
+
+/// What follows the first `head` in `out`, up to the next prompt.
+fn section<'a>(out: &'a str, head: &str) -> Result<&'a str, String> {
+    let start = out.find(head).ok_or_else(|| format!("output lacks \"{}\"", head.trim_end()))? + head.len();
+    let rest = &out[start..];
+    Ok(&rest[..rest.find("seam> ").unwrap_or(rest.len())])
 }
 
 /// The console's test system, with ipctest reading lines as `input` (its `typing` scenario).

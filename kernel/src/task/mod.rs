@@ -4,10 +4,13 @@
 //! One lock guards the whole table (`Tasks`): the kernel runs with interrupts off and on one
 //! CPU, so it is never contended; it only keeps the borrow checker and the timer interrupt
 //! honest. Every process has one thread for now; the thread is its unit of scheduling.
-//! `ipc` moves messages between threads; `ops` is every other operation on kernel objects.
+//! `ipc` moves messages between threads; `ops` is every other operation on kernel objects;
+//! `introspect` reads the whole system for the holder of an Introspect capability.
 
 pub mod elf;
 
+#[cfg(target_os = "none")]
+pub mod introspect;
 #[cfg(target_os = "none")]
 pub mod ipc;
 #[cfg(target_os = "none")]

@@ -471,6 +471,7 @@ pub fn start_init(name: &str, args: &str, priority: u8) -> Result<u64, Error> {
         debug_assert!(freed.is_empty());
         let at = |slot: u64| At::hidden(space, slot as u32);
         t.caps.create(at(init_slots::ARCHIVE), Object::Archive, Rights::ALL)?;
+        t.caps.create(at(init_slots::INTROSPECT), Object::Introspect, Rights::ALL)?;
         let last = (IO_PORTS_END - 1) as u16;
         t.caps.create(at(init_slots::IOPORTS), Object::IoPorts { first: 0, last, charge: None }, Rights::ALL)?;
         for line in (0..IRQ_LINES as u8).filter(|&l| l != 2) {

@@ -418,7 +418,10 @@ impl Tasks {
                     self.uncharge(charge, &mut freed);
                 }
                 Object::Reply { caller: Some(tid) } => self.wake(tid, Err(Error::ObjectGone)),
-                Object::Reply { caller: None } | Object::Archive | Object::IoPorts { charge: None, .. } => {}
+                Object::Reply { caller: None }
+                | Object::Archive
+                | Object::Introspect
+                | Object::IoPorts { charge: None, .. } => {}
                 Object::IoPorts { charge: Some(charge), .. } => self.uncharge(charge, &mut freed),
                 Object::Process(pid) => {
                     if let Some(p) = self.processes.get_mut(&pid) {

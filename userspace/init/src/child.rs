@@ -8,7 +8,7 @@ use ipc::cap::{init_slots, Kind, Rights, Slot, SELF};
 use ipc::system::{self, slots, Program, ProgramNumber, Restart};
 use ipc::Error;
 use rt::cap::{self, Grant};
-use rt::{ipc, println, sys};
+use rt::{ipc, sys};
 
 /// What a program of the description is given, made once and kept by init, so that a
 /// restarted instance gets the very same objects (its clients' capabilities stay good).
@@ -22,7 +22,6 @@ pub struct Described {
     pub service: Option<Slot>,
     pub provides: Vec<String>,
     grants: Vec<Grant>,
-    introspect: bool,
 }
 
 pub enum Origin {
@@ -72,6 +71,9 @@ impl Child {
             sys::io_ports_derive(init_slots::IOPORTS, first, last, ports, init_slots::MEMORY)?;
             grants.push(Grant::new(ports, slots::IOPORTS_FIRST + i as Slot, Rights::ALL));
         }
+        if p.introspect {
+            grants.push(Grant::new(init_slots::INTROSPECT, slots::INTROSPECT, Rights::READ));
+        }
         for (i, line) in p.irqs.lines().enumerate() {
             grants.push(Grant::new(init_slots::IRQ_FIRST + u64::from(line), slots::IRQ_FIRST + i as Slot, Rights::ALL));
         }
@@ -82,7 +84,6 @@ impl Child {
             service,
             provides: p.provides.items().map(String::from).collect(),
             grants,
-            introspect: p.introspect,
         };
         Ok(Child {
             name: p.name.into(),
@@ -108,12 +109,7 @@ impl Child {
             Grant::new(init_slots::ARCHIVE, init_slots::ARCHIVE, Rights::ALL),
         ];
         let (grants, memory) = match &self.kind {
-            Origin::Described(d) => {
-                if d.introspect {
-                    println!("init: '{}' asks for introspection, which this kernel does not offer yet", self.name);
-                }
-                (&d.grants[..], d.memory)
-            }
+            Origin::Described(d) => (&d.grants[..], d.memory),
             Origin::AdHoc => (&adhoc[..], init_slots::MEMORY),
         };
         let supervised = self.is_supervised();

@@ -152,8 +152,20 @@ impl Init {
         }
     }
 
-    /// Starts child `i`, then registers the names it provides (and, once the name server
-    /// runs, init's own service). Reports a failure.
+    /// Registers the names child `i` provides.
+    fn register_child(&self, i: usize) {
+        if let Origin::Described(d) = &self.children[i].kind {
+            for name in &d.provides {
+                if let Some(endpoint) = d.service {
+                    self.register(name, endpoint);
+                }
+            }
+        }
+    }
+
+    /// Starts child `i`, then registers the names it provides. When it is the name server
+    /// (at boot, or after a restart, with an empty table), init's own service and every
+    /// running program's names are registered with it. Reports a failure.
     fn start(&mut self, i: usize) -> bool {
         let (faults, deaths) = (self.faults, self.deaths);
         let c = &mut self.children[i];
@@ -164,15 +176,13 @@ impl Init {
                 return false;
             }
         }
-        if let Origin::Described(d) = &self.children[i].kind {
-            let (provides, service) = (d.provides.clone(), d.service);
-            for name in &provides {
-                if let Some(endpoint) = service {
-                    self.register(name, endpoint);
-                }
-            }
-            if provides.iter().any(|n| n == NAME_SERVICE) {
-                self.register(INIT_SERVICE, self.faults);
+        self.register_child(i);
+        let is_name_server =
+            matches!(&self.children[i].kind, Origin::Described(d) if d.provides.iter().any(|n| n == NAME_SERVICE));
+        if is_name_server {
+            self.register(INIT_SERVICE, self.faults);
+            for j in (0..self.children.len()).filter(|&j| j != i && self.alive & 1 << j != 0) {
+                self.register_child(j);
             }
         }
         true

@@ -282,3 +282,33 @@ pub fn archive_read(archive: Slot, name: &str, buf: &mut [u8], offset: u64) -> R
 pub fn io_ports_derive(ports: Slot, first: u16, last: u16, dest: Slot, memory: Slot) -> Result<(), Error> {
     call(Syscall::IoPortsDerive, [ports, first.into(), last.into(), dest, memory, 0]).map(drop)
 }
+
+/// What `ProcessInfo` tells of a process.
+#[derive(Clone, Copy, Debug)]
+pub struct ProcessInfo {
+    pub pid: u64,
+    /// Bytes its image and mappings have charged to its quota.
+    pub charged: u64,
+    pub state: syscall::ProcessState,
+    name: [u64; 3],
+}
+
+impl ProcessInfo {
+    /// Its name (the first 24 bytes), unpacked into `buf`.
+    pub fn name<'a>(&self, buf: &'a mut [u8; 64]) -> &'a str {
+        ipc::proto::unpack(&self.name, buf).unwrap_or("?")
+    }
+}
+
+/// The `index`th live process, through the Introspect capability in `introspect`.
+pub fn process_info(introspect: Slot, index: u64) -> Result<ProcessInfo, Error> {
+    let r = call(Syscall::ProcessInfo, [introspect, index, 0, 0, 0, 0])?;
+    let state = syscall::ProcessState::from_word(r[2])?;
+    Ok(ProcessInfo { pid: r[0], charged: r[1], state, name: [r[3], r[4], r[5]] })
+}
+
+/// The first capability in slot `from` or above of process `pid`, and its slot.
+pub fn cap_read(introspect: Slot, pid: u64, from: Slot) -> Result<(Slot, CapInfo), Error> {
+    let r = call(Syscall::CapRead, [introspect, pid, from, 0, 0, 0])?;
+    Ok((r[0], CapInfo { kind: Kind::try_from(r[1])?, rights: Rights::try_from(r[2])?, badge: r[3] }))
+}
