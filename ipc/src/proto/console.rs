@@ -16,7 +16,6 @@
 //! chunk; further reads take the rest. The last chunk of a line ends with `\n`.
 
 use super::{pack, unpack, Message, OK};
-use core::fmt;
 
 pub const WRITE: u32 = 1;
 pub const READ: u32 = 2;
@@ -29,41 +28,17 @@ pub const CHUNK: usize = 32;
 pub const OUTPUT: &str = "console";
 pub const INPUT: &str = "input";
 
-/// What the console refuses a request with: the label of its reply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum ConsoleError {
-    /// Not a request of this protocol, or text with a NUL or not UTF-8.
-    BadRequest = 1,
-    /// Only a client that looked the console up as [`INPUT`] may read.
-    Denied = 2,
-    /// Another client is already waiting for a line.
-    Busy = 3,
-    /// Ctrl-D on an empty line: no more input.
-    EndOfInput = 4,
-}
-
-impl ConsoleError {
-    const ALL: [ConsoleError; 4] =
-        [ConsoleError::BadRequest, ConsoleError::Denied, ConsoleError::Busy, ConsoleError::EndOfInput];
-
-    pub const fn code(self) -> u32 {
-        self as u32
-    }
-
-    pub fn from_code(code: u32) -> Option<ConsoleError> {
-        ConsoleError::ALL.into_iter().find(|e| e.code() == code)
-    }
-}
-
-impl fmt::Display for ConsoleError {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(match self {
-            ConsoleError::BadRequest => "bad request",
-            ConsoleError::Denied => "not allowed to read the console",
-            ConsoleError::Busy => "someone else is reading the console",
-            ConsoleError::EndOfInput => "end of input",
-        })
+errors! {
+    /// What the console refuses a request with: the label of its reply.
+    ConsoleError {
+        /// Not a request of this protocol, or text with a NUL or not UTF-8.
+        BadRequest = 1: "bad request",
+        /// Only a client that looked the console up as [`INPUT`] may read.
+        Denied = 2: "not allowed to read the console",
+        /// Another client is already waiting for a line.
+        Busy = 3: "someone else is reading the console",
+        /// Ctrl-D on an empty line: no more input.
+        EndOfInput = 4: "end of input",
     }
 }
 
@@ -238,7 +213,7 @@ mod tests {
         assert_eq!(write_reply(&refuse(ConsoleError::Denied)), Err(ConsoleError::Denied));
         assert_eq!(Request::decode(&Message::new(WRITE, &[1], 0)), Err(ConsoleError::BadRequest));
         assert_eq!(Request::decode(&Message::new(9, &[], 0)), Err(ConsoleError::BadRequest));
-        for e in ConsoleError::ALL {
+        for &e in ConsoleError::ALL {
             assert_eq!(ConsoleError::from_code(e.code()), Some(e));
         }
     }

@@ -9,45 +9,21 @@
 //! | [`RESTART`] | name | — (ended and started again now; not counted against its limit) |
 
 use super::{pack, unpack, Message, OK};
-use core::fmt;
 
 pub const CHILD: u32 = 1;
 pub const KILL: u32 = 2;
 pub const RESTART: u32 = 3;
 
-/// What init refuses a request with: the label of its reply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum InitError {
-    /// No such program (or, for `CHILD`, the index is past the last).
-    NotFound = 1,
-    /// The caller does not use init's service.
-    Denied = 2,
-    BadRequest = 3,
-    /// It could not be started again.
-    Failed = 4,
-}
-
-impl InitError {
-    const ALL: [InitError; 4] = [InitError::NotFound, InitError::Denied, InitError::BadRequest, InitError::Failed];
-
-    pub const fn code(self) -> u32 {
-        self as u32
-    }
-
-    pub fn from_code(code: u32) -> Option<InitError> {
-        InitError::ALL.into_iter().find(|e| e.code() == code)
-    }
-}
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(match self {
-            InitError::NotFound => "no such program",
-            InitError::Denied => "not allowed",
-            InitError::BadRequest => "bad request",
-            InitError::Failed => "could not start it again",
-        })
+errors! {
+    /// What init refuses a request with: the label of its reply.
+    InitError {
+        /// No such program (or, for `CHILD`, the index is past the last).
+        NotFound = 1: "no such program",
+        /// The caller does not use init's service.
+        Denied = 2: "not allowed",
+        BadRequest = 3: "bad request",
+        /// It could not be started again.
+        Failed = 4: "could not start it again",
     }
 }
 

@@ -7,6 +7,41 @@
 //! registers where they fit; capabilities, when a message carries one, in the IPC buffer's
 //! transfer slots.
 
+/// Defines a protocol's errors: an enum whose values are the labels of refusing replies,
+/// with `code`, `from_code` (every code, `ALL`) and a `Display` of the texts given.
+macro_rules! errors {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $code:literal: $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u32)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant = $code,)+
+        }
+
+        impl $name {
+            /// Every error, in code order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The label of a reply refusing with it.
+            pub const fn code(self) -> u32 {
+                self as u32
+            }
+
+            pub fn from_code(code: u32) -> Option<$name> {
+                $name::ALL.iter().copied().find(|e| e.code() == code)
+            }
+        }
+
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+                f.write_str(match self {
+                    $($name::$variant => $text,)+
+                })
+            }
+        }
+    };
+}
+
 pub mod console;
 pub mod init;
 pub mod name;

@@ -24,44 +24,19 @@ pub const LOOKUP: u32 = 2;
 pub const LIST: u32 = 3;
 pub const WATCH: u32 = 4;
 
-/// What the name server refuses a request with: the label of its reply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum NameError {
-    /// No such name is registered (or, for `LIST`, the index is past the end).
-    NotFound = 1,
-    /// The caller may not register or look up that name.
-    Denied = 2,
-    /// Not a request of this protocol, or not a name.
-    BadRequest = 3,
-    /// The server's table is full.
-    Full = 4,
-    /// The request needs a capability and came without one.
-    NoCapability = 5,
-}
-
-impl NameError {
-    const ALL: [NameError; 5] =
-        [NameError::NotFound, NameError::Denied, NameError::BadRequest, NameError::Full, NameError::NoCapability];
-
-    pub const fn code(self) -> u32 {
-        self as u32
-    }
-
-    pub fn from_code(code: u32) -> Option<NameError> {
-        NameError::ALL.into_iter().find(|e| e.code() == code)
-    }
-}
-
-impl fmt::Display for NameError {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(match self {
-            NameError::NotFound => "no such name",
-            NameError::Denied => "not allowed",
-            NameError::BadRequest => "bad request",
-            NameError::Full => "name table full",
-            NameError::NoCapability => "no capability given",
-        })
+errors! {
+    /// What the name server refuses a request with: the label of its reply.
+    NameError {
+        /// No such name is registered (or, for `LIST`, the index is past the end).
+        NotFound = 1: "no such name",
+        /// The caller may not register or look up that name.
+        Denied = 2: "not allowed",
+        /// Not a request of this protocol, or not a name.
+        BadRequest = 3: "bad request",
+        /// The server's table is full.
+        Full = 4: "name table full",
+        /// The request needs a capability and came without one.
+        NoCapability = 5: "no capability given",
     }
 }
 
@@ -236,7 +211,7 @@ mod tests {
         assert_eq!(read_generation(&Message::new(1234, &[], 0)), Err(NameError::BadRequest));
         assert_eq!(read_entry(&entry(name("name"), 1)), Ok(Some((name("name"), 1))));
         assert_eq!(read_entry(&refuse(NameError::NotFound)), Ok(None));
-        for e in NameError::ALL {
+        for &e in NameError::ALL {
             assert_eq!(NameError::from_code(e.code()), Some(e));
         }
         assert_eq!(NameError::from_code(OK), None);
