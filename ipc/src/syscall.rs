@@ -52,7 +52,8 @@ pub enum Syscall {
     Yield = 3,
     /// `(ticks)`: blocks for at least `ticks` timer ticks; 0 is a yield.
     Sleep = 4,
-    /// → `(ticks since boot, ticks per second)`.
+    /// → `(ticks since the timer started, ticks per second, microseconds since boot)`: the
+    /// scheduler's clock, and the finer one the kernel's log lines are stamped with.
     Ticks = 5,
     /// `(addr, len, flags)`: maps fresh zeroed pages at a page-aligned user range, charged to
     /// the Memory quota the process was made from. `flags` are [`MapFlags`]; writable and

@@ -77,7 +77,7 @@ fn sleep(r: &mut Regs) -> Result<(), Error> {
 }
 
 fn ticks(r: &mut Regs) -> Result<(), Error> {
-    [r[0], r[1]] = [time::ticks(), time::TICK_HZ];
+    [r[0], r[1], r[2]] = [time::ticks(), time::TICK_HZ, crate::arch::tsc::micros_since_boot()];
     Ok(())
 }
 

@@ -86,6 +86,11 @@ pub fn ticks() -> (u64, u64) {
     call(Syscall::Ticks, [0; 6]).map(|r| (r[0], r[1])).unwrap_or((0, 1))
 }
 
+/// Microseconds since boot, on the clock the kernel's log lines are stamped with.
+pub fn micros_since_boot() -> u64 {
+    call(Syscall::Ticks, [0; 6]).map(|r| r[2]).unwrap_or(0)
+}
+
 /// Maps `len` bytes of fresh zeroed memory at the page-aligned `addr`.
 pub fn map(addr: u64, len: u64, flags: MapFlags) -> Result<(), Error> {
     call(Syscall::Map, [addr, len, flags.bits(), 0, 0, 0]).map(drop)

@@ -181,8 +181,7 @@ fn mem(_: &Shell, args: &[&str]) -> Result<(), String> {
 
 fn uptime(_: &Shell, args: &[&str]) -> Result<(), String> {
     no_arguments(args, "uptime")?;
-    let (ticks, hz) = sys::ticks();
-    let ms = ticks * 1000 / hz;
+    let ms = sys::micros_since_boot() / 1000;
     println!("up {}.{:03} s", ms / 1000, ms % 1000);
     Ok(())
 }

@@ -31,8 +31,7 @@ fn main(_: rt::Args) -> u64 {
     };
     let init = name::lookup(INIT_SERVICE).ok().map(|(slot, _)| slot);
     let shell = Shell { input, init };
-    let (ticks, hz) = sys::ticks();
-    println!("Seam shell, {} ms after boot. Type help for the commands.", ticks * 1000 / hz);
+    println!("Seam shell, {} ms after boot. Type help for the commands.", sys::micros_since_boot() / 1000);
     loop {
         print!("seam> ");
         match console::read_line(shell.input) {
