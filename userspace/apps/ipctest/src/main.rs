@@ -531,10 +531,10 @@ fn restart() -> u64 {
     c.expect("the call its crash interrupted fails", lost, Err(Error::ObjectGone));
     let again = sys::call_ep(echo, &Msg::new(PING, &[5]));
     c.check("calling again reaches the restarted server", again.is_ok_and(|a| a.words[0] == 6));
-    let lookup = rt::name::lookup("console");
-    c.check(
-        "a name it does not use is refused",
-        lookup.is_err_and(|e| e == rt::name::Failed::Server(NameError::Denied)),
-    );
+    let denied = Err(rt::name::Failed::Server(NameError::Denied));
+    c.check("a name it does not use is refused", rt::name::lookup("console").map(drop) == denied);
+    let given = rt::name::NameServer::GIVEN;
+    c.check("it may not register a name another program provides", given.register("echo", echo).map(drop) == denied);
+    c.check("... nor one nobody provides", given.register("weather", echo).map(drop) == denied);
     c.done()
 }
