@@ -166,13 +166,52 @@ fn print_comparison(seam: &[Figure], linux: &[Figure]) {
     }
 }
 
+/// The system a name lookup is measured in: the name server, a service to look up, and the
+/// benchmark as the client that uses it.
+fn lookup_system(iters: u64) -> String {
+    format!(
+        r#"
+[[program]]
+name = "name"
+priority = 220
+memory = "1 MiB"
+provides = ["name"]
+archive = "read"
+
+[[program]]
+name = "supervised-echo"
+priority = 150
+memory = "1 MiB"
+provides = ["echo"]
+
+[[program]]
+name = "bench"
+priority = 100
+memory = "8 MiB"
+uses = ["echo"]
+args = ["lookup", "{iters}"]
+"#
+    )
+}
+
 fn run_seam(machine: &Machine, args: &BenchArgs) -> Result<Vec<Figure>> {
     let builder = Builder::new(true)?;
     let cmdline = format!("{KEY_RUN}=bench:{} {KEY_EXIT_WHEN_DONE}", args.iters);
     let images = builder.make("bench", &cmdline, &[Firmware::Bios])?;
     println!("seam: booting the benchmark image ({} iterations)...", args.iters);
     let run = qemu::run_captured(machine, images.get(Firmware::Bios), Duration::from_secs(args.timeout))?;
-    let figures = parse(&run.output);
+    let mut figures = parse(&run.output);
+    let system = builder.system_text(&lookup_system(args.iters))?;
+    let images = builder.make_with("bench-lookup", KEY_EXIT_WHEN_DONE, &[Firmware::Bios], &[system])?;
+    println!("seam: booting the name-lookup image...");
+    let lookup = qemu::run_captured(machine, images.get(Firmware::Bios), Duration::from_secs(args.timeout))?;
+    match parse(&lookup.output).into_iter().find(|f| f.name == bench_stats::NAME_LOOKUP) {
+        Some(f) => figures.push(f),
+        None => {
+            println!("{}", lookup.output);
+            bail!("the name-lookup benchmark did not finish ({})", qemu::verdict(lookup.status));
+        }
+    }
     if run.timed_out || figures.len() < 2 {
         println!("{}", run.output);
         bail!("the benchmark did not finish ({})", qemu::verdict(run.status));
@@ -261,6 +300,12 @@ mod tests {
                      [   30.000000] reboot: Power down\n";
         let names: Vec<_> = parse(linux).into_iter().map(|f| (f.name, f.median)).collect();
         assert_eq!(names, [("linux_getpid".to_string(), 324), ("linux_futex_rtt".to_string(), 10120)]);
+    }
+
+    #[test]
+    fn the_lookup_system_is_valid() {
+        let programs = crate::artifacts::user_programs().unwrap();
+        crate::system::compile_text(&lookup_system(1000), &programs).unwrap();
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub const PAYLOAD_SIZES: [usize; 5] = [32, 64, 256, 1024, 4096];
 /// `bench`; `cargo xtask bench` already has its row.
 pub const COMPAT_TRANSACTION: &str = "compat_binder_transaction";
 
+/// The name a name-server lookup is reported under (Seam's bench, run in a system with a
+/// name server: the call, the capability minted and transferred, and deleting it again).
+pub const NAME_LOOKUP: &str = "name_lookup";
+
 /// What starts every result line.
 pub const PREFIX: &str = "bench: ";
 

@@ -73,6 +73,7 @@ fn main(args: rt::Args) -> u64 {
         Some("ntfn-server") => return ntfn_server(),
         // Blocks until the endpoint is destroyed, which is how the measuring process ends it.
         Some("idle") => return u64::from(sys::recv(GIVEN, GIVEN + 1).err() != Some(Error::ObjectGone)),
+        Some("lookup") => return lookup(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS)),
         _ => {}
     }
     let iters = args.get(0).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS);
@@ -109,6 +110,27 @@ fn main(args: rt::Args) -> u64 {
             1
         }
     }
+}
+
+/// Run as a program of a system with a name server and an `echo` service it uses: a name
+/// lookup, from the call to the capability in hand, plus deleting that capability again (so
+/// that every iteration starts alike).
+fn lookup(iters: usize) -> u64 {
+    let overhead = bench_stats::overhead(iters);
+    let name = rt::name::NameServer::GIVEN;
+    if name.lookup("echo").map(|(slot, _)| cap::release(slot)).is_err() {
+        println!("bench: cannot look up 'echo'");
+        return 1;
+    }
+    let samples = measure(iters, || {
+        if let Ok((slot, _)) = name.lookup("echo") {
+            cap::release(slot);
+        }
+    });
+    if let Some(summary) = Summary::of(samples, overhead, 1) {
+        println!("{}", Line(bench_stats::NAME_LOOKUP, summary));
+    }
+    0
 }
 
 /// Bytes of the shared Frame: room for the largest payload.
