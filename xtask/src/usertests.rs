@@ -25,7 +25,8 @@ pub struct UserCase {
 }
 
 /// A test system: `ipctest SCENARIO` alone, owning COM1's ports and interrupt line, for the
-/// scenarios that drive a device or carve port ranges (and make processes, read files).
+/// scenarios that drive a device or carve port ranges (and make processes, read files, look
+/// at the system).
 fn devices(scenario: &str) -> String {
     format!(
         r#"
@@ -36,6 +37,7 @@ memory = "8 MiB"
 ports = ["0x3f8-0x3ff"]
 irqs = [4]
 archive = "spawn"
+introspect = true
 args = ["{scenario}"]
 "#
     )

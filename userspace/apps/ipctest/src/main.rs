@@ -15,7 +15,7 @@ use alloc::format;
 use ipc::cap::{init_slots, Kind, Rights, Slot, SELF};
 use ipc::msg::MsgInfo;
 use ipc::proto::name::NameError;
-use ipc::syscall::{ExitStatus, MapFlags, Syscall, PRIORITY_DEFAULT};
+use ipc::syscall::{ExitStatus, MapFlags, RunState, Syscall, PRIORITY_DEFAULT};
 use ipc::system::slots;
 use ipc::Error;
 use rt::cap::{self, Grant};
@@ -437,6 +437,8 @@ fn capcalls() -> u64 {
     sys::cap_copy(init_slots::ARCHIVE, archive_none, Rights::NONE, SELF).unwrap();
     let ports_none = cap::alloc().unwrap();
     sys::cap_copy(slots::IOPORTS_FIRST, ports_none, Rights::NONE, SELF).unwrap();
+    let introspect_none = cap::alloc().unwrap();
+    sys::cap_copy(slots::INTROSPECT, introspect_none, Rights::NONE, SELF).unwrap();
     let child = cap::alloc().unwrap();
     sys::process_create(init_slots::MEMORY, init_slots::ARCHIVE, "ipctest", child).unwrap();
     let child_none = cap::alloc().unwrap();
@@ -447,7 +449,7 @@ fn capcalls() -> u64 {
     let m = Msg::new(PING, &[]);
     // (call, a capability of the wrong kind for it, one lacking the right it needs).
     type Call<'a> = (&'a str, &'a CapCall<'a>, Slot, Slot);
-    let calls: [Call; 22] = [
+    let calls: [Call; 24] = [
         ("Send", &|s| sys::send(s, &m), n, ep_none),
         ("NbSend", &|s| sys::nb_send(s, &m), n, ep_none),
         ("Call", &|s| sys::call_ep(s, &m).map(drop), n, ep_none),
@@ -468,6 +470,8 @@ fn capcalls() -> u64 {
         ("Wait", &|s| sys::wait(s).map(drop), ep, child_none),
         ("CapCopy (target)", &|s| sys::cap_copy(ep, dest, Rights::NONE, s), ep, child_none),
         ("ArchiveRead", &|s| sys::archive_read(s, "cmdline", &mut [], 0).map(drop), ep, archive_none),
+        ("ProcessInfo", &|s| sys::process_info(s, 0).map(drop), ep, introspect_none),
+        ("CapRead", &|s| sys::cap_read(s, 1, 0).map(drop), ep, introspect_none),
         ("IoPortsDerive", &|s| sys::io_ports_derive(s, 0x3f8, 0x3ff, dest, init_slots::MEMORY), ep, ports_none),
         (
             "IoPortsDerive (memory)",
@@ -514,6 +518,23 @@ fn capcalls() -> u64 {
     c.expect("a 1-page Frame fits", sys::create(small, Kind::Frame, dest, 1), Ok(()));
     c.expect("an endpoint no longer does", sys::create(small, Kind::Endpoint, dest + 1, 0), Err(Error::OutOfMemory));
     c.expect("the never-started child goes with its capability", sys::cap_delete(child), Ok(()));
+    let mut name = [0; 64];
+    let first = sys::process_info(slots::INTROSPECT, 0);
+    c.check("the first process is init", first.is_ok_and(|p| p.pid == 1 && p.name(&mut name) == "init"));
+    c.expect("past the last process", sys::process_info(slots::INTROSPECT, 1 << 40).map(drop), Err(Error::NotFound));
+    let me = (0..).map_while(|i| sys::process_info(slots::INTROSPECT, i).ok()).find(|p| p.name(&mut name) == "ipctest");
+    c.check(
+        "it sees this process, running and charged",
+        me.is_some_and(|p| p.charged > 0 && p.state.state == RunState::Ready),
+    );
+    let pid = me.map_or(0, |p| p.pid);
+    let memory = sys::cap_read(slots::INTROSPECT, pid, 0);
+    c.check(
+        "and this process's slot 0: its Memory",
+        memory.is_ok_and(|(slot, cap)| slot == 0 && cap.kind == Kind::Memory),
+    );
+    c.expect("no process of that id", sys::cap_read(slots::INTROSPECT, 1 << 40, 0).map(drop), Err(Error::NotFound));
+    c.expect("no slot past the last", sys::cap_read(slots::INTROSPECT, pid, 1 << 40).map(drop), Err(Error::NotFound));
     c.done()
 }
 
@@ -523,14 +544,19 @@ fn capcalls() -> u64 {
 fn restart() -> u64 {
     let mut c = Checks::new("ipctest restart");
     let looked_up = rt::name::lookup("echo");
-    c.check("look up the echo service", looked_up.is_ok());
+    c.check("look up the echo service: generation 1", looked_up.is_ok_and(|(_, g)| g == 1));
     let Ok((echo, _)) = looked_up else { return c.done() };
+    let watch = new_object(Kind::Notification, 0);
+    c.check("watch it", rt::name::NameServer::GIVEN.watch("echo", watch) == Ok(1));
     let first = sys::call_ep(echo, &Msg::new(PING, &[1]));
     c.check("the echo server answers", first.is_ok_and(|a| a.words[0] == 2));
     let lost = sys::call_ep(echo, &Msg::new(CRASH, &[]));
     c.expect("the call its crash interrupted fails", lost, Err(Error::ObjectGone));
     let again = sys::call_ep(echo, &Msg::new(PING, &[5]));
     c.check("calling again reaches the restarted server", again.is_ok_and(|a| a.words[0] == 6));
+    c.check("the watch was signalled when init registered it again", sys::poll(watch).is_ok_and(|b| b != 0));
+    let relooked = rt::name::lookup("echo");
+    c.check("its generation is now 2", relooked.is_ok_and(|(_, g)| g == 2));
     let denied = Err(rt::name::Failed::Server(NameError::Denied));
     c.check("a name it does not use is refused", rt::name::lookup("console").map(drop) == denied);
     let given = rt::name::NameServer::GIVEN;
