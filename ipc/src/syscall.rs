@@ -70,7 +70,8 @@ pub enum Syscall {
     Wait = 9,
     /// → `(free frames, kernel heap bytes in use)`: for tests and the shell.
     MemStats = 10,
-    /// `(slot)` → `(kind, rights, badge)`: what a capability is ([`crate::cap::CapInfo`]).
+    /// `(slot)` → `(kind, rights, badge, size)`: what a capability is
+    /// ([`crate::cap::CapInfo`]); `size` is a Frame's number of pages, 0 for other kinds.
     CapInspect = 11,
     /// `(src, dest, rights, target)`: a copy of `src` with `rights` (no more than its own)
     /// in slot `dest` of `target`. The copy is derived from `src`: revoking `src` deletes it.

@@ -62,8 +62,11 @@ pub mod slots {
     pub const IOPORTS_FIRST: Slot = 5;
     /// Its interrupt lines, in the order `irqs` lists them.
     pub const IRQ_FIRST: Slot = IOPORTS_FIRST + super::PORT_RANGES_MAX as Slot;
+    /// Its store, with a `store` size: a Frame init made once and gives to every instance of
+    /// the program, so that what it keeps there survives its crashes.
+    pub const STORE: Slot = IRQ_FIRST + super::IRQS_MAX as Slot;
     /// The first slot the description never fills.
-    pub const END: Slot = IRQ_FIRST + super::IRQS_MAX as Slot;
+    pub const END: Slot = STORE + 1;
     const _: () = assert!(MEMORY < ARCHIVE && ARCHIVE < NAME && NAME < SERVICE && SERVICE < INTROSPECT);
     const _: () = assert!(INTROSPECT < IOPORTS_FIRST && END <= crate::cap::GIVEN_SLOTS);
 }
@@ -199,6 +202,8 @@ pub struct Program<'a> {
     pub archive: Archive,
     /// It gets the introspection capability (process lists, other processes' capabilities).
     pub introspect: bool,
+    /// The bytes of its store (a multiple of the page size), 0 for none.
+    pub store: u64,
 }
 
 /// What is wrong with a description, and where.
@@ -320,6 +325,7 @@ impl<'a> Program<'a> {
             restart: None,
             archive: Archive::None,
             introspect: false,
+            store: 0,
         };
         for word in words {
             let (key, value) = word.split_once('=').unwrap_or((word, ""));
@@ -327,6 +333,10 @@ impl<'a> Program<'a> {
                 "name" => name = Some(value),
                 "priority" => priority = Some(value.parse().map_err(|_| syntax(word))?),
                 "memory" => memory = Some(value.parse().map_err(|_| syntax(word))?),
+                "store" => match value.parse::<u64>() {
+                    Ok(bytes) if bytes > 0 && bytes.is_multiple_of(crate::layout::PAGE_SIZE) => p.store = bytes,
+                    _ => return Err(syntax(word)),
+                },
                 "args" => p.args = value,
                 "uses" => p.uses = List(value),
                 "provides" => p.provides = List(value),
@@ -392,6 +402,9 @@ impl fmt::Display for Program<'_> {
         }
         if self.introspect {
             write!(f, " introspect")?;
+        }
+        if self.store > 0 {
+            write!(f, " store={}", self.store)?;
         }
         Ok(())
     }
@@ -481,6 +494,7 @@ mod tests {
             restart: Some(Restart { limit: 3, backoff_ms: 100 }),
             archive: Archive::None,
             introspect: false,
+            store: 0,
         }
     }
 
@@ -497,6 +511,7 @@ mod tests {
             restart: Some(Restart { limit: 3, backoff_ms: 0 }),
             archive: Archive::None,
             introspect: false,
+            store: 0,
         }
     }
 
@@ -513,6 +528,7 @@ mod tests {
             restart: None,
             archive: Archive::Spawn,
             introspect: true,
+            store: 65536,
         }
     }
 
@@ -598,6 +614,8 @@ mod tests {
             ("program name=x priority=1 memory=1 restart=3", Problem::Syntax("restart=3")),
             ("program name=x priority=1 memory=1 archive", Problem::Syntax("archive")),
             ("program name=x priority=1 memory=1 archive=all", Problem::Syntax("archive=all")),
+            ("program name=x priority=1 memory=1 store=100", Problem::Syntax("store=100")),
+            ("program name=x priority=1 memory=1 store=0", Problem::Syntax("store=0")),
             ("process name=x", Problem::Syntax("process name=x")),
         ];
         for (line, want) in bad {

@@ -16,7 +16,8 @@
 //!
 //! Optional too: `args` (a list of start arguments), `archive = "read"` (it may read the
 //! boot archive's files) or `"spawn"` (and make processes of its programs), `introspect =
-//! true` (it gets the introspection capability).
+//! true` (it gets the introspection capability), `store = "64 KiB"` (a Frame that outlives
+//! the program's crashes, for data it must not lose).
 
 use anyhow::{bail, Context, Result};
 use ipc::system::{self, Archive, List, Program, Restart};
@@ -51,6 +52,7 @@ struct Entry {
     archive: Option<String>,
     #[serde(default)]
     introspect: bool,
+    store: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -108,6 +110,13 @@ pub fn compile_text(text: &str, programs: &[String]) -> Result<String> {
         let memory = bytes(&e.memory).with_context(|| {
             format!("program '{}': memory \"{}\" is not a size (\"256 KiB\", \"1 MiB\")", e.name, e.memory)
         })?;
+        let store = match e.store.as_deref().map(|s| (s, bytes(s))) {
+            None => 0,
+            Some((_, Some(b))) if b > 0 && b.is_multiple_of(4096) => b,
+            Some((text, _)) => {
+                bail!("program '{}': store \"{text}\" is not a size in whole pages (\"64 KiB\")", e.name)
+            }
+        };
         let archive = match e.archive.as_deref() {
             None => Archive::None,
             Some(word) => Archive::from_word(word)
@@ -130,6 +139,7 @@ pub fn compile_text(text: &str, programs: &[String]) -> Result<String> {
             restart: e.supervise.as_ref().map(|s| Restart { limit: s.restarts, backoff_ms: s.backoff_ms }),
             archive,
             introspect: e.introspect,
+            store,
         });
     }
     let mut out = format!("{}\n", system::HEADER);
@@ -236,6 +246,7 @@ supervise = { restarts = 3 }
             (GOOD.replace("ports = [\"0x3f8-0x3ff\"]", "ports = [\"0x3f8-0x400\"]"), "is not a range of I/O ports"),
             (GOOD.replace("args = [\"prompt\", \"x\"]", "args = [\"a b\"]"), "argument \"a b\""),
             (GOOD.replace("archive = \"spawn\"", "archive = \"all\""), "archive \"all\" is none, read or spawn"),
+            (GOOD.replace("archive = \"spawn\"", "store = \"100\""), "store \"100\" is not a size in whole pages"),
             (GOOD.replace("provides = [\"name\"]", "provides = [\"name\"]\nuses = [\"console\"]"), "dependency loop"),
         ];
         for (toml, want) in cases {

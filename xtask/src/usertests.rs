@@ -128,6 +128,7 @@ pub fn cases() -> Vec<UserCase> {
         described("ipc_archive", devices("archive"), |o| check_ipctest(o, "archive")),
         described("ipc_restart", RESTART.into(), check_restart),
         described("console_output", CONSOLE.into(), check_console_output),
+        described("store_survives", STORE.into(), check_store),
         UserCase { conversation: typing(), ..described("console_input", typing_system(), |_| Ok(())) },
         UserCase { conversation: shell_session(), ..described("shell", DEFAULT_SYSTEM.into(), check_shell) },
         defect("defect_ipc_buffer", "run=defects:ipc-buffer", |o| check_defects(o, "ipc-buffer")),
@@ -291,6 +292,32 @@ fn check_ipctest(out: &str, scenario: &str) -> Result<(), String> {
 /// A `defects` scenario: the sequence that once broke the kernel is refused or harmless.
 fn check_defects(out: &str, scenario: &str) -> Result<(), String> {
     check_scenario(out, "defects", scenario)
+}
+
+/// A test system: ipctest's `store` scenario, supervised, with a store of its own.
+const STORE: &str = r#"
+[[program]]
+name = "ipctest"
+priority = 100
+memory = "2 MiB"
+store = "16 KiB"
+args = ["store"]
+supervise = { restarts = 1 }
+"#;
+
+/// The first instance appended and crashed; init restarted it; the second found it all.
+fn check_store(out: &str) -> Result<(), String> {
+    in_order(
+        out,
+        &[
+            "store: 200 records appended; crashing",
+            "process 'ipctest' (pid 2) stopped: page fault (#PF)",
+            "init: 'ipctest' faulted",
+            "init: started 'ipctest' (pid 3",
+            "ipctest store: ",
+        ],
+    )?;
+    check_ipctest(out, "store")
 }
 
 /// The system `cargo xtask run` boots.

@@ -80,7 +80,11 @@ fn holds_handle_to(t: &Tasks, from: u64, to: u64) -> bool {
 pub fn inspect(r: &mut Regs) -> Result<(), Error> {
     with(|t| {
         let cap = t.caps.get(t.slot(r[0])?)?;
-        [r[0], r[1], r[2]] = [cap.kind as u64, cap.rights.bits(), cap.badge];
+        let size = match t.caps.object(cap.obj) {
+            Object::Frame { pages, .. } => pages.len() as u64,
+            _ => 0,
+        };
+        [r[0], r[1], r[2], r[3]] = [cap.kind as u64, cap.rights.bits(), cap.badge, size];
         Ok(())
     })
 }

@@ -71,6 +71,12 @@ impl Child {
             sys::io_ports_derive(init_slots::IOPORTS, first, last, ports, init_slots::MEMORY)?;
             grants.push(Grant::new(ports, slots::IOPORTS_FIRST + i as Slot, Rights::ALL));
         }
+        if p.store > 0 {
+            // Paid from its own quota, kept by init, the same Frame for every instance.
+            let store = cap::alloc()?;
+            sys::create(memory, Kind::Frame, store, p.store / ipc::layout::PAGE_SIZE)?;
+            grants.push(Grant::new(store, slots::STORE, Rights::READ.union(Rights::WRITE)));
+        }
         if p.introspect {
             grants.push(Grant::new(init_slots::INTROSPECT, slots::INTROSPECT, Rights::READ));
         }

@@ -13,7 +13,7 @@
 //! its restart limit. The same endpoint serves init's own service (`ipc::proto::init`) to the
 //! programs that use it: the list of children, and ending or restarting one by name. With
 //! `exit_when_done` on the command line, once every unsupervised program has ended, init ends
-//! the supervised ones and exits.
+//! the supervised ones and exits (with no unsupervised program, once all have ended).
 #![no_std]
 #![no_main]
 
@@ -214,6 +214,9 @@ impl Init {
     fn supervise(&mut self, reply: Slot, exit_when_done: bool) -> u64 {
         let supervised: u64 =
             (0..self.children.len()).filter(|&i| self.children[i].is_supervised()).fold(0, |m, i| m | 1 << i);
+        // A run to completion ends when its unsupervised programs have (the supervised ones
+        // are the system they ran on); with none, when everything has.
+        let any_unsupervised = self.children.len() > supervised.count_ones() as usize;
         loop {
             let ended = core::mem::take(&mut self.noticed) & self.alive;
             for i in (0..self.children.len()).filter(|i| ended & 1 << i != 0) {
@@ -223,7 +226,11 @@ impl Init {
                     self.alive |= 1 << i;
                 }
             }
-            if self.alive & !supervised == 0 && (exit_when_done || self.alive == 0) {
+            let finished = match exit_when_done && any_unsupervised {
+                true => self.alive & !supervised == 0,
+                false => self.alive == 0,
+            };
+            if finished {
                 break;
             }
             let m = match sys::recv(self.faults, reply) {

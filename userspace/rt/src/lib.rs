@@ -19,6 +19,7 @@ mod heap;
 pub mod name;
 pub mod print;
 mod start;
+pub mod store;
 pub mod sys;
 
 pub use ipc;

@@ -122,6 +122,15 @@ pub fn cap_inspect(slot: Slot) -> Result<CapInfo, Error> {
     Ok(CapInfo { kind: Kind::try_from(r[0])?, rights: Rights::try_from(r[1])?, badge: r[2] })
 }
 
+/// The number of pages of the Frame in `slot` (`WrongKind` for anything else).
+pub fn frame_pages(slot: Slot) -> Result<u64, Error> {
+    let r = call(Syscall::CapInspect, [slot, 0, 0, 0, 0, 0])?;
+    match Kind::try_from(r[0])? {
+        Kind::Frame => Ok(r[3]),
+        _ => Err(Error::WrongKind),
+    }
+}
+
 /// Copies `src` to slot `dest` of `target` (`ipc::cap::SELF` or a Process capability).
 pub fn cap_copy(src: Slot, dest: Slot, rights: Rights, target: Slot) -> Result<(), Error> {
     call(Syscall::CapCopy, [src, dest, rights.bits(), target, 0, 0]).map(drop)

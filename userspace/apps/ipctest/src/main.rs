@@ -5,7 +5,7 @@
 //! and Archive, by convention).
 //!
 //! Scenarios: `pingpong`, `rights`, `revoke`, `transfer`, `notify`, `irq`, `shared`,
-//! `capcalls`, `restart`, `archive`, `console`, `typing`.
+//! `capcalls`, `restart`, `archive`, `console`, `typing`, `store`.
 #![no_std]
 #![no_main]
 
@@ -25,6 +25,7 @@ use rt::{ipc, println};
 
 mod archive;
 mod console;
+mod store;
 mod typing;
 
 rt::main!(main);
@@ -54,6 +55,7 @@ fn main(args: rt::Args) -> u64 {
         "archive" => archive::archive(),
         "console" => console::console(),
         "typing" => typing::typing(),
+        "store" => store::store(),
         "server" => server(arg),
         "client" => client(arg),
         "looper" => looper(),
@@ -63,7 +65,7 @@ fn main(args: rt::Args) -> u64 {
         "reader" => reader(),
         _ => {
             println!(
-                "usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls|restart|archive|console|typing"
+                "usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls|restart|archive|console|typing|store"
             );
             2
         }
