@@ -169,15 +169,9 @@ fn print_comparison(seam: &[Figure], linux: &[Figure]) {
 /// The system a name lookup is measured in: the name server, a service to look up, and the
 /// benchmark as the client that uses it.
 fn lookup_system(iters: u64) -> String {
+    let name = crate::system::NAME_SERVER;
     format!(
-        r#"
-[[program]]
-name = "name"
-priority = 220
-memory = "1 MiB"
-provides = ["name"]
-archive = "read"
-
+        r#"{name}
 [[program]]
 name = "supervised-echo"
 priority = 150

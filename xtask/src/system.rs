@@ -63,6 +63,17 @@ struct Supervise {
     backoff_ms: u32,
 }
 
+/// The name server's entry, as the systems xtask makes for tests and benchmarks have it.
+pub const NAME_SERVER: &str = r#"
+[[program]]
+name = "name"
+priority = 220
+memory = "1 MiB"
+provides = ["name"]
+archive = "read"
+supervise = { restarts = 3 }
+"#;
+
 /// `"256 KiB"`, `"1 MiB"` or a plain number of bytes, as a number of bytes.
 fn bytes(text: &str) -> Option<u64> {
     let text = text.trim();

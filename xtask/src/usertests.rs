@@ -45,15 +45,12 @@ args = ["{scenario}"]
 
 /// A test system: the name server and the console, and ipctest's `console` scenario printing
 /// through the console.
-const CONSOLE: &str = r#"
-[[program]]
-name = "name"
-priority = 220
-memory = "1 MiB"
-provides = ["name"]
-archive = "read"
-supervise = { restarts = 3 }
+fn console_system() -> String {
+    format!("{}\n{}", crate::system::NAME_SERVER, CONSOLE_AND_CLIENT)
+}
 
+/// The console and its client in the console's test systems.
+const CONSOLE_AND_CLIENT: &str = r#"
 [[program]]
 name = "console"
 priority = 200
@@ -127,7 +124,7 @@ pub fn cases() -> Vec<UserCase> {
         described("ipc_capcalls", devices("capcalls"), |o| check_ipctest(o, "capcalls")),
         described("ipc_archive", devices("archive"), |o| check_ipctest(o, "archive")),
         described("ipc_restart", RESTART.into(), check_restart),
-        described("console_output", CONSOLE.into(), check_console_output),
+        described("console_output", console_system(), check_console_output),
         described("store_survives", STORE.into(), check_store),
         UserCase { conversation: typing(), ..described("console_input", typing_system(), |_| Ok(())) },
         UserCase { conversation: shell_session(), ..described("shell", DEFAULT_SYSTEM.into(), check_shell) },
@@ -400,7 +397,7 @@ fn section<'a>(out: &'a str, head: &str) -> Result<&'a str, String> {
 
 /// The console's test system, with ipctest reading lines as `input` (its `typing` scenario).
 fn typing_system() -> String {
-    CONSOLE
+    console_system()
         .replace("uses = [\"console\"]\nargs = [\"console\"]", "uses = [\"console\", \"input\"]\nargs = [\"typing\"]")
 }
 
