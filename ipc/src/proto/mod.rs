@@ -45,8 +45,9 @@ macro_rules! errors {
 pub mod console;
 pub mod init;
 pub mod name;
+pub mod settings;
 
-use crate::msg::{MsgInfo, MSG_REGS};
+use crate::msg::{MsgInfo, MSG_MAX_WORDS, MSG_REGS};
 
 /// The label of a reply that succeeded.
 pub const OK: u32 = 0;
@@ -80,6 +81,94 @@ impl Message {
     /// The info word to send it with.
     pub const fn info(&self) -> MsgInfo {
         MsgInfo { label: self.label, words: self.len, caps: self.caps }
+    }
+}
+
+/// A message of up to [`MSG_MAX_WORDS`] words, for protocols whose requests carry more than
+/// the registers hold (text of a few hundred bytes): the first [`MSG_REGS`] words travel in
+/// the registers, the rest in the IPC buffer. Bytes are packed little-endian from a word on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Long {
+    pub label: u32,
+    pub words: [u64; MSG_MAX_WORDS],
+    pub len: usize,
+    pub caps: u8,
+}
+
+impl Long {
+    pub const fn new(label: u32) -> Long {
+        Long { label, words: [0; MSG_MAX_WORDS], len: 0, caps: 0 }
+    }
+
+    pub const fn info(&self) -> MsgInfo {
+        MsgInfo { label: self.label, words: self.len as u8, caps: self.caps }
+    }
+
+    /// Appends a word; false if the message is full.
+    pub fn push(&mut self, word: u64) -> bool {
+        if self.len == MSG_MAX_WORDS {
+            return false;
+        }
+        self.words[self.len] = word;
+        self.len += 1;
+        true
+    }
+
+    /// Appends `bytes`, packed into as many words as they need, after their length; false
+    /// (nothing appended) if they do not fit.
+    pub fn push_bytes(&mut self, bytes: &[u8]) -> bool {
+        let words = bytes.len().div_ceil(8);
+        if self.len + 1 + words > MSG_MAX_WORDS {
+            return false;
+        }
+        self.push(bytes.len() as u64);
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.push(u64::from_le_bytes(word));
+        }
+        true
+    }
+
+    /// A reader from word `at`.
+    pub fn reader(&self, at: usize) -> Reader<'_> {
+        Reader { message: self, at }
+    }
+}
+
+/// Reads a [`Long`] word by word; each read fails (None) past the words the message has.
+pub struct Reader<'a> {
+    message: &'a Long,
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// The next word, left to be read.
+    pub fn peek(&self) -> Option<u64> {
+        self.message.words[..self.message.len].get(self.at).copied()
+    }
+
+    pub fn word(&mut self) -> Option<u64> {
+        let w = *self.message.words[..self.message.len].get(self.at)?;
+        self.at += 1;
+        Some(w)
+    }
+
+    /// Bytes appended with [`Long::push_bytes`], into `out`; at most `max` of them.
+    pub fn bytes<'o>(&mut self, max: usize, out: &'o mut [u8]) -> Option<&'o [u8]> {
+        let len = usize::try_from(self.word()?).ok().filter(|&l| l <= max && l <= out.len())?;
+        for i in 0..len.div_ceil(8) {
+            let word = self.word()?.to_le_bytes();
+            let part = &mut out[i * 8..(len).min(i * 8 + 8)];
+            let n = part.len();
+            part.copy_from_slice(&word[..n]);
+        }
+        Some(&out[..len])
+    }
+
+    /// Text appended with [`Long::push_bytes`], checked to be UTF-8.
+    pub fn text<'o>(&mut self, max: usize, out: &'o mut [u8]) -> Option<&'o str> {
+        core::str::from_utf8(self.bytes(max, out)?).ok()
     }
 }
 
@@ -122,6 +211,34 @@ mod tests {
         assert_eq!(pack::<3>("nul\0inside"), None);
         assert_eq!(unpack(&[u64::from_le_bytes(*b"ab\0c\0\0\0\0"), 0, 0], &mut buf), None, "bytes after the end");
         assert_eq!(unpack(&[u64::from_le_bytes([0xff; 8]), 0, 0], &mut buf), None, "not UTF-8");
+    }
+
+    #[test]
+    fn long_messages_carry_bytes_and_refuse_to_overflow() {
+        let mut m = Long::new(5);
+        assert!(m.push(42));
+        assert!(m.push_bytes(b"system.locale"));
+        assert!(m.push_bytes(&[0xab; 300]));
+        assert!(m.push_bytes(b""));
+        let mut r = m.reader(0);
+        assert_eq!(r.word(), Some(42));
+        let mut buf = [0u8; 512];
+        assert_eq!(r.text(64, &mut buf), Some("system.locale"));
+        assert_eq!(r.bytes(512, &mut buf), Some(&[0xab; 300][..]));
+        assert_eq!(r.bytes(8, &mut buf), Some(&[][..]));
+        assert_eq!(r.word(), None, "past the end");
+        let mut limit = m.reader(1);
+        assert_eq!(limit.text(5, &mut buf), None, "longer than allowed");
+        let mut full = Long::new(1);
+        assert!(!full.push_bytes(&[0; MSG_MAX_WORDS * 8]), "too long for a message");
+        assert_eq!(full.len, 0, "nothing appended");
+        while full.push(1) {}
+        assert_eq!(full.len, MSG_MAX_WORDS);
+        assert_eq!(full.info().words as usize, MSG_MAX_WORDS);
+        let mut lying = Long::new(1);
+        lying.push(1000);
+        let mut big = [0u8; 2048];
+        assert_eq!(lying.reader(0).bytes(2000, &mut big), None, "a length past the words sent");
     }
 
     #[test]

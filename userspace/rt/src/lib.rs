@@ -16,6 +16,7 @@ pub mod cap;
 pub mod check;
 pub mod console;
 mod heap;
+pub mod long;
 pub mod name;
 pub mod print;
 mod start;

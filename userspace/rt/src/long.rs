@@ -1,0 +1,53 @@
+//! Long protocol messages (`ipc::proto::Long`) on the wire: the first four words in the
+//! registers, the rest through this thread's IPC buffer, both ways.
+
+use crate::cap;
+use crate::sys::{self, Msg};
+use ipc::cap::Slot;
+use ipc::msg::{MsgInfo, MSG_MAX_WORDS, MSG_REGS};
+use ipc::proto::Long;
+use ipc::Error;
+
+/// The registers of `m`, its other words put in the IPC buffer.
+fn outgoing(m: &Long) -> Msg {
+    for i in MSG_REGS..m.len {
+        cap::set_word(i, m.words[i]);
+    }
+    let mut regs = [0; MSG_REGS];
+    regs.copy_from_slice(&m.words[..MSG_REGS]);
+    Msg { badge: 0, info: m.info().encode(), words: regs }
+}
+
+/// A received message, its words past the registers read from the IPC buffer.
+fn incoming(m: &Msg) -> Long {
+    let info = MsgInfo::decode(m.info).unwrap_or(MsgInfo::new(0, 0, 0));
+    let mut long = Long::new(info.label);
+    long.len = usize::from(info.words).min(MSG_MAX_WORDS);
+    long.caps = info.caps;
+    long.words[..MSG_REGS].copy_from_slice(&m.words);
+    for i in MSG_REGS..long.len {
+        long.words[i] = cap::word(i);
+    }
+    long
+}
+
+/// Sends `m` through `endpoint` and waits for the answer.
+pub fn call(endpoint: Slot, m: &Long) -> Result<Long, Error> {
+    sys::call_ep(endpoint, &outgoing(m)).map(|a| incoming(&a))
+}
+
+/// Waits for a message on `endpoint` (a call's reply capability to slot `reply`); returns
+/// the sender's badge and the message.
+pub fn recv(endpoint: Slot, reply: Slot) -> Result<(u64, Long), Error> {
+    sys::recv(endpoint, reply).map(|m| (m.badge, incoming(&m)))
+}
+
+/// Answers the call in slot `reply` with `m`, then waits on `endpoint`.
+pub fn reply_recv(endpoint: Slot, reply: Slot, m: &Long) -> Result<(u64, Long), Error> {
+    sys::reply_recv(endpoint, reply, &outgoing(m)).map(|m| (m.badge, incoming(&m)))
+}
+
+/// Answers through the reply capability in slot `reply` (`Send` on it).
+pub fn reply(reply: Slot, m: &Long) -> Result<(), Error> {
+    sys::send(reply, &outgoing(m))
+}
