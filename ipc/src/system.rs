@@ -204,6 +204,8 @@ pub struct Program<'a> {
     pub introspect: bool,
     /// The bytes of its store (a multiple of the page size), 0 for none.
     pub store: u64,
+    /// The settings key prefixes it may write (`system.`, `weather.`).
+    pub writes: List<'a>,
 }
 
 /// What is wrong with a description, and where.
@@ -223,6 +225,8 @@ pub enum Problem<'a> {
     Syntax(&'a str),
     /// A name that is empty, too long, or has characters other than `a-z 0-9 - _`.
     BadName(&'a str),
+    /// A `writes` item that is not a settings key prefix.
+    BadPrefix(&'a str),
     /// A required key is missing (`name`, `priority`, `memory`).
     Missing(&'static str),
     /// More than the layout allows of something (programs, services, ranges, lines).
@@ -258,6 +262,7 @@ impl fmt::Display for Problem<'_> {
                 write!(f, "\"{name}\" is not a name (1 to {NAME_MAX} of a-z, 0-9, '-', '_')")
             }
             Problem::Missing(key) => write!(f, "no {key} given"),
+            Problem::BadPrefix(p) => write!(f, "\"{p}\" is not a settings key prefix (like \"weather.\")"),
             Problem::TooMany(what) => write!(f, "too many {what}"),
             Problem::DuplicateProgram => write!(f, "listed twice"),
             Problem::DuplicateService(s) => write!(f, "provides '{s}', which is provided twice"),
@@ -326,6 +331,7 @@ impl<'a> Program<'a> {
             archive: Archive::None,
             introspect: false,
             store: 0,
+            writes: List::default(),
         };
         for word in words {
             let (key, value) = word.split_once('=').unwrap_or((word, ""));
@@ -342,6 +348,7 @@ impl<'a> Program<'a> {
                 "provides" => p.provides = List(value),
                 "ports" => p.ports = List(value),
                 "irqs" => p.irqs = List(value),
+                "writes" => p.writes = List(value),
                 "restart" => {
                     let (limit, backoff) = value.split_once('/').ok_or(syntax(word))?;
                     let limit = limit.parse().map_err(|_| syntax(word))?;
@@ -362,6 +369,9 @@ impl<'a> Program<'a> {
         p.memory = memory.ok_or(here(Problem::Missing("memory")))?;
         if let Some(bad) = p.uses.items().chain(p.provides.items()).find(|n| !is_name(n)) {
             return Err(here(Problem::BadName(bad)));
+        }
+        if let Some(bad) = p.writes.items().find(|w| !crate::proto::settings::is_prefix(w)) {
+            return Err(here(Problem::BadPrefix(bad)));
         }
         if let Some(bad) = p.ports.items().find(|r| parse_range(r).is_none()) {
             return Err(here(Problem::BadPorts(bad)));
@@ -390,7 +400,8 @@ impl fmt::Display for Program<'_> {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "program name={} priority={} memory={}", self.name, self.priority, self.memory)?;
         let lists = [("args", self.args), ("uses", self.uses.0), ("provides", self.provides.0)];
-        let lists = lists.into_iter().chain([("ports", self.ports.0), ("irqs", self.irqs.0)]);
+        let lists =
+            lists.into_iter().chain([("ports", self.ports.0), ("irqs", self.irqs.0), ("writes", self.writes.0)]);
         for (key, value) in lists.filter(|(_, v)| !v.is_empty()) {
             write!(f, " {key}={value}")?;
         }
@@ -495,6 +506,7 @@ mod tests {
             archive: Archive::None,
             introspect: false,
             store: 0,
+            writes: List::default(),
         }
     }
 
@@ -512,6 +524,7 @@ mod tests {
             archive: Archive::None,
             introspect: false,
             store: 0,
+            writes: List::default(),
         }
     }
 
@@ -529,6 +542,7 @@ mod tests {
             archive: Archive::Spawn,
             introspect: true,
             store: 65536,
+            writes: List::new("user.,weather."),
         }
     }
 
@@ -616,6 +630,7 @@ mod tests {
             ("program name=x priority=1 memory=1 archive=all", Problem::Syntax("archive=all")),
             ("program name=x priority=1 memory=1 store=100", Problem::Syntax("store=100")),
             ("program name=x priority=1 memory=1 store=0", Problem::Syntax("store=0")),
+            ("program name=x priority=1 memory=1 writes=System.", Problem::BadPrefix("System.")),
             ("process name=x", Problem::Syntax("process name=x")),
         ];
         for (line, want) in bad {

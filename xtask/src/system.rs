@@ -17,7 +17,8 @@
 //! Optional too: `args` (a list of start arguments), `archive = "read"` (it may read the
 //! boot archive's files) or `"spawn"` (and make processes of its programs), `introspect =
 //! true` (it gets the introspection capability), `store = "64 KiB"` (a Frame that outlives
-//! the program's crashes, for data it must not lose).
+//! the program's crashes, for data it must not lose), `writes = ["weather."]` (the settings
+//! key prefixes it may write).
 
 use anyhow::{bail, Context, Result};
 use ipc::system::{self, Archive, List, Program, Restart};
@@ -53,6 +54,8 @@ struct Entry {
     #[serde(default)]
     introspect: bool,
     store: Option<String>,
+    #[serde(default)]
+    writes: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -114,10 +117,11 @@ pub fn compile_text(text: &str, programs: &[String]) -> Result<String> {
             e.provides.join(","),
             e.ports.join(","),
             e.irqs.iter().map(u8::to_string).collect::<Vec<_>>().join(","),
+            e.writes.join(","),
         ]);
     }
     let mut programs = Vec::new();
-    for ((e, args), [uses, provides, ports, irqs]) in file.program.iter().zip(&args).zip(&lists) {
+    for ((e, args), [uses, provides, ports, irqs, writes]) in file.program.iter().zip(&args).zip(&lists) {
         let memory = bytes(&e.memory).with_context(|| {
             format!("program '{}': memory \"{}\" is not a size (\"256 KiB\", \"1 MiB\")", e.name, e.memory)
         })?;
@@ -133,7 +137,7 @@ pub fn compile_text(text: &str, programs: &[String]) -> Result<String> {
             Some(word) => Archive::from_word(word)
                 .with_context(|| format!("program '{}': archive \"{word}\" is none, read or spawn", e.name))?,
         };
-        for list in [&e.uses, &e.provides, &e.ports] {
+        for list in [&e.uses, &e.provides, &e.ports, &e.writes] {
             if let Some(bad) = list.iter().find(|item| item.contains(',') || item.is_empty()) {
                 bail!("program '{}': \"{bad}\" is not a name or a range", e.name);
             }
@@ -151,6 +155,7 @@ pub fn compile_text(text: &str, programs: &[String]) -> Result<String> {
             archive,
             introspect: e.introspect,
             store,
+            writes: List::new(writes),
         });
     }
     let mut out = format!("{}\n", system::HEADER);
@@ -258,6 +263,7 @@ supervise = { restarts = 3 }
             (GOOD.replace("args = [\"prompt\", \"x\"]", "args = [\"a b\"]"), "argument \"a b\""),
             (GOOD.replace("archive = \"spawn\"", "archive = \"all\""), "archive \"all\" is none, read or spawn"),
             (GOOD.replace("archive = \"spawn\"", "store = \"100\""), "store \"100\" is not a size in whole pages"),
+            (GOOD.replace("archive = \"spawn\"", "writes = [\"Weather\"]"), "\"Weather\" is not a settings key prefix"),
             (GOOD.replace("provides = [\"name\"]", "provides = [\"name\"]\nuses = [\"console\"]"), "dependency loop"),
         ];
         for (toml, want) in cases {
