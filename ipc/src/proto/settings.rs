@@ -223,6 +223,84 @@ pub fn read_entry<'b>(m: &Long, b: &'b mut Buffers) -> Result<Option<(&'b str, V
     Ok(Some((key, read_value(&mut r, &mut b.value)?)))
 }
 
+/// How the settings server keeps a change in its store (one record per change; replaying
+/// them in order gives the values). A record is `op` (1 set, 2 delete), the key's length and
+/// bytes, and for a set the value: a type byte, then 8 bytes of an int, 1 of a bool, or a
+/// string's 2-byte length and bytes (all little-endian).
+pub mod record {
+    use super::{is_key, Value, KEY_MAX, STRING_MAX};
+
+    /// The longest record.
+    pub const MAX: usize = 2 + KEY_MAX + 3 + STRING_MAX;
+
+    /// A change, as a record holds it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Change<'a> {
+        Set(&'a str, Value<'a>),
+        Del(&'a str),
+    }
+
+    /// Writes the record of `change` into `out`; returns its length. None if the key or a
+    /// string is out of bounds.
+    pub fn encode(change: &Change, out: &mut [u8; MAX]) -> Option<usize> {
+        let (op, key) = match change {
+            Change::Set(key, _) => (1, key),
+            Change::Del(key) => (2, key),
+        };
+        if !is_key(key) {
+            return None;
+        }
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            out[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        put(&[op, key.len() as u8]);
+        put(key.as_bytes());
+        if let Change::Set(_, value) = change {
+            match value {
+                Value::Int(i) => {
+                    put(&[1]);
+                    put(&i.to_le_bytes());
+                }
+                Value::Bool(b) => put(&[2, u8::from(*b)]),
+                Value::Str(s) if s.len() <= STRING_MAX => {
+                    put(&[3]);
+                    put(&(s.len() as u16).to_le_bytes());
+                    put(s.as_bytes());
+                }
+                Value::Str(_) => return None,
+            }
+        }
+        Some(at)
+    }
+
+    /// Reads a record; None if it is not one (cut short, a bad key, trailing bytes).
+    pub fn decode(record: &[u8]) -> Option<Change<'_>> {
+        let (&op, rest) = record.split_first()?;
+        let (&len, rest) = rest.split_first()?;
+        let key = core::str::from_utf8(rest.get(..len as usize)?).ok().filter(|k| is_key(k))?;
+        let rest = &rest[len as usize..];
+        match op {
+            2 if rest.is_empty() => Some(Change::Del(key)),
+            1 => {
+                let (&kind, rest) = rest.split_first()?;
+                let value = match (kind, rest) {
+                    (1, bytes) if bytes.len() == 8 => Value::Int(i64::from_le_bytes(bytes.try_into().ok()?)),
+                    (2, [0]) => Value::Bool(false),
+                    (2, [1]) => Value::Bool(true),
+                    (3, [a, b, text @ ..]) if usize::from(u16::from_le_bytes([*a, *b])) == text.len() => {
+                        Value::Str(core::str::from_utf8(text).ok().filter(|t| t.len() <= STRING_MAX)?)
+                    }
+                    _ => return None,
+                };
+                Some(Change::Set(key, value))
+            }
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +343,31 @@ mod tests {
         assert_eq!(read_entry(&refuse(SettingsError::NotFound), &mut b), Ok(None));
         assert_eq!(read_done(&refuse(SettingsError::Denied)), Err(SettingsError::Denied));
         assert_eq!(read_done(&done()), Ok(()));
+    }
+
+    #[test]
+    fn records_round_trip_and_refuse_what_is_not_one() {
+        use record::{decode as read, encode as write, Change, MAX};
+        let long = "v".repeat(STRING_MAX);
+        let changes = [
+            Change::Set("system.locale", Value::Str("nb_NO")),
+            Change::Set("ui.scale", Value::Int(i64::MIN)),
+            Change::Set("ui.dark", Value::Bool(false)),
+            Change::Set("big", Value::Str(&long)),
+            Change::Del("ui.dark"),
+        ];
+        let mut out = [0u8; MAX];
+        for c in changes {
+            let n = write(&c, &mut out).unwrap();
+            assert_eq!(read(&out[..n]), Some(c));
+            for cut in 0..n {
+                assert_eq!(read(&out[..cut]), None, "{c:?} cut at {cut}");
+            }
+        }
+        assert_eq!(write(&Change::Del("Bad Key"), &mut out), None);
+        assert_eq!(read(&[1, 1, b'a', 2, 7]), None, "a bool that is neither");
+        assert_eq!(read(&[2, 1, b'a', 0]), None, "bytes after a delete");
+        assert_eq!(read(&[9, 1, b'a']), None, "an unknown operation");
     }
 
     #[test]

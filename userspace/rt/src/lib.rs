@@ -19,6 +19,7 @@ mod heap;
 pub mod long;
 pub mod name;
 pub mod print;
+pub mod settings;
 mod start;
 pub mod store;
 pub mod sys;

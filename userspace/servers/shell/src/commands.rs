@@ -24,6 +24,7 @@ const COMMANDS: &[(&str, &str, &str, Run)] = &[
     ("services", "", "list the registered service names and their generations", services),
     ("kill", "NAME|PID", "end a program init runs (a supervised one comes back)", kill),
     ("restart", "NAME", "end a program init runs and start it again at once", restart),
+    ("settings", "get|set|del|list|watch ...", "read and write settings (settings help)", crate::settings::run),
     ("mem", "", "free memory and the kernel heap in use", mem),
     ("uptime", "", "time since boot", uptime),
 ];

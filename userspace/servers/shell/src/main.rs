@@ -9,6 +9,7 @@
 extern crate alloc;
 
 mod commands;
+mod settings;
 
 use ipc::proto::console::{ConsoleError, INPUT};
 use ipc::system::INIT_SERVICE;
@@ -22,6 +23,8 @@ pub struct Shell {
     input: u64,
     /// Init's service.
     init: Option<u64>,
+    /// The settings service.
+    settings: Option<u64>,
 }
 
 fn main(_: rt::Args) -> u64 {
@@ -30,7 +33,8 @@ fn main(_: rt::Args) -> u64 {
         return 1;
     };
     let init = name::lookup(INIT_SERVICE).ok().map(|(slot, _)| slot);
-    let shell = Shell { input, init };
+    let settings = name::lookup("settings").ok().map(|(slot, _)| slot);
+    let shell = Shell { input, init, settings };
     println!("Seam shell, {} ms after boot. Type help for the commands.", sys::micros_since_boot() / 1000);
     loop {
         print!("seam> ");
