@@ -126,6 +126,7 @@ pub fn cases() -> Vec<UserCase> {
         described("ipc_restart", RESTART.into(), check_restart),
         described("console_output", console_system(), check_console_output),
         described("store_survives", STORE.into(), check_store),
+        described("settings_crash_load", crash_load_system(), check_crash_load),
         UserCase { conversation: typing(), ..described("console_input", typing_system(), |_| Ok(())) },
         UserCase { conversation: shell_session(), ..described("shell", DEFAULT_SYSTEM.into(), check_shell) },
         defect("defect_ipc_buffer", "run=defects:ipc-buffer", |o| check_defects(o, "ipc-buffer")),
@@ -315,6 +316,52 @@ fn check_store(out: &str) -> Result<(), String> {
         ],
     )?;
     check_ipctest(out, "store")
+}
+
+/// A test system: the settings server, with a small store (so that it compacts), and
+/// `crashload` killing it 20 times while two writers make 400 writes each. The server runs
+/// below its clients, so that calls wait in its queue and kills land in the middle of them.
+fn crash_load_system() -> String {
+    let name = crate::system::NAME_SERVER;
+    format!(
+        r#"{name}
+[[program]]
+name = "settings"
+priority = 90
+memory = "1 MiB"
+provides = ["settings"]
+archive = "read"
+store = "16 KiB"
+supervise = {{ restarts = 100, backoff_ms = 10 }}
+
+[[program]]
+name = "crashload"
+priority = 100
+memory = "8 MiB"
+uses = ["settings", "init"]
+writes = ["load."]
+archive = "spawn"
+args = ["20", "400"]
+"#
+    )
+}
+
+/// Both writers found every acknowledged change; the server was killed 20 times; memory came
+/// back to the baseline (crashload exits with the number of failures).
+fn check_crash_load(out: &str) -> Result<(), String> {
+    for id in 0..4 {
+        let head = format!("writer {id}: ");
+        let line = out.lines().find(|l| l.contains(&head)).ok_or_else(|| format!("output lacks \"{head}\""))?;
+        if !line.trim_end().ends_with(" 0 unexpected, 0 lost") {
+            return Err(format!("a writer saw a loss or a wrong answer: {}", line.trim()));
+        }
+    }
+    find(out, "crashload: settings killed 20 times", 0)?;
+    let exited = |l: &str| l.contains("process 'crashload' (pid ") && l.trim_end().ends_with(") exited with code 0");
+    match out.lines().any(exited) {
+        true => Ok(()),
+        false => Err(format!("crashload failed: {}", out.lines().rfind(|l| l.contains("crashload:")).unwrap_or(""))),
+    }
 }
 
 /// The system `cargo xtask run` boots.
