@@ -166,26 +166,35 @@ fn print_comparison(seam: &[Figure], linux: &[Figure]) {
     }
 }
 
-/// The system a name lookup is measured in: the name server, a service to look up, and the
-/// benchmark as the client that uses it.
-fn lookup_system(iters: u64) -> String {
+/// The systems the server round trips are measured in: the name server, the server
+/// measured, and the benchmark as its client (`bench MODE ITERS`), with the figure it reports.
+/// The servers are supervised, so that init ends them once the benchmark (the one program
+/// that is not) has ended.
+fn client_systems(iters: u64) -> [(&'static str, String, &'static str); 2] {
     let name = crate::system::NAME_SERVER;
-    format!(
-        r#"{name}
-[[program]]
-name = "supervised-echo"
-priority = 150
-memory = "1 MiB"
-provides = ["echo"]
-
+    let client = |uses: &str, writes: &str, mode: &str| {
+        format!(
+            r#"
 [[program]]
 name = "bench"
 priority = 100
 memory = "8 MiB"
-uses = ["echo"]
-args = ["lookup", "{iters}"]
+uses = ["{uses}"]
+writes = [{writes}]
+args = ["{mode}", "{iters}"]
 "#
-    )
+        )
+    };
+    let echo = "\n[[program]]\nname = \"supervised-echo\"\npriority = 150\nmemory = \"1 MiB\"\nprovides = [\"echo\"]\nsupervise = { restarts = 1 }\n";
+    let settings = "\n[[program]]\nname = \"settings\"\npriority = 150\nmemory = \"1 MiB\"\nprovides = [\"settings\"]\narchive = \"read\"\nstore = \"64 KiB\"\nsupervise = { restarts = 1 }\n";
+    [
+        ("name lookup", format!("{name}{echo}{}", client("echo", "", "lookup")), bench_stats::NAME_LOOKUP),
+        (
+            "settings get",
+            format!("{name}{settings}{}", client("settings", "\"bench.\"", "settings")),
+            bench_stats::SETTINGS_GET,
+        ),
+    ]
 }
 
 fn run_seam(machine: &Machine, args: &BenchArgs) -> Result<Vec<Figure>> {
@@ -195,15 +204,17 @@ fn run_seam(machine: &Machine, args: &BenchArgs) -> Result<Vec<Figure>> {
     println!("seam: booting the benchmark image ({} iterations)...", args.iters);
     let run = qemu::run_captured(machine, images.get(Firmware::Bios), Duration::from_secs(args.timeout))?;
     let mut figures = parse(&run.output);
-    let system = builder.system_text(&lookup_system(args.iters))?;
-    let images = builder.make_with("bench-lookup", KEY_EXIT_WHEN_DONE, &[Firmware::Bios], &[system])?;
-    println!("seam: booting the name-lookup image...");
-    let lookup = qemu::run_captured(machine, images.get(Firmware::Bios), Duration::from_secs(args.timeout))?;
-    match parse(&lookup.output).into_iter().find(|f| f.name == bench_stats::NAME_LOOKUP) {
-        Some(f) => figures.push(f),
-        None => {
-            println!("{}", lookup.output);
-            bail!("the name-lookup benchmark did not finish ({})", qemu::verdict(lookup.status));
+    for (what, system, figure) in client_systems(args.iters) {
+        let system = builder.system_text(&system)?;
+        let images = builder.make_with("bench-client", KEY_EXIT_WHEN_DONE, &[Firmware::Bios], &[system])?;
+        println!("seam: booting the {what} image...");
+        let run = qemu::run_captured(machine, images.get(Firmware::Bios), Duration::from_secs(args.timeout))?;
+        match parse(&run.output).into_iter().find(|f| f.name == figure) {
+            Some(f) => figures.push(f),
+            None => {
+                println!("{}", run.output);
+                bail!("the {what} benchmark did not finish ({})", qemu::verdict(run.status));
+            }
         }
     }
     if run.timed_out || figures.len() < 2 {
@@ -297,9 +308,11 @@ mod tests {
     }
 
     #[test]
-    fn the_lookup_system_is_valid() {
+    fn the_client_systems_are_valid() {
         let programs = crate::artifacts::user_programs().unwrap();
-        crate::system::compile_text(&lookup_system(1000), &programs).unwrap();
+        for (what, system, _) in client_systems(1000) {
+            crate::system::compile_text(&system, &programs).unwrap_or_else(|e| panic!("{what}: {e:#}"));
+        }
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub const COMPAT_TRANSACTION: &str = "compat_binder_transaction";
 /// name server: the call, the capability minted and transferred, and deleting it again).
 pub const NAME_LOOKUP: &str = "name_lookup";
 
+/// The name a settings get is reported under (a client's round trip to the settings server:
+/// an int under a short key).
+pub const SETTINGS_GET: &str = "settings_get";
+
 /// What starts every result line.
 pub const PREFIX: &str = "bench: ";
 

@@ -74,6 +74,7 @@ fn main(args: rt::Args) -> u64 {
         // Blocks until the endpoint is destroyed, which is how the measuring process ends it.
         Some("idle") => return u64::from(sys::recv(GIVEN, GIVEN + 1).err() != Some(Error::ObjectGone)),
         Some("lookup") => return lookup(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS)),
+        Some("settings") => return settings_get(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS)),
         _ => {}
     }
     let iters = args.get(0).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS);
@@ -129,6 +130,28 @@ fn lookup(iters: usize) -> u64 {
     });
     if let Some(summary) = Summary::of(samples, overhead, 1) {
         println!("{}", Line(bench_stats::NAME_LOOKUP, summary));
+    }
+    0
+}
+
+/// Run as a program of a system with the settings server, allowed to write `bench.`: a get
+/// of an int under a short key, from the call to the value in hand.
+fn settings_get(iters: usize) -> u64 {
+    use rt::ipc::proto::settings::Value;
+    let overhead = bench_stats::overhead(iters);
+    let Ok((settings, _)) = rt::name::lookup("settings") else {
+        println!("bench: cannot look up 'settings'");
+        return 1;
+    };
+    if rt::settings::set(settings, "bench.value", Value::Int(42)).is_err() {
+        println!("bench: cannot set bench.value");
+        return 1;
+    }
+    let samples = measure(iters, || {
+        let _ = rt::settings::get(settings, "bench.value");
+    });
+    if let Some(summary) = Summary::of(samples, overhead, 1) {
+        println!("{}", Line(bench_stats::SETTINGS_GET, summary));
     }
     0
 }
