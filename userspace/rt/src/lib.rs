@@ -27,6 +27,30 @@ pub mod sys;
 pub use ipc;
 pub use start::Args;
 
+/// Why a call to one of the system's servers failed: the kernel refused the call (or the
+/// server died with it: `ObjectGone`), or the server refused the request with one of its
+/// protocol's errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failed<E> {
+    Kernel(ipc::Error),
+    Server(E),
+}
+
+impl<E: core::fmt::Display> core::fmt::Display for Failed<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        match self {
+            Failed::Kernel(e) => write!(f, "{e}"),
+            Failed::Server(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl<E> From<ipc::Error> for Failed<E> {
+    fn from(e: ipc::Error) -> Self {
+        Failed::Kernel(e)
+    }
+}
+
 /// The exit code of a process whose code panicked.
 pub const PANIC_EXIT_CODE: u64 = 101;
 

@@ -4,33 +4,12 @@
 
 use crate::cap;
 use crate::sys::{self, Msg};
-use core::fmt;
 use ipc::cap::Slot;
 use ipc::proto::name::{self as proto, Name, NameError, Request};
 use ipc::system::slots;
 
-/// Why a request to the name server failed: the kernel refused the call, or the server
-/// refused the request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failed {
-    Kernel(ipc::Error),
-    Server(NameError),
-}
-
-impl fmt::Display for Failed {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        match self {
-            Failed::Kernel(e) => write!(f, "{e}"),
-            Failed::Server(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl From<ipc::Error> for Failed {
-    fn from(e: ipc::Error) -> Self {
-        Failed::Kernel(e)
-    }
-}
+/// Why a request to the name server failed.
+pub type Failed = crate::Failed<NameError>;
 
 impl From<NameError> for Failed {
     fn from(e: NameError) -> Self {

@@ -8,20 +8,7 @@ use ipc::cap::Slot;
 use ipc::proto::settings::{self as proto, Buffers, Request, SettingsError, Value};
 
 /// Why a settings call failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failed {
-    Kernel(ipc::Error),
-    Server(SettingsError),
-}
-
-impl fmt::Display for Failed {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        match self {
-            Failed::Kernel(e) => write!(f, "{e}"),
-            Failed::Server(e) => write!(f, "{e}"),
-        }
-    }
-}
+pub type Failed = crate::Failed<SettingsError>;
 
 /// A value, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
