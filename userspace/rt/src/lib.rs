@@ -23,6 +23,7 @@ pub mod settings;
 mod start;
 pub mod store;
 pub mod sys;
+pub mod system;
 
 pub use ipc;
 pub use start::Args;

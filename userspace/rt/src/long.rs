@@ -47,6 +47,14 @@ pub fn reply_recv(endpoint: Slot, reply: Slot, m: &Long) -> Result<(u64, Long), 
     sys::reply_recv(endpoint, reply, &outgoing(m)).map(|m| (m.badge, incoming(&m)))
 }
 
+/// As `rt::sys::next_request`, for long messages.
+pub fn next_request(endpoint: Slot, reply: Slot, answer: Option<&Long>) -> Result<(u64, Long), Error> {
+    match answer {
+        Some(a) => reply_recv(endpoint, reply, a),
+        None => recv(endpoint, reply),
+    }
+}
+
 /// Answers through the reply capability in slot `reply` (`Send` on it).
 pub fn reply(reply: Slot, m: &Long) -> Result<(), Error> {
     sys::send(reply, &outgoing(m))

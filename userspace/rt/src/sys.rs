@@ -245,6 +245,15 @@ pub fn recv(endpoint: Slot, reply: Slot) -> Result<Msg, Error> {
     msg_call(Syscall::Recv, slot_pair(endpoint, reply), &Msg::default())
 }
 
+/// A server's next request on `endpoint`: after answering the last one with `answer` (a
+/// reply-and-receive), or, with no answer owed, a plain receive.
+pub fn next_request(endpoint: Slot, reply: Slot, answer: Option<&Msg>) -> Result<Msg, Error> {
+    match answer {
+        Some(a) => reply_recv(endpoint, reply, a),
+        None => recv(endpoint, reply),
+    }
+}
+
 /// Answers the call in slot `reply` with `m`, then waits on `endpoint`.
 pub fn reply_recv(endpoint: Slot, reply: Slot, m: &Msg) -> Result<Msg, Error> {
     msg_call(Syscall::ReplyRecv, slot_pair(endpoint, reply), m)

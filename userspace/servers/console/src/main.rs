@@ -26,7 +26,7 @@ use ipc::cap::{Kind, Slot, SELF};
 use ipc::msg::LABEL_NOTIFICATION;
 use ipc::proto::console::{self as proto, ConsoleError, LineEditor, Request, Typed, CHUNK, INPUT};
 use ipc::proto::Message;
-use ipc::system::{self, slots, ProgramNumber, SYSTEM_PATH};
+use ipc::system::{self, slots, ProgramNumber};
 use rt::sys::{self, Msg};
 use rt::{cap, ipc, println};
 
@@ -62,10 +62,8 @@ fn main(_: rt::Args) -> u64 {
     let reply = cap::alloc().expect("slot");
     let mut answer: Option<Message> = None;
     loop {
-        let received = match answer.take() {
-            Some(a) => sys::reply_recv(slots::SERVICE, reply, &Msg::from_proto(&a)),
-            None => sys::recv(slots::SERVICE, reply),
-        };
+        let owed = answer.take().map(|a| Msg::from_proto(&a));
+        let received = sys::next_request(slots::SERVICE, reply, owed.as_ref());
         let m = match received {
             Ok(m) => m,
             Err(e) => {
@@ -94,9 +92,8 @@ fn main(_: rt::Args) -> u64 {
 
 impl Console {
     fn new() -> Result<Console, &'static str> {
-        let bytes = cap::read_file(slots::ARCHIVE, SYSTEM_PATH).map_err(|_| "no system description")?;
-        let text = core::str::from_utf8(&bytes).map_err(|_| "the description is not UTF-8")?;
-        let programs: Vec<_> = system::programs(text).flatten().collect();
+        let text = rt::system::description()?;
+        let programs: Vec<_> = system::programs(&text).flatten().collect();
         let me = programs.iter().find(|p| p.name == "console").ok_or("not in the description")?;
         let input_service = me.provides.items().position(|n| n == INPUT).map(|i| i as u8);
         let names = programs.iter().map(|p| String::from(p.name)).collect();

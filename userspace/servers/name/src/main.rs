@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use ipc::cap::{Rights, Slot, SELF};
 use ipc::proto::name::{self as proto, Name, NameError, Request};
 use ipc::proto::Message;
-use ipc::system::{self, slots, ProgramNumber, SYSTEM_PATH};
+use ipc::system::{self, slots, ProgramNumber};
 use rt::cap;
 use rt::sys::{self, Msg};
 use rt::{ipc, println};
@@ -63,10 +63,8 @@ fn main(_: rt::Args) -> u64 {
     let mut sent: Option<Slot> = None;
     loop {
         cap::set_recv_slot(0, incoming);
-        let received = match answer.take() {
-            Some(a) => sys::reply_recv(slots::SERVICE, reply, &Msg::from_proto(&a)),
-            None => sys::recv(slots::SERVICE, reply),
-        };
+        let owed = answer.take().map(|a| Msg::from_proto(&a));
+        let received = sys::next_request(slots::SERVICE, reply, owed.as_ref());
         if let Some(slot) = sent.take() {
             cap::release(slot);
         }
@@ -78,11 +76,7 @@ fn main(_: rt::Args) -> u64 {
             }
         };
         let Some(request) = m.proto() else { continue };
-        let caller = match m.badge {
-            0 => Some(0),
-            b => system::unbadge(b).map(|(client, _)| client),
-        };
-        let result = match (caller, Request::decode(&request)) {
+        let result = match (system::caller(m.badge), Request::decode(&request)) {
             (None, _) => Err(NameError::Denied),
             (_, Err(e)) => Err(e),
             (Some(client), Ok(r)) => server.handle(client, r, incoming),
@@ -117,11 +111,9 @@ fn take(incoming: Slot) -> Result<Slot, NameError> {
 }
 
 fn read_description() -> Result<Vec<Program>, &'static str> {
-    let bytes = cap::read_file(slots::ARCHIVE, SYSTEM_PATH).map_err(|_| "no description in the archive")?;
-    let text = core::str::from_utf8(&bytes).map_err(|_| "not UTF-8")?;
-    system::check(text).map_err(|_| "the description breaks the rules")?;
+    let text = rt::system::description()?;
     let names = |list: system::List| list.items().filter_map(Name::new).collect();
-    let programs = system::programs(text).flatten();
+    let programs = system::programs(&text).flatten();
     Ok(programs.map(|p| Program { uses: names(p.uses), provides: names(p.provides) }).collect())
 }
 

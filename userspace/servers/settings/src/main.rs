@@ -19,7 +19,7 @@ use ipc::cap::Slot;
 use ipc::proto::settings::record::{self, Change};
 use ipc::proto::settings::{self as proto, Buffers, Request, SettingsError, Value};
 use ipc::proto::Long;
-use ipc::system::{self, slots, ProgramNumber, SYSTEM_PATH};
+use ipc::system::{self, slots, ProgramNumber};
 use rt::{cap, ipc, long, println, sys};
 use store::Store;
 
@@ -72,10 +72,7 @@ fn main(_: rt::Args) -> u64 {
     let mut answer: Option<Long> = None;
     loop {
         cap::set_recv_slot(0, incoming);
-        let received = match answer.take() {
-            Some(a) => long::reply_recv(slots::SERVICE, reply, &a),
-            None => long::recv(slots::SERVICE, reply),
-        };
+        let received = long::next_request(slots::SERVICE, reply, answer.take().as_ref());
         let (badge, request) = match received {
             Ok(r) => r,
             Err(e) => {
@@ -83,12 +80,8 @@ fn main(_: rt::Args) -> u64 {
                 return 1;
             }
         };
-        let client = match badge {
-            0 => Some(0),
-            b => system::unbadge(b).map(|(client, _)| client),
-        };
         let mut buffers = Buffers::default();
-        answer = Some(match (client, proto::decode(&request, &mut buffers)) {
+        answer = Some(match (system::caller(badge), proto::decode(&request, &mut buffers)) {
             (None, _) => proto::refuse(SettingsError::Denied),
             (_, Err(e)) => proto::refuse(e),
             (Some(client), Ok(r)) => settings.handle(client, r, incoming).unwrap_or_else(proto::refuse),
@@ -102,9 +95,8 @@ fn main(_: rt::Args) -> u64 {
 impl Settings {
     /// Reads who may write what from the description, and the values from the store.
     fn start() -> Result<Settings, &'static str> {
-        let bytes = cap::read_file(slots::ARCHIVE, SYSTEM_PATH).map_err(|_| "no system description")?;
-        let text = core::str::from_utf8(&bytes).map_err(|_| "the description is not UTF-8")?;
-        let writes = system::programs(text).flatten().map(|p| p.writes.items().map(String::from).collect()).collect();
+        let text = rt::system::description()?;
+        let writes = system::programs(&text).flatten().map(|p| p.writes.items().map(String::from).collect()).collect();
         let mem = rt::store::map().map_err(|_| "no store (give it one: store = \"64 KiB\")")?;
         let log = Store::open(mem).map_err(|_| "the store cannot be opened")?;
         if log.dropped > 0 {
