@@ -275,6 +275,11 @@ fn check_scenario(out: &str, program: &str, scenario: &str) -> Result<(), String
     if !line.trim_end().ends_with(" checks, 0 failed") || number(out, &summary, &summary)? == 0 {
         return Err(format!("not all checks passed: {}", line.trim()));
     }
+    exited_cleanly(out, program)
+}
+
+/// Whether a process of `program` (whatever its id) exited with code 0.
+fn exited_cleanly(out: &str, program: &str) -> Result<(), String> {
     let exited = format!("process '{program}' (pid ");
     match out.lines().any(|l| l.contains(&exited) && l.trim_end().ends_with(") exited with code 0")) {
         true => Ok(()),
@@ -357,11 +362,8 @@ fn check_crash_load(out: &str) -> Result<(), String> {
         }
     }
     find(out, "crashload: settings killed 20 times", 0)?;
-    let exited = |l: &str| l.contains("process 'crashload' (pid ") && l.trim_end().ends_with(") exited with code 0");
-    match out.lines().any(exited) {
-        true => Ok(()),
-        false => Err(format!("crashload failed: {}", out.lines().rfind(|l| l.contains("crashload:")).unwrap_or(""))),
-    }
+    exited_cleanly(out, "crashload")
+        .map_err(|_| format!("crashload failed: {}", out.lines().rfind(|l| l.contains("crashload:")).unwrap_or("")))
 }
 
 /// The system `cargo xtask run` boots.
