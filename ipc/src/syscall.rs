@@ -61,7 +61,8 @@ pub enum Syscall {
     /// [`crate::layout::USER_MIN`] (`BadAddress`).
     Map = 6,
     /// `(addr, len)`: unmaps a page-aligned user range and frees its own pages (a mapped
-    /// Frame stays the Frame's). A range holding the IPC buffer is refused whole
+    /// Frame's pages stay the Frame's; once a mapping's last page is unmapped, the mapping no
+    /// longer keeps the Frame alive). A range holding the IPC buffer is refused whole
     /// (`InvalidArgument`): the buffer is the thread's for as long as it lives.
     Unmap = 7,
     // 8 was `Spawn`, which made processes without a capability; see `ProcessCreate`.

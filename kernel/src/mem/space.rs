@@ -68,8 +68,8 @@ pub enum Unmapped {
     Pinned,
     /// The space's own page, now freed.
     Freed,
-    /// A shared Frame's page; the frame is its object's.
-    Shared,
+    /// A shared Frame's page (at this physical address); the frame is its object's.
+    Shared(u64),
 }
 
 /// Whether `addr` is the start of a page of user memory, `[USER_MIN, USER_END)`.
@@ -169,7 +169,7 @@ impl AddressSpace {
                 // The space may be the active one; flushing an inactive one's address is harmless.
                 flush.flush();
                 if shared {
-                    return Unmapped::Shared;
+                    return Unmapped::Shared(frame.start_address().as_u64());
                 }
                 free_frame(frame.start_address().as_u64());
                 Unmapped::Freed

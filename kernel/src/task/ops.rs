@@ -3,7 +3,7 @@
 //! memory and Frames; interrupts and I/O ports. Each checks the capabilities it is given
 //! (slot, kind, rights) before it changes anything.
 
-use super::table::{with, Tasks};
+use super::table::{with, FrameMapping, Tasks};
 use super::{ipc as msg, load};
 use crate::arch::{gdt, pic};
 use crate::cap::{At, FAULT_SLOT};
@@ -331,10 +331,41 @@ pub fn unmap(r: &mut Regs) -> Result<(), Error> {
         if (addr..end).step_by(PAGE_SIZE as usize).any(|page| space.is_pinned(page)) {
             return Err(Error::InvalidArgument);
         }
-        let freed = (addr..end).step_by(PAGE_SIZE as usize).filter(|&p| space.unmap(p) == Unmapped::Freed).count();
-        t.credit_pages(freed as u64);
+        let mut freed = 0;
+        let mut shared = Vec::new();
+        for page in (addr..end).step_by(PAGE_SIZE as usize) {
+            match space.unmap(page) {
+                Unmapped::Freed => freed += 1,
+                Unmapped::Shared(phys) => shared.push((page, phys)),
+                Unmapped::Nothing | Unmapped::Pinned => {}
+            }
+        }
+        t.credit_pages(freed);
+        for (page, phys) in shared {
+            frame_page_unmapped(t, page, phys);
+        }
         Ok(())
     })
+}
+
+/// A Frame's page at physical `phys` was unmapped from `page` of the current process: the
+/// mapping it belonged to has one page fewer, and when none is left it lets go of its Frame.
+/// The mapping is the one whose range holds `page` and whose Frame has `phys` at that place
+/// (two mappings can't both: a Frame is mapped only where nothing is).
+fn frame_page_unmapped(t: &mut Tasks, page: u64, phys: u64) {
+    let pid = t.current().pid;
+    let caps = &t.caps;
+    let frames = &mut t.processes.get_mut(&pid).expect("running thread without a process").frames;
+    let found = frames.iter().position(|m| {
+        let Object::Frame { pages, .. } = caps.object(m.frame) else { return false };
+        page.checked_sub(m.start).map(|off| off / PAGE_SIZE).and_then(|i| pages.get(i as usize)) == Some(&phys)
+    });
+    let Some(i) = found else { return };
+    frames[i].mapped -= 1;
+    if frames[i].mapped == 0 {
+        let frame = frames.swap_remove(i).frame;
+        t.release(frame);
+    }
 }
 
 /// `FrameMap`: a Frame's pages at `addr` in the caller's or a target's address space,
@@ -366,7 +397,8 @@ pub fn frame_map(r: &mut Regs) -> Result<(), Error> {
             }
         }
         t.caps.retain(cap.obj);
-        t.processes.get_mut(&pid).expect("checked").frames.push(cap.obj);
+        let mapping = FrameMapping { frame: cap.obj, start: addr, mapped: pages.len() as u64 };
+        t.processes.get_mut(&pid).expect("checked").frames.push(mapping);
         Ok(())
     })
 }

@@ -131,6 +131,13 @@ impl Thread {
     }
 }
 
+/// A Frame mapped in a process: where, and how many of its pages are still mapped there.
+pub struct FrameMapping {
+    pub frame: ObjId,
+    pub start: u64,
+    pub mapped: u64,
+}
+
 pub struct Process {
     pub name: String,
     /// Its thread, once started (and until it ends).
@@ -141,8 +148,9 @@ pub struct Process {
     /// The quota its pages are charged to (a reference is held), and how much it charged.
     pub memory: Option<ObjId>,
     pub charged: u64,
-    /// Shared Frames it has mapped: each holds a reference until the process ends.
-    pub frames: Vec<ObjId>,
+    /// Shared Frames it has mapped: each mapping holds a reference to its Frame until its
+    /// last page is unmapped or the process ends.
+    pub frames: Vec<FrameMapping>,
     pub priority: u8,
     /// Set when the process has ended.
     pub status: Option<ExitStatus>,
@@ -557,8 +565,8 @@ impl Tasks {
             self.caps.release(ntfn, &mut freed);
         }
         self.caps.destroy_space(cspace, &mut freed);
-        for frame in frames {
-            self.caps.release(frame, &mut freed);
+        for mapping in frames {
+            self.caps.release(mapping.frame, &mut freed);
         }
         if let Some(memory) = memory {
             self.credit(memory, charged);

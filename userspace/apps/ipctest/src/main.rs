@@ -412,6 +412,18 @@ fn shared() -> u64 {
     let all = buf.iter().enumerate().all(|(i, &w)| w == i as u64 * 5);
     c.check("and this process sees all of the child's", all);
     c.check("the child ends", exited_ok(child));
+    // A mapping holds its Frame: with the capabilities gone, the pages stay until the last
+    // mapped one is unmapped, and then they are free again at once.
+    c.expect("delete the read-only copy", sys::cap_delete(read_only), Ok(()));
+    c.expect("delete the Frame's capability", sys::cap_delete(frame), Ok(()));
+    let (before, _) = sys::mem_stats();
+    let half = PAGES / 2 * 4096;
+    // SAFETY: `buf` is not used again; nothing else refers to the Frame's pages here.
+    c.expect("unmap half the Frame", unsafe { sys::unmap(AT, half) }, Ok(()));
+    c.check("the mapping still holds the Frame", sys::mem_stats().0 == before);
+    // SAFETY: as above.
+    c.expect("unmap the rest", unsafe { sys::unmap(AT + half, half) }, Ok(()));
+    c.check("the Frame's pages are free again", sys::mem_stats().0 == before + PAGES);
     c.done()
 }
 
