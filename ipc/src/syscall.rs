@@ -172,6 +172,12 @@ pub enum Syscall {
     /// slot `slot` or above of process `pid`'s space. `NotFound` if there is none, or no such
     /// process. Needs the read right.
     CapRead = 39,
+    /// `(notification, micros)`: arms the calling process's one timer: after at least
+    /// `micros` microseconds (rounded up to the scheduler's ticks) the notification is
+    /// signalled once (with its capability's badge, or bit 0 for an unbadged one). Arming
+    /// again replaces the earlier deadline and notification; `micros` 0 disarms (the
+    /// notification is then not looked at). Needs the write right.
+    TimerSet = 40,
 }
 
 /// What `ProcessInfo` says of a process: its state in bits 0–7, its priority in bits 8–15.
@@ -230,7 +236,7 @@ impl ProcessState {
 }
 
 impl Syscall {
-    pub const ALL: [Syscall; 39] = [
+    pub const ALL: [Syscall; 40] = [
         Syscall::Null,
         Syscall::DebugWrite,
         Syscall::Exit,
@@ -270,6 +276,7 @@ impl Syscall {
         Syscall::IoPortsDerive,
         Syscall::ProcessInfo,
         Syscall::CapRead,
+        Syscall::TimerSet,
     ];
 }
 
@@ -320,6 +327,7 @@ impl TryFrom<u64> for Syscall {
             37 => Syscall::IoPortsDerive,
             38 => Syscall::ProcessInfo,
             39 => Syscall::CapRead,
+            40 => Syscall::TimerSet,
             _ => return Err(Error::UnknownSyscall),
         })
     }
@@ -448,7 +456,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers_are_refused() {
-        for n in [8, 40, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
+        for n in [8, 41, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
             assert_eq!(Syscall::try_from(n), Err(Error::UnknownSyscall), "{n}");
         }
     }

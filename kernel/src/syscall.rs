@@ -63,6 +63,7 @@ pub fn dispatch(number: u64, r: &mut Regs) -> Result<(), Error> {
         Syscall::IoPortsDerive => ops::io_ports_derive(r),
         Syscall::ProcessInfo => introspect::process_info(r),
         Syscall::CapRead => introspect::cap_read(r),
+        Syscall::TimerSet => ops::timer_set(r),
     }
 }
 

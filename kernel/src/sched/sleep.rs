@@ -1,25 +1,24 @@
-//! Sleeping threads, ordered by the tick at which they wake.
+//! What waits for a tick: sleeping threads, and processes' timers, ordered by the tick at
+//! which they are due.
 
-use super::runqueue::Tid;
 use alloc::collections::BTreeSet;
 
-#[derive(Default)]
-pub struct Sleepers {
-    /// (wake-up tick, thread): the first element is the next to wake.
-    by_deadline: BTreeSet<(u64, Tid)>,
+pub struct Sleepers<T> {
+    /// (due tick, who): the first element is the next due.
+    by_deadline: BTreeSet<(u64, T)>,
 }
 
-impl Sleepers {
+impl<T: Ord + Copy> Sleepers<T> {
     pub const fn new() -> Self {
         Sleepers { by_deadline: BTreeSet::new() }
     }
 
-    pub fn add(&mut self, tid: Tid, wake_at: u64) {
+    pub fn add(&mut self, tid: T, wake_at: u64) {
         self.by_deadline.insert((wake_at, tid));
     }
 
-    /// The next thread whose deadline is at or before `now`, taken out.
-    pub fn pop_due(&mut self, now: u64) -> Option<Tid> {
+    /// The next one whose deadline is at or before `now`, taken out.
+    pub fn pop_due(&mut self, now: u64) -> Option<T> {
         let &(wake_at, tid) = self.by_deadline.first()?;
         if wake_at > now {
             return None;
@@ -32,8 +31,8 @@ impl Sleepers {
         self.by_deadline.is_empty()
     }
 
-    /// Takes a sleeping thread out (it was killed).
-    pub fn remove(&mut self, tid: Tid) -> bool {
+    /// Takes one out (a killed thread, a disarmed timer).
+    pub fn remove(&mut self, tid: T) -> bool {
         let before = self.by_deadline.len();
         self.by_deadline.retain(|&(_, t)| t != tid);
         before != self.by_deadline.len()
@@ -46,7 +45,7 @@ mod tests {
 
     #[test]
     fn wakes_in_deadline_order_and_not_early() {
-        let mut s = Sleepers::new();
+        let mut s = Sleepers::<u64>::new();
         s.add(1, 30);
         s.add(2, 10);
         s.add(3, 20);

@@ -58,6 +58,7 @@ pub fn create(t: &mut Tasks, name: &str, memory: ObjId, priority: u8) -> Result<
         ipc_buffer,
         entry: image.entry,
         exit_signal: None,
+        timer: None,
         io_bitmap: None,
     };
     t.processes.insert(pid, process);

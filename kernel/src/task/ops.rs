@@ -279,6 +279,32 @@ pub fn process_notify_exit(r: &mut Regs) -> Result<(), Error> {
     })
 }
 
+/// `TimerSet`: arms (or, with 0 microseconds, disarms) the calling process's timer.
+pub fn timer_set(r: &mut Regs) -> Result<(), Error> {
+    let [ntfn, micros, ..] = *r;
+    with(|t| {
+        let armed = if micros == 0 {
+            None
+        } else {
+            let n = t.caps.lookup(t.slot(ntfn)?, Kind::Notification, Rights::WRITE)?;
+            t.caps.retain(n.obj);
+            Some((n.obj, n.badge))
+        };
+        let pid = t.current().pid;
+        t.timers.remove(pid);
+        if armed.is_some() {
+            // One tick more than the span: the current tick is already partly gone.
+            let ticks = micros.div_ceil(1_000_000 / crate::time::TICK_HZ) + 1;
+            t.timers.add(pid, crate::time::ticks().saturating_add(ticks));
+        }
+        let old = core::mem::replace(&mut t.current_process().timer, armed);
+        if let Some((old, _)) = old {
+            t.release(old);
+        }
+        Ok(())
+    })
+}
+
 /// Checks a page-aligned, non-empty user range for `Map`/`Unmap`/`FrameMap`; returns its end.
 pub fn page_range(addr: u64, len: u64) -> Result<u64, Error> {
     if !addr.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) || len == 0 {

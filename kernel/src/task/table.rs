@@ -163,6 +163,8 @@ pub struct Process {
     pub entry: u64,
     /// The notification (held) and badge its end signals.
     pub exit_signal: Option<(ObjId, u64)>,
+    /// The notification (and badge) its armed timer signals (`TimerSet`).
+    pub timer: Option<(ObjId, u64)>,
     /// The I/O ports it may use, as a TSS I/O permission bitmap.
     pub io_bitmap: Option<Box<crate::arch::gdt::IoBitmap>>,
 }
@@ -241,7 +243,9 @@ impl core::ops::Index<&Tid> for Threads {
 
 pub struct Tasks {
     pub sched: Scheduler,
-    sleepers: Sleepers,
+    sleepers: Sleepers<Tid>,
+    /// The processes whose timer is armed (`TimerSet`), by deadline.
+    pub timers: Sleepers<Pid>,
     pub threads: Threads,
     pub processes: BTreeMap<Pid, Process>,
     pub caps: Caps<Object>,
@@ -264,6 +268,7 @@ static HAS_REMAINS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicB
 static TASKS: Mutex<Tasks> = Mutex::new(Tasks {
     sched: Scheduler::new(),
     sleepers: Sleepers::new(),
+    timers: Sleepers::new(),
     threads: Threads::new(),
     processes: BTreeMap::new(),
     caps: Caps::new(),
@@ -558,10 +563,15 @@ impl Tasks {
         let frames = core::mem::take(&mut process.frames);
         let joiners = core::mem::take(&mut process.joiners);
         let exit_signal = process.exit_signal.take();
+        let timer = process.timer.take();
         let remove = !process.handle;
         let mut freed = Vec::new();
         if let Some((ntfn, badge)) = exit_signal {
             super::ipc::signal_object(self, ntfn, badge.max(1));
+            self.caps.release(ntfn, &mut freed);
+        }
+        if let Some((ntfn, _)) = timer {
+            self.timers.remove(pid);
             self.caps.release(ntfn, &mut freed);
         }
         self.caps.destroy_space(cspace, &mut freed);
@@ -823,6 +833,12 @@ pub fn on_timer_tick(from_user: bool) {
         }
         while let Some(tid) = t.sleepers.pop_due(time::ticks()) {
             t.wake(tid, Ok(()));
+        }
+        while let Some(pid) = t.timers.pop_due(time::ticks()) {
+            if let Some((ntfn, badge)) = t.processes.get_mut(&pid).and_then(|p| p.timer.take()) {
+                super::ipc::signal_object(t, ntfn, badge.max(1));
+                t.release(ntfn);
+            }
         }
         let tick = t.sched.tick();
         let outranked = core::mem::take(&mut t.preempt);

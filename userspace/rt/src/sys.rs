@@ -272,6 +272,17 @@ pub fn poll(notification: Slot) -> Result<u64, Error> {
     call(Syscall::Poll, [notification, 0, 0, 0, 0, 0]).map(|r| r[0])
 }
 
+/// Arms this process's timer: the notification is signalled once, `micros` microseconds
+/// (at least) from now. Replaces an earlier arming.
+pub fn timer_set(notification: Slot, micros: u64) -> Result<(), Error> {
+    call(Syscall::TimerSet, [notification, micros.max(1), 0, 0, 0, 0]).map(drop)
+}
+
+/// Disarms this process's timer.
+pub fn timer_cancel() -> Result<(), Error> {
+    call(Syscall::TimerSet, [0, 0, 0, 0, 0, 0]).map(drop)
+}
+
 pub fn ntfn_bind(notification: Slot) -> Result<(), Error> {
     call(Syscall::NtfnBind, [notification, 0, 0, 0, 0, 0]).map(drop)
 }

@@ -307,7 +307,30 @@ fn notify() -> u64 {
     }
     c.check("another process's signals wake the waiter with both bits", got == 5);
     c.check("signaller ends", exited_ok(child));
+    timer(&mut c, n, four);
     c.done()
+}
+
+/// The process's timer (`TimerSet`) on notification `n`, through `four` (badge 4).
+fn timer(c: &mut Checks, n: Slot, four: Slot) {
+    let start = sys::micros_since_boot();
+    c.expect("arm the timer for 30 ms", sys::timer_set(four, 30_000), Ok(()));
+    c.check("it signals with its capability's badge", sys::ntfn_wait(n) == Ok(4));
+    c.check("no sooner than asked", sys::micros_since_boot() - start >= 30_000);
+    sys::sleep(5);
+    c.check("and only once", sys::poll(n) == Ok(0));
+    c.expect("arm it for 10 s", sys::timer_set(four, 10_000_000), Ok(()));
+    c.expect("re-arming replaces that: 20 ms", sys::timer_set(n, 20_000), Ok(()));
+    c.check("the new one fires (unbadged: bit 0)", sys::ntfn_wait(n) == Ok(1));
+    c.expect("arm it for 20 ms again", sys::timer_set(n, 20_000), Ok(()));
+    c.expect("disarm it", sys::timer_cancel(), Ok(()));
+    sys::sleep(5);
+    c.check("a disarmed timer never fires", sys::poll(n) == Ok(0));
+    let read_only = cap::alloc().expect("slot");
+    c.expect("a read-only copy", sys::cap_copy(n, read_only, Rights::READ, SELF), Ok(()));
+    c.expect("cannot arm a timer", sys::timer_set(read_only, 1000), Err(Error::MissingRights));
+    let ep = new_object(Kind::Endpoint, 0);
+    c.expect("an endpoint is not a notification", sys::timer_set(ep, 1000), Err(Error::WrongKind));
 }
 
 /// `in`/`out` on a port this process was allowed (by its IoPorts capability).
