@@ -8,6 +8,12 @@ pub struct Sleepers<T> {
     by_deadline: BTreeSet<(u64, T)>,
 }
 
+impl<T: Ord + Copy> Default for Sleepers<T> {
+    fn default() -> Self {
+        Sleepers::new()
+    }
+}
+
 impl<T: Ord + Copy> Sleepers<T> {
     pub const fn new() -> Self {
         Sleepers { by_deadline: BTreeSet::new() }
