@@ -46,6 +46,7 @@ pub mod console;
 pub mod init;
 pub mod name;
 pub mod settings;
+pub mod weather;
 
 use crate::msg::{MsgInfo, MSG_MAX_WORDS, MSG_REGS};
 

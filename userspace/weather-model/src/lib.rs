@@ -53,91 +53,21 @@ pub fn city(name: &str) -> Option<(usize, &'static City)> {
     CITIES.iter().enumerate().find(|(_, c)| c.name.eq_ignore_ascii_case(name))
 }
 
-/// The sky.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Sky {
-    Clear = 0,
-    PartlyCloudy = 1,
-    Cloudy = 2,
-    Rain = 3,
-    Snow = 4,
-    Fog = 5,
-}
+pub use ipc::proto::weather::{Sky, Units};
 
-impl Sky {
-    pub const ALL: [Sky; 6] = [Sky::Clear, Sky::PartlyCloudy, Sky::Cloudy, Sky::Rain, Sky::Snow, Sky::Fog];
-
-    pub fn from_code(code: u64) -> Option<Sky> {
-        Sky::ALL.get(usize::try_from(code).ok()?).copied()
-    }
-
-    pub fn text(self) -> &'static str {
-        match self {
-            Sky::Clear => "clear",
-            Sky::PartlyCloudy => "partly cloudy",
-            Sky::Cloudy => "cloudy",
-            Sky::Rain => "rain",
-            Sky::Snow => "snow",
-            Sky::Fog => "fog",
-        }
+/// A temperature in tenths of °C, in `units` (rounded to the nearest tenth).
+pub fn temperature(units: Units, tenths_c: i64) -> i64 {
+    match units {
+        Units::Metric => tenths_c,
+        Units::Imperial => div_round(tenths_c * 9, 5) + 320,
     }
 }
 
-/// How values are given.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Units {
-    /// Tenths of °C, tenths of km/h.
-    Metric,
-    /// Tenths of °F, tenths of mph.
-    Imperial,
-}
-
-impl Units {
-    /// The units `weather.units` names: "metric" or "imperial".
-    pub fn named(name: &str) -> Option<Units> {
-        match name {
-            "metric" => Some(Units::Metric),
-            "imperial" => Some(Units::Imperial),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Units::Metric => "metric",
-            Units::Imperial => "imperial",
-        }
-    }
-
-    /// A temperature in tenths of °C, in these units (rounded to the nearest tenth).
-    pub fn temperature(self, tenths_c: i64) -> i64 {
-        match self {
-            Units::Metric => tenths_c,
-            Units::Imperial => div_round(tenths_c * 9, 5) + 320,
-        }
-    }
-
-    /// A speed in tenths of km/h, in these units.
-    pub fn speed(self, tenths_kmh: i64) -> i64 {
-        match self {
-            Units::Metric => tenths_kmh,
-            Units::Imperial => div_round(tenths_kmh * 621_371, 1_000_000),
-        }
-    }
-
-    pub fn degree(self) -> &'static str {
-        match self {
-            Units::Metric => "C",
-            Units::Imperial => "F",
-        }
-    }
-
-    pub fn speed_unit(self) -> &'static str {
-        match self {
-            Units::Metric => "km/h",
-            Units::Imperial => "mph",
-        }
+/// A speed in tenths of km/h, in `units`.
+pub fn speed(units: Units, tenths_kmh: i64) -> i64 {
+    match units {
+        Units::Metric => tenths_kmh,
+        Units::Imperial => div_round(tenths_kmh * 621_371, 1_000_000),
     }
 }
 
@@ -162,7 +92,7 @@ pub struct Conditions {
 impl Conditions {
     /// These conditions with temperature and wind in `units`.
     pub fn in_units(self, units: Units) -> Conditions {
-        Conditions { temperature: units.temperature(self.temperature), wind: units.speed(self.wind), ..self }
+        Conditions { temperature: temperature(units, self.temperature), wind: speed(units, self.wind), ..self }
     }
 }
 
@@ -176,7 +106,7 @@ pub struct Day {
 
 impl Day {
     pub fn in_units(self, units: Units) -> Day {
-        Day { high: units.temperature(self.high), low: units.temperature(self.low), ..self }
+        Day { high: temperature(units, self.high), low: temperature(units, self.low), ..self }
     }
 }
 
@@ -299,21 +229,17 @@ mod tests {
 
     #[test]
     fn units_convert_exactly() {
-        assert_eq!(Units::Imperial.temperature(0), 320);
-        assert_eq!(Units::Imperial.temperature(1000), 2120);
-        assert_eq!(Units::Imperial.temperature(-400), -400);
-        assert_eq!(Units::Imperial.temperature(-1), 318, "-0.1 C is 31.8 F");
-        assert_eq!(Units::Imperial.speed(1000), 621);
-        assert_eq!(Units::Metric.temperature(-57), -57);
+        assert_eq!(temperature(Units::Imperial, 0), 320);
+        assert_eq!(temperature(Units::Imperial, 1000), 2120);
+        assert_eq!(temperature(Units::Imperial, -400), -400);
+        assert_eq!(temperature(Units::Imperial, -1), 318, "-0.1 C is 31.8 F");
+        assert_eq!(speed(Units::Imperial, 1000), 621);
+        assert_eq!(temperature(Units::Metric, -57), -57);
         assert_eq!(Units::named("metric"), Some(Units::Metric));
         assert_eq!(Units::named("kelvin"), None);
         for u in [Units::Metric, Units::Imperial] {
             assert_eq!(Units::named(u.name()), Some(u));
         }
-        for s in Sky::ALL {
-            assert_eq!(Sky::from_code(s as u64), Some(s));
-        }
-        assert_eq!(Sky::from_code(6), None);
     }
 
     #[test]
