@@ -7,6 +7,8 @@
 use crate::converse::Step;
 use crate::qemu::Firmware;
 
+mod services;
+
 pub struct UserCase {
     pub name: &'static str,
     pub firmware: Firmware,
@@ -129,6 +131,10 @@ pub fn cases() -> Vec<UserCase> {
         described("settings_crash_load", crash_load_system(), check_crash_load),
         UserCase { conversation: typing(), ..described("console_input", typing_system(), |_| Ok(())) },
         UserCase { conversation: shell_session(), ..described("shell", DEFAULT_SYSTEM.into(), check_shell) },
+        UserCase {
+            conversation: services::weather_session(),
+            ..described("weather", DEFAULT_SYSTEM.into(), services::check_weather_session)
+        },
         defect("defect_ipc_buffer", "run=defects:ipc-buffer", |o| check_defects(o, "ipc-buffer")),
         defect("defect_null_page", "run=defects:null-page", |o| check_defects(o, "null-page")),
         defect("defect_self_handle", "run=defects:self-handle", |o| check_defects(o, "self-handle")),

@@ -24,6 +24,7 @@ mod start;
 pub mod store;
 pub mod sys;
 pub mod system;
+pub mod weather;
 
 pub use ipc;
 pub use start::Args;
@@ -49,6 +50,16 @@ impl<E: core::fmt::Display> core::fmt::Display for Failed<E> {
 impl<E> From<ipc::Error> for Failed<E> {
     fn from(e: ipc::Error) -> Self {
         Failed::Kernel(e)
+    }
+}
+
+/// Runs `call` once more if the server died while answering it (`ObjectGone`): its
+/// supervisor restarts it on the same endpoint, so the second try reaches the new instance.
+/// Only for requests that may safely run twice (each client module says which do).
+pub fn retry_once<T, E>(call: impl Fn() -> Result<T, Failed<E>>) -> Result<T, Failed<E>> {
+    match call() {
+        Err(Failed::Kernel(ipc::Error::ObjectGone)) => call(),
+        other => other,
     }
 }
 

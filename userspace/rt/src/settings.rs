@@ -72,13 +72,7 @@ pub fn watch(settings: Slot, prefix: &str, notification: Slot) -> Result<(), Fai
     proto::read_done(&call(settings, Request::Watch(prefix))?).map_err(Failed::Server)
 }
 
-/// Runs `call` once more if the server died while answering it (`ObjectGone`): its
-/// supervisor restarts it on the same endpoint. Only for requests that may safely run twice
-/// (all of the above do: a get, or a set, or a delete, repeated, leaves the same state; a
-/// repeated delete may say `NotFound`).
-pub fn retry_once<T>(call: impl Fn() -> Result<T, Failed>) -> Result<T, Failed> {
-    match call() {
-        Err(Failed::Kernel(ipc::Error::ObjectGone)) => call(),
-        other => other,
-    }
-}
+/// Runs a call once more if the server died under it ([`crate::retry_once`]). Every call
+/// above may run twice: a get, a set or a delete repeated leaves the same state (a repeated
+/// delete may say `NotFound`), and a watch repeated is one more watch.
+pub use crate::retry_once;

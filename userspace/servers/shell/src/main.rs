@@ -10,6 +10,7 @@ extern crate alloc;
 
 mod commands;
 mod settings;
+mod weather;
 
 use ipc::proto::console::{ConsoleError, INPUT};
 use ipc::system::INIT_SERVICE;
@@ -25,6 +26,8 @@ pub struct Shell {
     init: Option<u64>,
     /// The settings service.
     settings: Option<u64>,
+    /// The weather service.
+    weather: Option<u64>,
 }
 
 fn main(_: rt::Args) -> u64 {
@@ -34,7 +37,8 @@ fn main(_: rt::Args) -> u64 {
     };
     let init = name::lookup(INIT_SERVICE).ok().map(|(slot, _)| slot);
     let settings = name::lookup("settings").ok().map(|(slot, _)| slot);
-    let shell = Shell { input, init, settings };
+    let weather = name::lookup("weather").ok().map(|(slot, _)| slot);
+    let shell = Shell { input, init, settings, weather };
     println!("Seam shell, {} ms after boot. Type help for the commands.", sys::micros_since_boot() / 1000);
     loop {
         print!("seam> ");

@@ -1,0 +1,198 @@
+//! Cases for the framework services at the default system's shell: weather and gallery.
+//! Their answers are checked against what the services must say, not just their shape: the
+//! weather model is deterministic, so every number the shell prints is predicted here from
+//! `weather-model` and the hour the answer names.
+
+use crate::converse::Step;
+use weather_model::{self as model, Units};
+
+/// Types `line`, waits for `answer`, then for the next prompt.
+fn command(line: &str, answer: &str) -> Vec<Step> {
+    vec![Step::line(line), Step::expect(answer), Step::expect("seam> ")]
+}
+
+/// A session with the weather service: the cities, conditions and forecasts in both units,
+/// refusals, the units followed through a settings restart, a weather restart, and a
+/// subscription that fires.
+pub fn weather_session() -> Vec<Step> {
+    [
+        vec![Step::expect("seam> ")],
+        command("weather", "Reykjavik"),
+        command("weather Oslo 3", "  day "),
+        command("weather bergen", "Bergen: "),
+        command("weather Atlantis", "weather: unknown city"),
+        command("weather Oslo 9", "weather: days must be 1 to 7"),
+        command("weather Oslo soon", "weather: usage: weather"),
+        command(&"x".repeat(40), "unknown command"),
+        command(&format!("weather {}", "x".repeat(40)), "weather: unknown city"),
+        command("settings set weather.units imperial", "weather.units = \"imperial\""),
+        command("weather Cairo 2", "  day "),
+        command("kill settings", "settings: killed"),
+        command("settings set weather.units metric", "weather.units = \"metric\""),
+        command("weather Tokyo 1", "  day "),
+        command("kill weather", "weather: killed"),
+        command("weather Sydney", "Sydney: "),
+        vec![
+            Step::line("weather watch Helsinki"),
+            Step::expect("the weather in Helsinki changed"),
+            Step::expect("seam> "),
+        ],
+    ]
+    .concat()
+}
+
+/// What one `weather CITY` line says.
+#[derive(Debug, PartialEq, Eq)]
+struct Report {
+    city: String,
+    temperature: i64,
+    units: Units,
+    sky: String,
+    humidity: i64,
+    wind: i64,
+    hour: u64,
+}
+
+/// "-0.7" as -7.
+fn tenths(text: &str) -> Option<i64> {
+    let (whole, tenth) = text.split_once('.')?;
+    let (sign, whole) = match whole.strip_prefix('-') {
+        Some(w) => (-1, w),
+        None => (1, whole),
+    };
+    if tenth.len() != 1 {
+        return None;
+    }
+    Some(sign * (whole.parse::<i64>().ok()? * 10 + tenth.parse::<i64>().ok()?))
+}
+
+/// Reads "Oslo: 3.2 C, cloudy, humidity 67%, wind 13.4 km/h (hour 1234, 0 ms old)".
+fn report(line: &str) -> Option<Report> {
+    let (city, rest) = line.split_once(": ")?;
+    let (numbers, meta) = rest.split_once(" (hour ")?;
+    let parts: Vec<&str> = numbers.split(", ").collect();
+    let [temperature, sky, humidity, wind] = parts[..] else { return None };
+    let (temperature, degree) = temperature.split_once(' ')?;
+    let units = match degree {
+        "C" => Units::Metric,
+        "F" => Units::Imperial,
+        _ => return None,
+    };
+    let (wind, speed) = wind.strip_prefix("wind ")?.split_once(' ')?;
+    if speed != if units == Units::Metric { "km/h" } else { "mph" } {
+        return None;
+    }
+    let hour = meta.split_once(',')?.0.parse().ok()?;
+    Some(Report {
+        city: city.to_string(),
+        temperature: tenths(temperature)?,
+        units,
+        sky: sky.to_string(),
+        humidity: humidity.strip_prefix("humidity ")?.strip_suffix('%')?.parse().ok()?,
+        wind: tenths(wind)?,
+        hour,
+    })
+}
+
+/// What the model says of `city` in `hour`, in `units`.
+fn predicted(city: &str, hour: u64, units: Units) -> Report {
+    let (_, c) = model::city(city).expect("a city of the table");
+    let w = model::conditions(c, hour).in_units(units);
+    Report {
+        city: c.name.to_string(),
+        temperature: w.temperature,
+        units,
+        sky: w.sky.text().to_string(),
+        humidity: w.humidity,
+        wind: w.wind,
+        hour,
+    }
+}
+
+/// The shell's output for command `line`, up to the next prompt. The kernel's log shares
+/// the serial line, so a log line may come between the prompt and the echoed command.
+fn answer<'a>(out: &'a str, line: &str) -> Result<&'a str, String> {
+    let echo = format!("{line}\n");
+    let start = out
+        .match_indices(&echo)
+        .map(|(i, _)| i)
+        .find(|&i| out[..i].ends_with("seam> ") || out[..i].ends_with('\n'))
+        .ok_or_else(|| format!("output lacks the command \"{line}\""))?
+        + echo.len();
+    let rest = &out[start..];
+    Ok(&rest[..rest.find("seam> ").unwrap_or(rest.len())])
+}
+
+/// Checks a `weather CITY [DAYS]` answer against the model: the conditions for the hour it
+/// names, in `units`, and each forecast day.
+fn check_weather(out: &str, line: &str, city: &str, units: Units, days: u64) -> Result<(), String> {
+    let text = answer(out, line)?;
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().ok_or_else(|| format!("`{line}` printed nothing"))?;
+    let got = report(first).ok_or_else(|| format!("`{line}` printed an unreadable report: {first}"))?;
+    let want = predicted(city, got.hour, units);
+    if got != want {
+        return Err(format!("`{line}` said {got:?}; the model says {want:?}"));
+    }
+    let (_, c) = model::city(city).expect("a city of the table");
+    let first_day = model::day_of(got.hour) + 1;
+    let deg = if units == Units::Metric { "C" } else { "F" };
+    for i in 0..days {
+        let d = model::forecast(c, first_day + i).in_units(units);
+        let t = |v: i64| format!("{}{}.{}", if v < 0 { "-" } else { "" }, v.abs() / 10, v.abs() % 10);
+        let want =
+            format!("  day {}: high {} {deg}, low {} {deg}, {}", first_day + i, t(d.high), t(d.low), d.sky.text());
+        match lines.next() {
+            Some(l) if l.trim_end() == want => {}
+            // The day turned between the two calls: the forecast starts a day later.
+            Some(l) if i == 0 && l.starts_with(&format!("  day {}:", first_day + 1)) => return Ok(()),
+            other => return Err(format!("`{line}` forecast day {i}: {other:?}, the model says {want:?}")),
+        }
+    }
+    Ok(())
+}
+
+pub fn check_weather_session(out: &str) -> Result<(), String> {
+    let cities = answer(out, "weather")?;
+    let listed: Vec<&str> = cities.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let table: Vec<&str> = model::CITIES.iter().map(|c| c.name).collect();
+    if listed != table {
+        return Err(format!("`weather` listed {listed:?}, not the provider's cities {table:?}"));
+    }
+    check_weather(out, "weather Oslo 3", "Oslo", Units::Metric, 3)?;
+    check_weather(out, "weather bergen", "Bergen", Units::Metric, 0)?;
+    check_weather(out, "weather Cairo 2", "Cairo", Units::Imperial, 2)?;
+    check_weather(out, "weather Tokyo 1", "Tokyo", Units::Metric, 1)?;
+    check_weather(out, "weather Sydney", "Sydney", Units::Metric, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_are_read_and_checked_against_the_model() {
+        let r = predicted("Oslo", 5, Units::Imperial);
+        let line = format!(
+            "Oslo: {}.{} F, {}, humidity {}%, wind {}.{} mph (hour 5, 3 ms old)",
+            r.temperature / 10,
+            r.temperature % 10,
+            r.sky,
+            r.humidity,
+            r.wind / 10,
+            r.wind % 10
+        );
+        assert_eq!(report(&line), Some(r));
+        assert_eq!(tenths("-0.7"), Some(-7));
+        assert_eq!(tenths("12.0"), Some(120));
+        assert_eq!(tenths("12"), None);
+        assert_eq!(report("Oslo: 1.0 K, clear, humidity 1%, wind 1.0 km/h (hour 1, 0 ms old)"), None);
+        let out = format!("seam> weather Oslo\n{line}\nseam> ");
+        assert!(check_weather(&out, "weather Oslo", "Oslo", Units::Imperial, 0).is_ok());
+        assert!(check_weather(&out, "weather Oslo", "Oslo", Units::Metric, 0).is_err(), "wrong units");
+        let logged = format!("seam> [    0.1] INFO  a kernel line\nweather Oslo\n{line}\nseam> ");
+        assert!(check_weather(&logged, "weather Oslo", "Oslo", Units::Imperial, 0).is_ok(), "a log line before the echo");
+        let wrong = out.replace("(hour 5", "(hour 6");
+        assert!(check_weather(&wrong, "weather Oslo", "Oslo", Units::Imperial, 0).is_err(), "another hour");
+    }
+}
