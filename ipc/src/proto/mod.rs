@@ -43,6 +43,7 @@ macro_rules! errors {
 }
 
 pub mod console;
+pub mod gallery;
 pub mod init;
 pub mod name;
 pub mod settings;
