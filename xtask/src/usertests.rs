@@ -135,6 +135,10 @@ pub fn cases() -> Vec<UserCase> {
             conversation: services::weather_session(),
             ..described("weather", DEFAULT_SYSTEM.into(), services::check_weather_session)
         },
+        UserCase {
+            conversation: services::gallery_session(),
+            ..described("gallery", DEFAULT_SYSTEM.into(), services::check_gallery_session)
+        },
         defect("defect_ipc_buffer", "run=defects:ipc-buffer", |o| check_defects(o, "ipc-buffer")),
         defect("defect_null_page", "run=defects:null-page", |o| check_defects(o, "null-page")),
         defect("defect_self_handle", "run=defects:self-handle", |o| check_defects(o, "self-handle")),

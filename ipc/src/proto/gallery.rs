@@ -30,8 +30,9 @@ pub const SEARCH: u32 = 8;
 
 /// The longest album or photo name.
 pub const NAME_MAX: usize = 24;
-/// The largest thumbnail.
-pub const THUMB_MAX: usize = 2048;
+/// The largest thumbnail (a 64x64 image of 16-bit pixels; more than a page, so a one-page
+/// Frame can be too small for one).
+pub const THUMB_MAX: usize = 8192;
 /// The most photos one page holds.
 pub const PAGE_MAX: usize = 16;
 /// The largest Frame the server maps.
@@ -46,8 +47,8 @@ errors! {
         BadRequest = 3: "bad request",
         /// Not a name: 1 to 24 bytes of printable ASCII, no spaces.
         BadName = 4: "not a name",
-        /// `CREATE` of an album that exists.
-        Exists = 5: "album exists",
+        /// `CREATE` of an album that exists, or `ADD` of a name its album already holds.
+        Exists = 5: "already exists",
         /// `ADD` or `THUMB` came without its Frame (or with something else).
         NoCapability = 6: "no Frame given",
         /// The Frame is smaller than the thumbnail (or, for `THUMB`, than the stored one), or

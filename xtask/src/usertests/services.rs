@@ -166,6 +166,84 @@ pub fn check_weather_session(out: &str) -> Result<(), String> {
     check_weather(out, "weather Sydney", "Sydney", Units::Metric, 0)
 }
 
+/// A session with the gallery service: albums, photos and their thumbnails, paging, search,
+/// refusals, and the index surviving a kill of the server.
+pub fn gallery_session() -> Vec<Step> {
+    let mut steps = [
+        vec![Step::expect("seam> ")],
+        command("gallery albums", "no albums"),
+        command("gallery mkalbum Holiday", "album Holiday made"),
+        command("gallery mkalbum Holiday", "gallery: already exists"),
+        command("gallery add Holiday IMG_0001.jpg 1000 2500000", "added #1 "),
+        command("gallery add Holiday IMG_0002.jpg 2000 10", "added #2 "),
+        command("gallery add Holiday beach.png 3000 5", "added #3 "),
+        command("gallery add Holiday beach.png 3000 5", "gallery: already exists"),
+        command("gallery add Nowhere x.jpg", "gallery: no such album"),
+        command("gallery add Holiday two words", "gallery: usage"),
+        command("gallery mkalbum Cats", "album Cats made"),
+    ]
+    .concat();
+    for i in 0..18 {
+        steps.extend(command(&format!("gallery add Cats cat-{i:02}.jpg {}", 5000 + i), "added #"));
+    }
+    steps.extend(
+        [
+            command("gallery ls Cats", "16 of 18 shown (from 0)"),
+            command("gallery ls Cats 1", "2 of 18 shown (from 16)"),
+            command("gallery thumb 2", "#2 thumbnail: "),
+            command("gallery search IMG_ 1500 2500", "1 of 1 shown"),
+            command("gallery search cat-1 5000 5013", "4 of 4 shown"),
+            command("kill gallery", "gallery: killed"),
+            command("gallery ls Holiday", "3 of 3 shown"),
+            command("gallery thumb 2", "#2 thumbnail: "),
+            command("gallery rm 1", "#1 removed"),
+            command("gallery rm 1", "gallery: no such photo"),
+            command("gallery thumb 999", "gallery: no such photo"),
+            command("gallery rmalbum Cats", "album Cats deleted"),
+            command("kill gallery", "gallery: killed"),
+            command("gallery albums", "Holiday (2 photos)"),
+        ]
+        .concat(),
+    );
+    steps
+}
+
+/// The checksum an answer printed after `key`: "sum 1a2b3c4d".
+fn sum<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let line = text.lines().find(|l| l.contains(key))?;
+    line.split("sum ").nth(1).map(|s| s.trim_end_matches(')').trim())
+}
+
+pub fn check_gallery_session(out: &str) -> Result<(), String> {
+    // The thumbnail comes back byte for byte, before and after the restart.
+    let added = sum(answer(out, "gallery add Holiday IMG_0002.jpg 2000 10")?, "added #2")
+        .ok_or("`add` printed no checksum")?;
+    let fetched: Vec<&str> = out
+        .match_indices("#2 thumbnail: ")
+        .filter_map(|(i, _)| sum(out[i..].lines().next().unwrap_or(""), "thumbnail"))
+        .collect();
+    if fetched.len() != 2 || fetched.iter().any(|&s| s != added) {
+        return Err(format!("thumbnail #2 was added with sum {added}, fetched with {fetched:?}"));
+    }
+    let ls = answer(out, "gallery ls Cats 1")?;
+    let listed: Vec<&str> = ls.lines().filter_map(|l| l.split_whitespace().nth(1)).collect();
+    if listed[..2] != ["cat-16.jpg", "cat-17.jpg"] {
+        return Err(format!("the second page of Cats is {listed:?}"));
+    }
+    let search = answer(out, "gallery search cat-1 5000 5013")?;
+    let found: Vec<&str> = search.lines().filter_map(|l| l.split_whitespace().nth(1)).collect();
+    if found[..4] != ["cat-10.jpg", "cat-11.jpg", "cat-12.jpg", "cat-13.jpg"] {
+        return Err(format!("search found {found:?}"));
+    }
+    let after = answer(out, "gallery ls Holiday")?;
+    for photo in ["#1 IMG_0001.jpg time 1000 size 2500000", "#2 IMG_0002.jpg time 2000 size 10", "#3 beach.png"] {
+        if !after.contains(photo) {
+            return Err(format!("after its restart the gallery lacks \"{photo}\":\n{after}"));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 extern crate alloc;
 
 mod commands;
+mod gallery;
 mod settings;
 mod weather;
 
@@ -28,6 +29,9 @@ pub struct Shell {
     settings: Option<u64>,
     /// The weather service.
     weather: Option<u64>,
+    /// The gallery service, and the Frame thumbnails go through (made when first needed).
+    gallery: Option<u64>,
+    thumb_frame: core::cell::RefCell<Option<rt::gallery::ThumbFrame>>,
 }
 
 fn main(_: rt::Args) -> u64 {
@@ -38,7 +42,8 @@ fn main(_: rt::Args) -> u64 {
     let init = name::lookup(INIT_SERVICE).ok().map(|(slot, _)| slot);
     let settings = name::lookup("settings").ok().map(|(slot, _)| slot);
     let weather = name::lookup("weather").ok().map(|(slot, _)| slot);
-    let shell = Shell { input, init, settings, weather };
+    let gallery = name::lookup("gallery").ok().map(|(slot, _)| slot);
+    let shell = Shell { input, init, settings, weather, gallery, thumb_frame: Default::default() };
     println!("Seam shell, {} ms after boot. Type help for the commands.", sys::micros_since_boot() / 1000);
     loop {
         print!("seam> ");
