@@ -129,6 +129,7 @@ pub fn cases() -> Vec<UserCase> {
         described("console_output", console_system(), check_console_output),
         described("store_survives", STORE.into(), check_store),
         described("settings_crash_load", crash_load_system(), check_crash_load),
+        described("gallery_frames", services::gallery_system(), |o| check_ipctest(o, "gallery")),
         UserCase { conversation: typing(), ..described("console_input", typing_system(), |_| Ok(())) },
         UserCase { conversation: shell_session(), ..described("shell", DEFAULT_SYSTEM.into(), check_shell) },
         UserCase {

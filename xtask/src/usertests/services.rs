@@ -166,6 +166,18 @@ pub fn check_weather_session(out: &str) -> Result<(), String> {
     check_weather(out, "weather Sydney", "Sydney", Units::Metric, 0)
 }
 
+/// A test system: the name server, the gallery, and ipctest's `gallery` scenario.
+pub fn gallery_system() -> String {
+    let gallery = super::DEFAULT_SYSTEM
+        .split("[[program]]")
+        .find(|p| p.contains("name = \"gallery\""))
+        .expect("the default system has a gallery");
+    format!(
+        "{}\n[[program]]{gallery}\n[[program]]\nname = \"ipctest\"\npriority = 100\nmemory = \"1 MiB\"\nuses = [\"gallery\"]\nargs = [\"gallery\"]\n",
+        crate::system::NAME_SERVER
+    )
+}
+
 /// A session with the gallery service: albums, photos and their thumbnails, paging, search,
 /// refusals, and the index surviving a kill of the server.
 pub fn gallery_session() -> Vec<Step> {

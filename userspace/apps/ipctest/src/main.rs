@@ -25,6 +25,7 @@ use rt::{ipc, println};
 
 mod archive;
 mod console;
+mod gallery;
 mod store;
 mod typing;
 
@@ -56,6 +57,7 @@ fn main(args: rt::Args) -> u64 {
         "console" => console::console(),
         "typing" => typing::typing(),
         "store" => store::store(),
+        "gallery" => gallery::gallery(),
         "server" => server(arg),
         "client" => client(arg),
         "looper" => looper(),
