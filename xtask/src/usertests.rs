@@ -128,7 +128,8 @@ pub fn cases() -> Vec<UserCase> {
         described("ipc_restart", RESTART.into(), check_restart),
         described("console_output", console_system(), check_console_output),
         described("store_survives", STORE.into(), check_store),
-        described("settings_crash_load", crash_load_system(), check_crash_load),
+        described("settings_crash_load", crash_load_system("settings"), |o| check_crash_load(o, "settings")),
+        described("gallery_crash_load", crash_load_system("gallery"), |o| check_crash_load(o, "gallery")),
         described("gallery_frames", services::gallery_system(), |o| check_ipctest(o, "gallery")),
         UserCase { conversation: typing(), ..described("console_input", typing_system(), |_| Ok(())) },
         UserCase { conversation: shell_session(), ..described("shell", DEFAULT_SYSTEM.into(), check_shell) },
@@ -337,34 +338,38 @@ fn check_store(out: &str) -> Result<(), String> {
 /// A test system: the settings server, with a small store (so that it compacts), and
 /// `crashload` killing it 20 times while two writers make 400 writes each. The server runs
 /// below its clients, so that calls wait in its queue and kills land in the middle of them.
-fn crash_load_system() -> String {
+fn crash_load_system(service: &str) -> String {
     let name = crate::system::NAME_SERVER;
+    // The server runs below its clients, so they queue calls at it while it is killed; its
+    // store is small, so it compacts under load.
+    let (extra, writes) = match service {
+        "settings" => ("archive = \"read\"\nstore = \"16 KiB\"", "writes = [\"load.\"]\n"),
+        _ => ("store = \"64 KiB\"", ""),
+    };
     format!(
         r#"{name}
 [[program]]
-name = "settings"
+name = "{service}"
 priority = 90
-memory = "1 MiB"
-provides = ["settings"]
-archive = "read"
-store = "16 KiB"
+memory = "2 MiB"
+provides = ["{service}"]
+{extra}
 supervise = {{ restarts = 100, backoff_ms = 10 }}
 
 [[program]]
 name = "crashload"
 priority = 100
 memory = "8 MiB"
-uses = ["settings", "init"]
-writes = ["load."]
-archive = "spawn"
-args = ["20", "400"]
+uses = ["{service}", "init"]
+{writes}archive = "spawn"
+args = ["{service}", "20", "400"]
 "#
     )
 }
 
-/// Both writers found every acknowledged change; the server was killed 20 times; memory came
-/// back to the baseline (crashload exits with the number of failures).
-fn check_crash_load(out: &str) -> Result<(), String> {
+/// Both writers of each round found every acknowledged change; the server was killed 20
+/// times; memory came back to the baseline (crashload exits with the number of failures).
+fn check_crash_load(out: &str, service: &str) -> Result<(), String> {
     for id in 0..4 {
         let head = format!("writer {id}: ");
         let line = out.lines().find(|l| l.contains(&head)).ok_or_else(|| format!("output lacks \"{head}\""))?;
@@ -372,7 +377,7 @@ fn check_crash_load(out: &str) -> Result<(), String> {
             return Err(format!("a writer saw a loss or a wrong answer: {}", line.trim()));
         }
     }
-    find(out, "crashload: settings killed 20 times", 0)?;
+    find(out, &format!("crashload: {service} killed 20 times"), 0)?;
     exited_cleanly(out, "crashload")
         .map_err(|_| format!("crashload failed: {}", out.lines().rfind(|l| l.contains("crashload:")).unwrap_or("")))
 }
