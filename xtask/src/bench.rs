@@ -170,7 +170,7 @@ fn print_comparison(seam: &[Figure], linux: &[Figure]) {
 /// measured, and the benchmark as its client (`bench MODE ITERS`), with the figure it reports.
 /// The servers are supervised, so that init ends them once the benchmark (the one program
 /// that is not) has ended.
-fn client_systems(iters: u64) -> [(&'static str, String, &'static str); 2] {
+fn client_systems(iters: u64) -> [(&'static str, String, &'static str); 4] {
     let name = crate::system::NAME_SERVER;
     let client = |uses: &str, writes: &str, mode: &str| {
         format!(
@@ -187,6 +187,8 @@ args = ["{mode}", "{iters}"]
     };
     let echo = "\n[[program]]\nname = \"supervised-echo\"\npriority = 150\nmemory = \"1 MiB\"\nprovides = [\"echo\"]\nsupervise = { restarts = 1 }\n";
     let settings = "\n[[program]]\nname = \"settings\"\npriority = 150\nmemory = \"1 MiB\"\nprovides = [\"settings\"]\narchive = \"read\"\nstore = \"64 KiB\"\nsupervise = { restarts = 1 }\n";
+    let weather = "\n[[program]]\nname = \"weather\"\npriority = 150\nmemory = \"1 MiB\"\nprovides = [\"weather\"]\nsupervise = { restarts = 1 }\n";
+    let gallery = "\n[[program]]\nname = \"gallery\"\npriority = 150\nmemory = \"2 MiB\"\nprovides = [\"gallery\"]\nstore = \"64 KiB\"\nsupervise = { restarts = 1 }\n";
     [
         ("name lookup", format!("{name}{echo}{}", client("echo", "", "lookup")), bench_stats::NAME_LOOKUP),
         (
@@ -194,6 +196,8 @@ args = ["{mode}", "{iters}"]
             format!("{name}{settings}{}", client("settings", "\"bench.\"", "settings")),
             bench_stats::SETTINGS_GET,
         ),
+        ("weather current", format!("{name}{weather}{}", client("weather", "", "weather")), bench_stats::WEATHER_CURRENT),
+        ("gallery list", format!("{name}{gallery}{}", client("gallery", "", "gallery")), bench_stats::GALLERY_LIST_16),
     ]
 }
 

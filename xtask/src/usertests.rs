@@ -135,11 +135,15 @@ pub fn cases() -> Vec<UserCase> {
         UserCase { conversation: shell_session(), ..described("shell", DEFAULT_SYSTEM.into(), check_shell) },
         UserCase {
             conversation: services::weather_session(),
-            ..described("weather", DEFAULT_SYSTEM.into(), services::check_weather_session)
+            ..described("weather", services::without_demos(), services::check_weather_session)
         },
         UserCase {
             conversation: services::gallery_session(),
-            ..described("gallery", DEFAULT_SYSTEM.into(), services::check_gallery_session)
+            ..described("gallery", services::without_demos(), services::check_gallery_session)
+        },
+        UserCase {
+            conversation: services::demo_session(),
+            ..described("demo_apps", DEFAULT_SYSTEM.into(), services::check_demo_session)
         },
         defect("defect_ipc_buffer", "run=defects:ipc-buffer", |o| check_defects(o, "ipc-buffer")),
         defect("defect_null_page", "run=defects:null-page", |o| check_defects(o, "null-page")),

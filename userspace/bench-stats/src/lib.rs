@@ -31,6 +31,14 @@ pub const NAME_LOOKUP: &str = "name_lookup";
 /// an int under a short key).
 pub const SETTINGS_GET: &str = "settings_get";
 
+/// The name a weather query is reported under (a client's round trip to the weather
+/// server: the current conditions in one city, from its cache).
+pub const WEATHER_CURRENT: &str = "weather_current";
+
+/// The name a gallery listing is reported under (a client's round trip to the gallery
+/// server: a page of 16 photos of an album).
+pub const GALLERY_LIST_16: &str = "gallery_list_16";
+
 /// What starts every result line.
 pub const PREFIX: &str = "bench: ";
 

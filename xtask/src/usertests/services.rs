@@ -166,6 +166,70 @@ pub fn check_weather_session(out: &str) -> Result<(), String> {
     check_weather(out, "weather Sydney", "Sydney", Units::Metric, 0)
 }
 
+/// The default system without its demo apps, so a session starts from empty services.
+pub fn without_demos() -> String {
+    let programs: Vec<&str> = super::DEFAULT_SYSTEM
+        .split("[[program]]")
+        .filter(|p| !p.contains("name = \"weather-widget\"") && !p.contains("name = \"photo-importer\""))
+        .collect();
+    programs.join("[[program]]")
+}
+
+/// A session with the demo apps of the default system: the importer's album, the widget's
+/// published weather before and after the hour turns, and after the weather server restarts.
+pub fn demo_session() -> Vec<Step> {
+    [
+        vec![Step::expect("photo-importer: Camera holds 12 photos (12 imported, 0 already there)")],
+        vec![Step::expect("seam> ")],
+        command("gallery albums", "Camera (12 photos)"),
+        command("gallery search IMG_ 1790000600 1790001800", "3 of 3 shown"),
+        command("settings get widget.weather", "widget.weather = \"Oslo: "),
+        vec![Step::line("weather watch Oslo"), Step::expect("the weather in Oslo changed"), Step::expect("seam> ")],
+        command("settings get widget.weather", "widget.weather = \"Oslo: "),
+        command("kill weather", "weather: killed"),
+        vec![Step::line("weather watch Oslo"), Step::expect("the weather in Oslo changed"), Step::expect("seam> ")],
+        command("settings list widget.", "widget.updates = "),
+    ]
+    .concat()
+}
+
+/// The hour `settings get widget.weather` showed, the `n`th time it ran, checked against
+/// the model.
+fn widget_hour(out: &str, n: usize) -> Result<u64, String> {
+    let line = out
+        .lines()
+        .filter(|l| l.starts_with("widget.weather = \""))
+        .nth(n)
+        .ok_or_else(|| format!("no widget.weather answer #{n}"))?;
+    let shown = line.trim_end().strip_prefix("widget.weather = \"").and_then(|l| l.strip_suffix('"')).unwrap_or("");
+    let hour: u64 = shown
+        .rsplit_once("(hour ")
+        .and_then(|(_, h)| h.strip_suffix(')'))
+        .and_then(|h| h.parse().ok())
+        .ok_or_else(|| format!("the widget shows no hour: {line}"))?;
+    let want = predicted("Oslo", hour, Units::Metric);
+    let t = want.temperature;
+    let expected =
+        format!("Oslo: {}{}.{} C, {} (hour {hour})", if t < 0 { "-" } else { "" }, t.abs() / 10, t.abs() % 10, want.sky);
+    if shown != expected {
+        return Err(format!("the widget shows \"{shown}\"; the model says \"{expected}\""));
+    }
+    Ok(hour)
+}
+
+pub fn check_demo_session(out: &str) -> Result<(), String> {
+    let (before, after) = (widget_hour(out, 0)?, widget_hour(out, 1)?);
+    if after <= before {
+        return Err(format!("the widget still shows hour {after} after the hour turned from {before}"));
+    }
+    let updates = out.lines().find(|l| l.contains("widget.updates = ")).unwrap_or("");
+    let n: u64 = updates.rsplit(' ').next().and_then(|n| n.trim().parse().ok()).unwrap_or(0);
+    if n < 3 {
+        return Err(format!("the widget updated {n} times through two turns of the hour and a restart"));
+    }
+    Ok(())
+}
+
 /// A test system: the name server, the gallery, and ipctest's `gallery` scenario.
 pub fn gallery_system() -> String {
     let gallery = super::DEFAULT_SYSTEM

@@ -75,6 +75,8 @@ fn main(args: rt::Args) -> u64 {
         Some("idle") => return u64::from(sys::recv(GIVEN, GIVEN + 1).err() != Some(Error::ObjectGone)),
         Some("lookup") => return lookup(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS)),
         Some("settings") => return settings_get(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS)),
+        Some("weather") => return weather_current(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS)),
+        Some("gallery") => return gallery_list(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS)),
         _ => {}
     }
     let iters = args.get(0).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS);
@@ -152,6 +154,58 @@ fn settings_get(iters: usize) -> u64 {
     });
     if let Some(summary) = Summary::of(samples, overhead, 1) {
         println!("{}", Line(bench_stats::SETTINGS_GET, summary));
+    }
+    0
+}
+
+/// Run as a program of a system with the weather server: the current conditions in Oslo,
+/// from the call to the decoded answer in hand (the server answers from its cache).
+fn weather_current(iters: usize) -> u64 {
+    let overhead = bench_stats::overhead(iters);
+    let Ok((weather, _)) = rt::name::lookup("weather") else {
+        println!("bench: cannot look up 'weather'");
+        return 1;
+    };
+    if rt::weather::current(weather, "Oslo").is_err() {
+        println!("bench: cannot ask the weather in Oslo");
+        return 1;
+    }
+    let samples = measure(iters, || {
+        let _ = rt::weather::current(weather, "Oslo");
+    });
+    if let Some(summary) = Summary::of(samples, overhead, 1) {
+        println!("{}", Line(bench_stats::WEATHER_CURRENT, summary));
+    }
+    0
+}
+
+/// Run as a program of a system with the gallery server: a page of 16 photos of a 32-photo
+/// album, from the call to the decoded page in hand.
+fn gallery_list(iters: usize) -> u64 {
+    use rt::gallery;
+    let overhead = bench_stats::overhead(iters);
+    let Ok((g, _)) = rt::name::lookup("gallery") else {
+        println!("bench: cannot look up 'gallery'");
+        return 1;
+    };
+    let Ok(mut frame) = gallery::ThumbFrame::new() else {
+        println!("bench: no Frame for thumbnails");
+        return 1;
+    };
+    let len = frame.write(&[7; 64]);
+    let _ = gallery::create(g, "Bench");
+    for i in 0..32u64 {
+        let name = format!("IMG_{i:04}.jpg");
+        if let Err(e) = gallery::add(g, "Bench", &name, 1_790_000_000 + i, 3_000_000, frame.slot, len) {
+            println!("bench: cannot add a photo: {e}");
+            return 1;
+        }
+    }
+    let samples = measure(iters, || {
+        let _ = gallery::list(g, "Bench", 8, 16);
+    });
+    if let Some(summary) = Summary::of(samples, overhead, 1) {
+        println!("{}", Line(bench_stats::GALLERY_LIST_16, summary));
     }
     0
 }
