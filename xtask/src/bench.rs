@@ -196,7 +196,11 @@ args = ["{mode}", "{iters}"]
             format!("{name}{settings}{}", client("settings", "\"bench.\"", "settings")),
             bench_stats::SETTINGS_GET,
         ),
-        ("weather current", format!("{name}{weather}{}", client("weather", "", "weather")), bench_stats::WEATHER_CURRENT),
+        (
+            "weather current",
+            format!("{name}{weather}{}", client("weather", "", "weather")),
+            bench_stats::WEATHER_CURRENT,
+        ),
         ("gallery list", format!("{name}{gallery}{}", client("gallery", "", "gallery")), bench_stats::GALLERY_LIST_16),
     ]
 }

@@ -337,8 +337,14 @@ pub fn read_page(m: &Long) -> Result<Page, GalleryError> {
         let (time, size) = (word(&mut r)?, word(&mut r)?);
         let mut buf = [0; NAME_MAX];
         let name = Name::new(read_name(&mut r, &mut buf)?).ok_or(GalleryError::BadName)?;
-        let photo =
-            Photo { id: (packed >> 32) as u32, album: (packed >> 16) as u16, thumb_len: packed as u16, time, size, name };
+        let photo = Photo {
+            id: (packed >> 32) as u32,
+            album: (packed >> 16) as u16,
+            thumb_len: packed as u16,
+            time,
+            size,
+            name,
+        };
         page.push(photo);
     }
     Ok(page)

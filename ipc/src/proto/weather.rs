@@ -396,7 +396,10 @@ mod tests {
         days[..3].copy_from_slice(&[day(120, 40, Sky::Rain), day(-10, -90, Sky::Fog), day(300, 200, Sky::Clear)]);
         let f = Forecast { city: City::new("Reykjavik").unwrap(), first_day: 52, units: Units::Metric, days, len: 3 };
         assert_eq!(read_forecast(&forecast(&f)), Ok(f));
-        assert_eq!(read_city_reply(&city(&City::new("Cairo").unwrap())).map(|c| c.map(|c| c.as_str().len())), Ok(Some(5)));
+        assert_eq!(
+            read_city_reply(&city(&City::new("Cairo").unwrap())).map(|c| c.map(|c| c.as_str().len())),
+            Ok(Some(5))
+        );
         assert_eq!(read_city_reply(&refuse(WeatherError::UnknownCity)), Ok(None));
         assert_eq!(read_done(&refuse(WeatherError::Full)), Err(WeatherError::Full));
         assert_eq!(read_current(&refuse(WeatherError::UnknownCity)), Err(WeatherError::UnknownCity));

@@ -41,7 +41,15 @@ pub fn album(gallery: Slot, index: u64) -> Result<Option<Album>, Failed> {
 
 /// Adds a photo to `album`, its thumbnail the first `thumb_len` bytes of the Frame in
 /// `frame`; the photo's id.
-pub fn add(gallery: Slot, album: &str, name: &str, time: u64, size: u64, frame: Slot, thumb_len: usize) -> Result<u32, Failed> {
+pub fn add(
+    gallery: Slot,
+    album: &str,
+    name: &str,
+    time: u64,
+    size: u64,
+    frame: Slot,
+    thumb_len: usize,
+) -> Result<u32, Failed> {
     cap::set_send_cap(0, frame);
     let request = Request::Add { album, name, time, size, thumb_len: thumb_len as u64 };
     let id = proto::read_number(&call(gallery, request)?).map_err(Failed::Server)?;

@@ -209,8 +209,13 @@ fn widget_hour(out: &str, n: usize) -> Result<u64, String> {
         .ok_or_else(|| format!("the widget shows no hour: {line}"))?;
     let want = predicted("Oslo", hour, Units::Metric);
     let t = want.temperature;
-    let expected =
-        format!("Oslo: {}{}.{} C, {} (hour {hour})", if t < 0 { "-" } else { "" }, t.abs() / 10, t.abs() % 10, want.sky);
+    let expected = format!(
+        "Oslo: {}{}.{} C, {} (hour {hour})",
+        if t < 0 { "-" } else { "" },
+        t.abs() / 10,
+        t.abs() % 10,
+        want.sky
+    );
     if shown != expected {
         return Err(format!("the widget shows \"{shown}\"; the model says \"{expected}\""));
     }
@@ -292,8 +297,8 @@ fn sum<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 
 pub fn check_gallery_session(out: &str) -> Result<(), String> {
     // The thumbnail comes back byte for byte, before and after the restart.
-    let added = sum(answer(out, "gallery add Holiday IMG_0002.jpg 2000 10")?, "added #2")
-        .ok_or("`add` printed no checksum")?;
+    let added =
+        sum(answer(out, "gallery add Holiday IMG_0002.jpg 2000 10")?, "added #2").ok_or("`add` printed no checksum")?;
     let fetched: Vec<&str> = out
         .match_indices("#2 thumbnail: ")
         .filter_map(|(i, _)| sum(out[i..].lines().next().unwrap_or(""), "thumbnail"))
@@ -345,7 +350,10 @@ mod tests {
         assert!(check_weather(&out, "weather Oslo", "Oslo", Units::Imperial, 0).is_ok());
         assert!(check_weather(&out, "weather Oslo", "Oslo", Units::Metric, 0).is_err(), "wrong units");
         let logged = format!("seam> [    0.1] INFO  a kernel line\nweather Oslo\n{line}\nseam> ");
-        assert!(check_weather(&logged, "weather Oslo", "Oslo", Units::Imperial, 0).is_ok(), "a log line before the echo");
+        assert!(
+            check_weather(&logged, "weather Oslo", "Oslo", Units::Imperial, 0).is_ok(),
+            "a log line before the echo"
+        );
         let wrong = out.replace("(hour 5", "(hour 6");
         assert!(check_weather(&wrong, "weather Oslo", "Oslo", Units::Imperial, 0).is_err(), "another hour");
     }

@@ -2,7 +2,14 @@ use super::record::{decode as read_record, encode as write_record, Change, MAX};
 use super::*;
 
 fn photo(id: u32, name: &str) -> Photo {
-    Photo { id, album: 3, thumb_len: THUMB_MAX as u16, time: u64::MAX - id as u64, size: 1 << 40, name: Name::new(name).unwrap() }
+    Photo {
+        id,
+        album: 3,
+        thumb_len: THUMB_MAX as u16,
+        time: u64::MAX - id as u64,
+        size: 1 << 40,
+        name: Name::new(name).unwrap(),
+    }
 }
 
 #[test]
@@ -22,7 +29,13 @@ fn requests_round_trip() {
         Request::Create("Holiday"),
         Request::Delete("Holiday"),
         Request::Albums(7),
-        Request::Add { album: "Holiday", name: &long, time: 1_790_000_000, size: 3_000_000, thumb_len: THUMB_MAX as u64 },
+        Request::Add {
+            album: "Holiday",
+            name: &long,
+            time: 1_790_000_000,
+            size: 3_000_000,
+            thumb_len: THUMB_MAX as u64,
+        },
         Request::List { album: "Holiday", first: 32, count: 16 },
         Request::Thumb(u32::MAX),
         Request::Remove(9),

@@ -79,7 +79,9 @@ pub fn writer(id: usize, writes: usize) -> u64 {
         let added = match add() {
             // The add died with the server: once more. `Exists` says the first was kept.
             Err(Failed::Kernel(ipc::Error::ObjectGone)) => match add() {
-                Err(Failed::Server(GalleryError::Exists)) => find(&name(i)).and_then(|p| p.ok_or(Failed::Server(GalleryError::UnknownPhoto))),
+                Err(Failed::Server(GalleryError::Exists)) => {
+                    find(&name(i)).and_then(|p| p.ok_or(Failed::Server(GalleryError::UnknownPhoto)))
+                }
                 other => other,
             },
             other => other,

@@ -66,4 +66,3 @@ pub fn writer(id: usize, writes: usize) -> u64 {
     println!("writer {id}: {acked} changes acknowledged, {errors} clean errors, {unexpected} unexpected, {lost} lost");
     unexpected + lost
 }
-

@@ -35,7 +35,10 @@ pub fn gallery() -> u64 {
     sys::cap_copy(frame, write_only, Rights::WRITE, SELF).expect("copy");
 
     let add = |frame, name, len| client::add(g, "Refusals", name, 1, 2, frame, len);
-    c.check("a thumbnail larger than its Frame", add(one_page, "a", PAGE_SIZE as usize + 1) == refused(GalleryError::FrameSize));
+    c.check(
+        "a thumbnail larger than its Frame",
+        add(one_page, "a", PAGE_SIZE as usize + 1) == refused(GalleryError::FrameSize),
+    );
     c.check("a Frame larger than the server maps", add(huge, "a", 10) == refused(GalleryError::FrameSize));
     c.check("a Frame it may not read", add(write_only, "a", 10) == refused(GalleryError::FrameRights));
     c.check("an endpoint for a Frame", add(endpoint, "a", 10) == refused(GalleryError::NoCapability));

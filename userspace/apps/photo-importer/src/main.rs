@@ -47,7 +47,8 @@ fn main(args: rt::Args) -> u64 {
         let name = format!("IMG_{i:04}.jpg");
         let len = frame.write(&thumbnail(i));
         let time = 1_790_000_000 + i * 600;
-        match gallery::retry_once(|| gallery::add(service, album, &name, time, 2_000_000 + i * 12_345, frame.slot, len)) {
+        match gallery::retry_once(|| gallery::add(service, album, &name, time, 2_000_000 + i * 12_345, frame.slot, len))
+        {
             Ok(_) => new += 1,
             Err(Failed::Server(GalleryError::Exists)) => there += 1,
             Err(e) => {

@@ -12,8 +12,8 @@ extern crate alloc;
 use alloc::format;
 use ipc::cap::{Kind, Rights, SELF};
 use ipc::proto::settings::Value;
-use rt::weather::{self as weather, Failed};
 use rt::name::NameServer;
+use rt::weather::{self as weather, Failed};
 use rt::{cap, ipc, name, println, settings, sys};
 
 rt::main!(main);
@@ -62,7 +62,9 @@ fn main(args: rt::Args) -> u64 {
                 );
                 updates += 1;
                 let published = settings::retry_once(|| settings::set(store, "widget.weather", Value::Str(&line)))
-                    .and_then(|()| settings::retry_once(|| settings::set(store, "widget.updates", Value::Int(updates))));
+                    .and_then(|()| {
+                        settings::retry_once(|| settings::set(store, "widget.updates", Value::Int(updates)))
+                    });
                 if updates == 1 {
                     println!("weather-widget: showing {line}");
                 }

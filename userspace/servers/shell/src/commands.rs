@@ -26,7 +26,12 @@ const COMMANDS: &[(&str, &str, &str, Run)] = &[
     ("restart", "NAME", "end a program init runs and start it again at once", restart),
     ("settings", "get|set|del|list|watch ...", "read and write settings (settings help)", crate::settings::run),
     ("weather", "[CITY [DAYS] | watch CITY]", "the cities, a city's weather now and its forecast", crate::weather::run),
-    ("gallery", "albums|mkalbum|rmalbum|ls|add|rm|thumb|search ...", "albums and photos (gallery help)", crate::gallery::run),
+    (
+        "gallery",
+        "albums|mkalbum|rmalbum|ls|add|rm|thumb|search ...",
+        "albums and photos (gallery help)",
+        crate::gallery::run,
+    ),
     ("mem", "", "free memory and the kernel heap in use", mem),
     ("uptime", "", "time since boot", uptime),
 ];
