@@ -1,0 +1,18 @@
+//! Android's Binder model, for Seam's compatibility server and the legacy programs that talk
+//! to it. `Parcel` writes and reads Android's exact byte layout (libbinder's `Parcel.cpp`, as
+//! `../shared/binder-facts.md` records it per release), with libbinder's method names, so
+//! Android developers find their way; every read is checked and fails with an error value,
+//! never a panic.
+//!
+//! `no_std` + `alloc`, no `unsafe`, tested on the host (`cargo test -p binder`), golden
+//! byte sequences included.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod parcel;
+pub mod status;
+
+pub use parcel::{Android, Parcel, ParcelError};
+pub use status::{Exception, Status};
