@@ -14,5 +14,5 @@ extern crate alloc;
 pub mod parcel;
 pub mod status;
 
-pub use parcel::{Android, Parcel, ParcelError};
+pub use parcel::{Android, Binder, Parcel, ParcelError};
 pub use status::{Exception, Status};

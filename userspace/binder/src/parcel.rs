@@ -57,6 +57,9 @@ pub struct Parcel {
     /// Where the next read starts.
     pos: usize,
     android: Android,
+    /// The scheduling bits written into each binder object's flags: 0x13 (nice 19), or 0
+    /// where background scheduling is off (as in servicemanager).
+    sched_bits: u32,
 }
 
 impl Default for Parcel {
@@ -72,7 +75,7 @@ impl Parcel {
     }
 
     pub fn for_android(android: Android) -> Parcel {
-        Parcel { data: Vec::new(), objects: Vec::new(), pos: 0, android }
+        Parcel { data: Vec::new(), objects: Vec::new(), pos: 0, android, sched_bits: SCHED_BITS }
     }
 
     /// A Parcel to read `bytes` from, holding no binder objects.
@@ -88,11 +91,17 @@ impl Parcel {
         let fits =
             sorted.iter().all(|&o| o.is_multiple_of(4) && o.checked_add(OBJECT_SIZE).is_some_and(|e| e <= bytes.len()));
         let apart = sorted.windows(2).all(|w| w[1] >= w[0] + OBJECT_SIZE);
-        (fits && apart).then(|| Parcel { data: bytes.to_vec(), objects: sorted, pos: 0, android })
+        (fits && apart).then(|| Parcel { data: bytes.to_vec(), objects: sorted, ..Parcel::for_android(android) })
     }
 
     pub fn android(&self) -> Android {
         self.android
+    }
+
+    /// Whether binder objects written from now on carry the background-scheduling bits
+    /// (libbinder's default) or not (servicemanager turns them off).
+    pub fn set_background_scheduling(&mut self, on: bool) {
+        self.sched_bits = if on { SCHED_BITS } else { 0 };
     }
 
     /// The bytes written.
@@ -448,6 +457,7 @@ impl Parcel {
             objects: self.objects.iter().copied().filter(|&o| o < end).collect(),
             pos: self.pos,
             android: self.android,
+            sched_bits: self.sched_bits,
         };
         read(&mut body)?;
         self.pos = end;
@@ -473,6 +483,91 @@ impl Parcel {
 
 /// The size of a `flat_binder_object` on a 64-bit system.
 pub const OBJECT_SIZE: usize = 24;
+
+/// `flat_binder_object` types: `B_PACK_CHARS(c1, c2, c3, 0x85)`.
+pub const BINDER_TYPE_BINDER: u32 = 0x7362_2a85;
+pub const BINDER_TYPE_HANDLE: u32 = 0x7368_2a85;
+/// `FLAT_BINDER_FLAG_ACCEPTS_FDS`.
+pub const FLAG_ACCEPTS_FDS: u32 = 0x100;
+/// Priority 19 and `FLAG_ACCEPTS_FDS`'s neighbour bits as libbinder writes them: nice 19.
+const SCHED_BITS: u32 = 0x13;
+
+/// A binder as a Parcel carries it: an object of the sender's own (its address and cookie,
+/// opaque to everyone else), or a handle to someone else's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binder {
+    Local { ptr: u64, cookie: u64 },
+    Handle(u32),
+}
+
+/// The stability word after each binder object, per release: `None` before Android 11.
+fn stability(android: Android) -> Option<i32> {
+    match android {
+        Android::V9 | Android::V10 => None,
+        // `Level::SYSTEM` as an int32.
+        Android::V11 => Some(0x0c),
+        // `Category { version 1, reserved, level SYSTEM }`.
+        Android::V12 => Some(0x0c00_0001),
+        // `Level::SYSTEM` as an int16, widened.
+        Android::V13 | Android::V14 => Some(0x0c),
+    }
+}
+
+impl Parcel {
+    /// A binder object (`flat_binder_object`), or a null binder, then the stability word of
+    /// this Parcel's release (0 for a null binder). Its offset is listed unless its `binder` field is 0 (a null
+    /// binder, or handle 0), as libbinder's `writeObject` does.
+    pub fn write_strong_binder(&mut self, binder: Option<Binder>) {
+        let legacy = self.android <= Android::V10;
+        let (kind, flags, value, cookie) = match binder {
+            None => (BINDER_TYPE_BINDER, self.sched_bits, 0, 0),
+            Some(Binder::Local { ptr, cookie }) => {
+                (BINDER_TYPE_BINDER, FLAG_ACCEPTS_FDS | self.sched_bits, ptr, cookie)
+            }
+            Some(Binder::Handle(h)) => (BINDER_TYPE_HANDLE, self.sched_bits, u64::from(h), 0),
+        };
+        // Android 9 and 10 write 0x113 on every object.
+        let flags = if legacy { FLAG_ACCEPTS_FDS | SCHED_BITS } else { flags };
+        if value != 0 {
+            self.objects.push(self.data.len());
+        }
+        self.data.extend_from_slice(&kind.to_le_bytes());
+        self.data.extend_from_slice(&flags.to_le_bytes());
+        self.data.extend_from_slice(&value.to_le_bytes());
+        self.data.extend_from_slice(&cookie.to_le_bytes());
+        // A null binder's stability word is 0.
+        if let Some(word) = stability(self.android) {
+            self.write_i32(if binder.is_some() { word } else { 0 });
+        }
+    }
+
+    /// A binder object (or null): one whose `binder` field is not 0 must be listed in the
+    /// offsets; one whose field is 0 need not be (libbinder's `readObject`). The stability
+    /// word of this Parcel's release follows and must be there.
+    pub fn read_strong_binder(&mut self) -> Result<Option<Binder>, ParcelError> {
+        let at = self.pos;
+        let end = at.checked_add(OBJECT_SIZE).filter(|&e| e <= self.data.len()).ok_or(ParcelError::NotEnoughData)?;
+        let bytes = &self.data[at..end];
+        let word = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("four bytes"));
+        let (kind, value) = (word(0), u64::from(word(8)) | u64::from(word(12)) << 32);
+        let cookie = u64::from(word(16)) | u64::from(word(20)) << 32;
+        let listed = self.objects.contains(&at);
+        if (value != 0 && !listed) || self.objects.iter().any(|&o| o != at && o < end && at < o + OBJECT_SIZE) {
+            return Err(ParcelError::BadType);
+        }
+        let binder = match (kind, value) {
+            (BINDER_TYPE_BINDER, 0) => None,
+            (BINDER_TYPE_BINDER, ptr) => Some(Binder::Local { ptr, cookie }),
+            (BINDER_TYPE_HANDLE, h) => Some(Binder::Handle(u32::try_from(h).map_err(|_| ParcelError::BadValue)?)),
+            _ => return Err(ParcelError::BadType),
+        };
+        self.pos = end;
+        if stability(self.android).is_some() {
+            self.read_i32()?;
+        }
+        Ok(binder)
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -264,3 +264,66 @@ fn plain_reads_may_not_touch_a_binder_object() {
     assert_eq!(Parcel::from_parts(&bytes, &[16], Android::V14), None, "past the end");
     assert_eq!(Parcel::from_parts(&[0; 64], &[0, 8], Android::V14), None, "overlapping");
 }
+
+#[test]
+fn binder_objects_per_release() {
+    // A null binder from servicemanager on Android 13+ (no scheduling bits): no offset.
+    let mut p = Parcel::for_android(Android::V13);
+    p.set_background_scheduling(false);
+    p.write_strong_binder(None);
+    assert_eq!(p.data(), &hex("852a6273 00000000 00000000 00000000 00000000 00000000 00000000")[..]);
+    assert!(p.objects().is_empty());
+    // Stability words: none before 11, SYSTEM as a level (11, 13+) or a Category (12).
+    for (android, tail) in [
+        (Android::V10, None),
+        (Android::V11, Some(0x0c_i32)),
+        (Android::V12, Some(0x0c00_0001)),
+        (Android::V13, Some(0x0c)),
+        (Android::V14, Some(0x0c)),
+    ] {
+        let mut p = Parcel::for_android(android);
+        p.write_strong_binder(Some(Binder::Handle(5)));
+        assert_eq!(p.data_size(), OBJECT_SIZE + if tail.is_some() { 4 } else { 0 }, "{android:?}");
+        assert_eq!(p.objects(), &[0]);
+        let flags = u32::from_le_bytes(p.data()[4..8].try_into().unwrap());
+        assert_eq!(flags, if android <= Android::V10 { 0x113 } else { 0x13 }, "{android:?}");
+        if let Some(word) = tail {
+            assert_eq!(&p.data()[OBJECT_SIZE..], &word.to_le_bytes(), "{android:?}");
+        }
+    }
+}
+
+#[test]
+fn binder_objects_read_back_with_their_offsets() {
+    let mut p = Parcel::new();
+    p.write_i32(7);
+    p.write_strong_binder(Some(Binder::Local { ptr: 0xdead_beef_0000, cookie: 42 }));
+    p.write_strong_binder(Some(Binder::Handle(0)));
+    p.write_strong_binder(None);
+    p.write_strong_binder(Some(Binder::Handle(9)));
+    assert_eq!(p.objects(), &[4, 88], "handle 0 and null get no offset");
+    let local = u32::from_le_bytes(p.data()[8..12].try_into().unwrap());
+    assert_eq!(local, FLAG_ACCEPTS_FDS | 0x13);
+    let mut r = Parcel::from_parts(p.data(), p.objects(), Android::V14).unwrap();
+    assert_eq!(r.read_i32(), Ok(7));
+    assert_eq!(r.read_strong_binder(), Ok(Some(Binder::Local { ptr: 0xdead_beef_0000, cookie: 42 })));
+    assert_eq!(r.read_strong_binder(), Ok(Some(Binder::Handle(0))));
+    assert_eq!(r.read_strong_binder(), Ok(None));
+    assert_eq!(r.read_strong_binder(), Ok(Some(Binder::Handle(9))));
+    assert_eq!(r.data_avail(), 0);
+    // The same bytes without their offsets: an object whose field is not 0 is refused.
+    let mut bare = Parcel::from_bytes(p.data());
+    bare.set_data_position(4);
+    assert_eq!(bare.read_strong_binder(), Err(ParcelError::BadType));
+    // An object read where plain data is: refused unless it is all zero (a null).
+    let mut plain = Parcel::new();
+    plain.write_u32(BINDER_TYPE_HANDLE);
+    plain.write_u32(0);
+    plain.write_u64(3);
+    plain.write_u64(0);
+    plain.write_i32(0x0c);
+    assert_eq!(Parcel::from_bytes(plain.data()).read_strong_binder(), Err(ParcelError::BadType));
+    let mut junk = Parcel::from_parts(&[0xaa; 28], &[0], Android::V14).unwrap();
+    assert_eq!(junk.read_strong_binder(), Err(ParcelError::BadType), "an unknown type");
+    assert_eq!(Parcel::from_bytes(&[0; 20]).read_strong_binder(), Err(ParcelError::NotEnoughData));
+}
