@@ -6,6 +6,13 @@
 //!
 //! `no_std` + `alloc`, no `unsafe`, tested on the host (`cargo test -p binder`), golden
 //! byte sequences included.
+//!
+//! Where it stands (issue 14): the Parcel (primitives, strings, arrays, nullable markers,
+//! structured parcelables, binder objects with offsets and stability, the interface token
+//! and `enforce_interface` per release) and the Status header are done. Next: typed arrays
+//! of the remaining kinds and more of AOSP's wire-protocol expectations as golden tests; the
+//! client side (`ServiceManager`, `IBinder::transact`, death links, local binders) over a
+//! Seam protocol in `ipc/`; then the compat server in `userspace/servers/compat/`.
 #![no_std]
 #![forbid(unsafe_code)]
 
