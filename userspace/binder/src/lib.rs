@@ -19,6 +19,7 @@
 extern crate alloc;
 
 pub mod parcel;
+pub mod service_manager;
 pub mod status;
 
 pub use parcel::{Android, Binder, Parcel, ParcelError};

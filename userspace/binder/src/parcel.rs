@@ -19,7 +19,8 @@ pub enum Android {
     V11,
     V12,
     V13,
-    /// Android 14 and later.
+    /// Android 14 (and later releases' Parcels, which are the same; their IServiceManager
+    /// codes are not: 15 r6 and 16 inserted methods, see `service_manager`).
     V14,
 }
 
