@@ -59,3 +59,35 @@ pub fn next_request(endpoint: Slot, reply: Slot, answer: Option<&Long>) -> Resul
 pub fn reply(reply: Slot, m: &Long) -> Result<(), Error> {
     sys::send(reply, &outgoing(m))
 }
+
+/// One message a server's loop ([`serve`]) received: the sender's badge (for a notification
+/// bound to the thread, its bits), the message, and the slot a capability it carried landed
+/// in (the handler moves it out to keep it).
+pub struct Received<'a> {
+    pub badge: u64,
+    pub message: &'a Long,
+    pub incoming: Slot,
+}
+
+/// A server's loop on `endpoint`: receives each message, hands it to `handle`, and sends the
+/// answer `handle` returns while it waits for the next one (None for a notification, which
+/// has nobody to answer). A capability a request carried that the handler did not move out
+/// is deleted, so the next request finds the slot empty. Returns only when receiving fails.
+pub fn serve(endpoint: Slot, mut handle: impl FnMut(Received) -> Option<Long>) -> Error {
+    let (reply, incoming) = match (cap::alloc(), cap::alloc()) {
+        (Ok(reply), Ok(incoming)) => (reply, incoming),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let mut answer: Option<Long> = None;
+    loop {
+        cap::set_recv_slot(0, incoming);
+        let (badge, message) = match next_request(endpoint, reply, answer.take().as_ref()) {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        answer = handle(Received { badge, message: &message, incoming });
+        if message.caps > 0 && sys::cap_inspect(incoming).is_ok() {
+            let _ = sys::cap_delete(incoming);
+        }
+    }
+}

@@ -23,7 +23,7 @@ use ipc::proto::Long;
 use ipc::syscall::MapFlags;
 use ipc::system::{self, slots};
 use ipc::Error;
-use rt::{cap, ipc, long, println, sys};
+use rt::{ipc, long, println, sys};
 use store::Store;
 
 rt::main!(main);
@@ -60,27 +60,16 @@ fn main(_: rt::Args) -> u64 {
             return 1;
         }
     };
-    let (reply, incoming) = (cap::alloc().expect("slot"), cap::alloc().expect("slot"));
-    let mut answer: Option<Long> = None;
-    loop {
-        cap::set_recv_slot(0, incoming);
-        let (badge, request) = match long::next_request(slots::SERVICE, reply, answer.take().as_ref()) {
-            Ok(r) => r,
-            Err(e) => {
-                println!("gallery: receive failed: {e}");
-                return 1;
-            }
-        };
+    let failed = long::serve(slots::SERVICE, |r| {
         let mut buffers = Buffers::default();
-        answer = Some(match (system::caller(badge), proto::decode(&request, &mut buffers)) {
+        Some(match (system::caller(r.badge), proto::decode(r.message, &mut buffers)) {
             (None, _) => proto::refuse(GalleryError::Denied),
             (_, Err(e)) => proto::refuse(e),
-            (Some(_), Ok(r)) => gallery.handle(r, incoming).unwrap_or_else(proto::refuse),
-        });
-        if request.caps > 0 && sys::cap_inspect(incoming).is_ok() {
-            let _ = sys::cap_delete(incoming);
-        }
-    }
+            (Some(_), Ok(req)) => gallery.handle(req, r.incoming).unwrap_or_else(proto::refuse),
+        })
+    });
+    println!("gallery: receive failed: {failed}");
+    1
 }
 
 /// A client's Frame, mapped at [`WINDOW`] for one request; unmapped when dropped.

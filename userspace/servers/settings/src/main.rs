@@ -68,28 +68,16 @@ fn main(_: rt::Args) -> u64 {
             return 1;
         }
     };
-    let (reply, incoming) = (cap::alloc().expect("slot"), cap::alloc().expect("slot"));
-    let mut answer: Option<Long> = None;
-    loop {
-        cap::set_recv_slot(0, incoming);
-        let received = long::next_request(slots::SERVICE, reply, answer.take().as_ref());
-        let (badge, request) = match received {
-            Ok(r) => r,
-            Err(e) => {
-                println!("settings: receive failed: {e}");
-                return 1;
-            }
-        };
+    let failed = long::serve(slots::SERVICE, |r| {
         let mut buffers = Buffers::default();
-        answer = Some(match (system::caller(badge), proto::decode(&request, &mut buffers)) {
+        Some(match (system::caller(r.badge), proto::decode(r.message, &mut buffers)) {
             (None, _) => proto::refuse(SettingsError::Denied),
             (_, Err(e)) => proto::refuse(e),
-            (Some(client), Ok(r)) => settings.handle(client, r, incoming).unwrap_or_else(proto::refuse),
-        });
-        if request.caps > 0 && sys::cap_inspect(incoming).is_ok() {
-            let _ = sys::cap_delete(incoming);
-        }
-    }
+            (Some(client), Ok(req)) => settings.handle(client, req, r.incoming).unwrap_or_else(proto::refuse),
+        })
+    });
+    println!("settings: receive failed: {failed}");
+    1
 }
 
 impl Settings {

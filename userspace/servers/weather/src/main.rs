@@ -73,31 +73,20 @@ fn main(_: rt::Args) -> u64 {
             return 1;
         }
     };
-    let (reply, incoming) = (cap::alloc().expect("slot"), cap::alloc().expect("slot"));
-    let mut answer: Option<Long> = None;
-    loop {
-        cap::set_recv_slot(0, incoming);
-        let (badge, request) = match long::next_request(slots::SERVICE, reply, answer.take().as_ref()) {
-            Ok(r) => r,
-            Err(e) => {
-                println!("weather: receive failed: {e}");
-                return 1;
-            }
-        };
-        if request.label == LABEL_NOTIFICATION {
-            weather.noticed(badge);
-            continue;
+    let failed = long::serve(slots::SERVICE, |r| {
+        if r.message.label == LABEL_NOTIFICATION {
+            weather.noticed(r.badge);
+            return None;
         }
         let mut name = [0u8; proto::CITY_MAX];
-        answer = Some(match (system::caller(badge), proto::decode(&request, &mut name)) {
+        Some(match (system::caller(r.badge), proto::decode(r.message, &mut name)) {
             (None, _) => proto::refuse(WeatherError::Denied),
             (_, Err(e)) => proto::refuse(e),
-            (Some(client), Ok(r)) => weather.handle(client, r, incoming).unwrap_or_else(proto::refuse),
-        });
-        if request.caps > 0 && sys::cap_inspect(incoming).is_ok() {
-            let _ = sys::cap_delete(incoming);
-        }
-    }
+            (Some(client), Ok(req)) => weather.handle(client, req, r.incoming).unwrap_or_else(proto::refuse),
+        })
+    });
+    println!("weather: receive failed: {failed}");
+    1
 }
 
 /// A badged copy of `ntfn` that signals `bit`.
