@@ -127,6 +127,16 @@ impl Units {
     }
 }
 
+/// A value in tenths (a temperature, a speed), written as a decimal: -7 is "-0.7".
+pub struct Tenths(pub i64);
+
+impl core::fmt::Display for Tenths {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        write!(f, "{sign}{}.{}", self.0.unsigned_abs() / 10, self.0.unsigned_abs() % 10)
+    }
+}
+
 /// A city's name as an answer carries it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct City {
@@ -362,6 +372,17 @@ pub fn read_city_reply(m: &Long) -> Result<Option<City>, WeatherError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tenths_read_as_decimals() {
+        extern crate std;
+        use std::string::ToString;
+        for (v, text) in
+            [(0, "0.0"), (7, "0.7"), (-7, "-0.7"), (-10, "-1.0"), (1234, "123.4"), (i64::MIN, "-922337203685477580.8")]
+        {
+            assert_eq!(Tenths(v).to_string(), text);
+        }
+    }
 
     #[test]
     fn requests_round_trip() {

@@ -4,6 +4,7 @@
 //! `weather-model` and the hour the answer names.
 
 use crate::converse::Step;
+use ipc::proto::weather::Tenths;
 use weather_model::{self as model, Units};
 
 /// Types `line`, waits for `answer`, then for the next prompt.
@@ -139,9 +140,13 @@ fn check_weather(out: &str, line: &str, city: &str, units: Units, days: u64) -> 
     let deg = if units == Units::Metric { "C" } else { "F" };
     for i in 0..days {
         let d = model::forecast(c, first_day + i).in_units(units);
-        let t = |v: i64| format!("{}{}.{}", if v < 0 { "-" } else { "" }, v.abs() / 10, v.abs() % 10);
-        let want =
-            format!("  day {}: high {} {deg}, low {} {deg}, {}", first_day + i, t(d.high), t(d.low), d.sky.text());
+        let want = format!(
+            "  day {}: high {} {deg}, low {} {deg}, {}",
+            first_day + i,
+            Tenths(d.high),
+            Tenths(d.low),
+            d.sky.text()
+        );
         match lines.next() {
             Some(l) if l.trim_end() == want => {}
             // The day turned between the two calls: the forecast starts a day later.
@@ -208,14 +213,7 @@ fn widget_hour(out: &str, n: usize) -> Result<u64, String> {
         .and_then(|h| h.parse().ok())
         .ok_or_else(|| format!("the widget shows no hour: {line}"))?;
     let want = predicted("Oslo", hour, Units::Metric);
-    let t = want.temperature;
-    let expected = format!(
-        "Oslo: {}{}.{} C, {} (hour {hour})",
-        if t < 0 { "-" } else { "" },
-        t.abs() / 10,
-        t.abs() % 10,
-        want.sky
-    );
+    let expected = format!("Oslo: {} C, {} (hour {hour})", Tenths(want.temperature), want.sky);
     if shown != expected {
         return Err(format!("the widget shows \"{shown}\"; the model says \"{expected}\""));
     }

@@ -12,6 +12,7 @@ extern crate alloc;
 use alloc::format;
 use ipc::cap::{Kind, Rights, SELF};
 use ipc::proto::settings::Value;
+use ipc::proto::weather::Tenths;
 use rt::name::NameServer;
 use rt::weather::{self as weather, Failed};
 use rt::{cap, ipc, name, println, settings, sys};
@@ -51,11 +52,9 @@ fn main(args: rt::Args) -> u64 {
         match weather::current(service, city) {
             Ok(now) => {
                 let line = format!(
-                    "{}: {}{}.{} {}, {} (hour {})",
+                    "{}: {} {}, {} (hour {})",
                     now.city.as_str(),
-                    if now.temperature < 0 { "-" } else { "" },
-                    now.temperature.unsigned_abs() / 10,
-                    now.temperature.unsigned_abs() % 10,
+                    Tenths(now.temperature),
                     now.units.degree(),
                     now.sky.text(),
                     now.slot

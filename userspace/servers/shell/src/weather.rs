@@ -6,20 +6,11 @@ use crate::Shell;
 use alloc::format;
 use alloc::string::String;
 use ipc::cap::Kind;
+use ipc::proto::weather::Tenths;
 use rt::weather::{self as client, retry_once};
 use rt::{cap, ipc, println, sys};
 
 const USAGE: &str = "usage: weather [CITY [DAYS] | watch CITY]";
-
-/// Tenths as a decimal: -7 is "-0.7".
-pub struct Tenths(pub i64);
-
-impl core::fmt::Display for Tenths {
-    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        write!(f, "{sign}{}.{}", self.0.unsigned_abs() / 10, self.0.unsigned_abs() % 10)
-    }
-}
 
 pub fn run(shell: &Shell, args: &[&str]) -> Result<(), String> {
     let service = shell.weather.ok_or("this shell is not given the weather service")?;
