@@ -97,9 +97,20 @@ impl ThumbFrame {
         if THUMB_MAPPED.swap(true, Ordering::Relaxed) {
             return Err(Error::InvalidArgument);
         }
-        let slot = cap::create(Kind::Frame, PAGES)?;
-        sys::frame_map(slot, THUMB_AT, MapFlags::WRITE, SELF)?;
-        Ok(ThumbFrame { slot })
+        let made = cap::create(Kind::Frame, PAGES).and_then(|slot| {
+            match sys::frame_map(slot, THUMB_AT, MapFlags::WRITE, SELF) {
+                Ok(()) => Ok(slot),
+                Err(e) => {
+                    cap::release(slot);
+                    Err(e)
+                }
+            }
+        });
+        // A failed attempt leaves nothing behind: a later one may try again.
+        if made.is_err() {
+            THUMB_MAPPED.store(false, Ordering::Relaxed);
+        }
+        made.map(|slot| ThumbFrame { slot })
     }
 
     fn bytes(&mut self) -> &mut [u8] {
