@@ -17,9 +17,11 @@ fn thumbnail(id: usize, i: usize) -> Vec<u8> {
     (0..len).map(|b| (b * 31 + i * 7 + id) as u8).collect()
 }
 
-/// The id of the photo named `name` (the only one with that name), if there is one.
-fn find(name: &str) -> Result<Option<u32>, Failed> {
-    let page = gallery::retry_once(|| gallery::search(GIVEN, name, 0, u64::MAX, 0))?;
+/// The id of the photo named `name` with time `time` (the writer gives photo `i` time `i`),
+/// if there is one. The time range keeps the search to that one photo: a name prefix alone
+/// also matches the longer names after it ("p1" matches "p10" to "p199"), more than a page.
+fn find(name: &str, time: u64) -> Result<Option<u32>, Failed> {
+    let page = gallery::retry_once(|| gallery::search(GIVEN, name, time, time, 0))?;
     let id = page.photos().find(|p| p.name.as_str() == name).map(|p| p.id);
     Ok(id)
 }
@@ -80,7 +82,7 @@ pub fn writer(id: usize, writes: usize) -> u64 {
             // The add died with the server: once more. `Exists` says the first was kept.
             Err(Failed::Kernel(ipc::Error::ObjectGone)) => match add() {
                 Err(Failed::Server(GalleryError::Exists)) => {
-                    find(&name(i)).and_then(|p| p.ok_or(Failed::Server(GalleryError::UnknownPhoto)))
+                    find(&name(i), i as u64).and_then(|p| p.ok_or(Failed::Server(GalleryError::UnknownPhoto)))
                 }
                 other => other,
             },
@@ -116,7 +118,7 @@ pub fn writer(id: usize, writes: usize) -> u64 {
         }
     };
     for (i, &add) in adds.iter().enumerate() {
-        let found = match find(&name(i)) {
+        let found = match find(&name(i), i as u64) {
             Ok(found) => found,
             Err(e) => {
                 report(format!("search for {} failed: {e}", name(i)));
