@@ -18,9 +18,11 @@
 
 extern crate alloc;
 
+pub mod codes;
 pub mod parcel;
 pub mod service_manager;
 pub mod status;
 
-pub use parcel::{Android, Binder, Parcel, ParcelError};
+pub use codes::StatusCode;
+pub use parcel::{Android, Binder, FlatObject, Parcel, ParcelError};
 pub use status::{Exception, Status};

@@ -24,6 +24,26 @@ pub enum Android {
     V14,
 }
 
+impl Android {
+    pub const ALL: [Android; 6] = [Android::V9, Android::V10, Android::V11, Android::V12, Android::V13, Android::V14];
+
+    /// The release's number: 9 to 14.
+    pub const fn number(self) -> u32 {
+        match self {
+            Android::V9 => 9,
+            Android::V10 => 10,
+            Android::V11 => 11,
+            Android::V12 => 12,
+            Android::V13 => 13,
+            Android::V14 => 14,
+        }
+    }
+
+    pub fn from_number(n: u32) -> Option<Android> {
+        Android::ALL.into_iter().find(|a| a.number() == n)
+    }
+}
+
 /// Why a read (or an interface check) failed: libbinder's status for it in the comment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParcelError {
@@ -501,8 +521,61 @@ pub enum Binder {
     Handle(u32),
 }
 
+/// A `flat_binder_object` as its 24 bytes say: the type, the flags, the `binder`/`handle`
+/// word and the cookie. What a driver (the compat server) reads and rewrites when it carries
+/// a Parcel from one process to another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlatObject {
+    pub kind: u32,
+    pub flags: u32,
+    pub value: u64,
+    pub cookie: u64,
+}
+
+impl FlatObject {
+    /// The object at `at` in `data`; None if it would run past the end.
+    pub fn read(data: &[u8], at: usize) -> Option<FlatObject> {
+        let bytes = data.get(at..at.checked_add(OBJECT_SIZE)?)?;
+        let word = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("four bytes"));
+        let long = |i: usize| u64::from(word(i)) | u64::from(word(i + 4)) << 32;
+        Some(FlatObject { kind: word(0), flags: word(4), value: long(8), cookie: long(16) })
+    }
+
+    pub fn to_bytes(self) -> [u8; OBJECT_SIZE] {
+        let mut b = [0; OBJECT_SIZE];
+        b[0..4].copy_from_slice(&self.kind.to_le_bytes());
+        b[4..8].copy_from_slice(&self.flags.to_le_bytes());
+        b[8..16].copy_from_slice(&self.value.to_le_bytes());
+        b[16..24].copy_from_slice(&self.cookie.to_le_bytes());
+        b
+    }
+
+    /// The binder it stands for: None for a null binder, an error for a type Seam does not
+    /// carry (weak references, file descriptors, buffers) or a handle past 32 bits.
+    pub fn binder(self) -> Result<Option<Binder>, ParcelError> {
+        match (self.kind, self.value) {
+            (BINDER_TYPE_BINDER, 0) => Ok(None),
+            (BINDER_TYPE_BINDER, ptr) => Ok(Some(Binder::Local { ptr, cookie: self.cookie })),
+            (BINDER_TYPE_HANDLE, h) => {
+                u32::try_from(h).map(|h| Some(Binder::Handle(h))).map_err(|_| ParcelError::BadValue)
+            }
+            _ => Err(ParcelError::BadType),
+        }
+    }
+
+    /// The object for `binder` with `flags`.
+    pub fn new(binder: Option<Binder>, flags: u32) -> FlatObject {
+        let (kind, value, cookie) = match binder {
+            None => (BINDER_TYPE_BINDER, 0, 0),
+            Some(Binder::Local { ptr, cookie }) => (BINDER_TYPE_BINDER, ptr, cookie),
+            Some(Binder::Handle(h)) => (BINDER_TYPE_HANDLE, u64::from(h), 0),
+        };
+        FlatObject { kind, flags, value, cookie }
+    }
+}
+
 /// The stability word after each binder object, per release: `None` before Android 11.
-fn stability(android: Android) -> Option<i32> {
+pub fn stability(android: Android) -> Option<i32> {
     match android {
         Android::V9 | Android::V10 => None,
         // `Level::SYSTEM` as an int32.
@@ -519,23 +592,17 @@ impl Parcel {
     /// this Parcel's release (0 for a null binder). Its offset is listed unless its `binder` field is 0 (a null
     /// binder, or handle 0), as libbinder's `writeObject` does.
     pub fn write_strong_binder(&mut self, binder: Option<Binder>) {
-        let legacy = self.android <= Android::V10;
-        let (kind, flags, value, cookie) = match binder {
-            None => (BINDER_TYPE_BINDER, self.sched_bits, 0, 0),
-            Some(Binder::Local { ptr, cookie }) => {
-                (BINDER_TYPE_BINDER, FLAG_ACCEPTS_FDS | self.sched_bits, ptr, cookie)
-            }
-            Some(Binder::Handle(h)) => (BINDER_TYPE_HANDLE, self.sched_bits, u64::from(h), 0),
+        let flags = match binder {
+            // Android 9 and 10 write 0x113 on every object.
+            _ if self.android <= Android::V10 => FLAG_ACCEPTS_FDS | SCHED_BITS,
+            Some(Binder::Local { .. }) => FLAG_ACCEPTS_FDS | self.sched_bits,
+            None | Some(Binder::Handle(_)) => self.sched_bits,
         };
-        // Android 9 and 10 write 0x113 on every object.
-        let flags = if legacy { FLAG_ACCEPTS_FDS | SCHED_BITS } else { flags };
-        if value != 0 {
+        let object = FlatObject::new(binder, flags);
+        if object.value != 0 {
             self.objects.push(self.data.len());
         }
-        self.data.extend_from_slice(&kind.to_le_bytes());
-        self.data.extend_from_slice(&flags.to_le_bytes());
-        self.data.extend_from_slice(&value.to_le_bytes());
-        self.data.extend_from_slice(&cookie.to_le_bytes());
+        self.data.extend_from_slice(&object.to_bytes());
         // A null binder's stability word is 0.
         if let Some(word) = stability(self.android) {
             self.write_i32(if binder.is_some() { word } else { 0 });
@@ -547,21 +614,13 @@ impl Parcel {
     /// word of this Parcel's release follows and must be there.
     pub fn read_strong_binder(&mut self) -> Result<Option<Binder>, ParcelError> {
         let at = self.pos;
-        let end = at.checked_add(OBJECT_SIZE).filter(|&e| e <= self.data.len()).ok_or(ParcelError::NotEnoughData)?;
-        let bytes = &self.data[at..end];
-        let word = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("four bytes"));
-        let (kind, value) = (word(0), u64::from(word(8)) | u64::from(word(12)) << 32);
-        let cookie = u64::from(word(16)) | u64::from(word(20)) << 32;
+        let object = FlatObject::read(&self.data, at).ok_or(ParcelError::NotEnoughData)?;
+        let end = at + OBJECT_SIZE;
         let listed = self.objects.contains(&at);
-        if (value != 0 && !listed) || self.objects.iter().any(|&o| o != at && o < end && at < o + OBJECT_SIZE) {
+        if (object.value != 0 && !listed) || self.objects.iter().any(|&o| o != at && o < end && at < o + OBJECT_SIZE) {
             return Err(ParcelError::BadType);
         }
-        let binder = match (kind, value) {
-            (BINDER_TYPE_BINDER, 0) => None,
-            (BINDER_TYPE_BINDER, ptr) => Some(Binder::Local { ptr, cookie }),
-            (BINDER_TYPE_HANDLE, h) => Some(Binder::Handle(u32::try_from(h).map_err(|_| ParcelError::BadValue)?)),
-            _ => return Err(ParcelError::BadType),
-        };
+        let binder = object.binder()?;
         self.pos = end;
         if stability(self.android).is_some() {
             self.read_i32()?;
