@@ -609,6 +609,16 @@ impl Parcel {
         }
     }
 
+    /// A `flat_binder_object` exactly as given (listed in the offsets unless its `binder`
+    /// field is 0), with no stability word: what Android 10's C servicemanager answered a
+    /// lookup with (flags 0x17f).
+    pub fn write_flat_object(&mut self, object: FlatObject) {
+        if object.value != 0 {
+            self.objects.push(self.data.len());
+        }
+        self.data.extend_from_slice(&object.to_bytes());
+    }
+
     /// A binder object (or null): one whose `binder` field is not 0 must be listed in the
     /// offsets; one whose field is 0 need not be (libbinder's `readObject`). The stability
     /// word of this Parcel's release follows and must be there.

@@ -198,11 +198,17 @@ struct Queued {
     call: Option<(TxnId, ClientId)>,
     /// For a oneway transaction: the node it is to.
     oneway: Option<NodeId>,
+    /// For the answer to a call of the receiver's: that call.
+    answers: Option<TxnId>,
 }
 
 impl Queued {
     fn plain(ret: Return) -> Queued {
-        Queued { ret, handles: Vec::new(), call: None, oneway: None }
+        Queued { ret, handles: Vec::new(), call: None, oneway: None, answers: None }
+    }
+
+    fn answer(ret: Return, handles: Vec<u32>, txn: TxnId) -> Queued {
+        Queued { ret, handles, call: None, oneway: None, answers: Some(txn) }
     }
 
     fn bytes(&self) -> usize {
@@ -330,6 +336,14 @@ impl Driver {
     /// The next return for compat itself, delivered (its handles now held by compat).
     pub fn take_local(&mut self) -> Option<Return> {
         self.next_return(COMPAT)
+    }
+
+    /// Puts a return back in front of compat's queue (an obituary a link answered at once,
+    /// to be handled after the request in hand).
+    pub fn requeue_local(&mut self, ret: Return) {
+        if let Some(c) = self.conns.get_mut(&COMPAT) {
+            c.todo.push_back(Queued::plain(ret));
+        }
     }
 
     /// Compat is done with the oneway transaction it took last.
@@ -495,7 +509,7 @@ impl Driver {
         self.stats.transactions += 1;
         if oneway {
             self.stats.oneway += 1;
-            let q = Queued { ret: Return::Transaction(t), handles, call: None, oneway: Some(node_id) };
+            let q = Queued { ret: Return::Transaction(t), handles, call: None, oneway: Some(node_id), answers: None };
             let node = self.nodes.get_mut(&node_id).expect("the node called");
             if node.oneway_busy {
                 node.oneway_queue.push_back(q);
@@ -509,7 +523,8 @@ impl Driver {
         let txn = self.next_txn;
         self.next_txn += 1;
         self.conns.get_mut(&from).expect("the caller").awaiting.push(txn);
-        self.push(to, Queued { ret: Return::Transaction(t), handles, call: Some((txn, from)), oneway: None });
+        let q = Queued { ret: Return::Transaction(t), handles, call: Some((txn, from)), oneway: None, answers: None };
+        self.push(to, q);
         // The caller may be answered already (a call to compat's own node is handled before
         // this returns, by the code around the driver); else it waits for its reply.
         Answer::Wait
@@ -530,14 +545,12 @@ impl Driver {
                 }
                 Ok(_) => Err(StatusCode::FailedTransaction),
             };
-            let conn = self.conns.get_mut(&to).expect("the caller");
-            conn.awaiting.retain(|&t| t != txn);
             self.stats.replies += 1;
             match ret {
-                Ok((ret, handles)) => self.push(to, Queued { ret, handles, call: None, oneway: None }),
+                Ok((ret, handles)) => self.push(to, Queued::answer(ret, handles, txn)),
                 Err(e) => {
                     self.stats.failed += 1;
-                    self.push(to, Queued::plain(Return::Status(e)));
+                    self.push(to, Queued::answer(Return::Status(e), Vec::new(), txn));
                     answer = Return::Status(e);
                 }
             }
@@ -607,18 +620,26 @@ impl Driver {
         conn.queued_bytes += q.bytes();
         conn.todo.push_back(q);
         if conn.waiting && to != COMPAT {
-            conn.waiting = false;
             if let Some(ret) = self.next_return(to) {
+                self.conns.get_mut(&to).expect("the receiver").waiting = false;
                 self.out.push(Delivery { to, ret });
             }
         }
     }
 
     /// Takes the next return queued for `client`: its handles become held references, a
-    /// two-way transaction goes on its stack, a oneway one marks what it must free.
+    /// two-way transaction goes on its stack, a oneway one marks what it must free. A client
+    /// in a call of its own takes only the answer and calls made to it (nested calls);
+    /// oneway calls and obituaries wait until it waits with no call outstanding, as they
+    /// would for a binder thread pool's other threads.
     fn next_return(&mut self, client: ClientId) -> Option<Return> {
         let conn = self.conns.get_mut(&client)?;
-        let q = conn.todo.pop_front()?;
+        let in_call = !conn.awaiting.is_empty();
+        let at = conn.todo.iter().position(|q| !in_call || q.answers.is_some() || q.call.is_some())?;
+        let q = conn.todo.remove(at).expect("a queued return");
+        if let Some(txn) = q.answers {
+            conn.awaiting.retain(|&t| t != txn);
+        }
         conn.queued_bytes -= q.bytes();
         for h in &q.handles {
             if let Some(r) = conn.refs.get_mut(h) {
@@ -653,10 +674,10 @@ impl Driver {
 
     fn dead_reply(&mut self, to: ClientId, txn: TxnId) {
         let Some(conn) = self.conns.get_mut(&to) else { return };
-        if conn.awaiting.contains(&txn) {
-            conn.awaiting.retain(|&t| t != txn);
+        let answered = conn.todo.iter().any(|q| q.answers == Some(txn));
+        if conn.awaiting.contains(&txn) && !answered {
             self.stats.dead_replies += 1;
-            self.push(to, Queued::plain(Return::Status(StatusCode::DeadObject)));
+            self.push(to, Queued::answer(Return::Status(StatusCode::DeadObject), Vec::new(), txn));
         }
     }
 

@@ -1,8 +1,161 @@
-//! The compatibility server's logic, host-testable: see [`driver`] for the Binder driver
-//! and [`service_manager`] for handle 0.
+//! The compatibility server's logic, host-testable; the process around it
+//! (`userspace/servers/compat`) only moves messages and Frames.
+//!
+//! - [`driver`]: a Binder driver, as Linux's is between processes: nodes, per-client handle
+//!   tables, object translation, two-way, nested and oneway transactions, death.
+//! - [`service_manager`]: handle 0, Android's ServiceManager, per client release.
+//! - [`Compat`]: the two together, with compat's own nodes answered at once: the built-in
+//!   transactions every binder answers (PING, INTERFACE, DEBUG_PID, EXTENSION), handle 0,
+//!   and the services compat hosts, through the [`Host`] the process supplies.
 #![no_std]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
 pub mod driver;
+pub mod service_manager;
+
+use alloc::vec::Vec;
+use binder::codes::{DEBUG_PID, EXTENSION, INTERFACE, PING};
+use binder::{Binder, Parcel, StatusCode};
+use driver::{
+    ClientId, Command, Delivery, Driver, Identity, Payload, Return, Transaction, COMPAT, SERVICE_MANAGER_PTR,
+};
+use service_manager::{ServiceManager, COOKIE_BIT};
+
+/// The services compat hosts itself: what the process behind [`Compat`] supplies.
+pub trait Host {
+    /// The interface descriptor of compat's own node `ptr`; None if it has no such node.
+    fn descriptor(&self, ptr: u64) -> Option<&str>;
+
+    /// A transaction to compat's own node `t.ptr`: the reply Parcel, or a status
+    /// (`UNKNOWN_TRANSACTION` for a code it does not know). Handles in `t` are compat's;
+    /// they are released after the call unless the host acquires them
+    /// ([`Driver::acquire`]). Calls out must be oneway.
+    fn transact(&mut self, d: &mut Driver, t: &Transaction) -> Result<Payload, StatusCode>;
+
+    /// A binder the host linked to (with `cookie`) died.
+    fn binder_died(&mut self, d: &mut Driver, cookie: u64);
+}
+
+/// The driver, the ServiceManager, and compat's own nodes answered at once.
+#[derive(Debug)]
+pub struct Compat {
+    pub driver: Driver,
+    pub sm: ServiceManager,
+}
+
+impl Compat {
+    pub fn new(compat_pid: u32) -> Compat {
+        Compat { driver: Driver::new(compat_pid), sm: ServiceManager::new(compat_pid) }
+    }
+
+    /// A client connects (again: an earlier process of it is gone first).
+    pub fn connect(
+        &mut self,
+        client: ClientId,
+        id: Identity,
+        max_receive: usize,
+        host: &mut impl Host,
+    ) -> Vec<Delivery> {
+        self.driver.connect(client, id, max_receive);
+        self.run_local(host);
+        self.driver.take_deliveries()
+    }
+
+    /// A client's process is gone.
+    pub fn disconnect(&mut self, client: ClientId, host: &mut impl Host) -> Vec<Delivery> {
+        self.driver.disconnect(client);
+        self.run_local(host);
+        self.driver.take_deliveries()
+    }
+
+    /// A command from a client: every return it makes for a waiting client, the sender's own
+    /// answer among them unless the sender is left waiting.
+    pub fn command(&mut self, client: ClientId, free: bool, command: Command, host: &mut impl Host) -> Vec<Delivery> {
+        let answer = self.driver.command(client, free, command);
+        self.run_local(host);
+        let mut out = Vec::new();
+        if let Some(ret) = answer {
+            out.push(Delivery { to: client, ret });
+        }
+        out.extend(self.driver.take_deliveries());
+        out
+    }
+
+    /// Registers compat's node `ptr` under `name` (made if new).
+    pub fn add_own_service(&mut self, name: &str, ptr: u64, host: &mut impl Host) -> Vec<Delivery> {
+        self.driver.add_local_node(ptr);
+        self.sm.add_own(&mut self.driver, name, ptr);
+        self.run_local(host);
+        self.driver.take_deliveries()
+    }
+
+    /// Compat's node `ptr` died (the server behind it is gone): obituaries go out.
+    pub fn own_node_died(&mut self, ptr: u64, host: &mut impl Host) -> Vec<Delivery> {
+        self.driver.local_node_died(ptr);
+        self.run_local(host);
+        self.driver.take_deliveries()
+    }
+
+    /// Runs what compat's own code has to do for [`Host::transact`]'s oneway calls and the
+    /// like, and collects the returns: after the host calls out on its own (a timer).
+    pub fn settle(&mut self, host: &mut impl Host) -> Vec<Delivery> {
+        self.run_local(host);
+        self.driver.take_deliveries()
+    }
+
+    /// Answers everything queued for compat's own nodes.
+    fn run_local(&mut self, host: &mut impl Host) {
+        while let Some(ret) = self.driver.take_local() {
+            match ret {
+                Return::Transaction(t) => {
+                    let result = self.own_transaction(&t, host);
+                    release_handles(&mut self.driver, &t.payload);
+                    if t.is_oneway() {
+                        self.driver.free_local();
+                    } else {
+                        let _ = self.driver.command(COMPAT, false, Command::Reply { result, wait: false });
+                    }
+                }
+                Return::DeadBinder(cookie) if cookie & COOKIE_BIT != 0 => self.sm.binder_died(&mut self.driver, cookie),
+                Return::DeadBinder(cookie) => host.binder_died(&mut self.driver, cookie),
+                // Compat calls out oneway only: no replies or statuses come back to it.
+                _ => {}
+            }
+        }
+    }
+
+    fn own_transaction(&mut self, t: &Transaction, host: &mut impl Host) -> Result<Payload, StatusCode> {
+        let descriptor = match t.ptr {
+            SERVICE_MANAGER_PTR => Some(binder::service_manager::DESCRIPTOR),
+            ptr => host.descriptor(ptr),
+        };
+        let Some(descriptor) = descriptor else { return Err(StatusCode::DeadObject) };
+        let mut reply = Parcel::for_android(t.android);
+        match t.code {
+            PING => {}
+            INTERFACE => reply.write_string16(Some(descriptor)),
+            DEBUG_PID => reply.write_i32(self.driver.identity(COMPAT).map_or(0, |i| i.pid) as i32),
+            EXTENSION => reply.write_strong_binder(None),
+            _ if t.ptr == SERVICE_MANAGER_PTR => return self.sm.transact(&mut self.driver, t),
+            _ => return host.transact(&mut self.driver, t),
+        }
+        Ok(Payload { data: reply.data().to_vec(), offsets: reply.objects().to_vec() })
+    }
+}
+
+/// Drops compat's delivery of each handle in a Parcel it was given (held on if acquired).
+fn release_handles(d: &mut Driver, payload: &Payload) {
+    for &at in &payload.offsets {
+        let handle = binder::FlatObject::read(&payload.data, at).and_then(|o| o.binder().ok().flatten());
+        if let Some(Binder::Handle(h)) = handle {
+            if h != 0 {
+                let _ = d.command(COMPAT, false, Command::Release { handle: h, count: 1 });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

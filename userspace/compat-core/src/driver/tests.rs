@@ -370,3 +370,29 @@ fn compat_calls_out_oneway_only() {
     assert_eq!(d.command(A, false, wait()), None);
     assert_eq!(d.command(A, false, wait()), Some(Return::Status(StatusCode::InvalidOperation)));
 }
+
+#[test]
+fn a_client_in_a_call_takes_only_its_answer_and_nested_calls() {
+    let mut d = driver();
+    let b_in_compat = register(&mut d, B, 0xb0);
+    let a_in_compat = register(&mut d, A, 0xa0);
+    let a_to_b = hand_out(&mut d, A, b_in_compat);
+    let c_to_a = hand_out(&mut d, C, a_in_compat);
+    let b_to_a = hand_out(&mut d, B, a_in_compat);
+    d.command(C, false, Command::LinkToDeath { handle: c_to_a, cookie: 1 });
+    // A calls B and waits; a oneway call for A comes meanwhile, and waits too.
+    assert_eq!(d.command(A, false, call(a_to_b, 1, &[])), None);
+    assert_eq!(d.command(C, false, oneway(c_to_a, 50)), Some(Return::Done));
+    assert!(d.take_deliveries().is_empty(), "A is in a call");
+    // B's nested call does reach A.
+    transaction(d.command(B, false, wait()));
+    assert_eq!(d.command(B, false, call(b_to_a, 60, &[])), None);
+    let ds = d.take_deliveries();
+    assert!(matches!(&ds[..], [Delivery { to: A, ret: Return::Transaction(t) }] if t.code == 60), "{ds:?}");
+    assert_eq!(d.command(A, false, Command::Reply { result: Ok(payload(&[])), wait: true }), None);
+    assert_eq!(d.take_deliveries(), [Delivery { to: B, ret: Return::Reply(payload(&[])) }]);
+    // B answers: A gets the answer before the oneway call that came first.
+    assert_eq!(d.command(B, false, reply_with(&[])), Some(Return::Done));
+    assert_eq!(d.take_deliveries(), [Delivery { to: A, ret: Return::Reply(payload(&[])) }]);
+    assert_eq!(transaction(d.command(A, false, poll())).code, 50);
+}
