@@ -98,8 +98,10 @@ impl Transaction {
 pub enum Return {
     /// The command is done (a oneway call sent, a reply taken, a release or link made).
     Done,
-    /// The reply to the client's two-way call.
-    Reply(Payload),
+    /// The reply to the client's two-way call, and the release its writer wrote it for
+    /// (every Parcel is read with its writer's release, so clients of different releases
+    /// understand each other).
+    Reply(Payload, Android),
     /// How the client's call ended when there is no reply Parcel: `DEAD_OBJECT`,
     /// `FAILED_TRANSACTION`, `UNKNOWN_TRANSACTION`, or what a command was refused with.
     Status(StatusCode),
@@ -213,7 +215,7 @@ impl Queued {
 
     fn bytes(&self) -> usize {
         match &self.ret {
-            Return::Reply(p) => p.data.len(),
+            Return::Reply(p, _) => p.data.len(),
             Return::Transaction(t) => t.payload.data.len(),
             _ => 0,
         }
@@ -226,7 +228,7 @@ type TxnId = u64;
 struct Conn {
     id: Identity,
     /// The largest Parcel it can take (its inline space, or its shared Frame).
-    max_receive: usize,
+    limits: Limits,
     refs: BTreeMap<u32, Ref>,
     handles: BTreeMap<NodeId, u32>,
     next_handle: u32,
@@ -288,7 +290,7 @@ impl Driver {
             stats: Stats::default(),
         };
         let id = Identity { uid: SYSTEM_UID, pid: compat_pid, android: Android::V14 };
-        d.conns.insert(COMPAT, Conn::new(id, DATA_MAX));
+        d.conns.insert(COMPAT, Conn::new(id, Limits::MAX));
         d.add_local_node(SERVICE_MANAGER_PTR);
         d
     }
@@ -304,15 +306,16 @@ impl Driver {
     }
 
     /// Connects a client (a new process of it: whatever an earlier one left is gone first,
-    /// with obituaries). `max_receive` is the largest Parcel it can take.
-    pub fn connect(&mut self, client: ClientId, id: Identity, max_receive: usize) {
+    /// with obituaries), which can take Parcels up to `limits`.
+    pub fn connect(&mut self, client: ClientId, id: Identity, limits: Limits) {
         if client == COMPAT {
             return;
         }
         if self.conns.contains_key(&client) {
             self.disconnect(client);
         }
-        self.conns.insert(client, Conn::new(id, max_receive.min(DATA_MAX)));
+        let limits = Limits { bytes: limits.bytes.min(DATA_MAX), objects: limits.objects.min(OBJECTS_MAX) };
+        self.conns.insert(client, Conn::new(id, limits));
     }
 
     pub fn identity(&self, client: ClientId) -> Option<Identity> {
@@ -483,7 +486,7 @@ impl Driver {
             return Answer::Now(Return::Status(StatusCode::DeadObject));
         };
         let size = payload.data.len();
-        let room = size <= receiver.max_receive && (!oneway || receiver.queued_bytes + size <= QUEUED_MAX);
+        let room = receiver.can_take(&payload) && (!oneway || receiver.queued_bytes + size <= QUEUED_MAX);
         if !room {
             self.stats.failed += 1;
             return Answer::Now(Return::Status(StatusCode::FailedTransaction));
@@ -540,8 +543,9 @@ impl Driver {
         if awaited {
             let ret = match result {
                 Err(status) => Ok((Return::Status(status), Vec::new())),
-                Ok(mut payload) if payload.data.len() <= self.conns[&to].max_receive => {
-                    self.translate(client, to, &mut payload).map(|h| (Return::Reply(payload), h))
+                Ok(mut payload) if self.conns[&to].can_take(&payload) => {
+                    let android = self.conns[&client].id.android;
+                    self.translate(client, to, &mut payload).map(|h| (Return::Reply(payload, android), h))
                 }
                 Ok(_) => Err(StatusCode::FailedTransaction),
             };
@@ -842,11 +846,27 @@ impl Driver {
 pub const SYSTEM_UID: u32 = 1000;
 pub const APP_UID_START: u32 = 10_000;
 
+/// The largest Parcel a client can take: bytes, and binder objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub bytes: usize,
+    pub objects: usize,
+}
+
+impl Limits {
+    /// As much as the driver carries.
+    pub const MAX: Limits = Limits { bytes: DATA_MAX, objects: OBJECTS_MAX };
+}
+
 impl Conn {
-    fn new(id: Identity, max_receive: usize) -> Conn {
+    fn can_take(&self, p: &Payload) -> bool {
+        p.data.len() <= self.limits.bytes && p.offsets.len() <= self.limits.objects
+    }
+
+    fn new(id: Identity, limits: Limits) -> Conn {
         Conn {
             id,
-            max_receive,
+            limits,
             refs: BTreeMap::new(),
             handles: BTreeMap::new(),
             next_handle: 1,

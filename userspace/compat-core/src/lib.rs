@@ -55,10 +55,10 @@ impl Compat {
         &mut self,
         client: ClientId,
         id: Identity,
-        max_receive: usize,
+        limits: driver::Limits,
         host: &mut impl Host,
     ) -> Vec<Delivery> {
-        self.driver.connect(client, id, max_receive);
+        self.driver.connect(client, id, limits);
         self.run_local(host);
         self.driver.take_deliveries()
     }

@@ -5,7 +5,7 @@ use alloc::string::String;
 use binder::codes::FLAG_ONEWAY;
 use binder::service_manager::{Method, DESCRIPTOR};
 use binder::{Android, Exception, Status};
-use driver::{DATA_MAX, SYSTEM_UID};
+use driver::{Limits, SYSTEM_UID};
 
 const APP: ClientId = 1;
 const SYSTEM: ClientId = 2;
@@ -96,7 +96,7 @@ impl World {
 
     fn connect(&mut self, client: ClientId, uid: u32, pid: u32, android: Android) {
         let id = Identity { uid, pid, android };
-        let _ = self.compat.connect(client, id, DATA_MAX, &mut self.host);
+        let _ = self.compat.connect(client, id, Limits::MAX, &mut self.host);
     }
 
     fn android(&self, client: ClientId) -> Android {
@@ -109,8 +109,8 @@ impl World {
         let out = self.compat.command(client, false, cmd, &mut self.host);
         let mine: Vec<&Delivery> = out.iter().filter(|d| d.to == client).collect();
         match &mine[..] {
-            [Delivery { ret: Return::Reply(r), .. }] => {
-                Ok(Parcel::from_parts(&r.data, &r.offsets, self.android(client)).expect("good offsets"))
+            [Delivery { ret: Return::Reply(r, writer), .. }] => {
+                Ok(Parcel::from_parts(&r.data, &r.offsets, *writer).expect("good offsets"))
             }
             [Delivery { ret: Return::Status(s), .. }] => Err(*s),
             other => panic!("{other:?}"),

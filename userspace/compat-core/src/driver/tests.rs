@@ -13,9 +13,9 @@ fn id(uid: u32, pid: u32) -> Identity {
 /// A driver with clients A (uid 10001, pid 11), B (10002, 12) and C (1000, 13).
 fn driver() -> Driver {
     let mut d = Driver::new(2);
-    d.connect(A, id(10_001, 11), DATA_MAX);
-    d.connect(B, id(10_002, 12), DATA_MAX);
-    d.connect(C, id(SYSTEM_UID, 13), DATA_MAX);
+    d.connect(A, id(10_001, 11), Limits::MAX);
+    d.connect(B, id(10_002, 12), Limits::MAX);
+    d.connect(C, id(SYSTEM_UID, 13), Limits::MAX);
     d
 }
 
@@ -81,7 +81,7 @@ fn register(d: &mut Driver, client: ClientId, ptr: u64) -> u32 {
     assert_eq!(t.ptr, SERVICE_MANAGER_PTR);
     let [Some(Binder::Handle(h))] = binders(&t.payload)[..] else { panic!("not a handle") };
     assert_eq!(d.command(COMPAT, false, reply_with(&[])), Some(Return::Done));
-    assert_eq!(d.take_deliveries(), [Delivery { to: client, ret: Return::Reply(payload(&[])) }]);
+    assert_eq!(d.take_deliveries(), [Delivery { to: client, ret: Return::Reply(payload(&[]), Android::V14) }]);
     h
 }
 
@@ -92,7 +92,7 @@ fn hand_out(d: &mut Driver, client: ClientId, h: u32) -> u32 {
     transaction(d.take_local());
     assert_eq!(d.command(COMPAT, false, reply_with(&[Some(Binder::Handle(h))])), Some(Return::Done));
     let ds = d.take_deliveries();
-    let [Delivery { to, ret: Return::Reply(p) }] = &ds[..] else { panic!("{ds:?}") };
+    let [Delivery { to, ret: Return::Reply(p, _) }] = &ds[..] else { panic!("{ds:?}") };
     assert_eq!(*to, client);
     let [Some(Binder::Handle(mine))] = binders(p)[..] else { panic!("not a handle") };
     mine
@@ -111,7 +111,7 @@ fn a_local_binder_travels_as_a_handle_and_comes_home_as_itself() {
     assert_eq!(binders(&t.payload), [local(0xb0), None]);
     // A's own binder reaches B as a handle in B's table, and A's handle 0 stays 0.
     assert_eq!(d.command(B, false, Command::Reply { result: Ok(payload(&[])), wait: false }), Some(Return::Done));
-    assert_eq!(d.take_deliveries(), [Delivery { to: A, ret: Return::Reply(payload(&[])) }]);
+    assert_eq!(d.take_deliveries(), [Delivery { to: A, ret: Return::Reply(payload(&[]), Android::V14) }]);
     assert_eq!(d.command(A, false, call(a, 10, &[local(0xa0), Some(Binder::Handle(0))])), None);
     let t = transaction(d.command(B, false, wait()));
     let got = binders(&t.payload);
@@ -166,9 +166,9 @@ fn nested_calls_reach_a_client_waiting_for_its_own_reply() {
     let [Delivery { to: A, ret: Return::Transaction(t) }] = &ds[..] else { panic!("{ds:?}") };
     assert_eq!((t.ptr, t.code, t.uid, t.pid), (0xa0, 2, 10_002, 12));
     assert_eq!(d.command(A, false, Command::Reply { result: Ok(payload(&[])), wait: true }), None);
-    assert_eq!(d.take_deliveries(), [Delivery { to: B, ret: Return::Reply(payload(&[])) }]);
+    assert_eq!(d.take_deliveries(), [Delivery { to: B, ret: Return::Reply(payload(&[]), Android::V14) }]);
     assert_eq!(d.command(B, false, reply_with(&[])), Some(Return::Done));
-    assert_eq!(d.take_deliveries(), [Delivery { to: A, ret: Return::Reply(payload(&[])) }]);
+    assert_eq!(d.take_deliveries(), [Delivery { to: A, ret: Return::Reply(payload(&[]), Android::V14) }]);
     // A reply with nothing being handled is refused.
     assert_eq!(d.command(B, false, reply_with(&[])), Some(Return::Status(StatusCode::InvalidOperation)));
 }
@@ -193,7 +193,7 @@ fn oneway_calls_go_one_at_a_time_in_order_and_two_way_calls_pass_them() {
     let two_way = transaction(d.command(B, false, wait()));
     assert_eq!((two_way.code, two_way.pid), (5000, 11));
     assert_eq!(d.command(B, false, reply_with(&[])), Some(Return::Done));
-    assert_eq!(d.take_deliveries(), [Delivery { to: A, ret: Return::Reply(payload(&[])) }]);
+    assert_eq!(d.take_deliveries(), [Delivery { to: A, ret: Return::Reply(payload(&[]), Android::V14) }]);
     // Each free lets the next one out, in order.
     for code in 2..=1000 {
         assert_eq!(transaction(d.command(B, true, wait())).code, code);
@@ -226,7 +226,7 @@ fn a_full_queue_fails_oneway_calls_and_a_receiver_gets_only_what_fits() {
     transaction(d.command(B, true, wait()));
     assert_eq!(send(&mut d), Some(Return::Done));
     // A client that can take 1 KiB gets no more, and the replier hears of it.
-    d.connect(C, id(SYSTEM_UID, 13), 1024);
+    d.connect(C, id(SYSTEM_UID, 13), Limits { bytes: 1024, objects: 4 });
     let c = hand_out(&mut d, C, in_compat);
     let huge = Command::Transact { handle: c, code: 1, flags: 0, payload: big.clone() };
     assert_eq!(d.command(C, false, huge), None, "B can take it");
@@ -346,7 +346,7 @@ fn a_client_connecting_again_is_a_new_process() {
     let in_compat = register(&mut d, B, 0xb0);
     let a = hand_out(&mut d, A, in_compat);
     d.command(A, false, Command::LinkToDeath { handle: a, cookie: 1 });
-    d.connect(B, id(10_002, 40), DATA_MAX);
+    d.connect(B, id(10_002, 40), Limits::MAX);
     assert_eq!(d.command(A, false, poll()), Some(Return::DeadBinder(1)));
     assert_eq!(d.command(A, false, call(a, 1, &[])), Some(Return::Status(StatusCode::DeadObject)));
     // B's new process sends the same pointer: a new node, alive.
@@ -390,9 +390,22 @@ fn a_client_in_a_call_takes_only_its_answer_and_nested_calls() {
     let ds = d.take_deliveries();
     assert!(matches!(&ds[..], [Delivery { to: A, ret: Return::Transaction(t) }] if t.code == 60), "{ds:?}");
     assert_eq!(d.command(A, false, Command::Reply { result: Ok(payload(&[])), wait: true }), None);
-    assert_eq!(d.take_deliveries(), [Delivery { to: B, ret: Return::Reply(payload(&[])) }]);
+    assert_eq!(d.take_deliveries(), [Delivery { to: B, ret: Return::Reply(payload(&[]), Android::V14) }]);
     // B answers: A gets the answer before the oneway call that came first.
     assert_eq!(d.command(B, false, reply_with(&[])), Some(Return::Done));
-    assert_eq!(d.take_deliveries(), [Delivery { to: A, ret: Return::Reply(payload(&[])) }]);
+    assert_eq!(d.take_deliveries(), [Delivery { to: A, ret: Return::Reply(payload(&[]), Android::V14) }]);
     assert_eq!(transaction(d.command(A, false, poll())).code, 50);
+}
+
+#[test]
+fn every_parcel_comes_with_its_writers_release() {
+    let mut d = driver();
+    d.connect(B, Identity { uid: 10_002, pid: 12, android: Android::V12 }, Limits::MAX);
+    d.connect(A, Identity { uid: 10_001, pid: 11, android: Android::V10 }, Limits::MAX);
+    let in_compat = register(&mut d, B, 0xb0);
+    let a = hand_out(&mut d, A, in_compat);
+    assert_eq!(d.command(A, false, call(a, 1, &[])), None);
+    assert_eq!(transaction(d.command(B, false, wait())).android, Android::V10);
+    assert_eq!(d.command(B, false, reply_with(&[])), Some(Return::Done));
+    assert_eq!(d.take_deliveries(), [Delivery { to: A, ret: Return::Reply(payload(&[]), Android::V12) }]);
 }
