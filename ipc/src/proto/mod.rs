@@ -42,6 +42,7 @@ macro_rules! errors {
     };
 }
 
+pub mod compat;
 pub mod console;
 pub mod gallery;
 pub mod init;
