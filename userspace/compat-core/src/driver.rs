@@ -44,10 +44,9 @@ pub const COMPAT: ClientId = 0;
 /// Compat's pointer for the ServiceManager node, handle 0 in every table.
 pub const SERVICE_MANAGER_PTR: u64 = 0x5345_5256_4943_4531;
 
-/// The most bytes of data one transaction or reply carries.
-pub const DATA_MAX: usize = 64 * 1024;
-/// The most binder objects in one Parcel.
-pub const OBJECTS_MAX: usize = 256;
+/// The most bytes of data one transaction or reply carries, and the most binder objects in
+/// one Parcel: what the protocol carries.
+pub use ipc::proto::compat::{OBJECTS_MAX, PARCEL_MAX as DATA_MAX};
 /// The most bytes of data waiting for one client, undelivered: a oneway call that would
 /// pass it fails (`FAILED_TRANSACTION`), as Linux's does when the async space is spent.
 pub const QUEUED_MAX: usize = 512 * 1024;

@@ -4,6 +4,7 @@
 //! - [`driver`]: a Binder driver, as Linux's is between processes: nodes, per-client handle
 //!   tables, object translation, two-way, nested and oneway transactions, death.
 //! - [`service_manager`]: handle 0, Android's ServiceManager, per client release.
+//! - [`wire`]: commands and returns as `ipc::proto::compat` carries them.
 //! - [`Compat`]: the two together, with compat's own nodes answered at once: the built-in
 //!   transactions every binder answers (PING, INTERFACE, DEBUG_PID, EXTENSION), handle 0,
 //!   and the services compat hosts, through the [`Host`] the process supplies.
@@ -14,6 +15,7 @@ extern crate alloc;
 
 pub mod driver;
 pub mod service_manager;
+pub mod wire;
 
 use alloc::vec::Vec;
 use binder::codes::{DEBUG_PID, EXTENSION, INTERFACE, PING};
