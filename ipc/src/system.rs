@@ -219,7 +219,13 @@ pub struct Program<'a> {
     pub store: u64,
     /// The settings key prefixes it may write (`system.`, `weather.`).
     pub writes: List<'a>,
+    /// Its Android uid, as the compat server reports it to the binders it calls:
+    /// [`SYSTEM_UID`] unless the description gives a legacy app its own (10000 and up).
+    pub uid: u32,
 }
+
+/// The uid of every program the description gives none: Android's `AID_SYSTEM`.
+pub const SYSTEM_UID: u32 = 1000;
 
 /// What is wrong with a description, and where.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -345,6 +351,7 @@ impl<'a> Program<'a> {
             introspect: false,
             store: 0,
             writes: List::default(),
+            uid: SYSTEM_UID,
         };
         for word in words {
             let (key, value) = word.split_once('=').unwrap_or((word, ""));
@@ -362,6 +369,7 @@ impl<'a> Program<'a> {
                 "ports" => p.ports = List(value),
                 "irqs" => p.irqs = List(value),
                 "writes" => p.writes = List(value),
+                "uid" => p.uid = value.parse().map_err(|_| syntax(word))?,
                 "restart" => {
                     let (limit, backoff) = value.split_once('/').ok_or(syntax(word))?;
                     let limit = limit.parse().map_err(|_| syntax(word))?;
@@ -429,6 +437,9 @@ impl fmt::Display for Program<'_> {
         }
         if self.store > 0 {
             write!(f, " store={}", self.store)?;
+        }
+        if self.uid != SYSTEM_UID {
+            write!(f, " uid={}", self.uid)?;
         }
         Ok(())
     }

@@ -18,7 +18,8 @@
 //! boot archive's files) or `"spawn"` (and make processes of its programs), `introspect =
 //! true` (it gets the introspection capability), `store = "64 KiB"` (a Frame that outlives
 //! the program's crashes, for data it must not lose), `writes = ["weather."]` (the settings
-//! key prefixes it may write).
+//! key prefixes it may write), `uid = 10001` (the Android uid the compat server reports for a
+//! legacy app; 1000, Android's system uid, if not given).
 
 use anyhow::{bail, Context, Result};
 use ipc::system::{self, Archive, List, Program, Restart};
@@ -56,6 +57,7 @@ struct Entry {
     store: Option<String>,
     #[serde(default)]
     writes: Vec<String>,
+    uid: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -156,6 +158,7 @@ pub fn compile_text(text: &str, programs: &[String]) -> Result<String> {
             introspect: e.introspect,
             store,
             writes: List::new(writes),
+            uid: e.uid.unwrap_or(system::SYSTEM_UID),
         });
     }
     let mut out = format!("{}\n", system::HEADER);
@@ -201,6 +204,7 @@ uses = ["name", "console"]
 introspect = true
 archive = "spawn"
 args = ["prompt", "x"]
+uid = 10001
 
 [[program]]
 name = "console"
@@ -226,9 +230,10 @@ supervise = { restarts = 3 }
         let names: Vec<&str> = system::programs(&out).map(|p| p.unwrap().name).collect();
         assert_eq!(names, ["name", "console", "shell"]);
         let shell = system::programs(&out).map(Result::unwrap).find(|p| p.name == "shell").unwrap();
-        assert_eq!((shell.memory, shell.args, shell.introspect), (1 << 20, "prompt:x", true));
+        assert_eq!((shell.memory, shell.args, shell.introspect, shell.uid), (1 << 20, "prompt:x", true, 10_001));
         let console = system::programs(&out).map(Result::unwrap).find(|p| p.name == "console").unwrap();
         assert_eq!(console.restart, Some(Restart { limit: 3, backoff_ms: 100 }));
+        assert_eq!(console.uid, system::SYSTEM_UID, "no uid given: the system's");
     }
 
     fn error(toml: &str) -> String {

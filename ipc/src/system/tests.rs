@@ -20,6 +20,7 @@ fn console() -> Program<'static> {
         introspect: false,
         store: 0,
         writes: List::default(),
+        uid: SYSTEM_UID,
     }
 }
 
@@ -38,6 +39,7 @@ fn name_server() -> Program<'static> {
         introspect: false,
         store: 0,
         writes: List::default(),
+        uid: SYSTEM_UID,
     }
 }
 
@@ -56,6 +58,7 @@ fn shell() -> Program<'static> {
         introspect: true,
         store: 65536,
         writes: List::new("user.,weather."),
+        uid: 10_042,
     }
 }
 
@@ -141,6 +144,8 @@ fn bad_lines_are_errors_not_panics() {
         ("program name=x priority=1 memory=1 store=100", Problem::Syntax("store=100")),
         ("program name=x priority=1 memory=1 store=0", Problem::Syntax("store=0")),
         ("program name=x priority=1 memory=1 writes=System.", Problem::BadPrefix("System.")),
+        ("program name=x priority=1 memory=1 uid=-1", Problem::Syntax("uid=-1")),
+        ("program name=x priority=1 memory=1 uid=app", Problem::Syntax("uid=app")),
         ("process name=x", Problem::Syntax("process name=x")),
     ];
     for (line, want) in bad {
