@@ -321,6 +321,11 @@ impl Driver {
         self.conns.get(&client).map(|c| c.id)
     }
 
+    /// Whether the client waits in a command (compat holds its reply capability).
+    pub fn is_waiting(&self, client: ClientId) -> bool {
+        self.conns.get(&client).is_some_and(|c| c.waiting)
+    }
+
     pub fn is_connected(&self, client: ClientId) -> bool {
         self.conns.contains_key(&client)
     }

@@ -396,3 +396,129 @@ fn a_hosted_service_sees_its_callers_and_calls_their_callbacks() {
     assert!(w.host.callbacks.is_empty());
     assert_eq!(w.compat.driver.counts(), baseline);
 }
+
+/// A small seeded generator (xorshift64*), so a failing run repeats.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A random Parcel: sometimes a real request to handle 0 or the echo service, mutated; else
+/// random words with binder objects of every kind (forged handles, other clients' handles,
+/// local binders) at offsets right or wrong.
+fn hostile_payload(rng: &mut Rng, android: Android) -> Payload {
+    let mut p = Parcel::for_android(android);
+    if rng.below(3) == 0 {
+        p.write_interface_token(if rng.below(2) == 0 { DESCRIPTOR } else { ECHO });
+    }
+    for _ in 0..rng.below(6) {
+        match rng.below(5) {
+            0 => p.write_i32(rng.next() as i32),
+            1 => p.write_string16(Some(["foo", "echo", "", "bad name", "x"][rng.below(5) as usize])),
+            2 => p.write_strong_binder(Some(Binder::Handle(rng.below(8) as u32))),
+            3 => p.write_strong_binder(Some(Binder::Local { ptr: rng.below(4) + 1, cookie: rng.below(2) })),
+            _ => p.write_strong_binder(None),
+        }
+    }
+    let mut payload = payload_of(&p);
+    match rng.below(6) {
+        0 if !payload.data.is_empty() => {
+            let at = rng.below(payload.data.len() as u64) as usize;
+            payload.data[at] ^= 1 << rng.below(8);
+        }
+        1 => payload.offsets.push(rng.below(payload.data.len() as u64 + 8) as usize),
+        2 => payload.data.truncate(rng.below(payload.data.len() as u64 + 1) as usize),
+        3 => payload.offsets.reverse(),
+        _ => {}
+    }
+    payload
+}
+
+#[test]
+fn hostile_clients_cannot_break_the_driver_or_leak_it() {
+    for seed in 1..=20u64 {
+        let mut w = World::new();
+        let baseline = w.compat.driver.counts();
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let clients = [APP, SYSTEM, OTHER, 4, 5];
+        for _ in 0..5_000 {
+            let client = clients[rng.below(clients.len() as u64) as usize];
+            if !w.compat.driver.is_connected(client) || rng.below(200) == 0 {
+                let android =
+                    [Android::V10, Android::V11, Android::V12, Android::V13, Android::V14][rng.below(5) as usize];
+                let uid = if rng.below(2) == 0 { SYSTEM_UID } else { 10_000 + client };
+                w.connect(client, uid, 10 + client, android);
+                continue;
+            }
+            if rng.below(300) == 0 {
+                let _ = w.compat.disconnect(client, &mut w.host);
+                continue;
+            }
+            if w.compat.driver.is_waiting(client) && rng.below(20) != 0 {
+                // It cannot send while it waits (one try in twenty checks that it is refused).
+                continue;
+            }
+            let android = w.android(client);
+            let handle = rng.below(8) as u32;
+            let command = match rng.below(10) {
+                9 => {
+                    // A well-formed ServiceManager call, so that real handles go around.
+                    let mut p = Parcel::for_android(android);
+                    p.write_interface_token(DESCRIPTOR);
+                    let name = ["foo", "echo", "bar"][rng.below(3) as usize];
+                    p.write_string16(Some(name));
+                    let method = if rng.below(2) == 0 { Method::GetService } else { Method::AddService };
+                    if method == Method::AddService {
+                        p.write_strong_binder(Some(Binder::Local { ptr: rng.below(3) + 1, cookie: 0 }));
+                        p.write_bool(false);
+                        p.write_i32(service_manager::DUMP_FLAG_PRIORITY_DEFAULT);
+                    }
+                    let code = method.code(android).unwrap();
+                    Command::Transact { handle: 0, code, flags: 0, payload: payload_of(&p) }
+                }
+                0..=2 => {
+                    let code = [1, 2, 3, 4, 5, 7, 14, binder::codes::PING, binder::codes::INTERFACE, u32::MAX]
+                        [rng.below(10) as usize];
+                    let flags = if rng.below(3) == 0 { FLAG_ONEWAY } else { 0 };
+                    Command::Transact { handle, code, flags, payload: hostile_payload(&mut rng, android) }
+                }
+                3 => Command::Reply { result: Ok(hostile_payload(&mut rng, android)), wait: rng.below(2) == 0 },
+                4 => Command::Reply { result: Err(StatusCode::from_i32(rng.next() as i32)), wait: false },
+                5 => Command::Wait { block: rng.below(2) == 0 },
+                6 => Command::Release { handle, count: rng.below(3) as u32 },
+                7 => Command::LinkToDeath { handle, cookie: rng.next() },
+                _ => Command::UnlinkToDeath { handle, cookie: rng.below(4) },
+            };
+            let free = rng.below(2) == 0;
+            // Each delivery goes to a client that was waiting, and at most one to each.
+            let out = w.compat.command(client, free, command, &mut w.host);
+            let mut to: Vec<ClientId> = out.iter().map(|d| d.to).collect();
+            to.sort_unstable();
+            to.dedup();
+            assert_eq!(to.len(), out.len(), "seed {seed}: two returns for one client: {out:?}");
+        }
+        // The run went somewhere: calls answered, clients died with links on them.
+        let stats = w.compat.driver.stats;
+        assert!(stats.replies >= 50 && stats.obituaries > 0, "seed {seed}: {stats:?}");
+        for client in clients {
+            let _ = w.compat.disconnect(client, &mut w.host);
+        }
+        let (nodes, handles) = w.compat.driver.counts();
+        // What is left: compat's own nodes, and the handles compat's own code still holds
+        // for dead binders until it lets go (none: the ServiceManager drops them on death).
+        assert_eq!((nodes, handles), baseline, "seed {seed}");
+        // Names left are compat's own (a client may register compat's echo under more names).
+        let services = w.compat.sm.services(&w.compat.driver);
+        assert!(services.iter().all(|s| s.own), "seed {seed}: {services:?}");
+    }
+}
