@@ -9,10 +9,11 @@
 //!
 //! Where it stands (issue 14): the Parcel (primitives, strings, arrays, nullable markers,
 //! structured parcelables, binder objects with offsets and stability, the interface token
-//! and `enforce_interface` per release) and the Status header are done. Next: typed arrays
-//! of the remaining kinds and more of AOSP's wire-protocol expectations as golden tests; the
-//! client side (`ServiceManager`, `IBinder::transact`, death links, local binders) over a
-//! Seam protocol in `ipc/`; then the compat server in `userspace/servers/compat/`.
+//! and `enforce_interface` per release), the Status header, the transaction codes, flags and
+//! transport statuses ([`codes`]) are done. The driver and ServiceManager they serve are in
+//! `compat-core`; the protocol between a program and compat is `ipc::proto::compat`. Next:
+//! the client side here (`ServiceManager`, `IBinder::transact`, death links, local binders,
+//! `join_thread_pool`), over a transport trait so it is host-tested against `compat-core`.
 #![no_std]
 #![forbid(unsafe_code)]
 

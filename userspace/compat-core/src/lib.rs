@@ -8,6 +8,15 @@
 //! - [`Compat`]: the two together, with compat's own nodes answered at once: the built-in
 //!   transactions every binder answers (PING, INTERFACE, DEBUG_PID, EXTENSION), handle 0,
 //!   and the services compat hosts, through the [`Host`] the process supplies.
+//!
+//! What is next (issue 14), in order: the process (`userspace/servers/compat`: a loop that
+//! keeps each waiting client's reply capability in a slot of its own and answers it when a
+//! [`driver::Delivery`] names it; each client's Frame mapped at a window of its own; the
+//! caller's uid from the system description, its pid from init); deaths learnt from init
+//! without polling (a request that arms `ProcessNotifyExit` on every child for compat's
+//! notification, one bit per program, re-armed at each restart); the client side in the
+//! `binder` crate; legacy services from AIDL, routing to native servers, the demo apps, the
+//! QEMU tests, the bench rows and the book chapter.
 #![no_std]
 #![forbid(unsafe_code)]
 
