@@ -28,62 +28,40 @@ pub const FLAG_ACCEPT_FDS: u32 = 0x10;
 /// Clear the buffer after use.
 pub const FLAG_CLEAR_BUF: u32 = 0x20;
 
-/// A transport status (`status_t`): how a transaction ended when it has no reply Parcel to
-/// show for it, or why a Parcel could not be read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(i32)]
-pub enum StatusCode {
-    Ok = 0,
-    UnknownError = i32::MIN,
-    /// The node's process is gone (`-EPIPE`).
-    DeadObject = -32,
-    /// The transaction could not be delivered: a bad handle, no room at the receiver.
-    FailedTransaction = i32::MIN + 2,
-    BadType = i32::MIN + 1,
-    /// A code the binder does not know (`-EBADMSG`).
-    UnknownTransaction = -74,
-    BadValue = -22,
-    NotEnoughData = -61,
-    UnexpectedNull = i32::MIN + 8,
-    PermissionDenied = -1,
-    NameNotFound = -2,
-    NoMemory = -12,
-    InvalidOperation = -38,
-    AlreadyExists = -17,
-    BadIndex = -75,
-    WouldBlock = -11,
-    TimedOut = -110,
-    FdsNotAllowed = i32::MIN + 7,
-    NoInit = -19,
+i32_enum! {
+    /// A transport status (`status_t`): how a transaction ended when it has no reply Parcel to
+    /// show for it, or why a Parcel could not be read.
+    pub enum StatusCode {
+        Ok = 0,
+        UnknownError = i32::MIN,
+        /// The node's process is gone (`-EPIPE`).
+        DeadObject = -32,
+        /// The transaction could not be delivered: a bad handle, no room at the receiver.
+        FailedTransaction = i32::MIN + 2,
+        BadType = i32::MIN + 1,
+        /// A code the binder does not know (`-EBADMSG`).
+        UnknownTransaction = -74,
+        BadValue = -22,
+        NotEnoughData = -61,
+        UnexpectedNull = i32::MIN + 8,
+        PermissionDenied = -1,
+        NameNotFound = -2,
+        NoMemory = -12,
+        InvalidOperation = -38,
+        AlreadyExists = -17,
+        BadIndex = -75,
+        WouldBlock = -11,
+        TimedOut = -110,
+        FdsNotAllowed = i32::MIN + 7,
+        NoInit = -19,
+    }
 }
 
 impl StatusCode {
-    const ALL: [StatusCode; 19] = [
-        StatusCode::Ok,
-        StatusCode::UnknownError,
-        StatusCode::DeadObject,
-        StatusCode::FailedTransaction,
-        StatusCode::BadType,
-        StatusCode::UnknownTransaction,
-        StatusCode::BadValue,
-        StatusCode::NotEnoughData,
-        StatusCode::UnexpectedNull,
-        StatusCode::PermissionDenied,
-        StatusCode::NameNotFound,
-        StatusCode::NoMemory,
-        StatusCode::InvalidOperation,
-        StatusCode::AlreadyExists,
-        StatusCode::BadIndex,
-        StatusCode::WouldBlock,
-        StatusCode::TimedOut,
-        StatusCode::FdsNotAllowed,
-        StatusCode::NoInit,
-    ];
-
     /// The status a word stands for; an unknown one reads as `UnknownError`, as libbinder
     /// treats any status it does not name.
     pub fn from_i32(v: i32) -> StatusCode {
-        StatusCode::ALL.iter().copied().find(|s| *s as i32 == v).unwrap_or(StatusCode::UnknownError)
+        StatusCode::find(v).unwrap_or(StatusCode::UnknownError)
     }
 }
 
@@ -114,7 +92,7 @@ mod tests {
         assert_eq!(StatusCode::FailedTransaction as i32, -0x7fff_fffe);
         assert_eq!(StatusCode::from_i32(-32), StatusCode::DeadObject);
         assert_eq!(StatusCode::from_i32(12345), StatusCode::UnknownError);
-        for s in StatusCode::ALL {
+        for &s in StatusCode::ALL {
             assert_eq!(StatusCode::from_i32(s as i32), s);
         }
     }

@@ -19,6 +19,28 @@
 
 extern crate alloc;
 
+/// Declares an `i32` enum of Android's numbers once: the enum, and `ALL` (every value, in the
+/// order given) with `from_i32`, which finds the value a number stands for.
+macro_rules! i32_enum {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $value:expr,)+ }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(i32)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant = $value,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            fn find(v: i32) -> Option<$name> {
+                $name::ALL.iter().copied().find(|e| *e as i32 == v)
+            }
+        }
+    };
+}
+
 pub mod codes;
 pub mod parcel;
 pub mod service_manager;

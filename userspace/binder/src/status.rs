@@ -4,38 +4,25 @@
 use crate::parcel::{Parcel, ParcelError};
 use alloc::string::String;
 
-/// An exception code, as the wire carries it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(i32)]
-pub enum Exception {
-    None = 0,
-    Security = -1,
-    BadParcelable = -2,
-    IllegalArgument = -3,
-    NullPointer = -4,
-    IllegalState = -5,
-    NetworkMainThread = -6,
-    UnsupportedOperation = -7,
-    ServiceSpecific = -8,
-    Parcelable = -9,
+i32_enum! {
+    /// An exception code, as the wire carries it.
+    pub enum Exception {
+        None = 0,
+        Security = -1,
+        BadParcelable = -2,
+        IllegalArgument = -3,
+        NullPointer = -4,
+        IllegalState = -5,
+        NetworkMainThread = -6,
+        UnsupportedOperation = -7,
+        ServiceSpecific = -8,
+        Parcelable = -9,
+    }
 }
 
 impl Exception {
-    const ALL: [Exception; 10] = [
-        Exception::None,
-        Exception::Security,
-        Exception::BadParcelable,
-        Exception::IllegalArgument,
-        Exception::NullPointer,
-        Exception::IllegalState,
-        Exception::NetworkMainThread,
-        Exception::UnsupportedOperation,
-        Exception::ServiceSpecific,
-        Exception::Parcelable,
-    ];
-
     pub fn from_code(code: i32) -> Option<Exception> {
-        Exception::ALL.iter().copied().find(|e| *e as i32 == code)
+        Exception::find(code)
     }
 }
 
