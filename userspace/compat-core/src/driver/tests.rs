@@ -1,6 +1,6 @@
 use super::*;
 use alloc::vec;
-use binder::Parcel;
+use binder::{Binder, Parcel};
 
 const A: ClientId = 1;
 const B: ClientId = 2;
