@@ -7,12 +7,21 @@
 //! | [`CHILD`] | index | name, [`ChildInfo`] packed |
 //! | [`KILL`] | name | — (a supervised program is restarted as after a fault) |
 //! | [`RESTART`] | name | — (ended and started again now; not counted against its limit) |
+//! | [`WATCH`] | — + two Notifications: `deaths` (unbadged), `doorbell` | — |
+//!
+//! `WATCH` asks to hear of every child's end without polling: from then on, whenever a
+//! child ends (it exited, faulted, was killed, or was ended to be restarted), init signals
+//! `deaths` with bit *index* (the child's index, as `CHILD` counts) and then `doorbell`.
+//! The watcher binds the doorbell's notification to its thread, with a badge of its own
+//! choosing, and reads the bits with a poll of `deaths` when it rings. A later `WATCH` from
+//! the same program replaces its earlier one (a restarted watcher asks again).
 
 use super::{pack, unpack, Message, OK};
 
 pub const CHILD: u32 = 1;
 pub const KILL: u32 = 2;
 pub const RESTART: u32 = 3;
+pub const WATCH: u32 = 4;
 
 errors! {
     /// What init refuses a request with: the label of its reply.
@@ -79,6 +88,8 @@ pub enum Request<'a> {
     Child(u64),
     Kill(&'a str),
     Restart(&'a str),
+    /// The two Notifications travel with the message.
+    Watch,
 }
 
 /// Encodes a request; None if a name does not fit (more than 24 bytes, or a NUL).
@@ -87,6 +98,7 @@ pub fn encode(request: Request) -> Option<Message> {
         Request::Child(index) => Some(Message::new(CHILD, &[index], 0)),
         Request::Kill(name) => Some(Message::new(KILL, &pack::<3>(name)?, 0)),
         Request::Restart(name) => Some(Message::new(RESTART, &pack::<3>(name)?, 0)),
+        Request::Watch => Some(Message::new(WATCH, &[], 2)),
     }
 }
 
@@ -102,6 +114,7 @@ pub fn decode<'a>(m: &Message, buf: &'a mut [u8; 64]) -> Result<Request<'a>, Ini
         CHILD if m.len >= 1 => Ok(Request::Child(m.words[0])),
         KILL => Ok(Request::Kill(name(buf)?)),
         RESTART => Ok(Request::Restart(name(buf)?)),
+        WATCH if m.caps == 2 => Ok(Request::Watch),
         _ => Err(InitError::BadRequest),
     }
 }
@@ -149,13 +162,14 @@ mod tests {
     #[test]
     fn requests_and_replies_round_trip() {
         let mut buf = [0; 64];
-        for r in [Request::Child(3), Request::Kill("console"), Request::Restart("name")] {
+        for r in [Request::Child(3), Request::Kill("console"), Request::Restart("name"), Request::Watch] {
             let m = encode(r).unwrap();
             assert_eq!(decode(&m, &mut buf), Ok(r));
         }
         assert_eq!(encode(Request::Kill("twenty-five-bytes-is-over")), None);
         assert_eq!(decode(&Message::new(KILL, &[1], 0), &mut buf), Err(InitError::BadRequest));
         assert_eq!(decode(&Message::new(42, &[], 0), &mut buf), Err(InitError::BadRequest));
+        assert_eq!(decode(&Message::new(WATCH, &[], 1), &mut buf), Err(InitError::BadRequest), "one Notification");
         let info = ChildInfo { pid: 7, priority: 200, state: State::Running, restarts: 2, supervised: true };
         let reply = child("console", info).unwrap();
         assert_eq!(read_child(&reply, &mut buf), Ok(Some(("console", info))));

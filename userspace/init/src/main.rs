@@ -59,11 +59,12 @@ fn main(args: rt::Args) -> u64 {
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .is_some_and(|line| CmdLine::new(&line).has(KEY_EXIT_WHEN_DONE));
-    let Ok((faults, deaths, reply)) = setup() else {
+    let Ok((faults, deaths, reply, incoming)) = setup() else {
         println!("init: cannot make its endpoint and notification");
         return 1;
     };
-    let mut init = Init { children: Vec::new(), name: None, faults, deaths, alive: 0, noticed: 0 };
+    let mut init =
+        Init { children: Vec::new(), name: None, faults, deaths, alive: 0, noticed: 0, watchers: Vec::new() };
     if let Some(bytes) = &description {
         if let Err(e) = init.describe(bytes) {
             println!("init: the system description: {e}");
@@ -84,16 +85,17 @@ fn main(args: rt::Args) -> u64 {
             init.alive |= 1 << i;
         }
     }
-    init.supervise(reply, exit_when_done)
+    init.supervise(reply, incoming, exit_when_done)
 }
 
 /// The endpoint for faults and init's service, the death-notice notification (bound to
-/// init's thread), and the slot for reply capabilities.
-fn setup() -> Result<(Slot, Slot, Slot), ipc::Error> {
+/// init's thread), the slot for reply capabilities, and the slots for the capabilities a
+/// request carries.
+fn setup() -> Result<(Slot, Slot, Slot, [Slot; 2]), ipc::Error> {
     let faults = cap::create(Kind::Endpoint, 0)?;
     let deaths = cap::create(Kind::Notification, 0)?;
     sys::ntfn_bind(deaths)?;
-    Ok((faults, deaths, cap::alloc()?))
+    Ok((faults, deaths, cap::alloc()?, [cap::alloc()?, cap::alloc()?]))
 }
 
 struct Init {
@@ -106,6 +108,8 @@ struct Init {
     alive: u64,
     /// Death notices taken while doing something else, not handled yet.
     noticed: u64,
+    /// The programs that asked to hear of every child's end (`WATCH`).
+    watchers: Vec<serve::Watcher>,
 }
 
 impl Init {
@@ -202,16 +206,18 @@ impl Init {
         self.start(i)
     }
 
-    /// Ends child `i` and takes back its death notice, which is not news.
+    /// Ends child `i` and takes back its death notice, which is not news to init (the
+    /// watchers are told).
     fn end(&mut self, i: usize) {
         let c = &mut self.children[i];
         let _ = sys::process_kill(c.process);
         cap::release(c.process);
         self.noticed |= sys::poll(self.deaths).unwrap_or(0) & !(1 << i);
         self.alive &= !(1 << i);
+        self.announce(i);
     }
 
-    fn supervise(&mut self, reply: Slot, exit_when_done: bool) -> u64 {
+    fn supervise(&mut self, reply: Slot, incoming: [Slot; 2], exit_when_done: bool) -> u64 {
         let supervised: u64 =
             (0..self.children.len()).filter(|&i| self.children[i].is_supervised()).fold(0, |m, i| m | 1 << i);
         // A run to completion ends when its unsupervised programs have (the supervised ones
@@ -221,6 +227,7 @@ impl Init {
             let ended = core::mem::take(&mut self.noticed) & self.alive;
             for i in (0..self.children.len()).filter(|i| ended & 1 << i != 0) {
                 self.report(i);
+                self.announce(i);
                 self.alive &= !(1 << i);
                 if self.children[i].is_supervised() && self.restart(i) {
                     self.alive |= 1 << i;
@@ -233,6 +240,9 @@ impl Init {
             if finished {
                 break;
             }
+            for (i, &slot) in incoming.iter().enumerate() {
+                cap::set_recv_slot(i, slot);
+            }
             let m = match sys::recv(self.faults, reply) {
                 Ok(m) => m,
                 Err(e) => {
@@ -244,8 +254,14 @@ impl Init {
                 (LABEL_NOTIFICATION, _) => self.noticed |= m.badge,
                 (LABEL_FAULT, None) => self.faulted(&m),
                 (_, Some((client, _))) => {
-                    let answer = m.proto().map_or(serve::refused(), |request| self.serve(client, &request));
+                    let answer = m.proto().map_or(serve::refused(), |request| self.serve(client, &request, incoming));
                     let _ = sys::send(reply, &Msg::from_proto(&answer));
+                    // What a request carried and init did not keep.
+                    for slot in incoming {
+                        if sys::cap_inspect(slot).is_ok() {
+                            let _ = sys::cap_delete(slot);
+                        }
+                    }
                 }
                 _ => {}
             }

@@ -17,6 +17,7 @@ pub mod check;
 pub mod console;
 pub mod gallery;
 mod heap;
+pub mod init;
 pub mod long;
 pub mod name;
 pub mod print;

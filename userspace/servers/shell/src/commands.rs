@@ -10,7 +10,7 @@ use ipc::proto::init::{self as init_proto, ChildInfo, Request, State};
 use ipc::system::slots;
 use ipc::Error;
 use rt::name::NameServer;
-use rt::sys::{self, Msg};
+use rt::sys;
 use rt::{ipc, println};
 
 type Run = fn(&Shell, &[&str]) -> Result<(), String>;
@@ -54,19 +54,16 @@ impl Shell {
     /// Asks init's service; the answer, or why there is none.
     fn ask_init(&self, request: Request) -> Result<ipc::proto::Message, String> {
         let init = self.init.ok_or("this shell is not given init's service")?;
-        let message = init_proto::encode(request).ok_or("that name is too long")?;
-        let answer = sys::call_ep(init, &Msg::from_proto(&message)).map_err(|e| format!("init: {e}"))?;
-        answer.proto().ok_or_else(|| "init answered nonsense".into())
+        rt::init::ask(init, request).map_err(|e| format!("init: {e}"))
     }
 
     /// Init's children, as its service lists them.
     fn children(&self) -> Result<Vec<(String, ChildInfo)>, String> {
+        let init = self.init.ok_or("this shell is not given init's service")?;
         let mut all = Vec::new();
         for i in 0.. {
-            let answer = self.ask_init(Request::Child(i))?;
-            let mut buf = [0; 64];
-            match init_proto::read_child(&answer, &mut buf).map_err(|e| format!("init: {e}"))? {
-                Some((name, info)) => all.push((String::from(name), info)),
+            match rt::init::child(init, i).map_err(|e| format!("init: {e}"))? {
+                Some(child) => all.push(child),
                 None => break,
             }
         }
