@@ -1,0 +1,221 @@
+//! `compat`, the Android-service compatibility server: the Binder driver and ServiceManager
+//! of `compat-core`, serving legacy programs over `ipc::proto::compat`. All of the Binder
+//! model is in `compat-core` (host-tested); this process only moves messages, Frames and
+//! reply capabilities, and tells the core who calls and who died.
+//!
+//! - **Who calls.** A program is known by the badge of its capability to the service. Its
+//!   uid is its entry's `uid` in the system description (read from the boot archive), its pid
+//!   the process init reports for it (`CHILD`). Nothing a client says about itself counts.
+//! - **Waiting.** A client whose command leaves it waiting (a two-way call, a blocking
+//!   `WAIT`) has its reply capability moved to a slot of its own; it is answered through it
+//!   when a return for it comes, whoever's command made it.
+//! - **Frames.** A client's Frame (given at `CONNECT`) stays mapped at a window of its own
+//!   while it is connected; Parcels too large for a message go through it both ways.
+//! - **Deaths.** Init signals a notification with the bit of each program that ends
+//!   (`ipc::proto::init::WATCH`); a client whose process is no longer the one init runs is
+//!   disconnected, which sends the obituaries of its binders.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod clients;
+
+use alloc::vec::Vec;
+use clients::Clients;
+use compat_core::driver::{ClientId, Delivery, Identity};
+use compat_core::wire::{self, Incoming};
+use compat_core::{Compat, Host};
+use ipc::cap::{Kind, Rights, Slot, SELF};
+use ipc::msg::LABEL_NOTIFICATION;
+use ipc::proto::compat::{self as proto, CompatError};
+use ipc::proto::init::State;
+use ipc::proto::Long;
+use ipc::system::{self, slots};
+use rt::{cap, ipc, long, println, sys};
+
+rt::main!(main);
+
+/// Badge bits of the notification bound to the server's thread.
+const DEATHS: u64 = 1;
+
+struct Server {
+    compat: Compat,
+    host: NoServices,
+    clients: Clients,
+    /// The uid of program `n` of the description, at `n - 1`.
+    uids: Vec<u32>,
+    init: Slot,
+    /// Init signals bit `i` here when its child `i` ends.
+    deaths: Slot,
+}
+
+/// Compat's own services: none yet (the legacy services are the next step of issue 14).
+struct NoServices;
+
+impl Host for NoServices {
+    fn descriptor(&self, _: u64) -> Option<&str> {
+        None
+    }
+
+    fn transact(
+        &mut self,
+        _: &mut compat_core::driver::Driver,
+        _: &compat_core::driver::Transaction,
+    ) -> Result<compat_core::driver::Payload, binder::StatusCode> {
+        Err(binder::StatusCode::DeadObject)
+    }
+
+    fn binder_died(&mut self, _: &mut compat_core::driver::Driver, _: u64) {}
+}
+
+fn main(args: rt::Args) -> u64 {
+    let mut server = match Server::start(args.pid as u32) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("compat: {e}");
+            return 1;
+        }
+    };
+    let (reply, incoming) = match (cap::alloc(), cap::alloc()) {
+        (Ok(r), Ok(i)) => (r, i),
+        _ => {
+            println!("compat: no slots");
+            return 1;
+        }
+    };
+    let mut answer: Option<Long> = None;
+    loop {
+        cap::set_recv_slot(0, incoming);
+        let (badge, message) = match long::next_request(slots::SERVICE, reply, answer.take().as_ref()) {
+            Ok(r) => r,
+            Err(e) => {
+                println!("compat: receive failed: {e}");
+                return 1;
+            }
+        };
+        if message.label == LABEL_NOTIFICATION {
+            server.noticed(badge);
+        } else {
+            answer = server.request(badge, &message, reply, incoming);
+        }
+        if message.caps > 0 && sys::cap_inspect(incoming).is_ok() {
+            let _ = sys::cap_delete(incoming);
+        }
+    }
+}
+
+impl Server {
+    fn start(pid: u32) -> Result<Server, &'static str> {
+        let text = rt::system::description()?;
+        let uids = system::programs(&text).flatten().map(|p| p.uid).collect();
+        let (init, _) =
+            rt::name::lookup(system::INIT_SERVICE).map_err(|_| "init's service is not given (uses = [\"init\"])")?;
+        let ntfn = cap::create(Kind::Notification, 0).map_err(|_| "no memory for a notification")?;
+        sys::ntfn_bind(ntfn).map_err(|_| "cannot bind its notification")?;
+        let deaths = cap::create(Kind::Notification, 0).map_err(|_| "no memory for a notification")?;
+        let doorbell = cap::alloc().map_err(|_| "no slot")?;
+        sys::cap_mint(ntfn, doorbell, Rights::WRITE, DEATHS, SELF).map_err(|_| "cannot badge its notification")?;
+        rt::init::watch(init, deaths, doorbell).map_err(|_| "init refuses to report deaths")?;
+        cap::release(doorbell);
+        Ok(Server { compat: Compat::new(pid), host: NoServices, clients: Clients::new(), uids, init, deaths })
+    }
+
+    /// A request from the program of `badge`; the answer to send it now, or None if it waits
+    /// (its reply capability, in `reply`, is kept).
+    fn request(&mut self, badge: u64, m: &Long, reply: Slot, incoming: Slot) -> Option<Long> {
+        // Program 0 is init, which is not a client (and 0 is compat's own id in the driver).
+        let client = match system::caller(badge) {
+            Some(n) if n > 0 => ClientId::from(n),
+            _ => return Some(proto::refuse(CompatError::NotConnected)),
+        };
+        let deliveries = match self.read(client, m, incoming) {
+            Ok(d) => d,
+            Err(e) => return Some(proto::refuse(e)),
+        };
+        let mine = self.deliver(deliveries, Some(client));
+        if mine.is_none() && !self.clients.wait(client, reply) {
+            // It cannot be kept waiting (no slot): the core still expects to answer it
+            // later, so it is dropped as a client rather than left hanging.
+            println!("compat: cannot keep program {client} waiting; disconnecting it");
+            let d = self.disconnect(client);
+            self.deliver(d, None);
+            return Some(proto::refuse(CompatError::NotConnected));
+        }
+        mine
+    }
+
+    fn read(&mut self, client: ClientId, m: &Long, incoming: Slot) -> Result<Vec<Delivery>, CompatError> {
+        match wire::read_request(m, self.clients.frame(client).as_deref())? {
+            Incoming::Connect { android, frame_pages } => {
+                let uid = *self.uids.get(client as usize - 1).ok_or(CompatError::NotConnected)?;
+                let pid = self.pid_of(client).ok_or(CompatError::NotConnected)?;
+                let mut deliveries = self.disconnect(client);
+                let frame_bytes = match frame_pages {
+                    0 => 0,
+                    pages => self.clients.map_frame(client, incoming, pages)?,
+                };
+                let id = Identity { uid, pid, android };
+                let limits = wire::limits(frame_bytes);
+                deliveries.extend(self.compat.connect(client, id, limits, &mut self.host));
+                Ok(deliveries)
+            }
+            Incoming::Command { free, command } => {
+                if !self.compat.driver.is_connected(client) {
+                    return Err(CompatError::NotConnected);
+                }
+                Ok(self.compat.command(client, free, command, &mut self.host))
+            }
+        }
+    }
+
+    /// Sends each return to its client; the one for `sender` (whose call is in the reply
+    /// slot) is handed back instead, to go out with the next receive.
+    fn deliver(&mut self, deliveries: Vec<Delivery>, sender: Option<ClientId>) -> Option<Long> {
+        let mut mine = None;
+        for d in deliveries {
+            let message = wire::write_return(&d.ret, self.clients.frame(d.to).as_deref_mut());
+            if Some(d.to) == sender && mine.is_none() {
+                mine = Some(message);
+            } else if !self.clients.answer(d.to, &message) {
+                println!("compat: a return for program {} that is not waiting (dropped)", d.to);
+            }
+        }
+        mine
+    }
+
+    /// The process init runs as program `client` now, if it runs.
+    fn pid_of(&self, client: ClientId) -> Option<u32> {
+        match rt::init::child(self.init, u64::from(client) - 1) {
+            Ok(Some((_, info))) if info.state == State::Running => Some(info.pid),
+            _ => None,
+        }
+    }
+
+    /// Forgets a client's process: its binders die, its Frame is unmapped, a call it waited
+    /// in is dropped.
+    fn disconnect(&mut self, client: ClientId) -> Vec<Delivery> {
+        self.clients.forget(client);
+        if !self.compat.driver.is_connected(client) {
+            return Vec::new();
+        }
+        self.compat.disconnect(client, &mut self.host)
+    }
+
+    /// The notification: programs ended.
+    fn noticed(&mut self, badge: u64) {
+        if badge & DEATHS == 0 {
+            return;
+        }
+        let ended = sys::poll(self.deaths).unwrap_or(0);
+        for i in (0..64).filter(|i| ended & 1 << i != 0) {
+            let client = i + 1;
+            let Some(id) = self.compat.driver.identity(client) else { continue };
+            // The program may have been started again and connected already.
+            if self.pid_of(client) != Some(id.pid) {
+                let d = self.disconnect(client);
+                self.deliver(d, None);
+            }
+        }
+    }
+}
