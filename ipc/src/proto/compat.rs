@@ -6,7 +6,7 @@
 //!
 //! | request | words | answer |
 //! |---|---|---|
-//! | [`CONNECT`] | flags, Android release (10–14), Frame pages (0–[`FRAME_PAGES_MAX`]) + the Frame | [`DONE`] |
+//! | [`CONNECT`] | flags, Android release (10–14), Frame pages (0–[`FRAME_PAGES_MAX`]) + the Frame | [`DONE`] with the caller's uid and pid ([`connected`]) |
 //! | [`TRANSACT`] | flags, handle, code, transaction flags, Parcel | two-way: [`REPLY`] or [`STATUS`]; oneway: [`DONE`] |
 //! | [`REPLY_TO`] | flags, status (0: a Parcel follows), Parcel | [`DONE`], or with [`WAIT_AFTER`] the next return |
 //! | [`WAIT`] | flags | the next return; [`NOTHING`] unless [`BLOCK`] |
@@ -350,6 +350,26 @@ pub fn refuse(e: CompatError) -> Long {
     Long::new(e.code())
 }
 
+/// The answer to `CONNECT`: `DONE`, with the uid and pid compat knows the caller by.
+pub fn connected(uid: u32, pid: u32) -> Long {
+    let mut m = Long::new(DONE);
+    m.push(u64::from(uid));
+    m.push(u64::from(pid));
+    m
+}
+
+/// Reads the answer to `CONNECT`: the caller's (uid, pid), or why it was refused.
+pub fn read_connected(m: &Long) -> Result<(u32, u32), CompatError> {
+    match (m.label, &m.words[..m.len]) {
+        (DONE, &[uid, pid]) => Ok((
+            u32::try_from(uid).map_err(|_| CompatError::BadRequest)?,
+            u32::try_from(pid).map_err(|_| CompatError::BadRequest)?,
+        )),
+        (DONE, _) => Err(CompatError::BadRequest),
+        (code, _) => Err(CompatError::from_code(code).unwrap_or(CompatError::BadRequest)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,6 +417,9 @@ mod tests {
             assert_eq!(read_answer(&answer(a)), Ok(a));
         }
         assert_eq!(read_answer(&refuse(CompatError::NoFrame)), Err(CompatError::NoFrame));
+        assert_eq!(read_connected(&connected(10_001, 42)), Ok((10_001, 42)));
+        assert_eq!(read_connected(&answer(Answer::Done)), Err(CompatError::BadRequest));
+        assert_eq!(read_connected(&refuse(CompatError::BadRelease)), Err(CompatError::BadRelease));
     }
 
     #[test]

@@ -41,6 +41,7 @@ macro_rules! i32_enum {
     };
 }
 
+pub mod client;
 pub mod codes;
 pub mod parcel;
 pub mod service_manager;

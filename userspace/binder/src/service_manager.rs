@@ -9,6 +9,14 @@ use crate::parcel::Android;
 /// The interface descriptor of handle 0.
 pub const DESCRIPTOR: &str = "android.os.IServiceManager";
 
+/// `IServiceManager.DUMP_FLAG_PRIORITY_DEFAULT`, and all the priorities.
+pub const DUMP_FLAG_PRIORITY_DEFAULT: i32 = 8;
+pub const DUMP_FLAG_PRIORITY_ALL: i32 = 15;
+
+/// The callback interface `registerForNotifications` takes; `onRegistration(name, binder)`
+/// is its first call, oneway.
+pub const SERVICE_CALLBACK_DESCRIPTOR: &str = "android.os.IServiceCallback";
+
 /// A method of IServiceManager.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {

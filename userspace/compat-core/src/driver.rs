@@ -509,7 +509,7 @@ impl Driver {
             flags,
             uid: caller.uid,
             pid: if oneway { 0 } else { caller.pid },
-            android: caller.android,
+            android: self.written_in(from, to),
             payload,
         };
         self.stats.transactions += 1;
@@ -547,7 +547,7 @@ impl Driver {
             let ret = match result {
                 Err(status) => Ok((Return::Status(status), Vec::new())),
                 Ok(mut payload) if self.conns[&to].can_take(&payload) => {
-                    let android = self.conns[&client].id.android;
+                    let android = self.written_in(client, to);
                     self.translate(client, to, &mut payload).map(|h| (Return::Reply(payload, android), h))
                 }
                 Ok(_) => Err(StatusCode::FailedTransaction),
@@ -566,6 +566,13 @@ impl Driver {
             return self.wait(client, true);
         }
         Answer::Now(answer)
+    }
+
+    /// The release a Parcel from `from` to `to` is written in: the writer's, but compat
+    /// writes each client's own.
+    fn written_in(&self, from: ClientId, to: ClientId) -> Android {
+        let writer = if from == COMPAT { to } else { from };
+        self.conns.get(&writer).map_or(Android::V14, |c| c.id.android)
     }
 
     fn wait(&mut self, client: ClientId, block: bool) -> Answer {

@@ -15,11 +15,7 @@ use binder::parcel::FlatObject;
 use binder::service_manager::{is_valid_name, Method, DESCRIPTOR};
 use binder::{Android, Binder, Exception, Parcel, Status, StatusCode};
 
-/// `IServiceManager.DUMP_FLAG_PRIORITY_DEFAULT`, and all the priorities.
-pub const DUMP_FLAG_PRIORITY_DEFAULT: i32 = 8;
-pub const DUMP_FLAG_PRIORITY_ALL: i32 = 15;
-/// The callback interface `registerForNotifications` takes.
-pub const SERVICE_CALLBACK_DESCRIPTOR: &str = "android.os.IServiceCallback";
+pub use binder::service_manager::{DUMP_FLAG_PRIORITY_ALL, DUMP_FLAG_PRIORITY_DEFAULT, SERVICE_CALLBACK_DESCRIPTOR};
 
 /// The death-link cookies the ServiceManager uses: this bit and a handle of compat's table.
 pub const COOKIE_BIT: u64 = 1 << 63;

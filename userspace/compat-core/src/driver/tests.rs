@@ -81,7 +81,8 @@ fn register(d: &mut Driver, client: ClientId, ptr: u64) -> u32 {
     assert_eq!(t.ptr, SERVICE_MANAGER_PTR);
     let [Some(Binder::Handle(h))] = binders(&t.payload)[..] else { panic!("not a handle") };
     assert_eq!(d.command(COMPAT, false, reply_with(&[])), Some(Return::Done));
-    assert_eq!(d.take_deliveries(), [Delivery { to: client, ret: Return::Reply(payload(&[]), Android::V14) }]);
+    let android = d.identity(client).unwrap().android;
+    assert_eq!(d.take_deliveries(), [Delivery { to: client, ret: Return::Reply(payload(&[]), android) }]);
     h
 }
 
@@ -398,6 +399,7 @@ fn a_client_in_a_call_takes_only_its_answer_and_nested_calls() {
 }
 
 #[test]
+/// A Parcel is read in its writer's release; compat writes each client's own.
 fn every_parcel_comes_with_its_writers_release() {
     let mut d = driver();
     d.connect(B, Identity { uid: 10_002, pid: 12, android: Android::V12 }, Limits::MAX);

@@ -129,11 +129,11 @@ impl Server {
             Some(n) if n > 0 => ClientId::from(n),
             _ => return Some(proto::refuse(CompatError::NotConnected)),
         };
-        let deliveries = match self.read(client, m, incoming) {
+        let (deliveries, now) = match self.read(client, m, incoming) {
             Ok(d) => d,
             Err(e) => return Some(proto::refuse(e)),
         };
-        let mine = self.deliver(deliveries, Some(client));
+        let mine = self.deliver(deliveries, Some(client)).or(now);
         if mine.is_none() && !self.clients.wait(client, reply) {
             // It cannot be kept waiting (no slot): the core still expects to answer it
             // later, so it is dropped as a client rather than left hanging.
@@ -145,7 +145,14 @@ impl Server {
         mine
     }
 
-    fn read(&mut self, client: ClientId, m: &Long, incoming: Slot) -> Result<Vec<Delivery>, CompatError> {
+    /// Reads and carries out a request: the returns it made, and for a request that has no
+    /// return (`CONNECT`) its answer.
+    fn read(
+        &mut self,
+        client: ClientId,
+        m: &Long,
+        incoming: Slot,
+    ) -> Result<(Vec<Delivery>, Option<Long>), CompatError> {
         match wire::read_request(m, self.clients.frame(client).as_deref())? {
             Incoming::Connect { android, frame_pages } => {
                 let uid = *self.uids.get(client as usize - 1).ok_or(CompatError::NotConnected)?;
@@ -158,13 +165,13 @@ impl Server {
                 let id = Identity { uid, pid, android };
                 let limits = wire::limits(frame_bytes);
                 deliveries.extend(self.compat.connect(client, id, limits, &mut self.host));
-                Ok(deliveries)
+                Ok((deliveries, Some(proto::connected(uid, pid))))
             }
             Incoming::Command { free, command } => {
                 if !self.compat.driver.is_connected(client) {
                     return Err(CompatError::NotConnected);
                 }
-                Ok(self.compat.command(client, free, command, &mut self.host))
+                Ok((self.compat.command(client, free, command, &mut self.host), None))
             }
         }
     }
