@@ -7,6 +7,7 @@
 use crate::converse::Step;
 use crate::qemu::Firmware;
 
+mod compat;
 mod services;
 
 pub struct UserCase {
@@ -131,6 +132,7 @@ pub fn cases() -> Vec<UserCase> {
         described("settings_crash_load", crash_load_system("settings"), |o| check_crash_load(o, "settings")),
         described("gallery_crash_load", crash_load_system("gallery"), |o| check_crash_load(o, "gallery")),
         described("gallery_frames", services::gallery_system(), |o| check_ipctest(o, "gallery")),
+        described("compat", compat::system(), compat::check),
         UserCase { conversation: typing(), ..described("console_input", typing_system(), |_| Ok(())) },
         UserCase { conversation: shell_session(), ..described("shell", DEFAULT_SYSTEM.into(), check_shell) },
         UserCase {

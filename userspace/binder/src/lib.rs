@@ -44,6 +44,8 @@ macro_rules! i32_enum {
 pub mod client;
 pub mod codes;
 pub mod parcel;
+#[cfg(feature = "seam")]
+pub mod seam;
 pub mod service_manager;
 pub mod status;
 

@@ -15,6 +15,7 @@ extern crate alloc;
 pub mod cap;
 pub mod check;
 pub mod console;
+pub mod frame;
 pub mod gallery;
 mod heap;
 pub mod init;

@@ -181,7 +181,7 @@ impl Server {
     fn deliver(&mut self, deliveries: Vec<Delivery>, sender: Option<ClientId>) -> Option<Long> {
         let mut mine = None;
         for d in deliveries {
-            let message = wire::write_return(&d.ret, self.clients.frame(d.to).as_deref_mut());
+            let message = wire::write_return(&d.ret, self.clients.frame(d.to));
             if Some(d.to) == sender && mine.is_none() {
                 mine = Some(message);
             } else if !self.clients.answer(d.to, &message) {

@@ -1,0 +1,53 @@
+//! The compat server in QEMU: legacy apps of two Android releases, each with its uid, and a
+//! system program hosting a service, all written against the `binder` crate alone.
+
+use super::{exited_cleanly, find};
+
+/// The system: compat, the IEcho server, and the two apps.
+pub fn system() -> String {
+    format!(
+        r#"{}
+[[program]]
+name = "compat"
+priority = 150
+memory = "8 MiB"
+provides = ["compat"]
+uses = ["init"]
+archive = "read"
+supervise = {{ restarts = 3 }}
+
+[[program]]
+name = "compat-echo"
+priority = 140
+memory = "2 MiB"
+uses = ["compat"]
+supervise = {{ restarts = 3, backoff_ms = 10 }}
+
+[[program]]
+name = "compat-old"
+priority = 120
+memory = "2 MiB"
+uses = ["compat"]
+uid = 10002
+args = ["10002"]
+
+[[program]]
+name = "compat-check"
+priority = 110
+memory = "4 MiB"
+uses = ["compat", "init"]
+uid = 10001
+args = ["10001"]
+"#,
+        crate::system::NAME_SERVER
+    )
+}
+
+/// Both apps passed every check and ended cleanly.
+pub fn check(out: &str) -> Result<(), String> {
+    for (program, scenario) in [("compat-old", "android10"), ("compat-check", "android14")] {
+        super::check_scenario(out, program, scenario)?;
+        exited_cleanly(out, program)?;
+    }
+    find(out, "compat-echo: serving 'echo'", 0).map(drop)
+}
