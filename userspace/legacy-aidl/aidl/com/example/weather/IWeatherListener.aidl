@@ -1,0 +1,7 @@
+package com.example.weather;
+
+import com.example.weather.Conditions;
+
+oneway interface IWeatherListener {
+    void onConditionsChanged(in Conditions conditions);
+}

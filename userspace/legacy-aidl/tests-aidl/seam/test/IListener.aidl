@@ -1,0 +1,5 @@
+package seam.test;
+
+oneway interface IListener {
+    void heard(int n);
+}

@@ -1,0 +1,7 @@
+package seam.test;
+
+parcelable Item {
+    int id;
+    String name;
+    long[] values;
+}
