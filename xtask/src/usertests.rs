@@ -133,6 +133,7 @@ pub fn cases() -> Vec<UserCase> {
         described("gallery_crash_load", crash_load_system("gallery"), |o| check_crash_load(o, "gallery")),
         described("gallery_frames", services::gallery_system(), |o| check_ipctest(o, "gallery")),
         described("compat", compat::system(), compat::check),
+        described("compat_hostile", compat::hostile_system(), compat::check_hostile),
         UserCase { conversation: typing(), ..described("console_input", typing_system(), |_| Ok(())) },
         UserCase { conversation: shell_session(), ..described("shell", DEFAULT_SYSTEM.into(), check_shell) },
         UserCase {

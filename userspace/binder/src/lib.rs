@@ -10,10 +10,11 @@
 //! Where it stands (issue 14): the Parcel (primitives, strings, arrays, nullable markers,
 //! structured parcelables, binder objects with offsets and stability, the interface token
 //! and `enforce_interface` per release), the Status header, the transaction codes, flags and
-//! transport statuses ([`codes`]) are done. The driver and ServiceManager they serve are in
-//! `compat-core`; the protocol between a program and compat is `ipc::proto::compat`. Next:
-//! the client side here (`ServiceManager`, `IBinder::transact`, death links, local binders,
-//! `join_thread_pool`), over a transport trait so it is host-tested against `compat-core`.
+//! transport statuses ([`codes`]), and the client side ([`client`]: `Process`, `SpIBinder`,
+//! local `Service`s, death recipients, the `ServiceManager` per release) over a `Channel`;
+//! `seam` (feature `seam`) is the channel to the compat server on Seam. The driver and
+//! ServiceManager it talks to are in `compat-core`; the protocol between a program and
+//! compat is `ipc::proto::compat`. Next: marshalling generated from `.aidl` files.
 #![no_std]
 #![forbid(unsafe_code)]
 

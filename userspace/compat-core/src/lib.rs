@@ -9,14 +9,15 @@
 //!   transactions every binder answers (PING, INTERFACE, DEBUG_PID, EXTENSION), handle 0,
 //!   and the services compat hosts, through the [`Host`] the process supplies.
 //!
-//! What is next (issue 14), in order: the process (`userspace/servers/compat`: a loop that
-//! keeps each waiting client's reply capability in a slot of its own and answers it when a
-//! [`driver::Delivery`] names it; each client's Frame mapped at a window of its own; the
-//! caller's uid from the system description, its pid from init); deaths learnt from init
-//! without polling (a request that arms `ProcessNotifyExit` on every child for compat's
-//! notification, one bit per program, re-armed at each restart); the client side in the
-//! `binder` crate; legacy services from AIDL, routing to native servers, the demo apps, the
-//! QEMU tests, the bench rows and the book chapter.
+//! Where issue 14 stands: the process (`userspace/servers/compat`) serves legacy programs
+//! in QEMU (`cargo xtask test compat`, `compat_hostile`), learning of deaths from init's
+//! `WATCH`; the client side is `binder::client`, tested here against this crate over the
+//! wire (`tests/client.rs`). What is next, in order: the legacy weather and gallery
+//! services from `.aidl` files (generated marshalling), hosted through [`Host`]; routing per
+//! interface to the native servers, switched live (`compat route`, a settings key), with
+//! the gallery's state carried over; the legacy demo apps and `compat services|routes|stats`
+//! in the shell; migration under load in QEMU; the bench rows and the Linux binder peer; the
+//! book chapter.
 #![no_std]
 #![forbid(unsafe_code)]
 

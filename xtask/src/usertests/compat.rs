@@ -1,12 +1,10 @@
 //! The compat server in QEMU: legacy apps of two Android releases, each with its uid, and a
 //! system program hosting a service, all written against the `binder` crate alone.
 
-use super::{exited_cleanly, find};
+use super::find;
 
-/// The system: compat, the IEcho server, and the two apps.
-pub fn system() -> String {
-    format!(
-        r#"{}
+/// Compat and the IEcho server, which every compat system has.
+const SERVERS: &str = r#"
 [[program]]
 name = "compat"
 priority = 150
@@ -14,15 +12,20 @@ memory = "8 MiB"
 provides = ["compat"]
 uses = ["init"]
 archive = "read"
-supervise = {{ restarts = 3 }}
+supervise = { restarts = 3 }
 
 [[program]]
 name = "compat-echo"
 priority = 140
 memory = "2 MiB"
 uses = ["compat"]
-supervise = {{ restarts = 3, backoff_ms = 10 }}
+supervise = { restarts = 3, backoff_ms = 10 }
+"#;
 
+/// The system: compat, the IEcho server, and the two apps.
+pub fn system() -> String {
+    format!(
+        r#"{}{SERVERS}
 [[program]]
 name = "compat-old"
 priority = 120
@@ -43,11 +46,34 @@ args = ["10001"]
     )
 }
 
+/// Compat, the IEcho server, and a hostile client.
+pub fn hostile_system() -> String {
+    format!(
+        r#"{}{SERVERS}
+[[program]]
+name = "compat-fuzz"
+priority = 110
+memory = "4 MiB"
+uses = ["compat"]
+uid = 10003
+"#,
+        crate::system::NAME_SERVER
+    )
+}
+
+/// The hostile client's checks passed, and compat was never restarted.
+pub fn check_hostile(out: &str) -> Result<(), String> {
+    super::check_scenario(out, "compat-fuzz", "hostile")?;
+    match out.lines().find(|l| l.contains("init: 'compat' ")) {
+        Some(line) => Err(format!("compat ended: {}", line.trim())),
+        None => Ok(()),
+    }
+}
+
 /// Both apps passed every check and ended cleanly.
 pub fn check(out: &str) -> Result<(), String> {
     for (program, scenario) in [("compat-old", "android10"), ("compat-check", "android14")] {
         super::check_scenario(out, program, scenario)?;
-        exited_cleanly(out, program)?;
     }
     find(out, "compat-echo: serving 'echo'", 0).map(drop)
 }

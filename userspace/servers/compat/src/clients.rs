@@ -24,6 +24,14 @@ struct Client {
 
 pub struct Clients(BTreeMap<ClientId, Client>);
 
+/// Whether `incoming` holds a Frame of exactly `pages` pages, as many as compat maps.
+pub fn check_frame(incoming: Slot, pages: u64) -> Result<(), CompatError> {
+    match sys::frame_pages(incoming) {
+        Ok(p) if p == pages && pages <= FRAME_PAGES_MAX => Ok(()),
+        _ => Err(CompatError::BadFrame),
+    }
+}
+
 fn window(client: ClientId) -> u64 {
     WINDOWS + u64::from(client) * WINDOW_BYTES
 }
@@ -46,9 +54,7 @@ impl Clients {
     /// Maps the Frame in `incoming` (of `pages` pages, readable and writable) as
     /// `client`'s; its size in bytes.
     pub fn map_frame(&mut self, client: ClientId, incoming: Slot, pages: u64) -> Result<usize, CompatError> {
-        if sys::frame_pages(incoming) != Ok(pages) || pages > FRAME_PAGES_MAX {
-            return Err(CompatError::BadFrame);
-        }
+        check_frame(incoming, pages)?;
         let slot = cap::alloc().map_err(|_| CompatError::BadFrame)?;
         if sys::cap_move(incoming, slot, SELF).is_err() {
             cap::free(slot);

@@ -157,6 +157,10 @@ impl Server {
             Incoming::Connect { android, frame_pages } => {
                 let uid = *self.uids.get(client as usize - 1).ok_or(CompatError::NotConnected)?;
                 let pid = self.pid_of(client).ok_or(CompatError::NotConnected)?;
+                // A refused CONNECT leaves an earlier connection as it was.
+                if frame_pages > 0 {
+                    clients::check_frame(incoming, frame_pages)?;
+                }
                 let mut deliveries = self.disconnect(client);
                 let frame_bytes = match frame_pages {
                     0 => 0,
