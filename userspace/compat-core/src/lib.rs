@@ -25,6 +25,8 @@ extern crate alloc;
 
 pub mod driver;
 pub mod service_manager;
+pub mod services;
+pub mod weather;
 pub mod wire;
 
 use alloc::vec::Vec;
@@ -68,7 +70,7 @@ impl Compat {
         client: ClientId,
         id: Identity,
         limits: driver::Limits,
-        host: &mut impl Host,
+        host: &mut (impl Host + ?Sized),
     ) -> Vec<Delivery> {
         self.driver.connect(client, id, limits);
         self.run_local(host);
@@ -76,7 +78,7 @@ impl Compat {
     }
 
     /// A client's process is gone.
-    pub fn disconnect(&mut self, client: ClientId, host: &mut impl Host) -> Vec<Delivery> {
+    pub fn disconnect(&mut self, client: ClientId, host: &mut (impl Host + ?Sized)) -> Vec<Delivery> {
         self.driver.disconnect(client);
         self.run_local(host);
         self.driver.take_deliveries()
@@ -84,7 +86,13 @@ impl Compat {
 
     /// A command from a client: every return it makes for a waiting client, the sender's own
     /// answer among them unless the sender is left waiting.
-    pub fn command(&mut self, client: ClientId, free: bool, command: Command, host: &mut impl Host) -> Vec<Delivery> {
+    pub fn command(
+        &mut self,
+        client: ClientId,
+        free: bool,
+        command: Command,
+        host: &mut (impl Host + ?Sized),
+    ) -> Vec<Delivery> {
         let answer = self.driver.command(client, free, command);
         self.run_local(host);
         let mut out = Vec::new();
@@ -96,7 +104,7 @@ impl Compat {
     }
 
     /// Registers compat's node `ptr` under `name` (made if new).
-    pub fn add_own_service(&mut self, name: &str, ptr: u64, host: &mut impl Host) -> Vec<Delivery> {
+    pub fn add_own_service(&mut self, name: &str, ptr: u64, host: &mut (impl Host + ?Sized)) -> Vec<Delivery> {
         self.driver.add_local_node(ptr);
         self.sm.add_own(&mut self.driver, name, ptr);
         self.run_local(host);
@@ -104,7 +112,7 @@ impl Compat {
     }
 
     /// Compat's node `ptr` died (the server behind it is gone): obituaries go out.
-    pub fn own_node_died(&mut self, ptr: u64, host: &mut impl Host) -> Vec<Delivery> {
+    pub fn own_node_died(&mut self, ptr: u64, host: &mut (impl Host + ?Sized)) -> Vec<Delivery> {
         self.driver.local_node_died(ptr);
         self.run_local(host);
         self.driver.take_deliveries()
@@ -112,13 +120,13 @@ impl Compat {
 
     /// Runs what compat's own code has to do for [`Host::transact`]'s oneway calls and the
     /// like, and collects the returns: after the host calls out on its own (a timer).
-    pub fn settle(&mut self, host: &mut impl Host) -> Vec<Delivery> {
+    pub fn settle(&mut self, host: &mut (impl Host + ?Sized)) -> Vec<Delivery> {
         self.run_local(host);
         self.driver.take_deliveries()
     }
 
     /// Answers everything queued for compat's own nodes.
-    fn run_local(&mut self, host: &mut impl Host) {
+    fn run_local(&mut self, host: &mut (impl Host + ?Sized)) {
         while let Some(ret) = self.driver.take_local() {
             match ret {
                 Return::Transaction(t) => {
@@ -138,7 +146,7 @@ impl Compat {
         }
     }
 
-    fn own_transaction(&mut self, t: &Transaction, host: &mut impl Host) -> Result<Payload, StatusCode> {
+    fn own_transaction(&mut self, t: &Transaction, host: &mut (impl Host + ?Sized)) -> Result<Payload, StatusCode> {
         let descriptor = match t.ptr {
             SERVICE_MANAGER_PTR => Some(binder::service_manager::DESCRIPTOR),
             ptr => host.descriptor(ptr),

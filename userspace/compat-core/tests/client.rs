@@ -1,177 +1,18 @@
-//! The `binder` crate's client side against compat's core, over the real wire: each program
-//! is a `binder::client::Process` on a thread of its own, whose channel hands its messages
-//! to `compat_core` the way the compat process does (`wire::read_request`,
-//! `Compat::command`, `wire::write_return`) and blocks until its answer comes, as a Seam
-//! program blocks in its call.
+//! The `binder` crate's client side against compat's core (`common`): the ServiceManager,
+//! calls and identities, nested callbacks, oneway order, deaths, releases.
 
-use binder::client::{Call, Channel, DeathRecipient, Process, Refused, Service, ServiceCallback, SpIBinder};
+mod common;
+
+use binder::client::{Call, DeathRecipient, Process, Refused, Service, ServiceCallback, SpIBinder};
 use binder::codes::{FIRST_CALL, FLAG_ONEWAY};
 use binder::service_manager::DUMP_FLAG_PRIORITY_DEFAULT;
 use binder::{Android, Exception, Parcel, Status, StatusCode};
-use compat_core::driver::{ClientId, Delivery, Driver, Identity, Payload, Transaction};
-use compat_core::wire::{self, Incoming};
-use compat_core::{Compat, Host};
-use ipc::proto::compat::{self as proto, CompatError};
-use ipc::proto::Long;
+use common::*;
+use compat_core::driver::ClientId;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-
-const SYSTEM_UID: u32 = 1000;
-const APP_UID: u32 = 10_001;
-const FRAME: usize = 4 * 4096;
-/// Long enough for any answer; a test that waits longer has failed (rather than hung).
-const PATIENCE: Duration = Duration::from_secs(20);
-
-struct NoHost;
-
-impl Host for NoHost {
-    fn descriptor(&self, _: u64) -> Option<&str> {
-        None
-    }
-    fn transact(&mut self, _: &mut Driver, _: &Transaction) -> Result<Payload, StatusCode> {
-        Err(StatusCode::DeadObject)
-    }
-    fn binder_died(&mut self, _: &mut Driver, _: u64) {}
-}
-
-/// Compat, and what the process around it keeps: each client's answer once it has one,
-/// its Frame, and who it is.
-struct Net {
-    compat: Compat,
-    answers: BTreeMap<ClientId, Long>,
-    frames: BTreeMap<ClientId, Vec<u8>>,
-    ids: BTreeMap<ClientId, (u32, u32)>,
-    /// Programs killed: what they still send is refused.
-    dead: Vec<ClientId>,
-}
-
-#[derive(Clone)]
-struct World(Arc<(Mutex<Net>, Condvar)>);
-
-fn world() -> World {
-    let net = Net {
-        compat: Compat::new(1),
-        answers: BTreeMap::new(),
-        frames: BTreeMap::new(),
-        ids: BTreeMap::new(),
-        dead: Vec::new(),
-    };
-    World(Arc::new((Mutex::new(net), Condvar::new())))
-}
-
-impl World {
-    fn net(&self) -> std::sync::MutexGuard<'_, Net> {
-        self.0 .0.lock().unwrap()
-    }
-
-    /// The program's process ended: compat hears of it, and a call it was blocked in ends.
-    fn kill(&self, client: ClientId) {
-        let mut net = self.net();
-        let d = net.compat.disconnect(client, &mut NoHost);
-        net.deliver(d);
-        net.dead.push(client);
-        net.answers.entry(client).or_insert(proto::refuse(CompatError::NotConnected));
-        self.0 .1.notify_all();
-    }
-
-    fn counts(&self) -> (usize, usize) {
-        self.net().compat.driver.counts()
-    }
-}
-
-impl Net {
-    fn deliver(&mut self, deliveries: Vec<Delivery>) {
-        for d in deliveries {
-            let frame = self.frames.get_mut(&d.to).map(|f| f.as_mut_slice());
-            let m = wire::write_return(&d.ret, frame);
-            assert!(self.answers.insert(d.to, m).is_none(), "two returns for client {}", d.to);
-        }
-    }
-
-    /// What the compat process does with a request from `client`.
-    fn request(&mut self, client: ClientId, m: &Long) {
-        if self.dead.contains(&client) {
-            self.answers.insert(client, proto::refuse(CompatError::NotConnected));
-            return;
-        }
-        let frame = self.frames.get(&client).map(|f| f.as_slice());
-        match wire::read_request(m, frame) {
-            Err(e) => {
-                self.answers.insert(client, proto::refuse(e));
-            }
-            Ok(Incoming::Connect { android, frame_pages }) => {
-                let (uid, pid) = self.ids[&client];
-                let bytes = frame_pages as usize * 4096;
-                self.frames.insert(client, vec![0; bytes]);
-                let id = Identity { uid, pid, android };
-                let d = self.compat.connect(client, id, wire::limits(bytes), &mut NoHost);
-                self.deliver(d);
-                self.answers.insert(client, proto::connected(uid, pid));
-            }
-            Ok(Incoming::Command { free, command }) => {
-                let d = self.compat.command(client, free, command, &mut NoHost);
-                self.deliver(d);
-            }
-        }
-    }
-}
-
-struct TestChannel {
-    world: World,
-    client: ClientId,
-    frame: Vec<u8>,
-}
-
-impl Channel for TestChannel {
-    fn call(&mut self, m: &Long) -> Result<Long, ipc::Error> {
-        let (lock, ready) = &*self.world.0;
-        let mut net = lock.lock().unwrap();
-        if let Some(f) = net.frames.get_mut(&self.client) {
-            f.copy_from_slice(&self.frame);
-        }
-        net.request(self.client, m);
-        ready.notify_all();
-        let deadline = Instant::now() + PATIENCE;
-        let answer = loop {
-            if let Some(a) = net.answers.remove(&self.client) {
-                break a;
-            }
-            let left = deadline.checked_duration_since(Instant::now()).ok_or(ipc::Error::WouldBlock)?;
-            net = ready.wait_timeout(net, left).unwrap().0;
-        };
-        if let Some(f) = net.frames.get(&self.client) {
-            self.frame.copy_from_slice(f);
-        }
-        Ok(answer)
-    }
-
-    fn frame(&mut self) -> Option<&mut [u8]> {
-        Some(&mut self.frame)
-    }
-}
-
-/// Program `client` of the world, on this thread, with `uid`, built for `android`.
-fn program(w: &World, client: ClientId, uid: u32, android: Android) -> Rc<Process> {
-    w.net().ids.insert(client, (uid, 100 + client));
-    let channel = TestChannel { world: w.clone(), client, frame: vec![0; FRAME] };
-    Process::connect(Box::new(channel), android).expect("connects")
-}
-
-/// Calls `f` until it says yes; false if it never does.
-fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    false
-}
 
 const ECHO: &str = "seam.test.IEcho";
 

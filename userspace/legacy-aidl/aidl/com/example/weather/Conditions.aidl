@@ -1,8 +1,10 @@
 package com.example.weather;
 
-/** A city's conditions. Temperatures and speeds in tenths, metric. */
+/** A city's conditions. Temperatures and speeds in tenths of the units named. */
 parcelable Conditions {
     String city;
+    /** "metric" (°C, km/h) or "imperial" (°F, mph). */
+    String units;
     /** The model hour they are for. */
     long hour;
     int temperatureTenths;
