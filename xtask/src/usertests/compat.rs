@@ -3,14 +3,32 @@
 
 use super::find;
 
-/// Compat and the IEcho server, which every compat system has.
+/// Settings and the native weather server, compat, and the IEcho server, which every compat
+/// system has.
 const SERVERS: &str = r#"
+[[program]]
+name = "settings"
+priority = 180
+memory = "1 MiB"
+provides = ["settings"]
+archive = "read"
+store = "64 KiB"
+supervise = { restarts = 10, backoff_ms = 10 }
+
+[[program]]
+name = "weather"
+priority = 160
+memory = "1 MiB"
+provides = ["weather"]
+uses = ["settings"]
+supervise = { restarts = 10, backoff_ms = 10 }
+
 [[program]]
 name = "compat"
 priority = 150
 memory = "8 MiB"
 provides = ["compat"]
-uses = ["init"]
+uses = ["init", "settings", "weather"]
 archive = "read"
 supervise = { restarts = 3 }
 
@@ -38,7 +56,8 @@ args = ["10002"]
 name = "compat-check"
 priority = 110
 memory = "4 MiB"
-uses = ["compat", "init"]
+uses = ["compat", "init", "settings"]
+writes = ["compat."]
 uid = 10001
 args = ["10001"]
 "#,

@@ -4,8 +4,11 @@
 //! callback called while it waits, a Parcel through the Frame, 1,000 ordered oneway calls,
 //! the obituary of another app's callback (`compat-old`'s, after it ends), and the death of
 //! the service itself: killed through init, it is told, its calls answer DEAD_OBJECT, and
-//! when init has started it again the notification brings the new one. The summary says
-//! `compat-check android14: N checks, F failed`.
+//! when init has started it again the notification brings the new one. Then the weather
+//! service compat hosts (`com.example.weather.IWeatherService`, through its generated
+//! proxy): its answers and refusals, a listener told of a change, and the same calls after
+//! the route is switched to the native weather server through settings, and while that
+//! server is killed. The summary says `compat-check android14: N checks, F failed`.
 #![no_std]
 #![no_main]
 
@@ -15,13 +18,16 @@ use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use binder::client::{DeathRecipient, Process, Refused, ServiceCallback, SpIBinder};
+use binder::client::{Call, DeathRecipient, Process, Refused, Service, ServiceCallback, SpIBinder};
 use binder::codes::FLAG_ONEWAY;
 use binder::service_manager::DUMP_FLAG_PRIORITY_DEFAULT;
 use binder::{Android, Exception, StatusCode};
 use compat_echo::{self as echo, NAME};
 use core::cell::{Cell, RefCell};
 use ipc::proto::init::Request;
+use legacy_aidl::i_weather_listener::{self, IWeatherListener};
+use legacy_aidl::i_weather_service as weather_service;
+use legacy_aidl::Conditions;
 use rt::check::Checks;
 use rt::{ipc, println, sys};
 
@@ -77,7 +83,110 @@ fn main(args: rt::Args) -> u64 {
         until(&process, || deaths() == Ok(1)),
     );
     service_death(&mut c, &process, &e, &registered);
+    weather(&mut c, &process);
     c.done()
+}
+
+/// An app's weather listener: the conditions it was told.
+#[derive(Default)]
+struct Heard(Vec<Conditions>);
+
+impl IWeatherListener for Heard {
+    fn on_conditions_changed(&mut self, c: Conditions) -> Result<(), binder::Status> {
+        self.0.push(c);
+        Ok(())
+    }
+}
+
+struct Listener(RefCell<Heard>);
+
+impl Service for Listener {
+    fn descriptor(&self) -> &str {
+        i_weather_listener::DESCRIPTOR
+    }
+
+    fn on_transact(
+        &self,
+        _: &Call,
+        code: u32,
+        data: &mut binder::Parcel,
+        reply: &mut binder::Parcel,
+    ) -> Result<(), StatusCode> {
+        i_weather_listener::on_transact(&mut *self.0.borrow_mut(), code, data, reply)
+    }
+}
+
+fn weather(c: &mut Checks, process: &Rc<Process>) {
+    let Ok(Some(binder)) = process.service_manager().check_service("weather") else {
+        c.check("compat registers 'weather' with the ServiceManager", false);
+        return;
+    };
+    let w = weather_service::Proxy(binder);
+    let now = w.get_current("Oslo");
+    c.check(
+        &format!("getCurrent(Oslo): {now:?}"),
+        now.as_ref().is_ok_and(|n| n.city == "Oslo" && n.units == "metric" && (0..=100).contains(&n.humidity_percent)),
+    );
+    let cities = w.list_cities();
+    c.check(&format!("listCities: {cities:?}"), cities.as_ref().is_ok_and(|c| c.len() == 12 && c[0] == "Oslo"));
+    let forecast = w.get_forecast("Cairo", 3);
+    c.check(
+        &format!("getForecast(Cairo, 3): {forecast:?}"),
+        forecast.as_ref().is_ok_and(|f| f.len() == 3 && f[0].day + 2 == f[2].day),
+    );
+    let unknown = w.get_current("Atlantis");
+    let illegal = matches!(&unknown, Err(Refused::Exception(s)) if s.exception == Exception::IllegalArgument);
+    c.check(&format!("an unknown city is EX_ILLEGAL_ARGUMENT: {unknown:?}"), illegal);
+    let listener = Rc::new(Listener(RefCell::new(Heard::default())));
+    let l = process.add_local(listener.clone());
+    c.check("addListener(Oslo)", w.add_listener("Oslo", &l).is_ok());
+    c.check("the listener is told when Oslo's weather changes", until(process, || !listener.0.borrow().0.is_empty()));
+
+    // Switched to the native server through settings: the same questions, the same answers.
+    let Ok((settings, _)) = rt::name::lookup("settings") else {
+        c.check("settings is given", false);
+        return;
+    };
+    let set = rt::settings::set(settings, "compat.route.weather", ipc::proto::settings::Value::Str("native"));
+    c.check(&format!("route weather to native: {set:?}"), set.is_ok());
+    let mut native = Err(Refused::Transport(StatusCode::UnknownError));
+    for _ in 0..10 {
+        native = w.get_current("Oslo");
+        if native.is_ok() {
+            break;
+        }
+    }
+    c.check(&format!("getCurrent(Oslo) on the native route: {native:?}"), matches!(&native, Ok(n) if n.city == "Oslo"));
+    c.check("listCities on the native route", w.list_cities() == cities);
+    // The native server killed: calls answer DEAD_OBJECT or work; after the restart, they work.
+    let killed = rt::name::lookup(ipc::system::INIT_SERVICE)
+        .map_err(|e| e.to_string())
+        .and_then(|(init, _)| rt::init::ask(init, Request::Kill("weather")).map_err(|e| e.to_string()));
+    c.check(&format!("init kills the native weather server: {:?}", killed.as_ref().map(|_| ())), killed.is_ok());
+    let mut failed_other = 0;
+    let mut dead = 0;
+    let mut ok_after = false;
+    for _ in 0..200 {
+        match w.get_current("Bergen") {
+            Ok(_) => {
+                ok_after = true;
+                break;
+            }
+            Err(Refused::Transport(StatusCode::DeadObject)) => dead += 1,
+            Err(_) => failed_other += 1,
+        }
+        sys::sleep(1);
+    }
+    c.check(
+        &format!("calls across the kill: {dead} DEAD_OBJECT, {failed_other} other errors, then answered"),
+        ok_after && failed_other == 0,
+    );
+    let back = rt::settings::set(settings, "compat.route.weather", ipc::proto::settings::Value::Str("legacy"));
+    c.check("route weather back to legacy", back.is_ok() && w.get_current("Oslo").is_ok());
+    c.check("the listener is still told", {
+        let before = listener.0.borrow().0.len();
+        until(process, || listener.0.borrow().0.len() > before)
+    });
 }
 
 fn service_manager(c: &mut Checks, process: &Rc<Process>) {

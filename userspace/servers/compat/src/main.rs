@@ -14,18 +14,26 @@
 //! - **Deaths.** Init signals a notification with the bit of each program that ends
 //!   (`ipc::proto::init::WATCH`); a client whose process is no longer the one init runs is
 //!   disconnected, which sends the obituaries of its binders.
+//! - **Services.** Compat hosts `weather` (`com.example.weather.IWeatherService`,
+//!   `compat_core::weather`), answered by the model inside compat or by Seam's weather
+//!   server, as the setting `compat.route.weather` says (`legacy`, the default, or
+//!   `native`); compat watches the key. Its timer turns with the model's hours, to tell
+//!   listeners of changes.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
 mod clients;
+mod native;
 
 use alloc::vec::Vec;
 use clients::Clients;
 use compat_core::driver::{ClientId, Delivery, Identity};
+use compat_core::services::{Services, WEATHER_NAME, WEATHER_PTR};
+use compat_core::weather::{LegacyWeather, Route, WeatherService};
 use compat_core::wire::{self, Incoming};
-use compat_core::{Compat, Host};
+use compat_core::Compat;
 use ipc::cap::{Kind, Rights, Slot, SELF};
 use ipc::msg::LABEL_NOTIFICATION;
 use ipc::proto::compat::{self as proto, CompatError};
@@ -38,35 +46,24 @@ rt::main!(main);
 
 /// Badge bits of the notification bound to the server's thread.
 const DEATHS: u64 = 1;
+const ROUTES: u64 = 2;
+const TIMER: u64 = 4;
+
+/// The settings key that routes the weather interface.
+const WEATHER_ROUTE_KEY: &str = "compat.route.weather";
 
 struct Server {
     compat: Compat,
-    host: NoServices,
+    host: Services,
     clients: Clients,
     /// The uid of program `n` of the description, at `n - 1`.
     uids: Vec<u32>,
     init: Slot,
     /// Init signals bit `i` here when its child `i` ends.
     deaths: Slot,
-}
-
-/// Compat's own services: none yet (the legacy services are the next step of issue 14).
-struct NoServices;
-
-impl Host for NoServices {
-    fn descriptor(&self, _: u64) -> Option<&str> {
-        None
-    }
-
-    fn transact(
-        &mut self,
-        _: &mut compat_core::driver::Driver,
-        _: &compat_core::driver::Transaction,
-    ) -> Result<compat_core::driver::Payload, binder::StatusCode> {
-        Err(binder::StatusCode::DeadObject)
-    }
-
-    fn binder_died(&mut self, _: &mut compat_core::driver::Driver, _: u64) {}
+    settings: Option<Slot>,
+    /// The server's notification, badged for its timer.
+    timer: Slot,
 }
 
 fn main(args: rt::Args) -> u64 {
@@ -118,7 +115,60 @@ impl Server {
         sys::cap_mint(ntfn, doorbell, Rights::WRITE, DEATHS, SELF).map_err(|_| "cannot badge its notification")?;
         rt::init::watch(init, deaths, doorbell).map_err(|_| "init refuses to report deaths")?;
         cap::release(doorbell);
-        Ok(Server { compat: Compat::new(pid), host: NoServices, clients: Clients::new(), uids, init, deaths })
+        let badged = |bit| {
+            let slot = cap::alloc().map_err(|_| "no slot")?;
+            sys::cap_mint(ntfn, slot, Rights::WRITE, bit, SELF).map_err(|_| "cannot badge its notification")?;
+            Ok::<Slot, &'static str>(slot)
+        };
+        let (routes, timer) = (badged(ROUTES)?, badged(TIMER)?);
+        // Without settings or the weather server (a test system may leave them out), the
+        // route stays legacy, and a native route answers DEAD_OBJECT.
+        let settings = rt::name::lookup("settings").ok().map(|(slot, _)| slot);
+        if let Some(s) = settings {
+            if rt::settings::watch(s, "compat.route.", routes).is_err() {
+                println!("compat: cannot watch compat.route.*; routes are fixed");
+            }
+        }
+        let native = native::NativeWeather { endpoint: rt::name::lookup("weather").ok().map(|(slot, _)| slot) };
+        let legacy = LegacyWeather {
+            units: ipc::proto::weather::Units::Metric,
+            clock: alloc::boxed::Box::new(sys::micros_since_boot),
+        };
+        let weather = WeatherService::new(legacy, alloc::boxed::Box::new(native), Route::Legacy);
+        let mut server = Server {
+            compat: Compat::new(pid),
+            host: Services { weather },
+            clients: Clients::new(),
+            uids,
+            init,
+            deaths,
+            settings,
+            timer,
+        };
+        server.compat.add_own_service(WEATHER_NAME, WEATHER_PTR, &mut server.host);
+        server.read_routes();
+        server.arm_timer();
+        Ok(server)
+    }
+
+    /// Reads the routes from settings (a missing or unknown value is legacy).
+    fn read_routes(&mut self) {
+        let Some(settings) = self.settings else { return };
+        let route = match rt::settings::get(settings, WEATHER_ROUTE_KEY) {
+            Ok(rt::settings::Setting::Str(s)) => Route::named(&s).unwrap_or(Route::Legacy),
+            _ => Route::Legacy,
+        };
+        if route != self.host.weather.route {
+            println!("compat: weather is now {}", route.name());
+            self.host.weather.route = route;
+        }
+    }
+
+    /// Arms the timer for the next model hour.
+    fn arm_timer(&self) {
+        let now = sys::micros_since_boot();
+        let next = (weather_model::slot_at(now) + 1) * weather_model::SLOT_MICROS;
+        let _ = sys::timer_set(self.timer, next - now);
     }
 
     /// A request from the program of `badge`; the answer to send it now, or None if it waits
@@ -213,8 +263,17 @@ impl Server {
         self.compat.disconnect(client, &mut self.host)
     }
 
-    /// The notification: programs ended.
+    /// The notification: programs ended, a route changed, or the model's hour turned.
     fn noticed(&mut self, badge: u64) {
+        if badge & ROUTES != 0 {
+            self.read_routes();
+        }
+        if badge & TIMER != 0 {
+            self.host.weather.tick(&mut self.compat.driver);
+            let d = self.compat.settle(&mut self.host);
+            self.deliver(d, None);
+            self.arm_timer();
+        }
         if badge & DEATHS == 0 {
             return;
         }
