@@ -22,6 +22,17 @@
 //! | [`DEAD_BINDER`] | cookie |
 //! | [`NOTHING`] | — |
 //!
+//! **Administration** (no connection needed; what the shell's `compat` command asks):
+//!
+//! | request | words | answer |
+//! |---|---|---|
+//! | [`SERVICE`] | index | [`ServiceEntry`]: pid, whether compat hosts it, name; [`CompatError::NoSuchEntry`] past the last |
+//! | [`ROUTES`] | index | [`RouteEntry`]: route, backend calls per route, interface name; `NoSuchEntry` past the last |
+//! | [`STATS`] | — | [`Stats`] |
+//!
+//! Routes are changed through settings (`compat.route.IFACE`), whose `writes` rules say who
+//! may; compat watches the keys.
+//!
 //! The first word of every request holds [`FREE`]: the caller is done with the oneway call it
 //! was given last (libbinder's `BC_FREE_BUFFER`), so the next one to that binder may come.
 //!
@@ -43,6 +54,10 @@ pub const WAIT: u32 = 4;
 pub const RELEASE: u32 = 5;
 pub const LINK: u32 = 6;
 pub const UNLINK: u32 = 7;
+
+pub const SERVICE: u32 = 32;
+pub const ROUTES: u32 = 33;
+pub const STATS: u32 = 34;
 
 pub const DONE: u32 = OK;
 pub const REPLY: u32 = 1;
@@ -78,6 +93,8 @@ errors! {
         NoFrame = 19: "no Frame to carry the Parcel",
         /// The caller is not a program of the system, or not connected.
         NotConnected = 20: "not connected",
+        /// `SERVICE` or `ROUTES` past the last.
+        NoSuchEntry = 21: "no such entry",
     }
 }
 
@@ -350,6 +367,150 @@ pub fn refuse(e: CompatError) -> Long {
     Long::new(e.code())
 }
 
+/// A registered service, as `SERVICE` answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceEntry<'a> {
+    pub name: &'a str,
+    /// The process hosting it (compat's own for its services).
+    pub pid: u32,
+    /// Hosted by compat itself.
+    pub own: bool,
+}
+
+/// An interface compat routes, as `ROUTES` answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteEntry<'a> {
+    pub interface: &'a str,
+    /// 0: the legacy implementation inside compat; 1: the native server.
+    pub native: bool,
+    /// Backend calls made on each route so far: [legacy, native].
+    pub served: [u64; 2],
+}
+
+/// The driver's counts, as `STATS` answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub transactions: u64,
+    pub oneway: u64,
+    pub replies: u64,
+    pub failed: u64,
+    pub dead_replies: u64,
+    pub obituaries: u64,
+    pub clients: u64,
+    pub nodes: u64,
+    pub handles: u64,
+    /// Oneway calls waiting behind another to the same binder.
+    pub oneway_queued: u64,
+}
+
+impl Stats {
+    fn words(&self) -> [u64; 10] {
+        [
+            self.transactions,
+            self.oneway,
+            self.replies,
+            self.failed,
+            self.dead_replies,
+            self.obituaries,
+            self.clients,
+            self.nodes,
+            self.handles,
+            self.oneway_queued,
+        ]
+    }
+}
+
+/// The longest name `SERVICE` and `ROUTES` carry (a ServiceManager name's limit).
+pub const ADMIN_NAME_MAX: usize = 127;
+
+/// An administration request: `SERVICE` or `ROUTES` with an index, or `STATS`.
+pub fn admin(label: u32, index: u64) -> Long {
+    let mut m = Long::new(label);
+    m.push(index);
+    m
+}
+
+/// Reads an administration request: its label and index; None for any other message.
+pub fn read_admin(m: &Long) -> Option<(u32, u64)> {
+    match m.label {
+        SERVICE | ROUTES | STATS => Some((m.label, m.words[..m.len].first().copied().unwrap_or(0))),
+        _ => None,
+    }
+}
+
+pub fn service_entry(e: &ServiceEntry) -> Long {
+    let mut m = Long::new(DONE);
+    m.push(u64::from(e.pid) | u64::from(e.own) << 32);
+    m.push_bytes(&e.name.as_bytes()[..e.name.len().min(ADMIN_NAME_MAX)]);
+    m
+}
+
+fn refused(m: &Long) -> CompatError {
+    CompatError::from_code(m.label).unwrap_or(CompatError::BadRequest)
+}
+
+pub fn read_service_entry<'a>(m: &Long, buf: &'a mut [u8; ADMIN_NAME_MAX]) -> Result<ServiceEntry<'a>, CompatError> {
+    if m.label != DONE {
+        return Err(refused(m));
+    }
+    let mut r = m.reader(0);
+    let w = r.word().ok_or(CompatError::BadRequest)?;
+    let name = r.text(ADMIN_NAME_MAX, buf).ok_or(CompatError::BadRequest)?;
+    Ok(ServiceEntry { name, pid: w as u32, own: w >> 32 & 1 != 0 })
+}
+
+pub fn route_entry(e: &RouteEntry) -> Long {
+    let mut m = Long::new(DONE);
+    m.push(u64::from(e.native));
+    m.push(e.served[0]);
+    m.push(e.served[1]);
+    m.push_bytes(&e.interface.as_bytes()[..e.interface.len().min(ADMIN_NAME_MAX)]);
+    m
+}
+
+pub fn read_route_entry<'a>(m: &Long, buf: &'a mut [u8; ADMIN_NAME_MAX]) -> Result<RouteEntry<'a>, CompatError> {
+    if m.label != DONE {
+        return Err(refused(m));
+    }
+    let mut r = m.reader(0);
+    let (native, legacy_served, native_served) = (r.word(), r.word(), r.word());
+    let (Some(native), Some(a), Some(b)) = (native, legacy_served, native_served) else {
+        return Err(CompatError::BadRequest);
+    };
+    let interface = r.text(ADMIN_NAME_MAX, buf).ok_or(CompatError::BadRequest)?;
+    Ok(RouteEntry { interface, native: native != 0, served: [a, b] })
+}
+
+pub fn stats(s: &Stats) -> Long {
+    let mut m = Long::new(DONE);
+    for w in s.words() {
+        m.push(w);
+    }
+    m
+}
+
+pub fn read_stats(m: &Long) -> Result<Stats, CompatError> {
+    if m.label != DONE {
+        return Err(refused(m));
+    }
+    let w = &m.words[..m.len];
+    if w.len() != 10 {
+        return Err(CompatError::BadRequest);
+    }
+    Ok(Stats {
+        transactions: w[0],
+        oneway: w[1],
+        replies: w[2],
+        failed: w[3],
+        dead_replies: w[4],
+        obituaries: w[5],
+        clients: w[6],
+        nodes: w[7],
+        handles: w[8],
+        oneway_queued: w[9],
+    })
+}
+
 /// The answer to `CONNECT`: `DONE`, with the uid and pid compat knows the caller by.
 pub fn connected(uid: u32, pid: u32) -> Long {
     let mut m = Long::new(DONE);
@@ -420,6 +581,33 @@ mod tests {
         assert_eq!(read_connected(&connected(10_001, 42)), Ok((10_001, 42)));
         assert_eq!(read_connected(&answer(Answer::Done)), Err(CompatError::BadRequest));
         assert_eq!(read_connected(&refuse(CompatError::BadRelease)), Err(CompatError::BadRelease));
+    }
+
+    #[test]
+    fn administration_round_trips() {
+        let mut buf = [0; ADMIN_NAME_MAX];
+        assert_eq!(read_admin(&admin(SERVICE, 3)), Some((SERVICE, 3)));
+        assert_eq!(read_admin(&admin(STATS, 0)), Some((STATS, 0)));
+        assert_eq!(read_admin(&request(Request::Wait { block: false }, false)), None);
+        let e = ServiceEntry { name: "com.example.IThing/default", pid: 12, own: true };
+        assert_eq!(read_service_entry(&service_entry(&e), &mut buf), Ok(e));
+        let r = RouteEntry { interface: "weather", native: true, served: [5, u64::MAX] };
+        assert_eq!(read_route_entry(&route_entry(&r), &mut buf), Ok(r));
+        assert_eq!(read_route_entry(&refuse(CompatError::NoSuchEntry), &mut buf), Err(CompatError::NoSuchEntry));
+        let s = Stats {
+            transactions: 1,
+            oneway: 2,
+            replies: 3,
+            failed: 4,
+            dead_replies: 5,
+            obituaries: 6,
+            clients: 7,
+            nodes: 8,
+            handles: 9,
+            oneway_queued: 10,
+        };
+        assert_eq!(read_stats(&stats(&s)), Ok(s));
+        assert_eq!(read_stats(&answer(Answer::Done)), Err(CompatError::BadRequest));
     }
 
     #[test]

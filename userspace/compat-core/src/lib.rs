@@ -118,6 +118,24 @@ impl Compat {
         self.driver.take_deliveries()
     }
 
+    /// The driver's counts, as the administration protocol reports them.
+    pub fn stats(&self) -> ipc::proto::compat::Stats {
+        let s = &self.driver.stats;
+        let (nodes, handles) = self.driver.counts();
+        ipc::proto::compat::Stats {
+            transactions: s.transactions,
+            oneway: s.oneway,
+            replies: s.replies,
+            failed: s.failed,
+            dead_replies: s.dead_replies,
+            obituaries: s.obituaries,
+            clients: self.driver.clients().filter(|(c, _)| *c != COMPAT).count() as u64,
+            nodes: nodes as u64,
+            handles: handles as u64,
+            oneway_queued: self.driver.oneway_depth() as u64,
+        }
+    }
+
     /// Runs what compat's own code has to do for [`Host::transact`]'s oneway calls and the
     /// like, and collects the returns: after the host calls out on its own (a timer).
     pub fn settle(&mut self, host: &mut (impl Host + ?Sized)) -> Vec<Delivery> {

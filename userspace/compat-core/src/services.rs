@@ -15,6 +15,13 @@ pub struct Services {
     pub weather: WeatherService,
 }
 
+impl Services {
+    /// The interfaces compat routes: name, route, backend calls per route ([legacy, native]).
+    pub fn routes(&self) -> [(&'static str, crate::weather::Route, [u64; 2]); 1] {
+        [(WEATHER_NAME, self.weather.route, self.weather.served)]
+    }
+}
+
 impl Host for Services {
     fn descriptor(&self, ptr: u64) -> Option<&str> {
         (ptr == WEATHER_PTR).then_some(i_weather_service::DESCRIPTOR)

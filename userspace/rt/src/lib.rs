@@ -14,6 +14,7 @@ extern crate alloc;
 
 pub mod cap;
 pub mod check;
+pub mod compat;
 pub mod console;
 pub mod frame;
 pub mod gallery;

@@ -194,6 +194,13 @@ pub fn demo_session() -> Vec<Step> {
         command("kill weather", "weather: killed"),
         vec![Step::line("weather watch Oslo"), Step::expect("the weather in Oslo changed"), Step::expect("seam> ")],
         command("settings list widget.", "widget.updates = "),
+        command("compat services", "weather"),
+        command("compat routes", "weather     legacy"),
+        command("compat route weather native", "weather: native"),
+        command("compat routes", "weather     native"),
+        command("compat stats", "transactions "),
+        command("compat route atlantis native", "compat: no interface 'atlantis'"),
+        command("compat route weather sideways", "compat: usage: compat"),
     ]
     .concat()
 }

@@ -179,6 +179,9 @@ impl Server {
             Some(n) if n > 0 => ClientId::from(n),
             _ => return Some(proto::refuse(CompatError::NotConnected)),
         };
+        if let Some((label, index)) = proto::read_admin(m) {
+            return Some(self.admin(label, index));
+        }
         let (deliveries, now) = match self.read(client, m, incoming) {
             Ok(d) => d,
             Err(e) => return Some(proto::refuse(e)),
@@ -193,6 +196,25 @@ impl Server {
             return Some(proto::refuse(CompatError::NotConnected));
         }
         mine
+    }
+
+    /// An administration request's answer (`ipc::proto::compat`'s `SERVICE`, `ROUTES`,
+    /// `STATS`).
+    fn admin(&self, label: u32, index: u64) -> Long {
+        let at = usize::try_from(index).unwrap_or(usize::MAX);
+        match label {
+            proto::SERVICE => match self.compat.sm.services(&self.compat.driver).get(at) {
+                Some(s) => proto::service_entry(&proto::ServiceEntry { name: &s.name, pid: s.pid, own: s.own }),
+                None => proto::refuse(CompatError::NoSuchEntry),
+            },
+            proto::ROUTES => match self.host.routes().get(at) {
+                Some(&(interface, route, served)) => {
+                    proto::route_entry(&proto::RouteEntry { interface, native: route == Route::Native, served })
+                }
+                None => proto::refuse(CompatError::NoSuchEntry),
+            },
+            _ => proto::stats(&self.compat.stats()),
+        }
     }
 
     /// Reads and carries out a request: the returns it made, and for a request that has no

@@ -32,6 +32,12 @@ const COMMANDS: &[(&str, &str, &str, Run)] = &[
         "albums and photos (gallery help)",
         crate::gallery::run,
     ),
+    (
+        "compat",
+        "services|routes|stats|route IFACE legacy|native",
+        "the Android-service compatibility server",
+        crate::compat::run,
+    ),
     ("mem", "", "free memory and the kernel heap in use", mem),
     ("uptime", "", "time since boot", uptime),
 ];

@@ -9,6 +9,7 @@
 extern crate alloc;
 
 mod commands;
+mod compat;
 mod gallery;
 mod settings;
 mod weather;
@@ -32,6 +33,8 @@ pub struct Shell {
     /// The gallery service, and the Frame thumbnails go through (made when first needed).
     gallery: Option<u64>,
     thumb_frame: core::cell::RefCell<Option<rt::gallery::ThumbFrame>>,
+    /// The compatibility server.
+    compat: Option<u64>,
 }
 
 fn main(_: rt::Args) -> u64 {
@@ -43,7 +46,8 @@ fn main(_: rt::Args) -> u64 {
     let settings = name::lookup("settings").ok().map(|(slot, _)| slot);
     let weather = name::lookup("weather").ok().map(|(slot, _)| slot);
     let gallery = name::lookup("gallery").ok().map(|(slot, _)| slot);
-    let shell = Shell { input, init, settings, weather, gallery, thumb_frame: Default::default() };
+    let compat = name::lookup("compat").ok().map(|(slot, _)| slot);
+    let shell = Shell { input, init, settings, weather, gallery, thumb_frame: Default::default(), compat };
     println!("Seam shell, {} ms after boot. Type help for the commands.", sys::micros_since_boot() / 1000);
     loop {
         print!("seam> ");

@@ -1,0 +1,71 @@
+//! `compat services | routes | stats | route IFACE legacy|native`: the compatibility server
+//! from the shell. A route is changed through settings (`compat.route.IFACE`, which the
+//! shell's entry may write); compat follows the key, and the shell waits until it has.
+
+use crate::Shell;
+use alloc::format;
+use alloc::string::String;
+use ipc::proto::settings::Value;
+use rt::compat::{self as client, retry_once};
+use rt::{ipc, println, sys};
+
+const USAGE: &str = "usage: compat services | routes | stats | route IFACE legacy|native";
+
+pub fn run(shell: &Shell, args: &[&str]) -> Result<(), String> {
+    let compat = shell.compat.ok_or("this shell is not given the compat service")?;
+    let failed = |e: client::Failed| format!("{e}");
+    match args {
+        ["services"] => {
+            println!("  NAME                      PID  HOST");
+            let mut i = 0;
+            while let Some((name, pid, own)) = retry_once(|| client::service(compat, i)).map_err(failed)? {
+                println!("  {name:<24} {pid:>4}  {}", if own { "compat" } else { "app" });
+                i += 1;
+            }
+        }
+        ["routes"] => {
+            println!("  INTERFACE   ROUTE    LEGACY CALLS  NATIVE CALLS");
+            let mut i = 0;
+            while let Some((name, native, served)) = retry_once(|| client::route(compat, i)).map_err(failed)? {
+                let route = if native { "native" } else { "legacy" };
+                println!("  {name:<11} {route:<8} {:>12}  {:>12}", served[0], served[1]);
+                i += 1;
+            }
+        }
+        ["stats"] => {
+            let s = retry_once(|| client::stats(compat)).map_err(failed)?;
+            println!(
+                "transactions {} (oneway {}), replies {}, failed {}, dead replies {}, obituaries {}",
+                s.transactions, s.oneway, s.replies, s.failed, s.dead_replies, s.obituaries
+            );
+            println!(
+                "clients {}, nodes {}, handles {}, oneway calls queued {}",
+                s.clients, s.nodes, s.handles, s.oneway_queued
+            );
+        }
+        ["route", iface, to @ ("legacy" | "native")] => {
+            let settings = shell.settings.ok_or("this shell is not given the settings service")?;
+            let key = format!("compat.route.{iface}");
+            let known = (0..).map_while(|i| client::route(compat, i).ok().flatten()).any(|(n, _, _)| n == *iface);
+            if !known {
+                return Err(format!("no interface '{iface}' (compat routes lists them)"));
+            }
+            rt::settings::retry_once(|| rt::settings::set(settings, &key, Value::Str(to)))
+                .map_err(|e| format!("{e}"))?;
+            // Compat follows the key when it is told: wait (briefly) until it has.
+            let native = *to == "native";
+            let (_, hz) = sys::ticks();
+            for _ in 0..hz {
+                let now = (0..).map_while(|i| client::route(compat, i).ok().flatten()).find(|(n, _, _)| n == *iface);
+                if now.is_some_and(|(_, n, _)| n == native) {
+                    println!("{iface}: {to}");
+                    return Ok(());
+                }
+                sys::sleep(1);
+            }
+            return Err(format!("{iface}: set {key}, but compat did not follow"));
+        }
+        _ => return Err(USAGE.into()),
+    }
+    Ok(())
+}
