@@ -14,6 +14,8 @@
 //!   owned, returning `Result<_, Status>`; a binder argument arrives as a `binder::Binder`);
 //! - `on_transact`, which reads a call from a Parcel, calls the service and writes the reply
 //!   (the status header, then the return value; nothing for oneway methods);
+//! - `Local`, a program's own binder answering as the interface (around a value of the
+//!   trait), to register with `Process::add_local`;
 //! - `Proxy`, a client's typed view of an `SpIBinder`: one method per AIDL method, which
 //!   writes the interface token and the arguments, transacts, and reads the status and the
 //!   return value.
@@ -355,6 +357,23 @@ impl Gen<'_> {
         }
         out.push_str(
             "            _ => return Err(StatusCode::UnknownTransaction),\n        }\n        Ok(())\n    }\n\n",
+        );
+        // A program's own binder serving the interface.
+        let _ = writeln!(
+            out,
+            "    /// One of a program's own binders answering as `{name}`:\n    \
+             /// `process.add_local(Rc::new(Local::new(service)))`. A call that reaches it while\n    \
+             /// it is already answering one (a nested call back into the same object) is refused\n    \
+             /// with `INVALID_OPERATION` rather than run re-entrantly.\n    \
+             pub struct Local<T: {name}>(pub core::cell::RefCell<T>);\n\n    \
+             impl<T: {name}> Local<T> {{\n        \
+             pub fn new(service: T) -> Local<T> {{\n            Local(core::cell::RefCell::new(service))\n        }}\n    }}\n\n    \
+             impl<T: {name}> binder::client::Service for Local<T> {{\n        \
+             fn descriptor(&self) -> &str {{\n            DESCRIPTOR\n        }}\n\n        \
+             fn on_transact(&self, _: &binder::client::Call, code: u32, data: &mut Parcel, reply: &mut Parcel) -> Result<(), StatusCode> {{\n            \
+             let mut service = self.0.try_borrow_mut().map_err(|_| StatusCode::InvalidOperation)?;\n            \
+             on_transact(&mut *service, code, data, reply)\n        }}\n    }}\n",
+            name = i.name
         );
         // The client's proxy.
         let _ = writeln!(out, "    /// A client's view of a `{}` binder.\n    #[derive(Clone, Debug)]\n    pub struct Proxy(pub SpIBinder);\n\n    impl Proxy {{", i.name);

@@ -243,16 +243,9 @@ struct Conn {
     oneway: Option<NodeId>,
 }
 
-/// Counts for `compat stats`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub transactions: u64,
-    pub oneway: u64,
-    pub replies: u64,
-    pub failed: u64,
-    pub dead_replies: u64,
-    pub obituaries: u64,
-}
+/// Counts for `compat stats`: the driver keeps the transaction counts; the rest (clients,
+/// nodes, handles, queued) are taken when asked (`Compat::stats`).
+pub use ipc::proto::compat::Stats;
 
 /// The driver.
 #[derive(Debug)]

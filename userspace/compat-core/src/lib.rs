@@ -120,19 +120,13 @@ impl Compat {
 
     /// The driver's counts, as the administration protocol reports them.
     pub fn stats(&self) -> ipc::proto::compat::Stats {
-        let s = &self.driver.stats;
         let (nodes, handles) = self.driver.counts();
         ipc::proto::compat::Stats {
-            transactions: s.transactions,
-            oneway: s.oneway,
-            replies: s.replies,
-            failed: s.failed,
-            dead_replies: s.dead_replies,
-            obituaries: s.obituaries,
             clients: self.driver.clients().filter(|(c, _)| *c != COMPAT).count() as u64,
             nodes: nodes as u64,
             handles: handles as u64,
             oneway_queued: self.driver.oneway_depth() as u64,
+            ..self.driver.stats
         }
     }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use binder::client::{Call, Refused, Service};
+use binder::client::Refused;
 use binder::{Android, Exception, Parcel, Status, StatusCode};
 use common::*;
 use compat_core::services::{Services, WEATHER_NAME};
@@ -13,7 +13,6 @@ use ipc::proto::weather::{City, Current, Forecast, Units};
 use legacy_aidl::i_weather_listener::{self, IWeatherListener};
 use legacy_aidl::i_weather_service::{self, Proxy};
 use legacy_aidl::Conditions;
-use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -150,16 +149,7 @@ impl IWeatherListener for Heard {
     }
 }
 
-struct Listener(RefCell<Heard>);
-
-impl Service for Listener {
-    fn descriptor(&self) -> &str {
-        i_weather_listener::DESCRIPTOR
-    }
-    fn on_transact(&self, _: &Call, code: u32, data: &mut Parcel, reply: &mut Parcel) -> Result<(), StatusCode> {
-        i_weather_listener::on_transact(&mut *self.0.borrow_mut(), code, data, reply)
-    }
-}
+type Listener = i_weather_listener::Local<Heard>;
 
 /// Moves the clock on hour by hour until `city`'s conditions change; the new hour.
 fn next_change(clock: &Clock, city: usize) -> u64 {
@@ -178,7 +168,7 @@ fn listeners_hear_each_change_once_whatever_the_route_and_go_with_their_app() {
     let (w, _, clock) = weather_world();
     let app = program(&w, 2, APP_UID, Android::V13);
     let weather = weather_of(&app);
-    let listener = Rc::new(Listener(RefCell::new(Heard::default())));
+    let listener = Rc::new(Listener::new(Heard::default()));
     let binder = app.add_local(listener.clone());
     weather.add_listener("Bergen", &binder).unwrap();
     let tick = |w: &World| {

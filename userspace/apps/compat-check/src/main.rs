@@ -18,7 +18,7 @@ use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use binder::client::{Call, DeathRecipient, Process, Refused, Service, ServiceCallback, SpIBinder};
+use binder::client::{DeathRecipient, Process, Refused, ServiceCallback, SpIBinder};
 use binder::codes::FLAG_ONEWAY;
 use binder::service_manager::DUMP_FLAG_PRIORITY_DEFAULT;
 use binder::{Android, Exception, StatusCode};
@@ -98,23 +98,7 @@ impl IWeatherListener for Heard {
     }
 }
 
-struct Listener(RefCell<Heard>);
-
-impl Service for Listener {
-    fn descriptor(&self) -> &str {
-        i_weather_listener::DESCRIPTOR
-    }
-
-    fn on_transact(
-        &self,
-        _: &Call,
-        code: u32,
-        data: &mut binder::Parcel,
-        reply: &mut binder::Parcel,
-    ) -> Result<(), StatusCode> {
-        i_weather_listener::on_transact(&mut *self.0.borrow_mut(), code, data, reply)
-    }
-}
+type Listener = i_weather_listener::Local<Heard>;
 
 fn weather(c: &mut Checks, process: &Rc<Process>) {
     let Ok(Some(binder)) = process.service_manager().check_service("weather") else {
@@ -137,7 +121,7 @@ fn weather(c: &mut Checks, process: &Rc<Process>) {
     let unknown = w.get_current("Atlantis");
     let illegal = matches!(&unknown, Err(Refused::Exception(s)) if s.exception == Exception::IllegalArgument);
     c.check(&format!("an unknown city is EX_ILLEGAL_ARGUMENT: {unknown:?}"), illegal);
-    let listener = Rc::new(Listener(RefCell::new(Heard::default())));
+    let listener = Rc::new(Listener::new(Heard::default()));
     let l = process.add_local(listener.clone());
     c.check("addListener(Oslo)", w.add_listener("Oslo", &l).is_ok());
     c.check("the listener is told when Oslo's weather changes", until(process, || !listener.0.borrow().0.is_empty()));
