@@ -99,9 +99,6 @@ fn report_json(config: &Config, seam: &[Figure], linux: &[Figure]) -> Value {
     })
 }
 
-/// The compat server's Binder-model transaction: not measured yet, so its row says so.
-const COMPAT: &str = bench_stats::COMPAT_TRANSACTION;
-
 /// A row of the side-by-side table: what is compared, and which figure of each system.
 #[derive(Debug, PartialEq)]
 pub struct Row {
@@ -115,8 +112,7 @@ fn row(label: impl Into<String>, seam: &str, linux: Option<&str>) -> Row {
 }
 
 /// What is compared with what: the system-call floor, the smallest round trip against each
-/// Linux mechanism, the size curve against pipes; then every other Seam figure alone, and
-/// the compat transaction's place.
+/// Linux mechanism, the size curve against pipes; then every other Seam figure alone.
 pub fn rows(seam: &[Figure]) -> Vec<Row> {
     let mut rows = vec![
         row("system call (null / getpid)", "null_syscall", Some("linux_getpid")),
@@ -128,12 +124,11 @@ pub fn rows(seam: &[Figure]) -> Vec<Row> {
         let (seam, linux) = (format!("ipc_call_reply_{size}"), format!("linux_pipe_rtt_{size}"));
         rows.push(row(format!("round trip, {size} B / pipe"), &seam, Some(&linux)));
     }
-    for f in seam.iter().filter(|f| f.name != COMPAT) {
+    for f in seam {
         if !rows.iter().any(|r| r.seam.as_deref() == Some(f.name.as_str())) {
             rows.push(row(f.name.clone(), &f.name, None));
         }
     }
-    rows.push(row("compat (Binder model) transaction", COMPAT, None));
     rows
 }
 
@@ -161,16 +156,15 @@ fn print_comparison(seam: &[Figure], linux: &[Figure]) {
             (Some(s), Some(l)) if s > 0 => format!("{:.2}x", l as f64 / s as f64),
             _ => "-".into(),
         };
-        let note = if r.seam.as_deref() == Some(COMPAT) && s.is_none() { "  (not measured yet)" } else { "" };
-        println!("{:<36} {:>10} {:>10} {:>10}{note}", r.label, cell(s), cell(l), ratio);
+        println!("{:<36} {:>10} {:>10} {:>10}", r.label, cell(s), cell(l), ratio);
     }
 }
 
-/// The systems the server round trips are measured in: the name server, the server
-/// measured, and the benchmark as its client (`bench MODE ITERS`), with the figure it reports.
-/// The servers are supervised, so that init ends them once the benchmark (the one program
-/// that is not) has ended.
-fn client_systems(iters: u64) -> [(&'static str, String, &'static str); 4] {
+/// The systems the server round trips are measured in: the name server, the servers
+/// measured, and the benchmark as their client (`bench MODE ITERS`), with the figures it
+/// reports. The servers are supervised, so that init ends them once the benchmark (the one
+/// program that is not) has ended.
+fn client_systems(iters: u64) -> [(&'static str, String, &'static [&'static str]); 5] {
     let name = crate::system::NAME_SERVER;
     let client = |uses: &str, writes: &str, mode: &str| {
         format!(
@@ -179,7 +173,7 @@ fn client_systems(iters: u64) -> [(&'static str, String, &'static str); 4] {
 name = "bench"
 priority = 100
 memory = "8 MiB"
-uses = ["{uses}"]
+uses = [{uses}]
 writes = [{writes}]
 args = ["{mode}", "{iters}"]
 "#
@@ -189,19 +183,38 @@ args = ["{mode}", "{iters}"]
     let settings = "\n[[program]]\nname = \"settings\"\npriority = 150\nmemory = \"1 MiB\"\nprovides = [\"settings\"]\narchive = \"read\"\nstore = \"64 KiB\"\nsupervise = { restarts = 1 }\n";
     let weather = "\n[[program]]\nname = \"weather\"\npriority = 150\nmemory = \"1 MiB\"\nprovides = [\"weather\"]\nsupervise = { restarts = 1 }\n";
     let gallery = "\n[[program]]\nname = \"gallery\"\npriority = 150\nmemory = \"2 MiB\"\nprovides = [\"gallery\"]\nstore = \"64 KiB\"\nsupervise = { restarts = 1 }\n";
+    // Compat after the servers it uses; compat-echo, a system program hosting a service
+    // through it, above the client so it takes each oneway call as it comes.
+    let compat = "\n[[program]]\nname = \"weather\"\npriority = 150\nmemory = \"1 MiB\"\nprovides = [\"weather\"]\nuses = [\"settings\"]\nsupervise = { restarts = 1 }\n\
+        \n[[program]]\nname = \"compat\"\npriority = 140\nmemory = \"8 MiB\"\nprovides = [\"compat\"]\nuses = [\"init\", \"settings\", \"weather\"]\narchive = \"read\"\nsupervise = { restarts = 1 }\n\
+        \n[[program]]\nname = \"compat-echo\"\npriority = 130\nmemory = \"2 MiB\"\nuses = [\"compat\"]\nsupervise = { restarts = 1 }\n";
     [
-        ("name lookup", format!("{name}{echo}{}", client("echo", "", "lookup")), bench_stats::NAME_LOOKUP),
+        ("name lookup", format!("{name}{echo}{}", client("\"echo\"", "", "lookup")), &[bench_stats::NAME_LOOKUP]),
         (
             "settings get",
-            format!("{name}{settings}{}", client("settings", "\"bench.\"", "settings")),
-            bench_stats::SETTINGS_GET,
+            format!("{name}{settings}{}", client("\"settings\"", "\"bench.\"", "settings")),
+            &[bench_stats::SETTINGS_GET],
         ),
         (
             "weather current",
-            format!("{name}{weather}{}", client("weather", "", "weather")),
-            bench_stats::WEATHER_CURRENT,
+            format!("{name}{weather}{}", client("\"weather\"", "", "weather")),
+            &[bench_stats::WEATHER_CURRENT],
         ),
-        ("gallery list", format!("{name}{gallery}{}", client("gallery", "", "gallery")), bench_stats::GALLERY_LIST_16),
+        (
+            "gallery list",
+            format!("{name}{gallery}{}", client("\"gallery\"", "", "gallery")),
+            &[bench_stats::GALLERY_LIST_16],
+        ),
+        (
+            "compat",
+            format!("{name}{settings}{compat}{}", client("\"compat\", \"settings\"", "\"compat.\"", "compat")),
+            &[
+                bench_stats::COMPAT_TRANSACTION,
+                bench_stats::COMPAT_PING,
+                bench_stats::COMPAT_FORWARDED,
+                bench_stats::COMPAT_ONEWAY,
+            ],
+        ),
     ]
 }
 
@@ -212,16 +225,19 @@ fn run_seam(machine: &Machine, args: &BenchArgs) -> Result<Vec<Figure>> {
     println!("seam: booting the benchmark image ({} iterations)...", args.iters);
     let run = qemu::run_captured(machine, images.get(Firmware::Bios), Duration::from_secs(args.timeout))?;
     let mut figures = parse(&run.output);
-    for (what, system, figure) in client_systems(args.iters) {
+    for (what, system, wanted) in client_systems(args.iters) {
         let system = builder.system_text(&system)?;
         let images = builder.make_with("bench-client", KEY_EXIT_WHEN_DONE, &[Firmware::Bios], &[system])?;
         println!("seam: booting the {what} image...");
         let run = qemu::run_captured(machine, images.get(Firmware::Bios), Duration::from_secs(args.timeout))?;
-        match parse(&run.output).into_iter().find(|f| f.name == figure) {
-            Some(f) => figures.push(f),
-            None => {
-                println!("{}", run.output);
-                bail!("the {what} benchmark did not finish ({})", qemu::verdict(run.status));
+        let measured = parse(&run.output);
+        for figure in wanted {
+            match measured.iter().find(|f| f.name == *figure) {
+                Some(f) => figures.push(f.clone()),
+                None => {
+                    println!("{}", run.output);
+                    bail!("the {what} benchmark did not finish: no {figure} ({})", qemu::verdict(run.status));
+                }
             }
         }
     }
@@ -335,9 +351,10 @@ mod tests {
             assert!(pair(&format!("ipc_call_reply_{size}"), &format!("linux_pipe_rtt_{size}")), "{size}");
         }
         let alone: Vec<_> = rows.iter().filter(|r| r.linux.is_none()).map(|r| r.label.as_str()).collect();
-        assert_eq!(alone, ["ipc_scale_1000", "compat (Binder model) transaction"]);
-        let with_compat = [figure(COMPAT, 5000)];
-        assert_eq!(super::rows(&with_compat).iter().filter(|r| r.seam.as_deref() == Some(COMPAT)).count(), 1);
+        assert_eq!(alone, ["ipc_scale_1000"]);
+        let with_compat = [figure(bench_stats::COMPAT_TRANSACTION, 5000)];
+        let compat = super::rows(&with_compat);
+        assert_eq!(compat.iter().filter(|r| r.seam.as_deref() == Some(bench_stats::COMPAT_TRANSACTION)).count(), 1);
     }
 
     #[test]

@@ -17,11 +17,17 @@ pub const WARM_UP: usize = 1_000;
 /// message: Seam's `ipc_call_reply_<size>` and Linux's `linux_pipe_rtt_<size>`.
 pub const PAYLOAD_SIZES: [usize; 5] = [32, 64, 256, 1024, 4096];
 
-/// The name the compat server's Binder-model transaction (a client's two-way call through
-/// the compat server to a service, Parcel in and out) is to be reported under. Nothing
-/// measures it yet: the issue that adds the compat server adds the measurement to Seam's
-/// `bench`; `cargo xtask bench` already has its row.
-pub const COMPAT_TRANSACTION: &str = "compat_binder_transaction";
+/// The names the compat server's figures are reported under (Seam's bench, run in a system
+/// with compat, the native weather server and settings), each a legacy client's call through
+/// compat, Parcel in and out: `IWeatherService.getCurrent("Oslo")` answered by the legacy
+/// implementation inside compat (`compat_transaction`), the same call forwarded to the
+/// native weather server (`compat_forwarded`), `PING_TRANSACTION` (`compat_ping`), and a
+/// oneway call to a service another program hosts, until compat has queued it
+/// (`compat_oneway`).
+pub const COMPAT_TRANSACTION: &str = "compat_transaction";
+pub const COMPAT_FORWARDED: &str = "compat_forwarded";
+pub const COMPAT_PING: &str = "compat_ping";
+pub const COMPAT_ONEWAY: &str = "compat_oneway";
 
 /// The name a name-server lookup is reported under (Seam's bench, run in a system with a
 /// name server: the call, the capability minted and transferred, and deleting it again).

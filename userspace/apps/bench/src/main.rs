@@ -15,8 +15,10 @@
 //!   receiving on an endpoint: does the IPC path's cost depend on the system's size?
 //! - `notify_signal_wait`: a round trip of signals: this process signals the server's
 //!   notification and waits on its own, which the server signals once it has woken;
-//! - (to come) the compat server's Binder-model transaction, under
-//!   [`bench_stats::COMPAT_TRANSACTION`].
+//!
+//! In systems of their own (`bench MODE ITERS`, started by `cargo xtask bench`): a name
+//! lookup, a settings get, the weather, a gallery page, and the compat server's figures
+//! ([`bench_stats::COMPAT_TRANSACTION`] and its neighbours).
 //!
 //! The cost of the `rdtsc` pair itself (its minimum) is measured and subtracted. Each result
 //! is printed as one `bench:` line that `cargo xtask bench` turns into its table and JSON.
@@ -77,6 +79,7 @@ fn main(args: rt::Args) -> u64 {
         Some("settings") => return settings_get(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS)),
         Some("weather") => return weather_current(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS)),
         Some("gallery") => return gallery_list(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS)),
+        Some("compat") => return compat(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS)),
         _ => {}
     }
     let iters = args.get(0).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS);
@@ -296,9 +299,94 @@ fn ipc_benches(iters: usize, report: &dyn Fn(&str, Vec<u64>, u64)) -> Result<(),
     report("notify_signal_wait", ping, 1);
     let _ = sys::process_kill(server);
 
-    // The compat (Binder-model) transaction goes here once the compat server exists,
-    // reported as `bench_stats::COMPAT_TRANSACTION`; xtask's table already has its row.
     Ok(())
+}
+
+/// Run as a program of a system with compat, the weather server, settings and compat-echo:
+/// a legacy client's calls through compat (`bench_stats::COMPAT_*`), from the call to the
+/// decoded answer in hand.
+fn compat(iters: usize) -> u64 {
+    use binder::Android;
+    use legacy_aidl::i_weather_service::Proxy;
+    let overhead = bench_stats::overhead(iters);
+    let report = |name: &str, samples: Vec<u64>| {
+        if let Some(summary) = Summary::of(samples, overhead, 1) {
+            println!("{}", Line(name, summary));
+        }
+    };
+    let Ok(process) = binder::seam::connect(Android::V14) else {
+        println!("bench: cannot connect to compat");
+        return 1;
+    };
+    let sm = process.service_manager();
+    let (Ok(Some(weather)), Ok((settings, _)), Ok((compat, _))) =
+        (sm.get_service("weather"), rt::name::lookup("settings"), rt::name::lookup("compat"))
+    else {
+        println!("bench: compat, its weather interface or settings is missing");
+        return 1;
+    };
+    // compat-echo registers after it starts: wait for it.
+    let mut echo = None;
+    for _ in 0..1000 {
+        echo = sm.check_service(compat_echo::NAME).ok().flatten();
+        if echo.is_some() {
+            break;
+        }
+        sys::sleep(1);
+    }
+    let Some(echo) = echo else {
+        println!("bench: no echo service");
+        return 1;
+    };
+    let weather = Proxy(weather);
+    let route = |to: &str| {
+        let set = rt::settings::set(settings, "compat.route.weather", rt::ipc::proto::settings::Value::Str(to));
+        let native = to == "native";
+        for _ in 0..1000 {
+            if rt::compat::route(compat, 0).ok().flatten().is_some_and(|(_, n, _)| n == native) {
+                return set.is_ok();
+            }
+            sys::sleep(1);
+        }
+        false
+    };
+    if !route("legacy") || weather.get_current("Oslo").is_err() {
+        println!("bench: the weather interface does not answer on the legacy route");
+        return 1;
+    }
+    report(
+        bench_stats::COMPAT_TRANSACTION,
+        measure(iters, || {
+            let _ = weather.get_current("Oslo");
+        }),
+    );
+    report(
+        bench_stats::COMPAT_PING,
+        measure(iters, || {
+            let _ = weather.0.ping();
+        }),
+    );
+    if !route("native") || weather.get_current("Oslo").is_err() {
+        println!("bench: the weather interface does not answer on the native route");
+        return 1;
+    }
+    report(
+        bench_stats::COMPAT_FORWARDED,
+        measure(iters, || {
+            let _ = weather.get_current("Oslo");
+        }),
+    );
+    // Oneway calls to a service another program hosts: the sender's cost, until compat has
+    // queued the call. compat-echo, at a higher priority, takes each as it is queued.
+    let mut n = 0;
+    report(
+        bench_stats::COMPAT_ONEWAY,
+        measure(iters, || {
+            let _ = compat_echo::call(&echo, compat_echo::RECORD, binder::codes::FLAG_ONEWAY, |p| p.write_i32(n));
+            n += 1;
+        }),
+    );
+    0
 }
 
 /// Answers every call: ECHO with the message it got (the same words, through its own IPC
