@@ -9,15 +9,29 @@
 //!   transactions every binder answers (PING, INTERFACE, DEBUG_PID, EXTENSION), handle 0,
 //!   and the services compat hosts, through the [`Host`] the process supplies.
 //!
-//! Where issue 14 stands: the process (`userspace/servers/compat`) serves legacy programs
-//! in QEMU (`cargo xtask test compat`, `compat_hostile`), learning of deaths from init's
-//! `WATCH`; the client side is `binder::client`, tested here against this crate over the
-//! wire (`tests/client.rs`). What is next, in order: the legacy weather and gallery
-//! services from `.aidl` files (generated marshalling), hosted through [`Host`]; routing per
-//! interface to the native servers, switched live (`compat route`, a settings key), with
-//! the gallery's state carried over; the legacy demo apps and `compat services|routes|stats`
-//! in the shell; migration under load in QEMU; the bench rows and the Linux binder peer; the
-//! book chapter.
+//! Where issue 14 stands: the process (`userspace/servers/compat`) runs in the default
+//! system and serves legacy programs (`cargo xtask test compat`, `compat_hostile`), learning
+//! of deaths from init's `WATCH`; the client side is `binder::client`, tested here against
+//! this crate over the wire (`tests/client.rs`); compat hosts `weather`
+//! ([`weather::WeatherService`]), routed live between the model inside compat and the native
+//! weather server (`compat.route.weather`, the shell's `compat route`); `cargo xtask bench`
+//! reports `compat_transaction`, `compat_forwarded`, `compat_ping` and `compat_oneway`.
+//!
+//! What is next, in order:
+//! 1. The gallery (`IGalleryService`, generated in `legacy-aidl`): a legacy implementation
+//!    here (albums, photos, thumbnails in compat's memory) and a `NativeGallery` backend
+//!    (the process, through `rt::gallery`). Photo ids are compat's own, mapped to native
+//!    ids, so an id a client holds stays valid across a switch. State moves at the switch:
+//!    to native, the legacy albums and photos are added there; back, the native ones are
+//!    read into the legacy store. Native-only content (photo-importer's `Camera`) is not
+//!    deleted; deletions made through compat since the last switch are carried over.
+//! 2. The legacy demo apps (a weather widget with a listener, a gallery browser), each
+//!    with its uid, in `userspace/system.toml`.
+//! 3. Migration under load in QEMU: apps calling in a loop while each route flips 10 times
+//!    and the native weather server is killed twice; failed calls counted.
+//! 4. The Linux binder peer (`binder_linux`, `linux_binder_rtt*`, `linux_binder_oneway`),
+//!    paired in the bench table with `compat_transaction`.
+//! 5. Performance toward 2.5× `weather_current`: profile `compat_transaction` first.
 #![no_std]
 #![forbid(unsafe_code)]
 
