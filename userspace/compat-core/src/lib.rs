@@ -38,6 +38,8 @@
 extern crate alloc;
 
 pub mod driver;
+pub mod gallery;
+pub mod routes;
 pub mod service_manager;
 pub mod services;
 pub mod weather;

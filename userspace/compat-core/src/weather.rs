@@ -23,13 +23,10 @@ use legacy_aidl::i_weather_service::IWeatherService;
 use legacy_aidl::{Conditions, DayForecast, Parcelable};
 use weather_model as model;
 
-/// Why a backend did not answer: it refused, or it is gone (the native server died; the
-/// caller hears `DEAD_OBJECT`, and a retry reaches its next instance).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failure {
-    Refused(WeatherError),
-    Gone,
-}
+/// Why a weather backend did not answer.
+pub type Failure = crate::routes::Failure<WeatherError>;
+
+pub use crate::routes::Route;
 
 /// Who answers: the native weather server's protocol, or compat's own model.
 pub trait WeatherBackend {
@@ -90,26 +87,6 @@ impl WeatherBackend for LegacyWeather {
 
     fn city(&mut self, index: u64) -> Result<Option<City>, Failure> {
         Ok(usize::try_from(index).ok().and_then(|i| model::CITIES.get(i)).and_then(|c| City::new(c.name)))
-    }
-}
-
-/// Which backend answers an interface's calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Route {
-    Legacy,
-    Native,
-}
-
-impl Route {
-    pub fn name(self) -> &'static str {
-        match self {
-            Route::Legacy => "legacy",
-            Route::Native => "native",
-        }
-    }
-
-    pub fn named(name: &str) -> Option<Route> {
-        [Route::Legacy, Route::Native].into_iter().find(|r| r.name() == name)
     }
 }
 
