@@ -24,6 +24,10 @@ use legacy_aidl::PhotoInfo;
 
 pub type Failure = Fail<GalleryError>;
 
+/// A gallery as a client sees it: each album with its photos (compat's id, what it is, its
+/// thumbnail).
+pub type Snapshot = Vec<(String, Vec<(i64, Meta, Vec<u8>)>)>;
+
 /// A photo as a backend holds it, without its thumbnail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Meta {
@@ -256,15 +260,15 @@ impl GalleryService {
             return Ok(());
         }
         match to {
-            Route::Native => self.to_native()?,
-            Route::Legacy => self.to_legacy()?,
+            Route::Native => self.carry_to_native()?,
+            Route::Legacy => self.carry_to_legacy()?,
         }
         self.changes.clear();
         self.route = to;
         Ok(())
     }
 
-    fn to_native(&mut self) -> Result<(), Failure> {
+    fn carry_to_native(&mut self) -> Result<(), Failure> {
         let ok_if = |r: Result<(), Failure>, fine: GalleryError| match r {
             Err(Fail::Refused(e)) if e == fine => Ok(()),
             other => other,
@@ -295,7 +299,7 @@ impl GalleryService {
         Ok(())
     }
 
-    fn to_legacy(&mut self) -> Result<(), Failure> {
+    fn carry_to_legacy(&mut self) -> Result<(), Failure> {
         let mut store = LegacyGallery::default();
         for album in self.native.albums()? {
             store.create(&album)?;
@@ -310,7 +314,7 @@ impl GalleryService {
 
     /// Every album and photo the route's backend holds, by compat's ids, with thumbnails:
     /// what a client would see (for tests and `compat` tools).
-    pub fn snapshot(&mut self) -> Result<Vec<(String, Vec<(i64, Meta, Vec<u8>)>)>, Failure> {
+    pub fn snapshot(&mut self) -> Result<Snapshot, Failure> {
         let mut out = Vec::new();
         for album in self.backend().albums()? {
             let mut photos = Vec::new();
