@@ -186,7 +186,7 @@ args = ["{mode}", "{iters}"]
     // Compat after the servers it uses; compat-echo, a system program hosting a service
     // through it, above the client so it takes each oneway call as it comes.
     let compat = "\n[[program]]\nname = \"weather\"\npriority = 150\nmemory = \"1 MiB\"\nprovides = [\"weather\"]\nuses = [\"settings\"]\nsupervise = { restarts = 1 }\n\
-        \n[[program]]\nname = \"compat\"\npriority = 140\nmemory = \"8 MiB\"\nprovides = [\"compat\"]\nuses = [\"init\", \"settings\", \"weather\"]\narchive = \"read\"\nsupervise = { restarts = 1 }\n\
+        \n[[program]]\nname = \"compat\"\npriority = 140\nmemory = \"8 MiB\"\nprovides = [\"compat\"]\nuses = [\"init\", \"settings\", \"weather\", \"gallery\"]\narchive = \"read\"\nsupervise = { restarts = 1 }\n\
         \n[[program]]\nname = \"compat-echo\"\npriority = 130\nmemory = \"2 MiB\"\nuses = [\"compat\"]\nsupervise = { restarts = 1 }\n";
     [
         ("name lookup", format!("{name}{echo}{}", client("\"echo\"", "", "lookup")), &[bench_stats::NAME_LOOKUP]),
@@ -207,7 +207,7 @@ args = ["{mode}", "{iters}"]
         ),
         (
             "compat",
-            format!("{name}{settings}{compat}{}", client("\"compat\", \"settings\"", "\"compat.\"", "compat")),
+            format!("{name}{settings}{gallery}{compat}{}", client("\"compat\", \"settings\"", "\"compat.\"", "compat")),
             &[
                 bench_stats::COMPAT_TRANSACTION,
                 bench_stats::COMPAT_PING,

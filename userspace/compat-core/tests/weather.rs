@@ -7,6 +7,7 @@ mod common;
 use binder::client::Refused;
 use binder::{Android, Exception, Parcel, Status, StatusCode};
 use common::*;
+use compat_core::gallery::{GalleryService, LegacyGallery};
 use compat_core::services::{Services, WEATHER_NAME};
 use compat_core::weather::{Failure, LegacyWeather, Route, WeatherBackend, WeatherService};
 use ipc::proto::weather::{City, Current, Forecast, Units};
@@ -59,7 +60,8 @@ fn weather_world() -> (World, Arc<AtomicBool>, Clock) {
         FakeNative { model: LegacyWeather { units: Units::Metric, clock: clock_fn(&clock) }, gone: gone.clone() };
     let legacy = LegacyWeather { units: Units::Metric, clock: clock_fn(&clock) };
     let weather = WeatherService::new(legacy, Box::new(native), Route::Legacy);
-    (world_with(Some(Services { weather })), gone, clock)
+    let gallery = GalleryService::new(Box::new(LegacyGallery::default()), Route::Legacy);
+    (world_with(Some(Services { weather, gallery })), gone, clock)
 }
 
 fn set_route(w: &World, route: Route) {

@@ -3,8 +3,8 @@
 
 use super::find;
 
-/// Settings and the native weather server, compat, and the IEcho server, which every compat
-/// system has.
+/// Settings and the native weather and gallery servers, compat, and the IEcho server, which
+/// every compat system has.
 const SERVERS: &str = r#"
 [[program]]
 name = "settings"
@@ -24,11 +24,19 @@ uses = ["settings"]
 supervise = { restarts = 10, backoff_ms = 10 }
 
 [[program]]
+name = "gallery"
+priority = 155
+memory = "4 MiB"
+provides = ["gallery"]
+store = "128 KiB"
+supervise = { restarts = 10, backoff_ms = 10 }
+
+[[program]]
 name = "compat"
 priority = 150
 memory = "8 MiB"
 provides = ["compat"]
-uses = ["init", "settings", "weather"]
+uses = ["init", "settings", "weather", "gallery"]
 archive = "read"
 supervise = { restarts = 3 }
 
@@ -56,7 +64,7 @@ args = ["10002"]
 name = "compat-check"
 priority = 110
 memory = "4 MiB"
-uses = ["compat", "init", "settings"]
+uses = ["compat", "init", "settings", "gallery"]
 writes = ["compat."]
 uid = 10001
 args = ["10001"]

@@ -25,9 +25,10 @@ use binder::{Android, Exception, StatusCode};
 use compat_echo::{self as echo, NAME};
 use core::cell::{Cell, RefCell};
 use ipc::proto::init::Request;
+use legacy_aidl::i_gallery_service as gallery_service;
 use legacy_aidl::i_weather_listener::{self, IWeatherListener};
 use legacy_aidl::i_weather_service as weather_service;
-use legacy_aidl::Conditions;
+use legacy_aidl::{Conditions, PhotoInfo};
 use rt::check::Checks;
 use rt::{ipc, println, sys};
 
@@ -84,7 +85,73 @@ fn main(args: rt::Args) -> u64 {
     );
     service_death(&mut c, &process, &e, &registered);
     weather(&mut c, &process);
+    gallery(&mut c, &process);
     c.done()
+}
+
+/// Sets `compat.route.IFACE` and waits until compat reports the route.
+fn route(iface: &str, to: &str) -> bool {
+    let (Ok((settings, _)), Ok((compat, _))) = (rt::name::lookup("settings"), rt::name::lookup("compat")) else {
+        return false;
+    };
+    let key = format!("compat.route.{iface}");
+    if rt::settings::set(settings, &key, ipc::proto::settings::Value::Str(to)).is_err() {
+        return false;
+    }
+    for _ in 0..1000 {
+        let now = (0..).map_while(|i| rt::compat::route(compat, i).ok().flatten()).find(|(n, _, _)| n == iface);
+        if now.is_some_and(|(_, native, _)| native == (to == "native")) {
+            return true;
+        }
+        sys::sleep(1);
+    }
+    false
+}
+
+/// The gallery compat hosts: albums made on the legacy route are on the native server after
+/// the switch, ids held across it keep their photos, and back again.
+fn gallery(c: &mut Checks, process: &Rc<Process>) {
+    let Ok(Some(binder)) = process.service_manager().check_service("gallery") else {
+        c.check("compat registers 'gallery' with the ServiceManager", false);
+        return;
+    };
+    let g = gallery_service::Proxy(binder);
+    let made = g.create_album("Trip");
+    c.check(&format!("createAlbum(Trip) on the legacy route: {made:?}"), made.is_ok());
+    let mut ids = Vec::new();
+    for i in 0..3u8 {
+        let photo =
+            PhotoInfo { id: 0, name: format!("TRIP_{i}.jpg"), time: 1_790_000_000 + i64::from(i), size_bytes: 1000 };
+        match g.add_photo("Trip", &photo, &[i; 300]) {
+            Ok(id) => ids.push(id),
+            Err(e) => c.check(&format!("addPhoto: {e:?}"), false),
+        }
+    }
+    c.check("three photos added", ids.len() == 3);
+    let dup = g.create_album("Trip");
+    c.check(
+        &format!("an album that exists is EX_ILLEGAL_STATE: {dup:?}"),
+        matches!(&dup, Err(Refused::Exception(s)) if s.exception == Exception::IllegalState),
+    );
+    let before = g.list_photos("Trip", 0, 10);
+    c.check("route gallery to native", route("gallery", "native"));
+    let native = rt::name::lookup("gallery").ok().and_then(|(n, _)| rt::gallery::list(n, "Trip", 0, 16).ok());
+    c.check(
+        &format!("the native gallery server holds the album now: {:?}", native.as_ref().map(|p| p.total)),
+        native.is_some_and(|p| p.total == 3),
+    );
+    c.check("listPhotos answers the same after the switch", g.list_photos("Trip", 0, 10) == before);
+    let thumb = ids.get(1).map(|&id| g.get_thumbnail(id));
+    c.check("an id held across the switch still has its thumbnail", thumb == Some(Ok(alloc::vec![1; 300])));
+    c.check("removePhoto on the native route", ids.first().is_some_and(|&id| g.remove_photo(id).is_ok()));
+    c.check("route gallery back to legacy", route("gallery", "legacy"));
+    let after = g.list_photos("Trip", 0, 10);
+    c.check(
+        &format!("back on the legacy route, the removal came with it: {:?}", after.as_ref().map(|p| p.len())),
+        after.as_ref().is_ok_and(|p| p.len() == 2 && p.iter().all(|p| Some(&p.id) != ids.first())),
+    );
+    let thumb = ids.get(2).map(|&id| g.get_thumbnail(id));
+    c.check("and the ids still name their photos", thumb == Some(Ok(alloc::vec![2; 300])));
 }
 
 /// An app's weather listener: the conditions it was told.
@@ -127,19 +194,8 @@ fn weather(c: &mut Checks, process: &Rc<Process>) {
     c.check("the listener is told when Oslo's weather changes", until(process, || !listener.0.borrow().0.is_empty()));
 
     // Switched to the native server through settings: the same questions, the same answers.
-    let Ok((settings, _)) = rt::name::lookup("settings") else {
-        c.check("settings is given", false);
-        return;
-    };
-    let set = rt::settings::set(settings, "compat.route.weather", ipc::proto::settings::Value::Str("native"));
-    c.check(&format!("route weather to native: {set:?}"), set.is_ok());
-    let mut native = Err(Refused::Transport(StatusCode::UnknownError));
-    for _ in 0..10 {
-        native = w.get_current("Oslo");
-        if native.is_ok() {
-            break;
-        }
-    }
+    c.check("route weather to native", route("weather", "native"));
+    let native = w.get_current("Oslo");
     c.check(&format!("getCurrent(Oslo) on the native route: {native:?}"), matches!(&native, Ok(n) if n.city == "Oslo"));
     c.check("listCities on the native route", w.list_cities() == cities);
     // The native server killed: calls answer DEAD_OBJECT or work; after the restart, they work.
@@ -165,8 +221,7 @@ fn weather(c: &mut Checks, process: &Rc<Process>) {
         &format!("calls across the kill: {dead} DEAD_OBJECT, {failed_other} other errors, then answered"),
         ok_after && failed_other == 0,
     );
-    let back = rt::settings::set(settings, "compat.route.weather", ipc::proto::settings::Value::Str("legacy"));
-    c.check("route weather back to legacy", back.is_ok() && w.get_current("Oslo").is_ok());
+    c.check("route weather back to legacy", route("weather", "legacy") && w.get_current("Oslo").is_ok());
     c.check("the listener is still told", {
         let before = listener.0.borrow().0.len();
         until(process, || listener.0.borrow().0.len() > before)

@@ -67,7 +67,9 @@ pub fn world_with(services: Option<Services>) -> World {
         dead: Vec::new(),
     };
     if let Some(mut s) = net.services.take() {
-        net.compat.add_own_service(compat_core::services::WEATHER_NAME, compat_core::services::WEATHER_PTR, &mut s);
+        for (name, ptr) in compat_core::services::ALL {
+            net.compat.add_own_service(name, ptr, &mut s);
+        }
         net.services = Some(s);
     }
     World(Arc::new((Mutex::new(net), Condvar::new())))

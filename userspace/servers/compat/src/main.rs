@@ -15,10 +15,11 @@
 //!   (`ipc::proto::init::WATCH`); a client whose process is no longer the one init runs is
 //!   disconnected, which sends the obituaries of its binders.
 //! - **Services.** Compat hosts `weather` (`com.example.weather.IWeatherService`,
-//!   `compat_core::weather`), answered by the model inside compat or by Seam's weather
-//!   server, as the setting `compat.route.weather` says (`legacy`, the default, or
-//!   `native`); compat watches the key. Its timer turns with the model's hours, to tell
-//!   listeners of changes.
+//!   `compat_core::weather`) and `gallery` (`com.example.gallery.IGalleryService`,
+//!   `compat_core::gallery`), each answered by its legacy implementation inside compat or by
+//!   Seam's native server, as the setting `compat.route.NAME` says (`legacy`, the default, or
+//!   `native`); compat watches the keys, and the gallery's albums move with its route. Its
+//!   timer turns with the model's hours, to tell weather listeners of changes.
 #![no_std]
 #![no_main]
 
@@ -30,7 +31,8 @@ mod native;
 use alloc::vec::Vec;
 use clients::Clients;
 use compat_core::driver::{ClientId, Delivery, Identity};
-use compat_core::services::{Services, WEATHER_NAME, WEATHER_PTR};
+use compat_core::gallery::GalleryService;
+use compat_core::services::{self, Services};
 use compat_core::weather::{LegacyWeather, Route, WeatherService};
 use compat_core::wire::{self, Incoming};
 use compat_core::Compat;
@@ -49,8 +51,8 @@ const DEATHS: u64 = 1;
 const ROUTES: u64 = 2;
 const TIMER: u64 = 4;
 
-/// The settings key that routes the weather interface.
-const WEATHER_ROUTE_KEY: &str = "compat.route.weather";
+/// The settings keys that route the interfaces: `compat.route.NAME`.
+const ROUTE_PREFIX: &str = "compat.route.";
 
 struct Server {
     compat: Compat,
@@ -125,7 +127,7 @@ impl Server {
         // route stays legacy, and a native route answers DEAD_OBJECT.
         let settings = rt::name::lookup("settings").ok().map(|(slot, _)| slot);
         if let Some(s) = settings {
-            if rt::settings::watch(s, "compat.route.", routes).is_err() {
+            if rt::settings::watch(s, ROUTE_PREFIX, routes).is_err() {
                 println!("compat: cannot watch compat.route.*; routes are fixed");
             }
         }
@@ -135,9 +137,14 @@ impl Server {
             clock: alloc::boxed::Box::new(sys::micros_since_boot),
         };
         let weather = WeatherService::new(legacy, alloc::boxed::Box::new(native), Route::Legacy);
+        let native = native::NativeGallery {
+            endpoint: rt::name::lookup("gallery").ok().map(|(slot, _)| slot),
+            frame: rt::gallery::ThumbFrame::new().ok(),
+        };
+        let gallery = GalleryService::new(alloc::boxed::Box::new(native), Route::Legacy);
         let mut server = Server {
             compat: Compat::new(pid),
-            host: Services { weather },
+            host: Services { weather, gallery },
             clients: Clients::new(),
             uids,
             init,
@@ -145,22 +152,34 @@ impl Server {
             settings,
             timer,
         };
-        server.compat.add_own_service(WEATHER_NAME, WEATHER_PTR, &mut server.host);
+        for (name, ptr) in services::ALL {
+            server.compat.add_own_service(name, ptr, &mut server.host);
+        }
         server.read_routes();
         server.arm_timer();
         Ok(server)
     }
 
-    /// Reads the routes from settings (a missing or unknown value is legacy).
+    /// Reads the routes from settings (a missing or unknown value is legacy). The gallery's
+    /// state moves with its route; if it cannot (the native server is gone), the route
+    /// stays, and is tried again at the next change of a route key.
     fn read_routes(&mut self) {
         let Some(settings) = self.settings else { return };
-        let route = match rt::settings::get(settings, WEATHER_ROUTE_KEY) {
+        let wanted = |name: &str| match rt::settings::get(settings, &alloc::format!("{ROUTE_PREFIX}{name}")) {
             Ok(rt::settings::Setting::Str(s)) => Route::named(&s).unwrap_or(Route::Legacy),
             _ => Route::Legacy,
         };
-        if route != self.host.weather.route {
-            println!("compat: weather is now {}", route.name());
-            self.host.weather.route = route;
+        let weather = wanted(services::WEATHER_NAME);
+        if weather != self.host.weather.route {
+            println!("compat: weather is now {}", weather.name());
+            self.host.weather.route = weather;
+        }
+        let gallery = wanted(services::GALLERY_NAME);
+        if gallery != self.host.gallery.route() {
+            match self.host.gallery.switch(gallery) {
+                Ok(()) => println!("compat: gallery is now {}, its albums with it", gallery.name()),
+                Err(e) => println!("compat: gallery stays {}: {e:?}", self.host.gallery.route().name()),
+            }
         }
     }
 
