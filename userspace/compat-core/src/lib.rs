@@ -13,25 +13,23 @@
 //! system and serves legacy programs (`cargo xtask test compat`, `compat_hostile`), learning
 //! of deaths from init's `WATCH`; the client side is `binder::client`, tested here against
 //! this crate over the wire (`tests/client.rs`); compat hosts `weather`
-//! ([`weather::WeatherService`]), routed live between the model inside compat and the native
-//! weather server (`compat.route.weather`, the shell's `compat route`); `cargo xtask bench`
-//! reports `compat_transaction`, `compat_forwarded`, `compat_ping` and `compat_oneway`.
+//! ([`weather::WeatherService`]) and `gallery` ([`gallery::GalleryService`], whose albums
+//! move with its route), each routed live between its legacy implementation inside compat
+//! and the native server (`compat.route.NAME`, the shell's `compat route`); `cargo xtask
+//! bench` reports `compat_transaction`, `compat_forwarded`, `compat_ping` and
+//! `compat_oneway`.
 //!
 //! What is next, in order:
-//! 1. The gallery (`IGalleryService`, generated in `legacy-aidl`): a legacy implementation
-//!    here (albums, photos, thumbnails in compat's memory) and a `NativeGallery` backend
-//!    (the process, through `rt::gallery`). Photo ids are compat's own, mapped to native
-//!    ids, so an id a client holds stays valid across a switch. State moves at the switch:
-//!    to native, the legacy albums and photos are added there; back, the native ones are
-//!    read into the legacy store. Native-only content (photo-importer's `Camera`) is not
-//!    deleted; deletions made through compat since the last switch are carried over.
-//! 2. The legacy demo apps (a weather widget with a listener, a gallery browser), each
-//!    with its uid, in `userspace/system.toml`.
-//! 3. Migration under load in QEMU: apps calling in a loop while each route flips 10 times
-//!    and the native weather server is killed twice; failed calls counted.
-//! 4. The Linux binder peer (`binder_linux`, `linux_binder_rtt*`, `linux_binder_oneway`),
+//! 1. The legacy demo apps (a weather widget with a listener, a gallery browser), each
+//!    with its uid, in `userspace/system.toml`, running through switches and restarts.
+//! 2. Migration under load in QEMU: those apps calling in a loop while each route flips 10
+//!    times and the native weather server is killed twice; failed calls counted, replies
+//!    compared, no album or photo lost.
+//! 3. The Linux binder peer (`binder_linux`, `linux_binder_rtt*`, `linux_binder_oneway`),
 //!    paired in the bench table with `compat_transaction`.
-//! 5. Performance toward 2.5× `weather_current`: profile `compat_transaction` first.
+//! 4. Performance toward 2.5× `weather_current`: profile `compat_transaction` first.
+//! 5. The legacy stores live in compat's memory: a restart of compat loses the legacy
+//!    gallery (the `store` crate, as the native servers use, would keep it).
 #![no_std]
 #![forbid(unsafe_code)]
 
