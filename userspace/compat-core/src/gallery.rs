@@ -13,7 +13,7 @@
 //!   server may also have been changed by native programs meanwhile, and those changes are
 //!   kept). A switch whose native server is gone does not happen: the route stays.
 
-use crate::routes::{Failure as Fail, Route};
+use crate::routes::{Failure as Fail, Route, Routing};
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -144,15 +144,12 @@ enum Change {
 pub struct GalleryService {
     pub legacy: LegacyGallery,
     pub native: alloc::boxed::Box<dyn GalleryBackend + Send>,
-    route: Route,
-    /// Backend calls made on each route: [legacy, native].
-    pub served: [u64; 2],
+    pub routing: Routing,
     /// Compat's photo ids: (album, name) both ways.
     ids: BTreeMap<i64, (String, String)>,
     keys: BTreeMap<(String, String), i64>,
     albums: BTreeMap<String, i32>,
     changes: Vec<Change>,
-    failure: Option<StatusCode>,
 }
 
 fn refused(e: Failure) -> Status {
@@ -175,43 +172,32 @@ impl GalleryService {
         GalleryService {
             legacy: LegacyGallery::default(),
             native,
-            route,
-            served: [0; 2],
+            routing: Routing::new(route),
             ids: BTreeMap::new(),
             keys: BTreeMap::new(),
             albums: BTreeMap::new(),
             changes: Vec::new(),
-            failure: None,
         }
     }
 
     pub fn route(&self) -> Route {
-        self.route
+        self.routing.route
     }
 
     fn backend(&mut self) -> &mut dyn GalleryBackend {
-        match self.route {
-            Route::Legacy => {
-                self.served[0] += 1;
-                &mut self.legacy
-            }
-            Route::Native => {
-                self.served[1] += 1;
-                self.native.as_mut()
-            }
+        match self.routing.pick() {
+            Route::Legacy => &mut self.legacy,
+            Route::Native => self.native.as_mut(),
         }
     }
 
     fn answer<T>(&mut self, r: Result<T, Failure>) -> Result<T, Status> {
-        if r.as_ref().is_err_and(|e| *e == Fail::Gone) {
-            self.failure = Some(StatusCode::DeadObject);
-        }
-        r.map_err(refused)
+        self.routing.answer(r, refused)
     }
 
     /// Notes a change made on the legacy route, for the next switch to native.
     fn changed(&mut self, c: Change) {
-        if self.route == Route::Legacy {
+        if self.routing.route == Route::Legacy {
             self.changes.push(c);
         }
     }
@@ -244,19 +230,16 @@ impl GalleryService {
 
     /// A call to the service: the reply, or a status (`DEAD_OBJECT` if its backend died).
     pub fn transact(&mut self, code: u32, data: &mut Parcel, reply: &mut Parcel) -> Result<(), StatusCode> {
-        self.failure = None;
+        self.routing.begin();
         let result = legacy_aidl::i_gallery_service::on_transact(self, code, data, reply);
-        match self.failure.take() {
-            Some(s) => Err(s),
-            None => result,
-        }
+        self.routing.end(result)
     }
 
     /// Moves the interface to `to`, carrying the gallery over. A native server that is gone
     /// (or refuses what it is given in a way that is not "already there") stops the switch;
     /// the route stays, and the error says why.
     pub fn switch(&mut self, to: Route) -> Result<(), Failure> {
-        if to == self.route {
+        if to == self.routing.route {
             return Ok(());
         }
         match to {
@@ -264,7 +247,7 @@ impl GalleryService {
             Route::Legacy => self.carry_to_legacy()?,
         }
         self.changes.clear();
-        self.route = to;
+        self.routing.route = to;
         Ok(())
     }
 

@@ -28,8 +28,8 @@ impl Services {
     /// The interfaces compat routes: name, route, backend calls per route ([legacy, native]).
     pub fn routes(&self) -> [(&'static str, Route, [u64; 2]); 2] {
         [
-            (WEATHER_NAME, self.weather.route, self.weather.served),
-            (GALLERY_NAME, self.gallery.route(), self.gallery.served),
+            (WEATHER_NAME, self.weather.routing.route, self.weather.routing.served),
+            (GALLERY_NAME, self.gallery.routing.route, self.gallery.routing.served),
         ]
     }
 }

@@ -27,6 +27,7 @@ use weather_model as model;
 pub type Failure = crate::routes::Failure<WeatherError>;
 
 pub use crate::routes::Route;
+use crate::routes::Routing;
 
 /// Who answers: the native weather server's protocol, or compat's own model.
 pub trait WeatherBackend {
@@ -113,13 +114,9 @@ pub const LISTENER_COOKIE: u64 = 1 << 62;
 pub struct WeatherService {
     pub legacy: LegacyWeather,
     pub native: Box<dyn WeatherBackend + Send>,
-    pub route: Route,
-    /// Backend calls made on each route: [legacy, native].
-    pub served: [u64; 2],
+    pub routing: Routing,
     listeners: Vec<Listener>,
     pending: Vec<Pending>,
-    /// Set by a call whose backend is gone: the call answers this status.
-    failure: Option<StatusCode>,
 }
 
 fn refused(e: Failure) -> Status {
@@ -147,37 +144,19 @@ pub fn conditions(c: &Current) -> Conditions {
 
 impl WeatherService {
     pub fn new(legacy: LegacyWeather, native: Box<dyn WeatherBackend + Send>, route: Route) -> WeatherService {
-        WeatherService {
-            legacy,
-            native,
-            route,
-            served: [0; 2],
-            listeners: Vec::new(),
-            pending: Vec::new(),
-            failure: None,
-        }
+        WeatherService { legacy, native, routing: Routing::new(route), listeners: Vec::new(), pending: Vec::new() }
     }
 
     /// The backend of the route, counted as serving one call.
     fn backend(&mut self) -> &mut dyn WeatherBackend {
-        match self.route {
-            Route::Legacy => {
-                self.served[0] += 1;
-                &mut self.legacy
-            }
-            Route::Native => {
-                self.served[1] += 1;
-                self.native.as_mut()
-            }
+        match self.routing.pick() {
+            Route::Legacy => &mut self.legacy,
+            Route::Native => self.native.as_mut(),
         }
     }
 
-    /// What a backend answered, as the call's result; a gone backend fails the call.
     fn answer<T>(&mut self, r: Result<T, Failure>) -> Result<T, Status> {
-        if r.as_ref().is_err_and(|e| *e == Failure::Gone) {
-            self.failure = Some(StatusCode::DeadObject);
-        }
-        r.map_err(refused)
+        self.routing.answer(r, refused)
     }
 
     /// A call to the service: the reply, or a status (`DEAD_OBJECT` if its backend died
@@ -189,7 +168,7 @@ impl WeatherService {
         data: &mut Parcel,
         reply: &mut Parcel,
     ) -> Result<(), StatusCode> {
-        self.failure = None;
+        self.routing.begin();
         let result = legacy_aidl::i_weather_service::on_transact(self, code, data, reply);
         for p in core::mem::take(&mut self.pending) {
             match p {
@@ -205,10 +184,7 @@ impl WeatherService {
                 }
             }
         }
-        match self.failure.take() {
-            Some(s) => Err(s),
-            None => result,
-        }
+        self.routing.end(result)
     }
 
     /// A listener died (its death link's cookie): it is dropped.

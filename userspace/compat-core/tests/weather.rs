@@ -65,7 +65,7 @@ fn weather_world() -> (World, Arc<AtomicBool>, Clock) {
 }
 
 fn set_route(w: &World, route: Route) {
-    w.net().services.as_mut().unwrap().weather.route = route;
+    w.net().services.as_mut().unwrap().weather.routing.route = route;
 }
 
 fn weather_of(app: &Rc<binder::client::Process>) -> Proxy {
@@ -99,7 +99,7 @@ fn both_routes_answer_the_same_bytes() {
     set_route(&w, Route::Native);
     let native: Vec<Vec<u8>> = calls.iter().map(|(c, w)| raw(*c, *w)).collect();
     assert_eq!(legacy, native);
-    let served = w.net().services.as_ref().unwrap().weather.served;
+    let served = w.net().services.as_ref().unwrap().weather.routing.served;
     assert_eq!(served, [4 + 12, 4 + 12], "listCities asks city by city: 12 cities and the end");
 
     // What the proxy reads is the model's.

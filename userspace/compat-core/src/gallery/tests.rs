@@ -105,8 +105,8 @@ fn both_routes_answer_the_same_bytes() {
     let (mut legacy, _) = service(Route::Legacy);
     let (mut native, _) = service(Route::Native);
     assert_eq!(session(&mut legacy), session(&mut native));
-    assert_eq!(legacy.served[1], 0);
-    assert_eq!(native.served[0], 0);
+    assert_eq!(legacy.routing.served[1], 0);
+    assert_eq!(native.routing.served[0], 0);
 }
 
 #[test]

@@ -170,9 +170,9 @@ impl Server {
             _ => Route::Legacy,
         };
         let weather = wanted(services::WEATHER_NAME);
-        if weather != self.host.weather.route {
+        if weather != self.host.weather.routing.route {
             println!("compat: weather is now {}", weather.name());
-            self.host.weather.route = weather;
+            self.host.weather.routing.route = weather;
         }
         let gallery = wanted(services::GALLERY_NAME);
         if gallery != self.host.gallery.route() {
