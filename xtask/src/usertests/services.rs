@@ -175,7 +175,11 @@ pub fn check_weather_session(out: &str) -> Result<(), String> {
 pub fn without_demos() -> String {
     let programs: Vec<&str> = super::DEFAULT_SYSTEM
         .split("[[program]]")
-        .filter(|p| !p.contains("name = \"weather-widget\"") && !p.contains("name = \"photo-importer\""))
+        .filter(|p| {
+            !["weather-widget", "photo-importer", "legacy-weather-widget"]
+                .iter()
+                .any(|demo| p.contains(&format!("name = \"{demo}\"")))
+        })
         .collect();
     programs.join("[[program]]")
 }
@@ -197,6 +201,8 @@ pub fn demo_session() -> Vec<Step> {
         command("compat services", "weather"),
         command("compat routes", "weather     legacy"),
         command("compat route weather native", "weather: native"),
+        command("compat routes", "weather     native"),
+        vec![Step::line("weather watch Oslo"), Step::expect("the weather in Oslo changed"), Step::expect("seam> ")],
         command("compat routes", "weather     native"),
         command("compat stats", "transactions "),
         command("compat route atlantis native", "compat: no interface 'atlantis'"),
@@ -237,7 +243,16 @@ pub fn check_demo_session(out: &str) -> Result<(), String> {
     if n < 3 {
         return Err(format!("the widget updated {n} times through two turns of the hour and a restart"));
     }
-    Ok(())
+    // The legacy widget's calls go to the native weather server once the route says so.
+    let native: Vec<u64> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("weather     native"))
+        .filter_map(|l| l.split_whitespace().nth(3)?.parse().ok())
+        .collect();
+    match native[..] {
+        [.., before, after] if after > before => Ok(()),
+        _ => Err(format!("the legacy widget's native calls did not grow after the switch: {native:?}")),
+    }
 }
 
 /// A test system: the name server, the gallery, and ipctest's `gallery` scenario.
