@@ -134,6 +134,7 @@ pub fn cases() -> Vec<UserCase> {
         described("gallery_frames", services::gallery_system(), |o| check_ipctest(o, "gallery")),
         described("compat", compat::system(), compat::check),
         described("compat_hostile", compat::hostile_system(), compat::check_hostile),
+        described("compat_migration", compat::migration_system(), compat::check_migration),
         UserCase { conversation: typing(), ..described("console_input", typing_system(), |_| Ok(())) },
         UserCase { conversation: shell_session(), ..described("shell", DEFAULT_SYSTEM.into(), check_shell) },
         UserCase {

@@ -73,6 +73,87 @@ args = ["10001"]
     )
 }
 
+/// Migration under load: the legacy demo apps calling through compat for a fixed number of
+/// rounds while compat-migrate flips both routes 10 times and kills the native weather
+/// server twice.
+pub fn migration_system() -> String {
+    format!(
+        r#"{}{SERVERS}
+[[program]]
+name = "legacy-weather-widget"
+priority = 115
+memory = "2 MiB"
+uses = ["compat"]
+uid = 10010
+args = ["Oslo", "200"]
+
+[[program]]
+name = "legacy-gallery-browser"
+priority = 112
+memory = "2 MiB"
+uses = ["compat"]
+uid = 10011
+args = ["40"]
+
+[[program]]
+name = "compat-migrate"
+priority = 105
+memory = "1 MiB"
+uses = ["settings", "compat", "init"]
+writes = ["compat."]
+args = ["10"]
+"#,
+        crate::system::NAME_SERVER
+    )
+}
+
+/// The number before `what` in the line that holds both `prefix` and `what`.
+fn count(out: &str, prefix: &str, what: &str) -> Result<u64, String> {
+    let line = out
+        .lines()
+        .find(|l| l.contains(prefix) && l.contains(what))
+        .ok_or_else(|| format!("output lacks a line with \"{prefix}\" and \"{what}\""))?;
+    let before = &line[..line.find(what).ok_or_else(|| format!("\"{line}\" lacks \"{what}\""))?];
+    before
+        .split_whitespace()
+        .last()
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("no number before \"{what}\" in: {line}"))
+}
+
+/// Every flip and kill happened, and the apps saw no failed call, no different answer and no
+/// lost photo (calls the kills answered with DEAD_OBJECT were made again and answered).
+pub fn check_migration(out: &str) -> Result<(), String> {
+    if let Some(line) = out.lines().find(|l| l.contains("FAIL:")) {
+        return Err(line.trim().to_string());
+    }
+    let migrate = "compat-migrate: ";
+    for (what, want) in [("weather flips", 10), ("gallery flips", 10), ("kills", 2)] {
+        let n = count(out, migrate, what)?;
+        if n != want {
+            return Err(format!("compat-migrate: {n} {what}, not {want}"));
+        }
+    }
+    let widget = "legacy-weather-widget: 200 calls";
+    let browser = "legacy-gallery-browser: ";
+    for (prefix, what) in
+        [(widget, "failed"), (widget, "different answers"), (browser, "failed"), (browser, "photos lost")]
+    {
+        let n = count(out, prefix, what)?;
+        if n != 0 {
+            return Err(format!("{prefix}... {n} {what}"));
+        }
+    }
+    let listened = count(out, widget, "told by the listener")?;
+    if listened == 0 {
+        return Err("the widget's listener was never told".into());
+    }
+    for program in ["legacy-weather-widget", "legacy-gallery-browser", "compat-migrate"] {
+        super::exited_cleanly(out, program)?;
+    }
+    Ok(())
+}
+
 /// Compat, the IEcho server, and a hostile client.
 pub fn hostile_system() -> String {
     format!(

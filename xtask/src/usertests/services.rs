@@ -176,7 +176,7 @@ pub fn without_demos() -> String {
     let programs: Vec<&str> = super::DEFAULT_SYSTEM
         .split("[[program]]")
         .filter(|p| {
-            !["weather-widget", "photo-importer", "legacy-weather-widget"]
+            !["weather-widget", "photo-importer", "legacy-weather-widget", "legacy-gallery-browser"]
                 .iter()
                 .any(|demo| p.contains(&format!("name = \"{demo}\"")))
         })

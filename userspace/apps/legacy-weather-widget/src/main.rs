@@ -1,4 +1,4 @@
-//! `legacy-weather-widget CITY`: a legacy app, as an Android 12 widget was written: it finds
+//! `legacy-weather-widget CITY [ROUNDS]`: a legacy app, as an Android 12 widget was written: it finds
 //! `weather` through the ServiceManager, registers an `IWeatherListener` for its city, and
 //! asks for the conditions about once a second — all through the `binder` crate and the
 //! interfaces generated from `.aidl`, never Seam's native protocols. Whichever backend compat
@@ -6,7 +6,11 @@
 //! connects again.
 //!
 //! It prints one line when it first shows its city, and one for each call that fails
-//! otherwise than by compat being gone; `compat routes` shows its calls.
+//! otherwise than by compat being gone; `compat routes` shows its calls. A call whose
+//! backend died under it (`DEAD_OBJECT`) is made once more. With ROUNDS it asks ten times
+//! a second, stops after that many calls, and says how it went (`legacy-weather-widget: N
+//! calls, F failed, R retried after DEAD_OBJECT, D different answers for one hour, L told
+//! by the listener`): whichever backend answers, one hour's conditions must read the same.
 #![no_std]
 #![no_main]
 
@@ -37,6 +41,9 @@ impl IWeatherListener for Told {
 struct Counts {
     calls: u64,
     failed: u64,
+    retried: u64,
+    /// Answers for an hour that differ from the first answer for it.
+    different: u64,
 }
 
 /// The service registered as `name`, once it is; None if compat is gone.
@@ -52,8 +59,11 @@ fn find(process: &Rc<binder::client::Process>, name: &str) -> Option<binder::cli
 
 fn main(args: rt::Args) -> u64 {
     let city = args.get(0).unwrap_or("Oslo");
+    let rounds: Option<u64> = args.get(1).and_then(|r| r.parse().ok());
+    let pause = if rounds.is_some() { 10 } else { 100 };
     let mut counts = Counts::default();
     let mut shown = false;
+    let mut seen: Option<Conditions> = None;
     let listener = Rc::new(i_weather_listener::Local::new(Told::default()));
     loop {
         // A session with compat: ends when compat is gone.
@@ -68,10 +78,29 @@ fn main(args: rt::Args) -> u64 {
             continue;
         }
         loop {
+            if rounds.is_some_and(|r| counts.calls >= r) {
+                let told = listener.0.borrow().0;
+                println!(
+                    "legacy-weather-widget: {} calls, {} failed, {} retried after DEAD_OBJECT, {} different answers for one hour, {told} told by the listener",
+                    counts.calls, counts.failed, counts.retried, counts.different
+                );
+                return u64::from(counts.failed + counts.different > 0);
+            }
             let _ = process.poll();
             counts.calls += 1;
-            match weather.get_current(city) {
+            let mut answer = weather.get_current(city);
+            if answer == Err(Refused::Transport(StatusCode::DeadObject)) && process.poll().is_ok() {
+                counts.retried += 1;
+                sys::sleep(5);
+                answer = weather.get_current(city);
+            }
+            match answer {
                 Ok(c) => {
+                    match &seen {
+                        Some(s) if s.hour == c.hour && *s != c => counts.different += 1,
+                        Some(s) if s.hour == c.hour => {}
+                        _ => seen = Some(c.clone()),
+                    }
                     if !shown {
                         shown = true;
                         let tenths = c.temperature_tenths;
@@ -96,7 +125,7 @@ fn main(args: rt::Args) -> u64 {
                     );
                 }
             }
-            sys::sleep(100);
+            sys::sleep(pause);
         }
     }
 }
