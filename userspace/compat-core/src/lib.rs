@@ -19,16 +19,18 @@
 //! bench` reports `compat_transaction`, `compat_forwarded`, `compat_ping` and
 //! `compat_oneway`.
 //!
+//! Migration under load passes in QEMU (`compat_migration`: the legacy demo apps calling
+//! while compat-migrate flips both routes 10 times and kills the native weather server
+//! twice).
+//!
 //! What is next, in order:
-//! 1. The legacy demo apps (a weather widget with a listener, a gallery browser), each
-//!    with its uid, in `userspace/system.toml`, running through switches and restarts.
-//! 2. Migration under load in QEMU: those apps calling in a loop while each route flips 10
-//!    times and the native weather server is killed twice; failed calls counted, replies
-//!    compared, no album or photo lost.
-//! 3. The Linux binder peer (`binder_linux`, `linux_binder_rtt*`, `linux_binder_oneway`),
+//! 1. Kills that land mid-call: today a killed native server's calls wait on its endpoint
+//!    for the restart, so the apps never see `DEAD_OBJECT` in the load test (kill compat
+//!    too, or slow the native server so the kill finds a call in flight).
+//! 2. The Linux binder peer (`binder_linux`, `linux_binder_rtt*`, `linux_binder_oneway`),
 //!    paired in the bench table with `compat_transaction`.
-//! 4. Performance toward 2.5× `weather_current`: profile `compat_transaction` first.
-//! 5. The legacy stores live in compat's memory: a restart of compat loses the legacy
+//! 3. Performance toward 2.5× `weather_current`: profile `compat_transaction` first.
+//! 4. The legacy stores live in compat's memory: a restart of compat loses the legacy
 //!    gallery (the `store` crate, as the native servers use, would keep it).
 #![no_std]
 #![forbid(unsafe_code)]

@@ -104,7 +104,7 @@ fn main(args: rt::Args) -> u64 {
                     counts.failed += 1;
                 }
             }
-            if round % 4 == 0 {
+            if round.is_multiple_of(4) {
                 let photo = PhotoInfo {
                     id: 0,
                     name: format!("BROWSE_{next}.jpg"),
