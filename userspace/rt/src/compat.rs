@@ -46,3 +46,23 @@ pub fn route(compat: Slot, index: u64) -> Result<Option<(String, bool, [u64; 2])
 pub fn stats(compat: Slot) -> Result<Stats, Failed> {
     proto::read_stats(&long::call(compat, &proto::admin(proto::STATS, 0))?).map_err(Failed::Server)
 }
+
+/// Routes interface `iface` to the native server (`native`) or the legacy implementation
+/// through settings (`compat.route.IFACE`, which the caller's entry must be allowed to
+/// write), then waits, about ten seconds at most, until compat reports the route; false if
+/// the setting was refused or compat did not follow.
+pub fn switch(settings: Slot, compat: Slot, iface: &str, native: bool) -> bool {
+    let key = alloc::format!("compat.route.{iface}");
+    let to = if native { "native" } else { "legacy" };
+    if crate::settings::set(settings, &key, ipc::proto::settings::Value::Str(to)).is_err() {
+        return false;
+    }
+    for _ in 0..1000 {
+        let now = (0..).map_while(|i| route(compat, i).ok().flatten()).find(|(n, _, _)| n == iface);
+        if now.is_some_and(|(_, n, _)| n == native) {
+            return true;
+        }
+        crate::sys::sleep(1);
+    }
+    false
+}

@@ -89,23 +89,12 @@ fn main(args: rt::Args) -> u64 {
     c.done()
 }
 
-/// Sets `compat.route.IFACE` and waits until compat reports the route.
+/// Routes `iface` to `to` through settings and waits until compat reports it.
 fn route(iface: &str, to: &str) -> bool {
-    let (Ok((settings, _)), Ok((compat, _))) = (rt::name::lookup("settings"), rt::name::lookup("compat")) else {
-        return false;
-    };
-    let key = format!("compat.route.{iface}");
-    if rt::settings::set(settings, &key, ipc::proto::settings::Value::Str(to)).is_err() {
-        return false;
+    match (rt::name::lookup("settings"), rt::name::lookup("compat")) {
+        (Ok((settings, _)), Ok((compat, _))) => rt::compat::switch(settings, compat, iface, to == "native"),
+        _ => false,
     }
-    for _ in 0..1000 {
-        let now = (0..).map_while(|i| rt::compat::route(compat, i).ok().flatten()).find(|(n, _, _)| n == iface);
-        if now.is_some_and(|(_, native, _)| native == (to == "native")) {
-            return true;
-        }
-        sys::sleep(1);
-    }
-    false
 }
 
 /// The gallery compat hosts: albums made on the legacy route are on the native server after

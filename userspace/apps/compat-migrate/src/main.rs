@@ -9,27 +9,10 @@
 
 extern crate alloc;
 
-use alloc::format;
 use ipc::proto::init::Request;
-use ipc::proto::settings::Value;
 use rt::{ipc, println, sys};
 
 rt::main!(main);
-
-/// Routes `iface` to `to` and waits until compat reports it.
-fn flip(settings: u64, compat: u64, iface: &str, to: &str) -> bool {
-    if rt::settings::set(settings, &format!("compat.route.{iface}"), Value::Str(to)).is_err() {
-        return false;
-    }
-    for _ in 0..1000 {
-        let now = (0..).map_while(|i| rt::compat::route(compat, i).ok().flatten()).find(|(n, _, _)| n == iface);
-        if now.is_some_and(|(_, native, _)| native == (to == "native")) {
-            return true;
-        }
-        sys::sleep(1);
-    }
-    false
-}
 
 fn main(args: rt::Args) -> u64 {
     let flips: u32 = args.get(0).and_then(|n| n.parse().ok()).unwrap_or(10);
@@ -44,7 +27,7 @@ fn main(args: rt::Args) -> u64 {
     for i in 0..flips {
         let to = if i % 2 == 0 { "native" } else { "legacy" };
         for (iface, done) in [("weather", &mut weather), ("gallery", &mut gallery)] {
-            if flip(settings, compat, iface, to) {
+            if rt::compat::switch(settings, compat, iface, to == "native") {
                 *done += 1;
             } else {
                 println!("FAIL: compat did not route {iface} to {to}");
@@ -61,7 +44,8 @@ fn main(args: rt::Args) -> u64 {
         sys::sleep(40);
     }
     // End where it began.
-    let back = flip(settings, compat, "weather", "legacy") && flip(settings, compat, "gallery", "legacy");
+    let back = rt::compat::switch(settings, compat, "weather", false)
+        && rt::compat::switch(settings, compat, "gallery", false);
     println!("compat-migrate: {weather} weather flips, {gallery} gallery flips, {kills} kills");
     u64::from(!back || weather != flips || gallery != flips || kills != 2)
 }

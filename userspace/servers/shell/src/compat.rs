@@ -5,9 +5,8 @@
 use crate::Shell;
 use alloc::format;
 use alloc::string::String;
-use ipc::proto::settings::Value;
 use rt::compat::{self as client, retry_once};
-use rt::{ipc, println, sys};
+use rt::println;
 
 const USAGE: &str = "usage: compat services | routes | stats | route IFACE legacy|native";
 
@@ -50,20 +49,11 @@ pub fn run(shell: &Shell, args: &[&str]) -> Result<(), String> {
             if !known {
                 return Err(format!("no interface '{iface}' (compat routes lists them)"));
             }
-            rt::settings::retry_once(|| rt::settings::set(settings, &key, Value::Str(to)))
-                .map_err(|e| format!("{e}"))?;
-            // Compat follows the key when it is told: wait (briefly) until it has.
-            let native = *to == "native";
-            let (_, hz) = sys::ticks();
-            for _ in 0..hz {
-                let now = (0..).map_while(|i| client::route(compat, i).ok().flatten()).find(|(n, _, _)| n == *iface);
-                if now.is_some_and(|(_, n, _)| n == native) {
-                    println!("{iface}: {to}");
-                    return Ok(());
-                }
-                sys::sleep(1);
+            // Compat follows the key when it is told: `switch` waits until it has.
+            if !client::switch(settings, compat, iface, *to == "native") {
+                return Err(format!("{iface}: could not set {key}, or compat did not follow"));
             }
-            return Err(format!("{iface}: set {key}, but compat did not follow"));
+            println!("{iface}: {to}");
         }
         _ => return Err(USAGE.into()),
     }
