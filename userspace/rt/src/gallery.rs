@@ -5,12 +5,11 @@
 //! state when repeated; a repeated `create` or `add` (after a crash between the server's
 //! store and its answer) says `Exists`, which tells the caller the first one was kept.
 
-use crate::{cap, long, sys};
-use core::sync::atomic::{AtomicBool, Ordering};
-use ipc::cap::{Kind, Slot, SELF};
+use crate::frame::Window;
+use crate::{cap, long};
+use ipc::cap::Slot;
 use ipc::layout::PAGE_SIZE;
 use ipc::proto::gallery::{self as proto, Album, GalleryError, Page, Request, THUMB_MAX};
-use ipc::syscall::MapFlags;
 use ipc::Error;
 
 pub use crate::retry_once;
@@ -78,58 +77,31 @@ pub fn search(gallery: Slot, prefix: &str, from: u64, to: u64, first: u64) -> Re
     proto::read_page(&call(gallery, Request::Search { prefix, from, to, first })?).map_err(Failed::Server)
 }
 
-/// Where a [`ThumbFrame`] is mapped.
-const THUMB_AT: u64 = 0x0000_5800_0000_0000;
-
-static THUMB_MAPPED: AtomicBool = AtomicBool::new(false);
-
 /// The pages of a [`ThumbFrame`].
 const PAGES: u64 = (THUMB_MAX as u64).div_ceil(PAGE_SIZE);
 
 /// A Frame of this process's just large enough for the largest thumbnail, mapped here, to
-/// pass thumbnails through: write one before `add`, read one after `thumb`. One per process.
+/// pass thumbnails through: write one before `add`, read one after `thumb`.
 pub struct ThumbFrame {
     pub slot: Slot,
+    window: Window,
 }
 
 impl ThumbFrame {
     pub fn new() -> Result<ThumbFrame, Error> {
-        if THUMB_MAPPED.swap(true, Ordering::Relaxed) {
-            return Err(Error::InvalidArgument);
-        }
-        let made = cap::create(Kind::Frame, PAGES).and_then(|slot| {
-            match sys::frame_map(slot, THUMB_AT, MapFlags::WRITE, SELF) {
-                Ok(()) => Ok(slot),
-                Err(e) => {
-                    cap::release(slot);
-                    Err(e)
-                }
-            }
-        });
-        // A failed attempt leaves nothing behind: a later one may try again.
-        if made.is_err() {
-            THUMB_MAPPED.store(false, Ordering::Relaxed);
-        }
-        made.map(|slot| ThumbFrame { slot })
-    }
-
-    fn bytes(&mut self) -> &mut [u8] {
-        // SAFETY: the Frame's PAGES pages are mapped writable at THUMB_AT for the life of the
-        // process (it is never unmapped), and only this ThumbFrame, of which there is one
-        // (THUMB_MAPPED), makes slices of it; this one borrows it mutably. The server writes
-        // the pages only while this process waits in `thumb`, when no slice is live.
-        unsafe { core::slice::from_raw_parts_mut(THUMB_AT as *mut u8, (PAGES * PAGE_SIZE) as usize) }
+        let window = Window::new(PAGES)?;
+        Ok(ThumbFrame { slot: window.slot(), window })
     }
 
     /// Puts `thumb` (at most [`THUMB_MAX`] bytes) at the start of the Frame.
     pub fn write(&mut self, thumb: &[u8]) -> usize {
         let len = thumb.len().min(THUMB_MAX);
-        self.bytes()[..len].copy_from_slice(&thumb[..len]);
+        self.window.bytes()[..len].copy_from_slice(&thumb[..len]);
         len
     }
 
     /// The first `len` bytes of the Frame.
     pub fn read(&mut self, len: usize) -> &[u8] {
-        &self.bytes()[..len.min(THUMB_MAX)]
+        &self.window.bytes()[..len.min(THUMB_MAX)]
     }
 }
