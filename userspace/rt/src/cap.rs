@@ -132,11 +132,24 @@ pub fn spawn_from(
     }
 }
 
+/// Mints a copy of `src` with the write right and `badge` into a fresh slot; returns the
+/// slot (e.g. a badged copy of a notification, which signals that badge's bits).
+pub fn badged(src: Slot, badge: u64) -> Result<Slot, Error> {
+    let slot = alloc()?;
+    match sys::cap_mint(src, slot, Rights::WRITE, badge, ipc::cap::SELF) {
+        Ok(()) => Ok(slot),
+        Err(e) => {
+            free(slot);
+            Err(e)
+        }
+    }
+}
+
 /// Mints a copy of `src` with the write right and `badge` into a scratch slot, hands that
 /// slot to `use_it` (which copies it somewhere), and deletes the scratch copy.
 pub fn with_badged(src: Slot, badge: u64, use_it: impl FnOnce(Slot) -> Result<(), Error>) -> Result<(), Error> {
-    let scratch = alloc()?;
-    let result = sys::cap_mint(src, scratch, Rights::WRITE, badge, ipc::cap::SELF).and_then(|()| use_it(scratch));
+    let scratch = badged(src, badge)?;
+    let result = use_it(scratch);
     release(scratch);
     result
 }

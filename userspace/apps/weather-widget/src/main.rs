@@ -10,7 +10,7 @@
 extern crate alloc;
 
 use alloc::format;
-use ipc::cap::{Kind, Rights, SELF};
+use ipc::cap::Kind;
 use ipc::proto::settings::Value;
 use ipc::proto::weather::Tenths;
 use rt::name::NameServer;
@@ -33,11 +33,8 @@ fn main(args: rt::Args) -> u64 {
         return 1;
     };
     let Ok(ntfn) = cap::create(Kind::Notification, 0) else { return 1 };
-    let badged = |bit| {
-        let slot = cap::alloc().ok()?;
-        sys::cap_mint(ntfn, slot, Rights::WRITE, bit, SELF).ok().map(|()| slot)
-    };
-    let (Some(changed), Some(timer), Some(restarted)) = (badged(CHANGED), badged(POLL), badged(RESTARTED)) else {
+    let badged = |bit| cap::badged(ntfn, bit);
+    let (Ok(changed), Ok(timer), Ok(restarted)) = (badged(CHANGED), badged(POLL), badged(RESTARTED)) else {
         return 1;
     };
     if NameServer::GIVEN.watch("weather", restarted).is_err() {

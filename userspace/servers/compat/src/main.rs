@@ -36,7 +36,7 @@ use compat_core::services::{self, Services};
 use compat_core::weather::{LegacyWeather, Route, WeatherService};
 use compat_core::wire::{self, Incoming};
 use compat_core::Compat;
-use ipc::cap::{Kind, Rights, Slot, SELF};
+use ipc::cap::{Kind, Slot};
 use ipc::msg::LABEL_NOTIFICATION;
 use ipc::proto::compat::{self as proto, CompatError};
 use ipc::proto::init::State;
@@ -113,15 +113,10 @@ impl Server {
         let ntfn = cap::create(Kind::Notification, 0).map_err(|_| "no memory for a notification")?;
         sys::ntfn_bind(ntfn).map_err(|_| "cannot bind its notification")?;
         let deaths = cap::create(Kind::Notification, 0).map_err(|_| "no memory for a notification")?;
-        let doorbell = cap::alloc().map_err(|_| "no slot")?;
-        sys::cap_mint(ntfn, doorbell, Rights::WRITE, DEATHS, SELF).map_err(|_| "cannot badge its notification")?;
+        let badged = |bit| cap::badged(ntfn, bit).map_err(|_| "cannot badge its notification");
+        let doorbell = badged(DEATHS)?;
         rt::init::watch(init, deaths, doorbell).map_err(|_| "init refuses to report deaths")?;
         cap::release(doorbell);
-        let badged = |bit| {
-            let slot = cap::alloc().map_err(|_| "no slot")?;
-            sys::cap_mint(ntfn, slot, Rights::WRITE, bit, SELF).map_err(|_| "cannot badge its notification")?;
-            Ok::<Slot, &'static str>(slot)
-        };
         let (routes, timer) = (badged(ROUTES)?, badged(TIMER)?);
         // Without settings or the weather server (a test system may leave them out), the
         // route stays legacy, and a native route answers DEAD_OBJECT.

@@ -20,7 +20,7 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
-use ipc::cap::{Kind, Rights, Slot, SELF};
+use ipc::cap::{Kind, Slot, SELF};
 use ipc::msg::LABEL_NOTIFICATION;
 use ipc::proto::weather::{self as proto, City, Current, Day, Forecast, Request, Units, WeatherError};
 use ipc::proto::Long;
@@ -89,13 +89,6 @@ fn main(_: rt::Args) -> u64 {
     1
 }
 
-/// A badged copy of `ntfn` that signals `bit`.
-fn badged(ntfn: Slot, bit: u64) -> Result<Slot, ipc::Error> {
-    let slot = cap::alloc()?;
-    sys::cap_mint(ntfn, slot, Rights::WRITE, bit, SELF)?;
-    Ok(slot)
-}
-
 fn city(name: &str) -> Result<(usize, City), WeatherError> {
     let (index, c) = model::city(name).ok_or(WeatherError::UnknownCity)?;
     Ok((index, City::new(c.name).expect("the table's names fit")))
@@ -105,9 +98,9 @@ impl Weather {
     fn start() -> Result<Weather, &'static str> {
         let ntfn = cap::create(Kind::Notification, 0).map_err(|_| "no memory for a notification")?;
         sys::ntfn_bind(ntfn).map_err(|_| "cannot bind its notification")?;
-        let units_watch = badged(ntfn, UNITS_CHANGED).map_err(|_| "no slot")?;
-        let timer = badged(ntfn, TIMER).map_err(|_| "no slot")?;
-        let registered = badged(ntfn, SETTINGS_REGISTERED).map_err(|_| "no slot")?;
+        let units_watch = cap::badged(ntfn, UNITS_CHANGED).map_err(|_| "no slot")?;
+        let timer = cap::badged(ntfn, TIMER).map_err(|_| "no slot")?;
+        let registered = cap::badged(ntfn, SETTINGS_REGISTERED).map_err(|_| "no slot")?;
         // Without settings (a test system may leave it out) the units stay metric.
         let settings = rt::name::lookup("settings").ok().map(|(slot, _)| slot);
         if settings.is_some() && NameServer::GIVEN.watch("settings", registered).is_err() {
