@@ -400,6 +400,12 @@ impl Driver {
         self.conns.get(&client)?.refs.get(&handle).map(|r| r.node)
     }
 
+    /// Who hosts the node `client`'s `handle` refers to.
+    pub fn host_of(&self, client: ClientId, handle: u32) -> Option<Identity> {
+        let (owner, _) = self.node_owner(self.node_of(client, handle)?)?;
+        self.identity(owner)
+    }
+
     /// The owner and the owner's pointer of a node.
     pub fn node_owner(&self, node: NodeId) -> Option<(ClientId, u64)> {
         self.nodes.get(&node).map(|n| (n.owner, n.ptr))

@@ -344,8 +344,7 @@ impl ServiceManager {
     /// `IServiceCallback.onRegistration(name, binder)`, oneway, in the callback's release.
     fn notify(&self, d: &mut Driver, callback: Held, name: &str, service: Held) {
         let Held::Handle(h) = callback else { return };
-        let android = d.node_of(COMPAT, h).and_then(|n| d.node_owner(n)).and_then(|(o, _)| d.identity(o));
-        let mut p = Parcel::for_android(android.map_or(Android::V14, |i| i.android));
+        let mut p = Parcel::for_android(d.host_of(COMPAT, h).map_or(Android::V14, |i| i.android));
         p.set_background_scheduling(false);
         p.write_interface_token(SERVICE_CALLBACK_DESCRIPTOR);
         p.write_string16(Some(name));
@@ -359,11 +358,7 @@ impl ServiceManager {
     fn pid_of(&self, d: &Driver, b: Held) -> u32 {
         match b {
             Held::Own(_) => self.compat_pid,
-            Held::Handle(h) => d
-                .node_of(COMPAT, h)
-                .and_then(|n| d.node_owner(n))
-                .and_then(|(owner, _)| d.identity(owner))
-                .map_or(0, |i| i.pid),
+            Held::Handle(h) => d.host_of(COMPAT, h).map_or(0, |i| i.pid),
         }
     }
 }

@@ -13,6 +13,7 @@
 
 use crate::driver::{Command, Driver, Payload, COMPAT};
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use binder::codes::FLAG_ONEWAY;
@@ -200,19 +201,23 @@ impl WeatherService {
     /// The model hour may have turned: each listener whose city's conditions differ from
     /// what it was last told is told, oneway, in its own release.
     pub fn tick(&mut self, d: &mut Driver) {
+        // One question to the backend per city, however many listen to it.
+        let mut now: BTreeMap<String, Option<Conditions>> = BTreeMap::new();
         for i in 0..self.listeners.len() {
             let city = self.listeners[i].city.clone();
-            let Ok(now) = self.backend().current(&city) else { continue };
-            let now = conditions(&now);
-            if self.listeners[i].last.as_ref() == Some(&now) {
+            if !now.contains_key(&city) {
+                let c = self.backend().current(&city).ok().map(|c| conditions(&c));
+                now.insert(city.clone(), c);
+            }
+            let Some(c) = now[&city].clone() else { continue };
+            if self.listeners[i].last.as_ref() == Some(&c) {
                 continue;
             }
             let handle = self.listeners[i].handle;
-            let android = d.node_of(COMPAT, handle).and_then(|n| d.node_owner(n)).and_then(|(o, _)| d.identity(o));
-            let mut p = Parcel::for_android(android.map_or(binder::Android::V14, |i| i.android));
+            let mut p = Parcel::for_android(d.host_of(COMPAT, handle).map_or(binder::Android::V14, |i| i.android));
             p.write_interface_token(i_weather_listener::DESCRIPTOR);
             p.write_i32(1);
-            now.write_body(&mut p);
+            c.write_body(&mut p);
             let payload = Payload { data: p.data().to_vec(), offsets: p.objects().to_vec() };
             let call = Command::Transact {
                 handle,
@@ -221,7 +226,7 @@ impl WeatherService {
                 payload,
             };
             let _ = d.command(COMPAT, false, call);
-            self.listeners[i].last = Some(now);
+            self.listeners[i].last = Some(c);
         }
     }
 
