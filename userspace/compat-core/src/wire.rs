@@ -3,11 +3,12 @@
 //! so that it is tested on the host with the driver.
 
 use crate::driver::{Command, Limits, Payload, Return, Transaction};
-use alloc::vec;
+
 use alloc::vec::Vec;
+use binder::client::wire::Missing;
 use binder::{Android, StatusCode};
 use ipc::msg::MSG_MAX_WORDS;
-use ipc::proto::compat::{self as proto, Answer, CompatError, ParcelHeader, Request};
+use ipc::proto::compat::{self as proto, Answer, CompatError, Request};
 use ipc::proto::Long;
 
 /// The most objects a Parcel carried in the message may have, for a client without a Frame.
@@ -51,20 +52,11 @@ pub fn read_request(m: &Long, frame: Option<&[u8]>) -> Result<Incoming, CompatEr
 }
 
 fn read_payload(m: &Long, at: usize, frame: Option<&[u8]>) -> Result<Payload, CompatError> {
-    let word = m.words[..m.len].get(at).copied().ok_or(CompatError::BadRequest)?;
-    let header = ParcelHeader::from_word(word).ok_or(CompatError::BadRequest)?;
-    let mut data = vec![0u8; header.len as usize];
-    let mut offsets = vec![0u32; usize::from(header.objects)];
-    let read = if header.in_frame {
-        let frame = frame.ok_or(CompatError::NoFrame)?;
-        proto::read_frame(frame, header, &mut data, &mut offsets)
-    } else {
-        proto::read_parcel(m, at, &mut data, &mut offsets).is_some()
-    };
-    if !read {
-        return Err(CompatError::BadRequest);
+    match binder::client::wire::take_parcel(m, at, frame) {
+        Ok((data, offsets)) => Ok(Payload { data, offsets }),
+        Err(Missing::Frame) => Err(CompatError::NoFrame),
+        Err(Missing::Parcel) => Err(CompatError::BadRequest),
     }
-    Ok(Payload { data, offsets: offsets.into_iter().map(|o| o as usize).collect() })
 }
 
 /// The message answering a client with `ret`, a Parcel too large for it written into the
@@ -115,6 +107,7 @@ pub fn limits(frame_bytes: usize) -> Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
     use binder::codes::FLAG_ONEWAY;
 
     fn round_trip(ret: Return, frame: &mut [u8]) -> (Answer, Option<Payload>) {

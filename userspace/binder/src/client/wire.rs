@@ -75,20 +75,34 @@ fn read_return(ch: &mut dyn Channel, m: &Long) -> Result<Return, StatusCode> {
     })
 }
 
+/// Why a Parcel could not be taken from a message: the words are wrong, or it is said to
+/// be in a Frame and there is none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Missing {
+    Parcel,
+    Frame,
+}
+
+/// The bytes and object offsets of the Parcel whose header is word `at` of `m`, from the
+/// message or from `frame`. Both ends of the wire read Parcels with it.
+pub fn take_parcel(m: &Long, at: usize, frame: Option<&[u8]>) -> Result<(Vec<u8>, Vec<usize>), Missing> {
+    let header = m.words[..m.len].get(at).and_then(|&w| ParcelHeader::from_word(w)).ok_or(Missing::Parcel)?;
+    let (mut data, mut offsets) = (vec![0u8; header.len as usize], vec![0u32; usize::from(header.objects)]);
+    let read = match header.in_frame {
+        true => proto::read_frame(frame.ok_or(Missing::Frame)?, header, &mut data, &mut offsets),
+        false => proto::read_parcel(m, at, &mut data, &mut offsets).is_some(),
+    };
+    match read {
+        true => Ok((data, offsets.into_iter().map(|o| o as usize).collect())),
+        false => Err(Missing::Parcel),
+    }
+}
+
 /// The Parcel of a return, from the message or the Frame, in the writer's release.
 fn read_parcel(ch: &mut dyn Channel, m: &Long, at: usize, android: u32) -> Result<Parcel, StatusCode> {
     let android = Android::from_number(android).ok_or(StatusCode::BadValue)?;
-    let header = m.words[..m.len].get(at).and_then(|&w| ParcelHeader::from_word(w)).ok_or(StatusCode::BadValue)?;
-    let (mut data, mut offsets) = (vec![0u8; header.len as usize], vec![0u32; usize::from(header.objects)]);
-    let read = match header.in_frame {
-        true => ch.frame().is_some_and(|f| proto::read_frame(f, header, &mut data, &mut offsets)),
-        false => proto::read_parcel(m, at, &mut data, &mut offsets).is_some(),
-    };
-    let offsets: Vec<usize> = offsets.into_iter().map(|o| o as usize).collect();
-    match read {
-        true => Parcel::from_parts(&data, &offsets, android).ok_or(StatusCode::BadValue),
-        false => Err(StatusCode::BadValue),
-    }
+    let (data, offsets) = take_parcel(m, at, ch.frame().as_deref()).map_err(|_| StatusCode::BadValue)?;
+    Parcel::from_parts(&data, &offsets, android).ok_or(StatusCode::BadValue)
 }
 
 /// `CONNECT`: the uid and pid compat knows this process by.
