@@ -4,7 +4,6 @@
 
 use crate::driver::{Command, Limits, Payload, Return, Transaction};
 
-use alloc::vec::Vec;
 use binder::client::wire::Missing;
 use binder::{Android, StatusCode};
 use ipc::msg::MSG_MAX_WORDS;
@@ -72,9 +71,7 @@ pub fn write_return(ret: &Return, frame: Option<&mut [u8]>) -> Long {
         Return::Transaction(t) => (proto::answer(transaction(t)), Some(&t.payload)),
     };
     if let Some(p) = payload {
-        let offsets: Vec<u32> = p.offsets.iter().map(|&o| o as u32).collect();
-        let in_message = proto::push_parcel(&mut m, &p.data, &offsets);
-        if !in_message && !frame.is_some_and(|f| proto::write_frame(f, &p.data, &offsets)) {
+        if !binder::client::wire::put_parcel(&mut m, &p.data, &p.offsets, frame) {
             return proto::answer(Answer::Status(StatusCode::FailedTransaction as i32));
         }
     }
@@ -108,6 +105,7 @@ pub fn limits(frame_bytes: usize) -> Limits {
 mod tests {
     use super::*;
     use alloc::vec;
+    use alloc::vec::Vec;
     use binder::codes::FLAG_ONEWAY;
 
     fn round_trip(ret: Return, frame: &mut [u8]) -> (Answer, Option<Payload>) {

@@ -49,12 +49,8 @@ pub fn call(ch: &mut dyn Channel, request: Request, free: bool, parcel: Option<&
         if p.data().len() > proto::PARCEL_MAX || p.objects().len() > proto::OBJECTS_MAX {
             return Err(StatusCode::FailedTransaction);
         }
-        let offsets: Vec<u32> = p.objects().iter().map(|&o| o as u32).collect();
-        if !proto::push_parcel(&mut m, p.data(), &offsets) {
-            let frame = ch.frame().ok_or(StatusCode::FailedTransaction)?;
-            if !proto::write_frame(frame, p.data(), &offsets) {
-                return Err(StatusCode::FailedTransaction);
-            }
+        if !put_parcel(&mut m, p.data(), p.objects(), ch.frame()) {
+            return Err(StatusCode::FailedTransaction);
         }
     }
     let answer = ch.call(&m).map_err(|_| StatusCode::DeadObject)?;
@@ -73,6 +69,14 @@ fn read_return(ch: &mut dyn Channel, m: &Long) -> Result<Return, StatusCode> {
             Return::Transaction(Incoming { ptr, cookie, code, flags, uid, pid, data })
         }
     })
+}
+
+/// Appends a Parcel (its bytes and object offsets) to `m`: in the message if it fits, else
+/// its header alone and the Parcel in `frame`. False if it fits neither. Both ends of the
+/// wire write Parcels with it.
+pub fn put_parcel(m: &mut Long, data: &[u8], offsets: &[usize], frame: Option<&mut [u8]>) -> bool {
+    let offsets: Vec<u32> = offsets.iter().map(|&o| o as u32).collect();
+    proto::push_parcel(m, data, &offsets) || frame.is_some_and(|f| proto::write_frame(f, data, &offsets))
 }
 
 /// Why a Parcel could not be taken from a message: the words are wrong, or it is said to
