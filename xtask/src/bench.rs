@@ -112,7 +112,8 @@ fn row(label: impl Into<String>, seam: &str, linux: Option<&str>) -> Row {
 }
 
 /// What is compared with what: the system-call floor, the smallest round trip against each
-/// Linux mechanism, the size curve against pipes; then every other Seam figure alone.
+/// Linux mechanism, the size curve against pipes, compat's binder calls against Linux's
+/// binder driver; then every other Seam figure alone.
 pub fn rows(seam: &[Figure]) -> Vec<Row> {
     let mut rows = vec![
         row("system call (null / getpid)", "null_syscall", Some("linux_getpid")),
@@ -124,6 +125,15 @@ pub fn rows(seam: &[Figure]) -> Vec<Row> {
         let (seam, linux) = (format!("ipc_call_reply_{size}"), format!("linux_pipe_rtt_{size}"));
         rows.push(row(format!("round trip, {size} B / pipe"), &seam, Some(&linux)));
     }
+    // A legacy client's binder calls through compat beside transactions through Linux's binder
+    // driver. The weather call's Parcels are about 100 bytes each way (interface token and
+    // city; status and Conditions), between the two sizes Linux is measured with.
+    rows.extend([
+        row("binder ping / empty transaction", bench_stats::COMPAT_PING, Some("linux_binder_rtt")),
+        row("binder call ~100 B / 32 B", bench_stats::COMPAT_TRANSACTION, Some("linux_binder_rtt_32")),
+        row("binder call ~100 B / 256 B", bench_stats::COMPAT_TRANSACTION, Some("linux_binder_rtt_256")),
+        row("binder oneway / oneway 4 B", bench_stats::COMPAT_ONEWAY, Some("linux_binder_oneway")),
+    ]);
     for f in seam {
         if !rows.iter().any(|r| r.seam.as_deref() == Some(f.name.as_str())) {
             rows.push(row(f.name.clone(), &f.name, None));
@@ -352,9 +362,18 @@ mod tests {
         }
         let alone: Vec<_> = rows.iter().filter(|r| r.linux.is_none()).map(|r| r.label.as_str()).collect();
         assert_eq!(alone, ["ipc_scale_1000"]);
-        let with_compat = [figure(bench_stats::COMPAT_TRANSACTION, 5000)];
+        let with_compat = [figure(bench_stats::COMPAT_TRANSACTION, 5000), figure(bench_stats::COMPAT_FORWARDED, 6000)];
         let compat = super::rows(&with_compat);
-        assert_eq!(compat.iter().filter(|r| r.seam.as_deref() == Some(bench_stats::COMPAT_TRANSACTION)).count(), 1);
+        let linux_of = |s: &str| -> Vec<_> {
+            compat.iter().filter(|r| r.seam.as_deref() == Some(s)).map(|r| r.linux.as_deref()).collect()
+        };
+        assert_eq!(
+            linux_of(bench_stats::COMPAT_TRANSACTION),
+            [Some("linux_binder_rtt_32"), Some("linux_binder_rtt_256")]
+        );
+        assert_eq!(linux_of(bench_stats::COMPAT_PING), [Some("linux_binder_rtt")]);
+        assert_eq!(linux_of(bench_stats::COMPAT_ONEWAY), [Some("linux_binder_oneway")]);
+        assert_eq!(linux_of(bench_stats::COMPAT_FORWARDED), [None], "alone, once");
     }
 
     #[test]

@@ -20,6 +20,9 @@ const KERNEL_META: &str = "linux-image-amd64";
 const BUSYBOX: &str = "busybox-static";
 const PEER_TARGET: &str = "x86_64-unknown-linux-musl";
 const PEER_CRATE: &str = "linux-peer";
+/// Linux's binder driver, which Debian builds as a module, and where the kernel package keeps it.
+const BINDER_MODULE: &str = "binder_linux.ko";
+const BINDER_MODULE_PATH: &str = "kernel/drivers/android/binder_linux.ko";
 /// The serial console, no boot chatter, and reboot (which `-no-reboot` turns into QEMU's
 /// exit) at once if anything panics.
 const APPEND: &str = "console=ttyS0 quiet panic=-1";
@@ -48,14 +51,24 @@ pub fn run(machine: &Machine, iters: u64, package: Option<&str>, timeout: Durati
         Some(p) => p.to_string(),
         None => current_kernel_package(&cache)?,
     };
-    let (kernel, version) = fetch(&cache, &package, |path| {
+    let is_kernel = |path: &Path| {
         path.strip_prefix("boot").ok().and_then(|p| p.to_str()).is_some_and(|name| name.starts_with("vmlinuz-"))
-    })?;
-    let (busybox, _) = fetch(&cache, BUSYBOX, |path| path == Path::new("bin/busybox"))?;
+    };
+    let is_binder = |path: &Path| path.ends_with(BINDER_MODULE_PATH);
+    let (found, version) = fetch(&cache, &package, &[("vmlinuz", &is_kernel), (BINDER_MODULE, &is_binder)])?;
+    let (kernel, module) = (found[0].clone().context("the kernel package holds no boot/vmlinuz-*")?, found[1].clone());
+    let (busybox, _) = fetch(&cache, BUSYBOX, &[("busybox", &|path: &Path| path == Path::new("bin/busybox"))])?;
+    let busybox = busybox[0].clone().context("busybox-static holds no bin/busybox")?;
     let peer = build_peer()?;
     let initrd = cache.join("initramfs.cpio");
-    let files = [("bin/busybox".to_string(), fs::read(&busybox)?), (format!("bin/{PEER_CRATE}"), fs::read(&peer)?)];
-    fs::write(&initrd, initramfs(&init_script(iters), &files)?)
+    let mut files =
+        vec![("bin/busybox".to_string(), fs::read(&busybox)?), (format!("bin/{PEER_CRATE}"), fs::read(&peer)?)];
+    if let Some(module) = &module {
+        files.push((format!("lib/{BINDER_MODULE}"), fs::read(module)?));
+    } else {
+        println!("linux: {package} has no {BINDER_MODULE_PATH}: no binder figures");
+    }
+    fs::write(&initrd, initramfs(&init_script(iters, module.is_some()), &files)?)
         .with_context(|| format!("cannot write {}", initrd.display()))?;
     println!("linux: booting {package} ({version}) with busybox and {PEER_CRATE} ({iters} iterations)...");
     let run = qemu::capture(machine.linux_command(&kernel, &initrd, APPEND), timeout, Vec::new())?;
@@ -96,14 +109,30 @@ fn kernel_dependency(depends: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The one file of Debian package `package` that `wanted` picks (a path inside the package),
+/// A file the Linux peer keeps from a Debian package: the name it is cached under, and what
+/// picks it out of the package (a path inside it).
+type Wanted<'a> = (&'a str, &'a dyn Fn(&Path) -> bool);
+
+/// The files of Debian package `package` that `wanted` picks (None for one it does not hold),
 /// and the package's version: from the cache, or downloaded with `apt-get download` and
-/// unpacked with `dpkg -x` (keeping only that file).
-fn fetch(cache: &Path, package: &str, wanted: impl Fn(&Path) -> bool) -> Result<(PathBuf, String)> {
+/// unpacked with `dpkg -x` (keeping only those files).
+fn fetch(cache: &Path, package: &str, wanted: &[Wanted]) -> Result<(Vec<Option<PathBuf>>, String)> {
     let dir = cache.join(package);
-    let (file, version_file) = (dir.join("file"), dir.join("version"));
-    if let (true, Ok(version)) = (file.is_file(), fs::read_to_string(&version_file)) {
-        return Ok((file, version.trim().to_string()));
+    let version_file = dir.join("version");
+    // The version file is written last, so its presence says the files were all looked for;
+    // the `.absent` marker records one the package does not hold.
+    let cached = |name: &str| {
+        let file = dir.join(name);
+        if file.is_file() {
+            Some(Some(file))
+        } else {
+            dir.join(format!("{name}.absent")).is_file().then_some(None)
+        }
+    };
+    if let Ok(version) = fs::read_to_string(&version_file) {
+        if let Some(files) = wanted.iter().map(|(name, _)| cached(name)).collect::<Option<Vec<_>>>() {
+            return Ok((files, version.trim().to_string()));
+        }
     }
     println!("linux: fetching Debian's {package} (apt-get download, dpkg -x) into {}...", dir.display());
     let work = cache.join("download");
@@ -132,16 +161,28 @@ fn fetch(cache: &Path, package: &str, wanted: impl Fn(&Path) -> bool) -> Result<
         .to_string();
     let unpacked = work.join("unpacked");
     artifacts::run(Command::new("dpkg").arg("-x").arg(&deb).arg(&unpacked), "dpkg -x")?;
-    let found = find_file(&unpacked, &unpacked, &wanted)?
-        .with_context(|| format!("{package} does not hold the file the Linux peer needs"))?;
+    let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir)?;
-    fs::copy(&found, &file)?;
+    let mut files = Vec::new();
+    for (name, picks) in wanted {
+        let file = match find_file(&unpacked, &unpacked, picks)? {
+            Some(found) => {
+                fs::copy(&found, dir.join(name))?;
+                Some(dir.join(name))
+            }
+            None => {
+                fs::write(dir.join(format!("{name}.absent")), "")?;
+                None
+            }
+        };
+        files.push(file);
+    }
     fs::write(&version_file, &version)?;
     fs::remove_dir_all(&work)?;
-    Ok((file, version))
+    Ok((files, version))
 }
 
-fn find_file(base: &Path, dir: &Path, wanted: &impl Fn(&Path) -> bool) -> Result<Option<PathBuf>> {
+fn find_file(base: &Path, dir: &Path, wanted: &dyn Fn(&Path) -> bool) -> Result<Option<PathBuf>> {
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() && !path.is_symlink() {
@@ -164,14 +205,20 @@ fn build_peer() -> Result<PathBuf> {
     Ok(root().join("target").join(PEER_TARGET).join("release").join(PEER_CRATE))
 }
 
-/// The guest's `/init`: run the benchmark, then power off (QEMU then exits).
-fn init_script(iters: u64) -> String {
-    format!("#!/bin/busybox sh\n/bin/{PEER_CRATE} {iters}\n/bin/busybox poweroff -f\n")
+/// The guest's `/init`: mount devtmpfs (where the binder device appears), load the binder
+/// module if the initramfs has it, run the benchmark, then power off (QEMU then exits).
+fn init_script(iters: u64, binder: bool) -> String {
+    let mut script = String::from("#!/bin/busybox sh\n/bin/busybox mount -t devtmpfs dev /dev\n");
+    if binder {
+        script += &format!("/bin/busybox insmod /lib/{BINDER_MODULE}\n");
+    }
+    script + &format!("/bin/{PEER_CRATE} {iters}\n/bin/busybox poweroff -f\n")
 }
 
 /// A newc cpio archive: `/init` (the script), `/dev/console` (Linux opens it as init's
-/// standard input and output), and the programs given as (path, bytes) under `/bin`.
-fn initramfs(init: &str, programs: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
+/// standard input and output), and the files given as (path, bytes), each in a directory of
+/// the top level (`bin/`, `lib/`).
+fn initramfs(init: &str, files: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
     const DIR: u32 = 0o040755;
     const CHAR_DEVICE: u32 = 0o020600;
     const EXECUTABLE: u32 = 0o100755;
@@ -187,8 +234,13 @@ fn initramfs(init: &str, programs: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
     };
     entry("dev", DIR, &[], (0, 0))?;
     entry("dev/console", CHAR_DEVICE, &[], (5, 1))?;
-    entry("bin", DIR, &[], (0, 0))?;
-    for (path, data) in programs {
+    let mut dirs: Vec<&str> = files.iter().filter_map(|(path, _)| Some(path.split_once('/')?.0)).collect();
+    dirs.sort_unstable();
+    dirs.dedup();
+    for dir in dirs {
+        entry(dir, DIR, &[], (0, 0))?;
+    }
+    for (path, data) in files {
         entry(path, EXECUTABLE, data, (0, 0))?;
     }
     entry("init", EXECUTABLE, init.as_bytes(), (0, 0))?;
@@ -210,7 +262,12 @@ mod tests {
 
     #[test]
     fn the_initramfs_holds_init_the_console_and_the_programs() {
-        let archive = initramfs(&init_script(5000), &[("bin/busybox".into(), b"BB".to_vec())]).unwrap();
+        let files = [
+            ("bin/busybox".into(), b"BB".to_vec()),
+            ("bin/linux-peer".into(), b"LP".to_vec()),
+            ("lib/m.ko".into(), b"KO".to_vec()),
+        ];
+        let archive = initramfs(&init_script(5000, true), &files).unwrap();
         let mut rest = archive.as_slice();
         let mut seen = Vec::new();
         loop {
@@ -233,6 +290,16 @@ mod tests {
         let script = String::from_utf8(init.3.clone()).unwrap();
         assert!(script.starts_with("#!/bin/busybox sh\n"), "{script}");
         assert!(script.contains("/bin/linux-peer 5000\n") && script.ends_with("poweroff -f\n"), "{script}");
-        assert_eq!(seen.len(), 5, "dev, dev/console, bin, bin/busybox, init");
+        let [mount, insmod, peer] =
+            ["mount -t devtmpfs", "insmod /lib/binder_linux.ko", "linux-peer"].map(|w| script.find(w));
+        assert!(
+            mount < insmod && insmod < peer && mount.is_some(),
+            "devtmpfs, then binder, then the benchmark: {script}"
+        );
+        assert!(!init_script(5000, false).contains("insmod"));
+        assert_eq!(find("lib").1, 0o040755);
+        assert_eq!(find("lib/m.ko").3, b"KO");
+        let names: Vec<_> = seen.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(names, ["dev", "dev/console", "bin", "lib", "bin/busybox", "bin/linux-peer", "lib/m.ko", "init"]);
     }
 }

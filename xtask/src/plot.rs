@@ -113,6 +113,10 @@ fn bars(seam: &[Figure], linux: &[Figure]) -> Vec<(&'static str, RGBColor, u64)>
         ("Linux futex", LINUX, linux, "linux_futex_rtt"),
         ("Linux pipe 1 B", LINUX, linux, "linux_pipe_rtt"),
         ("Linux unix 1 B", LINUX, linux, "linux_unix_rtt"),
+        ("Seam compat ping", SEAM, seam, bench_stats::COMPAT_PING),
+        ("Linux binder 0 B", LINUX, linux, "linux_binder_rtt"),
+        ("Seam compat call", SEAM, seam, bench_stats::COMPAT_TRANSACTION),
+        ("Linux binder 256 B", LINUX, linux, "linux_binder_rtt_256"),
     ];
     wanted
         .into_iter()
@@ -168,11 +172,12 @@ mod tests {
     #[test]
     fn curves_and_bars_take_what_was_measured() {
         let seam = [figure("ipc_call_reply_0", 1158), figure("ipc_call_reply_4096", 3362), figure("null_syscall", 101)];
-        let linux = [figure("linux_pipe_rtt", 13034), figure("linux_pipe_rtt_32", 13100)];
+        let linux =
+            [figure("linux_pipe_rtt", 13034), figure("linux_pipe_rtt_32", 13100), figure("linux_binder_rtt", 20000)];
         assert_eq!(curve(&seam, "ipc_call_reply_0", "ipc_call_reply_"), [(0, 1158), (5, 3362)]);
         assert_eq!(curve(&linux, "linux_pipe_rtt", "linux_pipe_rtt_"), [(0, 13034), (1, 13100)]);
         assert_eq!(size_labels(), ["smallest", "32 B", "64 B", "256 B", "1 KiB", "4 KiB"]);
         let labels: Vec<_> = bars(&seam, &linux).into_iter().map(|b| b.0).collect();
-        assert_eq!(labels, ["Seam null syscall", "Seam IPC 0 B", "Linux pipe 1 B"]);
+        assert_eq!(labels, ["Seam null syscall", "Seam IPC 0 B", "Linux pipe 1 B", "Linux binder 0 B"]);
     }
 }

@@ -9,9 +9,15 @@
 //! - `linux_pipe_rtt`: one byte to a child process through a pipe and one byte back through
 //!   another; `linux_pipe_rtt_<size>` the same with `size`-byte messages, echoed whole;
 //! - `linux_unix_rtt`: one byte each way over a `socketpair(AF_UNIX, SOCK_STREAM)` with a
-//!   child process.
+//!   child process;
+//! - `linux_binder_rtt`: an empty two-way transaction through Linux's binder driver to a
+//!   context manager in a child process, until its reply; `linux_binder_rtt_<size>` the same
+//!   with `size` bytes of data, echoed as the reply; `linux_binder_oneway` a oneway
+//!   transaction with four bytes, until the driver has queued it ([`binder`]).
 //!
 //! Each result is one `bench:` line; `bench: done` ends the run.
+
+mod binder;
 
 use bench_stats::{measure, Line, Summary, PAYLOAD_SIZES};
 use std::io::{Error, Result};
@@ -53,7 +59,42 @@ fn run(iters: usize) -> Result<()> {
     for size in PAYLOAD_SIZES {
         report(&format!("linux_pipe_rtt_{size}"), ping_pong(iters, size, Channel::pipes()?)?);
     }
+    match binder::Peer::start() {
+        Ok(peer) => binder_figures(iters, peer, &report)?,
+        Err(e) => println!("bench: no binder figures: {e}"),
+    }
     Ok(())
+}
+
+/// The binder figures, through `peer`: two-way calls of each size, then oneway calls.
+fn binder_figures(iters: usize, mut peer: binder::Peer, report: &impl Fn(&str, Vec<u64>)) -> Result<()> {
+    for size in binder::SIZES {
+        let data: Vec<u8> = (0..size).map(|i| i as u8 ^ 0x5a).collect();
+        peer.call(binder::ECHO, &data, false)?;
+        if peer.last_reply(size).as_deref() != Some(&data[..]) {
+            return Err(Error::other(format!("the {size}-byte binder echo came back different")));
+        }
+        let mut result = Ok(());
+        let samples = measure(iters, || {
+            if result.is_ok() {
+                result = peer.call(binder::ECHO, &data, false);
+            }
+        });
+        result?;
+        let name = if size == 0 { "linux_binder_rtt".to_string() } else { format!("linux_binder_rtt_{size}") };
+        report(&name, samples);
+    }
+    let mut n = 0u32;
+    let mut result = Ok(());
+    let samples = measure(iters, || {
+        if result.is_ok() {
+            result = peer.call(binder::RECORD, &n.to_ne_bytes(), true);
+            n += 1;
+        }
+    });
+    result?;
+    report("linux_binder_oneway", samples);
+    peer.stop()
 }
 
 fn kernel_release() -> Result<String> {
