@@ -173,8 +173,8 @@ pub fn read_parcel(m: &Long, at: usize, data: &mut [u8], offsets: &mut [u32]) ->
     for (i, o) in offsets[..objects].iter_mut().enumerate() {
         *o = (offset_words[i / 2] >> (32 * (i % 2))) as u32;
     }
-    for (i, b) in data[..len].iter_mut().enumerate() {
-        *b = data_words[i / 8].to_le_bytes()[i % 8];
+    for (bytes, word) in data[..len].chunks_mut(8).zip(data_words) {
+        bytes.copy_from_slice(&word.to_le_bytes()[..bytes.len()]);
     }
     Some(header)
 }

@@ -107,16 +107,25 @@ impl Parcel {
     /// A Parcel to read, with the offsets of its binder objects; None if an offset is not
     /// 4-byte aligned, or an object would run past the end or overlap another.
     pub fn from_parts(bytes: &[u8], offsets: &[usize], android: Android) -> Option<Parcel> {
-        let mut sorted = offsets.to_vec();
-        sorted.sort_unstable();
+        Parcel::from_vecs(bytes.to_vec(), offsets.to_vec(), android)
+    }
+
+    /// As [`Parcel::from_parts`], taking the bytes and offsets it is given rather than a copy.
+    pub fn from_vecs(data: Vec<u8>, mut offsets: Vec<usize>, android: Android) -> Option<Parcel> {
+        offsets.sort_unstable();
         let fits =
-            sorted.iter().all(|&o| o.is_multiple_of(4) && o.checked_add(OBJECT_SIZE).is_some_and(|e| e <= bytes.len()));
-        let apart = sorted.windows(2).all(|w| w[1] >= w[0] + OBJECT_SIZE);
-        (fits && apart).then(|| Parcel { data: bytes.to_vec(), objects: sorted, ..Parcel::for_android(android) })
+            offsets.iter().all(|&o| o.is_multiple_of(4) && o.checked_add(OBJECT_SIZE).is_some_and(|e| e <= data.len()));
+        let apart = offsets.windows(2).all(|w| w[1] >= w[0] + OBJECT_SIZE);
+        (fits && apart).then(|| Parcel { data, objects: offsets, ..Parcel::for_android(android) })
     }
 
     pub fn android(&self) -> Android {
         self.android
+    }
+
+    /// The bytes and object offsets, given up rather than copied.
+    pub fn into_parts(self) -> (Vec<u8>, Vec<usize>) {
+        (self.data, self.objects)
     }
 
     /// Whether binder objects written from now on carry the background-scheduling bits
@@ -155,14 +164,21 @@ impl Parcel {
 
     // ---- writing ----
 
-    fn pad(&mut self) {
-        while !self.data.len().is_multiple_of(4) {
-            self.data.push(0);
+    /// Makes room for `n` more bytes: at least [`FIRST_ROOM`] at the first write, so that a
+    /// call's Parcel is usually one allocation rather than one per doubling.
+    fn room(&mut self, n: usize) {
+        if self.data.capacity() - self.data.len() < n {
+            self.data.reserve(n.max(FIRST_ROOM));
         }
+    }
+
+    fn pad(&mut self) {
+        self.data.resize(self.data.len().next_multiple_of(4), 0);
     }
 
     /// Appends `bytes`, then zero padding to 4 bytes.
     fn write_padded(&mut self, bytes: &[u8]) {
+        self.room(bytes.len().next_multiple_of(4));
         self.data.extend_from_slice(bytes);
         self.pad();
     }
@@ -214,9 +230,10 @@ impl Parcel {
     /// A String16 (also how AIDL's `@utf8InCpp String` goes on the wire); None is null.
     pub fn write_string16(&mut self, s: Option<&str>) {
         let Some(s) = s else { return self.write_len(None) };
-        let units: Vec<u16> = s.encode_utf16().collect();
-        self.write_len(Some(units.len()));
-        for u in units.iter().chain(core::iter::once(&0)) {
+        let len = if s.is_ascii() { s.len() } else { s.encode_utf16().count() };
+        self.write_len(Some(len));
+        self.room((len + 1) * 2 + 2);
+        for u in s.encode_utf16().chain(core::iter::once(0)) {
             self.data.extend_from_slice(&u.to_le_bytes());
         }
         self.pad();
@@ -386,8 +403,8 @@ impl Parcel {
         }
     }
 
-    /// A String16; None for null.
-    pub fn read_string16(&mut self) -> Result<Option<String>, ParcelError> {
+    /// A String16's UTF-16LE text, without its NUL; None for null.
+    fn read_string16_bytes(&mut self) -> Result<Option<&[u8]>, ParcelError> {
         let Some(len) = self.read_len(2)? else { return Ok(None) };
         let bytes =
             self.read_padded(len.checked_add(1).and_then(|n| n.checked_mul(2)).ok_or(ParcelError::BadValue)?)?;
@@ -395,8 +412,17 @@ impl Parcel {
         if nul != [0, 0] {
             return Err(ParcelError::BadValue);
         }
-        let units = text.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
-        char::decode_utf16(units).collect::<Result<String, _>>().map(Some).map_err(|_| ParcelError::BadValue)
+        Ok(Some(text))
+    }
+
+    /// A String16; None for null.
+    pub fn read_string16(&mut self) -> Result<Option<String>, ParcelError> {
+        let Some(text) = self.read_string16_bytes()? else { return Ok(None) };
+        let mut s = String::with_capacity(text.len() / 2);
+        for c in char::decode_utf16(utf16_units(text)) {
+            s.push(c.map_err(|_| ParcelError::BadValue)?);
+        }
+        Ok(Some(s))
     }
 
     /// A String16 that must not be null.
@@ -495,12 +521,20 @@ impl Parcel {
         if self.android >= Android::V11 && self.read_i32()? != INTERFACE_HEADER {
             return Err(ParcelError::WrongInterface);
         }
-        match self.read_string16()? {
-            Some(d) if d == descriptor => Ok(policy),
+        match self.read_string16_bytes()? {
+            Some(d) if utf16_units(d).eq(descriptor.encode_utf16()) => Ok(policy),
             _ => Err(ParcelError::WrongInterface),
         }
     }
 }
+
+/// The UTF-16 units of little-endian bytes (an even number of them).
+fn utf16_units(bytes: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]))
+}
+
+/// The room a Parcel's first write makes: more than most calls write.
+const FIRST_ROOM: usize = 256;
 
 /// The size of a `flat_binder_object` on a 64-bit system.
 pub const OBJECT_SIZE: usize = 24;

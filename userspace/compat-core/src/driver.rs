@@ -32,7 +32,7 @@
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use binder::codes::FLAG_ONEWAY;
-use binder::{Android, StatusCode};
+use binder::{Android, Parcel, StatusCode};
 
 /// Who a connection is: the compat server's key for a client (Seam's program number).
 pub type ClientId = u32;
@@ -67,6 +67,13 @@ pub struct NodeId(u64);
 pub struct Payload {
     pub data: Vec<u8>,
     pub offsets: Vec<usize>,
+}
+
+impl From<Parcel> for Payload {
+    fn from(p: Parcel) -> Payload {
+        let (data, offsets) = p.into_parts();
+        Payload { data, offsets }
+    }
 }
 
 /// A transaction as its receiver gets it.

@@ -189,7 +189,7 @@ impl Compat {
             _ if t.ptr == SERVICE_MANAGER_PTR => return self.sm.transact(&mut self.driver, t),
             _ => return host.transact(&mut self.driver, t),
         }
-        Ok(Payload { data: reply.data().to_vec(), offsets: reply.objects().to_vec() })
+        Ok(Payload::from(reply))
     }
 }
 

@@ -122,7 +122,7 @@ impl ServiceManager {
         } else {
             self.aidl(d, t, method, &mut p, reply)?
         };
-        Ok(Payload { data: reply.data().to_vec(), offsets: reply.objects().to_vec() })
+        Ok(Payload::from(reply))
     }
 
     /// Android 11 and later: AIDL, every reply a status header first.
@@ -349,7 +349,7 @@ impl ServiceManager {
         p.write_interface_token(SERVICE_CALLBACK_DESCRIPTOR);
         p.write_string16(Some(name));
         p.write_strong_binder(Some(service.binder()));
-        let payload = Payload { data: p.data().to_vec(), offsets: p.objects().to_vec() };
+        let payload = Payload::from(p);
         let call = crate::driver::Command::Transact { handle: h, code: FIRST_CALL, flags: FLAG_ONEWAY, payload };
         // A dead callback is dropped when its obituary arrives.
         let _ = d.command(COMPAT, false, call);

@@ -52,7 +52,7 @@ impl Host for Services {
             GALLERY_PTR => self.gallery.transact(t.code, &mut data, &mut reply)?,
             _ => return Err(StatusCode::DeadObject),
         }
-        Ok(Payload { data: reply.data().to_vec(), offsets: reply.objects().to_vec() })
+        Ok(Payload::from(reply))
     }
 
     fn binder_died(&mut self, d: &mut Driver, cookie: u64) {

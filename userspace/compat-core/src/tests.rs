@@ -69,7 +69,7 @@ impl EchoHost {
 }
 
 fn payload_of(p: &Parcel) -> Payload {
-    Payload { data: p.data().to_vec(), offsets: p.objects().to_vec() }
+    Payload::from(p.clone())
 }
 
 fn hex(text: &str) -> Vec<u8> {

@@ -218,7 +218,7 @@ impl WeatherService {
             p.write_interface_token(i_weather_listener::DESCRIPTOR);
             p.write_i32(1);
             c.write_body(&mut p);
-            let payload = Payload { data: p.data().to_vec(), offsets: p.objects().to_vec() };
+            let payload = Payload::from(p);
             let call = Command::Transact {
                 handle,
                 code: i_weather_listener::ON_CONDITIONS_CHANGED,

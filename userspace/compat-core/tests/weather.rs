@@ -205,3 +205,19 @@ fn listeners_hear_each_change_once_whatever_the_route_and_go_with_their_app() {
     assert_eq!(w.net().services.as_ref().unwrap().weather.listeners(), 0);
     assert!(w.counts().0 < baseline_nodes, "the listener's node went with its app");
 }
+
+/// Not a check: the bench's `compat_transaction` call, many times over, for a profiler.
+/// `valgrind --tool=callgrind` on this test (release build, `--ignored`) shows where the
+/// instructions of a legacy call through compat go, apart from the kernel's IPC (see
+/// `compat-core`'s crate docs for the figures).
+#[test]
+#[ignore]
+fn profile_get_current() {
+    let (w, _, _) = weather_world();
+    let app = program(&w, 2, APP_UID, Android::V14);
+    let weather = weather_of(&app);
+    let calls: u32 = std::env::var("CALLS").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    for _ in 0..calls {
+        assert!(weather.get_current("Oslo").is_ok());
+    }
+}

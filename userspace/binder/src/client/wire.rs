@@ -106,7 +106,7 @@ pub fn take_parcel(m: &Long, at: usize, frame: Option<&[u8]>) -> Result<(Vec<u8>
 fn read_parcel(ch: &mut dyn Channel, m: &Long, at: usize, android: u32) -> Result<Parcel, StatusCode> {
     let android = Android::from_number(android).ok_or(StatusCode::BadValue)?;
     let (data, offsets) = take_parcel(m, at, ch.frame().as_deref()).map_err(|_| StatusCode::BadValue)?;
-    Parcel::from_parts(&data, &offsets, android).ok_or(StatusCode::BadValue)
+    Parcel::from_vecs(data, offsets, android).ok_or(StatusCode::BadValue)
 }
 
 /// `CONNECT`: the uid and pid compat knows this process by.

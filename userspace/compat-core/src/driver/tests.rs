@@ -26,7 +26,7 @@ fn payload(binders: &[Option<Binder>]) -> Payload {
     for &b in binders {
         p.write_strong_binder(b);
     }
-    Payload { data: p.data().to_vec(), offsets: p.objects().to_vec() }
+    Payload::from(p)
 }
 
 fn binders(payload: &Payload) -> Vec<Option<Binder>> {
