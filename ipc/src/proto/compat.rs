@@ -146,9 +146,14 @@ pub fn push_parcel(m: &mut Long, data: &[u8], offsets: &[u32]) -> bool {
         for pair in offsets.chunks(2) {
             m.push(u64::from(pair[0]) | u64::from(*pair.get(1).unwrap_or(&0)) << 32);
         }
-        for chunk in data.chunks(8) {
+        let whole = data.chunks_exact(8);
+        let tail = whole.remainder();
+        for chunk in whole {
+            m.push(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
+        }
+        if !tail.is_empty() {
             let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
+            word[..tail.len()].copy_from_slice(tail);
             m.push(u64::from_le_bytes(word));
         }
     }
@@ -173,8 +178,13 @@ pub fn read_parcel(m: &Long, at: usize, data: &mut [u8], offsets: &mut [u32]) ->
     for (i, o) in offsets[..objects].iter_mut().enumerate() {
         *o = (offset_words[i / 2] >> (32 * (i % 2))) as u32;
     }
-    for (bytes, word) in data[..len].chunks_mut(8).zip(data_words) {
-        bytes.copy_from_slice(&word.to_le_bytes()[..bytes.len()]);
+    let mut whole = data[..len].chunks_exact_mut(8);
+    for (bytes, word) in (&mut whole).zip(data_words) {
+        *<&mut [u8; 8]>::try_from(bytes).expect("eight bytes") = word.to_le_bytes();
+    }
+    let tail = whole.into_remainder();
+    if let Some(last) = data_words.get(len / 8).filter(|_| !tail.is_empty()) {
+        tail.copy_from_slice(&last.to_le_bytes()[..tail.len()]);
     }
     Some(header)
 }

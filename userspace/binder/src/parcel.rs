@@ -183,20 +183,28 @@ impl Parcel {
         self.pad();
     }
 
+    /// Appends a 4- or 8-byte value (which needs no padding), with the copy inlined.
+    #[inline]
+    fn write_word<const N: usize>(&mut self, bytes: [u8; N]) {
+        const { assert!(N.is_multiple_of(4)) };
+        self.room(N);
+        self.data.extend_from_slice(&bytes);
+    }
+
     pub fn write_i32(&mut self, v: i32) {
-        self.write_padded(&v.to_le_bytes());
+        self.write_word(v.to_le_bytes());
     }
 
     pub fn write_u32(&mut self, v: u32) {
-        self.write_padded(&v.to_le_bytes());
+        self.write_word(v.to_le_bytes());
     }
 
     pub fn write_i64(&mut self, v: i64) {
-        self.write_padded(&v.to_le_bytes());
+        self.write_word(v.to_le_bytes());
     }
 
     pub fn write_u64(&mut self, v: u64) {
-        self.write_padded(&v.to_le_bytes());
+        self.write_word(v.to_le_bytes());
     }
 
     pub fn write_bool(&mut self, v: bool) {
@@ -214,11 +222,11 @@ impl Parcel {
     }
 
     pub fn write_f32(&mut self, v: f32) {
-        self.write_padded(&v.to_le_bytes());
+        self.write_word(v.to_le_bytes());
     }
 
     pub fn write_f64(&mut self, v: f64) {
-        self.write_padded(&v.to_le_bytes());
+        self.write_word(v.to_le_bytes());
     }
 
     /// A length or count as Android writes it: -1 for null. Lengths past `i32::MAX` cannot
@@ -230,7 +238,17 @@ impl Parcel {
     /// A String16 (also how AIDL's `@utf8InCpp String` goes on the wire); None is null.
     pub fn write_string16(&mut self, s: Option<&str>) {
         let Some(s) = s else { return self.write_len(None) };
-        let len = if s.is_ascii() { s.len() } else { s.encode_utf16().count() };
+        if s.is_ascii() {
+            // Most strings on the wire (descriptors, names) are ASCII: each byte is a unit.
+            self.write_len(Some(s.len()));
+            let start = self.data.len();
+            self.data.resize((start + (s.len() + 1) * 2).next_multiple_of(4), 0);
+            for (unit, &b) in self.data[start..].chunks_exact_mut(2).zip(s.as_bytes()) {
+                unit[0] = b;
+            }
+            return;
+        }
+        let len = s.encode_utf16().count();
         self.write_len(Some(len));
         self.room((len + 1) * 2 + 2);
         for u in s.encode_utf16().chain(core::iter::once(0)) {
@@ -418,6 +436,10 @@ impl Parcel {
     /// A String16; None for null.
     pub fn read_string16(&mut self) -> Result<Option<String>, ParcelError> {
         let Some(text) = self.read_string16_bytes()? else { return Ok(None) };
+        if let Some(ascii) = ascii_of(text) {
+            let bytes: Vec<u8> = ascii.collect();
+            return String::from_utf8(bytes).map(Some).map_err(|_| ParcelError::BadValue);
+        }
         let mut s = String::with_capacity(text.len() / 2);
         for c in char::decode_utf16(utf16_units(text)) {
             s.push(c.map_err(|_| ParcelError::BadValue)?);
@@ -521,11 +543,20 @@ impl Parcel {
         if self.android >= Android::V11 && self.read_i32()? != INTERFACE_HEADER {
             return Err(ParcelError::WrongInterface);
         }
+        let same = |d: &[u8]| match ascii_of(d) {
+            Some(ascii) => d.len() == 2 * descriptor.len() && ascii.eq(descriptor.bytes()),
+            None => utf16_units(d).eq(descriptor.encode_utf16()),
+        };
         match self.read_string16_bytes()? {
-            Some(d) if utf16_units(d).eq(descriptor.encode_utf16()) => Ok(policy),
+            Some(d) if same(d) => Ok(policy),
             _ => Err(ParcelError::WrongInterface),
         }
     }
+}
+
+/// The bytes of UTF-16LE text that is all ASCII (each unit below 0x80), or None.
+fn ascii_of(text: &[u8]) -> Option<impl Iterator<Item = u8> + '_> {
+    text.chunks_exact(2).all(|u| u[1] == 0 && u[0] < 0x80).then(|| text.iter().step_by(2).copied())
 }
 
 /// The UTF-16 units of little-endian bytes (an even number of them).
