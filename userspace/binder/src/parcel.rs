@@ -543,9 +543,12 @@ impl Parcel {
         if self.android >= Android::V11 && self.read_i32()? != INTERFACE_HEADER {
             return Err(ParcelError::WrongInterface);
         }
-        let same = |d: &[u8]| match ascii_of(d) {
-            Some(ascii) => d.len() == 2 * descriptor.len() && ascii.eq(descriptor.bytes()),
-            None => utf16_units(d).eq(descriptor.encode_utf16()),
+        let same = |d: &[u8]| match descriptor.is_ascii() {
+            // One pass over an ASCII descriptor's units: its byte, then zero.
+            true => {
+                d.len() == 2 * descriptor.len() && d.chunks_exact(2).zip(descriptor.bytes()).all(|(u, b)| u == [b, 0])
+            }
+            false => utf16_units(d).eq(descriptor.encode_utf16()),
         };
         match self.read_string16_bytes()? {
             Some(d) if same(d) => Ok(policy),

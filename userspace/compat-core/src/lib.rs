@@ -58,11 +58,11 @@ pub trait Host {
     /// The interface descriptor of compat's own node `ptr`; None if it has no such node.
     fn descriptor(&self, ptr: u64) -> Option<&str>;
 
-    /// A transaction to compat's own node `t.ptr`: the reply Parcel, or a status
-    /// (`UNKNOWN_TRANSACTION` for a code it does not know). Handles in `t` are compat's;
-    /// they are released after the call unless the host acquires them
-    /// ([`Driver::acquire`]). Calls out must be oneway.
-    fn transact(&mut self, d: &mut Driver, t: &Transaction) -> Result<Payload, StatusCode>;
+    /// A transaction to compat's own node `t.ptr`, its Parcel `data` (to read; `t.payload` is
+    /// empty): the reply Parcel, or a status (`UNKNOWN_TRANSACTION` for a code it does not
+    /// know). Handles in `data` are compat's; they are released after the call unless the host
+    /// acquires them ([`Driver::acquire`]). Calls out must be oneway.
+    fn transact(&mut self, d: &mut Driver, t: &Transaction, data: &mut Parcel) -> Result<Payload, StatusCode>;
 
     /// A binder the host linked to (with `cookie`) died.
     fn binder_died(&mut self, d: &mut Driver, cookie: u64);
@@ -157,8 +157,8 @@ impl Compat {
     fn run_local(&mut self, host: &mut (impl Host + ?Sized)) {
         while let Some(ret) = self.driver.take_local() {
             match ret {
-                Return::Transaction(t) => {
-                    let result = self.own_transaction(&t, host);
+                Return::Transaction(mut t) => {
+                    let result = self.own_transaction(&mut t, host);
                     release_handles(&mut self.driver, &t.payload);
                     if t.is_oneway() {
                         self.driver.free_local();
@@ -174,7 +174,7 @@ impl Compat {
         }
     }
 
-    fn own_transaction(&mut self, t: &Transaction, host: &mut (impl Host + ?Sized)) -> Result<Payload, StatusCode> {
+    fn own_transaction(&mut self, t: &mut Transaction, host: &mut (impl Host + ?Sized)) -> Result<Payload, StatusCode> {
         let descriptor = match t.ptr {
             SERVICE_MANAGER_PTR => Some(binder::service_manager::DESCRIPTOR),
             ptr => host.descriptor(ptr),
@@ -186,8 +186,18 @@ impl Compat {
             INTERFACE => reply.write_string16(Some(descriptor)),
             DEBUG_PID => reply.write_i32(self.driver.identity(COMPAT).map_or(0, |i| i.pid) as i32),
             EXTENSION => reply.write_strong_binder(None),
-            _ if t.ptr == SERVICE_MANAGER_PTR => return self.sm.transact(&mut self.driver, t),
-            _ => return host.transact(&mut self.driver, t),
+            _ => {
+                // The Parcel read borrows the payload's bytes (the driver has checked its
+                // offsets) and gives them back for the handles to be released.
+                let Payload { data, offsets } = core::mem::take(&mut t.payload);
+                let mut data = Parcel::from_vecs(data, offsets, t.android).ok_or(StatusCode::BadValue)?;
+                let result = match t.ptr {
+                    SERVICE_MANAGER_PTR => self.sm.transact(&mut self.driver, t, &mut data),
+                    _ => host.transact(&mut self.driver, t, &mut data),
+                };
+                t.payload = Payload::from(data);
+                return result;
+            }
         }
         Ok(Payload::from(reply))
     }

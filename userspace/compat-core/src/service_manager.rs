@@ -110,17 +110,16 @@ impl ServiceManager {
     }
 
     /// A transaction to handle 0.
-    pub fn transact(&mut self, d: &mut Driver, t: &Transaction) -> Result<Payload, StatusCode> {
-        let mut p = Parcel::from_parts(&t.payload.data, &t.payload.offsets, t.android).ok_or(StatusCode::BadValue)?;
+    pub fn transact(&mut self, d: &mut Driver, t: &Transaction, p: &mut Parcel) -> Result<Payload, StatusCode> {
         p.enforce_interface(DESCRIPTOR).map_err(StatusCode::from)?;
         let method = Method::from_code(t.code, t.android).ok_or(StatusCode::UnknownTransaction)?;
         let mut reply = Parcel::for_android(t.android);
         // servicemanager turns background scheduling off: its objects carry flags 0.
         reply.set_background_scheduling(false);
         let reply = if t.android <= Android::V10 {
-            self.legacy(d, t, method, &mut p, reply)?
+            self.legacy(d, t, method, p, reply)?
         } else {
-            self.aidl(d, t, method, &mut p, reply)?
+            self.aidl(d, t, method, p, reply)?
         };
         Ok(Payload::from(reply))
     }

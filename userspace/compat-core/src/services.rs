@@ -43,13 +43,11 @@ impl Host for Services {
         }
     }
 
-    fn transact(&mut self, d: &mut Driver, t: &Transaction) -> Result<Payload, StatusCode> {
-        let mut data =
-            Parcel::from_parts(&t.payload.data, &t.payload.offsets, t.android).ok_or(StatusCode::BadValue)?;
+    fn transact(&mut self, d: &mut Driver, t: &Transaction, data: &mut Parcel) -> Result<Payload, StatusCode> {
         let mut reply = Parcel::for_android(t.android);
         match t.ptr {
-            WEATHER_PTR => self.weather.transact(d, t.code, &mut data, &mut reply)?,
-            GALLERY_PTR => self.gallery.transact(t.code, &mut data, &mut reply)?,
+            WEATHER_PTR => self.weather.transact(d, t.code, data, &mut reply)?,
+            GALLERY_PTR => self.gallery.transact(t.code, data, &mut reply)?,
             _ => return Err(StatusCode::DeadObject),
         }
         Ok(Payload::from(reply))

@@ -26,8 +26,7 @@ impl Host for EchoHost {
         (ptr == ECHO_PTR).then_some(ECHO)
     }
 
-    fn transact(&mut self, d: &mut Driver, t: &Transaction) -> Result<Payload, StatusCode> {
-        let mut p = Parcel::from_parts(&t.payload.data, &t.payload.offsets, t.android).ok_or(StatusCode::BadValue)?;
+    fn transact(&mut self, d: &mut Driver, t: &Transaction, p: &mut Parcel) -> Result<Payload, StatusCode> {
         p.enforce_interface(ECHO)?;
         let mut r = Parcel::for_android(t.android);
         match t.code {

@@ -30,7 +30,7 @@ impl Host for NoHost {
     fn descriptor(&self, _: u64) -> Option<&str> {
         None
     }
-    fn transact(&mut self, _: &mut Driver, _: &Transaction) -> Result<Payload, StatusCode> {
+    fn transact(&mut self, _: &mut Driver, _: &Transaction, _: &mut binder::Parcel) -> Result<Payload, StatusCode> {
         Err(StatusCode::DeadObject)
     }
     fn binder_died(&mut self, _: &mut Driver, _: u64) {}
