@@ -12,6 +12,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::{Path, PathBuf};
 
 const SIZE: (u32, u32) = (960, 600);
+/// The bar chart is wider: eleven bars whose labels are up to 18 characters.
+const BARS_SIZE: (u32, u32) = (1280, 600);
 const SEAM: RGBColor = RGBColor(0x1f, 0x77, 0xb4);
 const LINUX: RGBColor = RGBColor(0xd6, 0x27, 0x28);
 const FONT: &str = "sans-serif";
@@ -126,7 +128,7 @@ fn bars(seam: &[Figure], linux: &[Figure]) -> Vec<(&'static str, RGBColor, u64)>
 
 fn round_trips(path: &Path, config: &Config, seam: &[Figure], linux: &[Figure]) -> Result<()> {
     let bars = bars(seam, linux);
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    let root = SVGBackend::new(path, BARS_SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let y_max = top(bars.iter().map(|b| b.2));
     let mut chart = ChartBuilder::on(&root)
