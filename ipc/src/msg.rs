@@ -99,6 +99,12 @@ impl MsgInfo {
         Ok(MsgInfo { label: (word >> Self::LABEL_SHIFT) as u32, words: words as u8, caps: caps as u8 })
     }
 
+    /// The word count of an info word, read without checking the rest (for one already
+    /// decoded or checked).
+    pub const fn word_count(word: u64) -> usize {
+        (word & Self::WORDS_MASK) as usize
+    }
+
     /// Words beyond the registers, which travel through the IPC buffer.
     pub const fn buffer_words(self) -> usize {
         (self.words as usize).saturating_sub(MSG_REGS)

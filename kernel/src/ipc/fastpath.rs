@@ -89,7 +89,7 @@ pub fn call(r: &mut Regs) -> Option<Result<(), Error>> {
                 .expect("the reply slot was checked empty"),
         };
         let server = t.thread(rx);
-        server.msg = Msg { badge: cap.badge, info: r[1], words: [r[2], r[3], r[4], r[5]] };
+        server.msg = Msg::from_regs(cap.badge, r);
         server.state = State::Ready;
         server.result = Ok(());
         t.current_mut().state = State::AwaitingReply { reply };
@@ -142,7 +142,7 @@ pub fn reply_recv(r: &mut Regs) -> Option<Result<(), Error>> {
         server.state = State::Receiving { ep: ep.obj };
         server.reply_slot = reply_at.slot;
         let client = t.thread(caller);
-        client.msg = Msg { badge: 0, info: r[1], words: [r[2], r[3], r[4], r[5]] };
+        client.msg = Msg::from_regs(0, r);
         client.state = State::Ready;
         client.result = Ok(());
         let priority = client.priority;

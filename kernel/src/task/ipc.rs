@@ -38,10 +38,6 @@ enum Next {
     Handoff(Tid),
 }
 
-fn message(r: &Regs, badge: u64) -> Msg {
-    Msg { badge, info: r[1], words: [r[2], r[3], r[4], r[5]] }
-}
-
 fn write_message(r: &mut Regs, msg: &Msg) {
     r[0] = msg.badge;
     r[1] = msg.info;
@@ -146,7 +142,7 @@ pub fn send(r: &mut Regs, mode: Mode) -> Result<(), Error> {
         let at = t.slot(r[0])?;
         let cap = t.caps.get(at)?;
         if cap.kind == Kind::Reply && mode != Mode::Call {
-            if let Some(c) = reply(t, at, info, message(r, 0))? {
+            if let Some(c) = reply(t, at, info, Msg::from_regs(0, r))? {
                 t.wake(c, Ok(()));
             }
             return Ok(Next::Return);
@@ -157,7 +153,7 @@ pub fn send(r: &mut Regs, mode: Mode) -> Result<(), Error> {
         if !cap.rights.contains(Rights::WRITE) || (info.caps > 0 && !cap.rights.contains(Rights::GRANT)) {
             return Err(Error::MissingRights);
         }
-        let msg = message(r, cap.badge);
+        let msg = Msg::from_regs(cap.badge, r);
         let me = t.running;
         let Some(rx) = endpoint(t, cap.obj).take_receiver() else {
             // Nobody can ever receive (no capability to it can): waiting would be forever.
@@ -224,7 +220,7 @@ pub fn reply_recv(r: &mut Regs) -> Result<(), Error> {
         let at = t.slot(reply_slot)?;
         match t.caps.get(at) {
             Err(_) => Ok(None),
-            Ok(_) => reply(t, at, info, message(r, 0)),
+            Ok(_) => reply(t, at, info, Msg::from_regs(0, r)),
         }
     })?;
     receive(r, caller)

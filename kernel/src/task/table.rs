@@ -43,6 +43,18 @@ pub struct Msg {
     pub words: [u64; MSG_REGS],
 }
 
+impl Msg {
+    /// The message in a sender's system-call registers (info word in 1, already checked;
+    /// words from 2): only the words its info word counts. The registers past them are zeros
+    /// to the receiver, never what the sender happened to leave there.
+    #[inline]
+    pub fn from_regs(badge: u64, r: &[u64; ipc::syscall::ARG_REGS]) -> Msg {
+        let sent = MsgInfo::word_count(r[1]);
+        let word = |i: usize| if i < sent { r[2 + i] } else { 0 };
+        Msg { badge, info: r[1], words: [word(0), word(1), word(2), word(3)] }
+    }
+}
+
 /// What a thread is doing, when it is not running or ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {

@@ -5,7 +5,7 @@
 //! and Archive, by convention).
 //!
 //! Scenarios: `pingpong`, `rights`, `revoke`, `transfer`, `notify`, `irq`, `shared`,
-//! `capcalls`, `restart`, `archive`, `console`, `typing`, `store`.
+//! `capcalls`, `restart`, `archive`, `console`, `typing`, `store`, `words`.
 #![no_std]
 #![no_main]
 
@@ -45,6 +45,8 @@ fn main(args: rt::Args) -> u64 {
     let arg: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
     match role {
         "pingpong" => pingpong(),
+        "words" => stray_words(),
+        "junk-server" => junk_server(),
         "rights" => rights(),
         "revoke" => revoke(),
         "transfer" => transfer(),
@@ -177,6 +179,68 @@ fn pingpong() -> u64 {
     c.check("a process without the capability reaches nothing", exited_ok(lonely));
     c.check("server ends after both clients quit", exited_ok(server));
     c.done()
+}
+
+/// What a sender leaves in the registers past the words it sends.
+const JUNK: u64 = 0x5eed_dead_beef_0000;
+/// A message that is sent, not called: nothing answers it.
+const NOTE: u32 = 5;
+
+/// A message of `label` carrying `words`, the registers past them holding [`JUNK`].
+fn with_junk(label: u32, words: &[u64]) -> Msg {
+    let mut m = Msg::new(label, words);
+    m.words[words.len()..].fill(JUNK);
+    m
+}
+
+/// How many words of a received message past the ones it carries are not zero.
+fn leaked(m: &Msg) -> usize {
+    m.words.iter().skip(usize::from(m.info().words)).filter(|&&w| w != 0).count()
+}
+
+/// A receiver never sees register words its sender did not send: a call queued before the
+/// server waits and calls to a waiting server (the general path and the fast path), a send,
+/// and the answers to each (the fast reply and a reply sent with `Send`).
+fn stray_words() -> u64 {
+    let mut c = Checks::new("ipctest words");
+    let ep = new_object(Kind::Endpoint, 0);
+    let server = spawn("junk-server", &[Grant::new(ep, GIVEN, Rights::READ)]);
+    let call = |c: &mut Checks, what: &str, m: Msg| {
+        let answer = sys::call_ep(ep, &m);
+        c.check(
+            &format!("{what}: the server saw no stray word, nor did the caller in its answer"),
+            answer.is_ok_and(|a| a.words[0] == 0 && leaked(&a) == 0),
+        );
+    };
+    call(&mut c, "a call queued before the server waits, one word", with_junk(PING, &[7]));
+    call(&mut c, "a call to the waiting server, one word", with_junk(PING, &[8]));
+    call(&mut c, "a call with no words", with_junk(PING, &[]));
+    c.expect("a send with two words", sys::send(ep, &with_junk(NOTE, &[1, 2])), Ok(()));
+    call(&mut c, "a call answered with Send, three words", with_junk(QUIT, &[1, 2, 3]));
+    c.check("the server ends", exited_ok(server));
+    c.done()
+}
+
+/// `words`' server on the endpoint in slot 2: answers each call with one word, the number
+/// of stray words it has seen so far, with junk in the registers past it; QUIT is answered
+/// with `Send` on the reply capability, then it ends.
+fn junk_server() -> u64 {
+    let reply = cap::alloc().expect("slot");
+    let mut seen = 0;
+    let mut answer: Option<Msg> = None;
+    loop {
+        let received = match &answer {
+            Some(a) => sys::reply_recv(GIVEN, reply, a),
+            None => sys::recv(GIVEN, reply),
+        };
+        let Ok(m) = received else { return 1 };
+        seen += leaked(&m) as u64;
+        answer = match m.label() {
+            NOTE => None,
+            QUIT => return u64::from(sys::send(reply, &with_junk(QUIT, &[seen])).is_err()),
+            _ => Some(with_junk(PING, &[seen])),
+        };
+    }
 }
 
 fn rights() -> u64 {
