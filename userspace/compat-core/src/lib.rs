@@ -22,7 +22,7 @@
 //! Migration under load passes in QEMU (`compat_migration`: the legacy demo apps calling
 //! while compat-migrate flips both routes 10 times and kills the native weather server
 //! twice). `cargo xtask bench --peer linux` sets the compat figures beside Linux's own binder
-//! driver (`linux_binder_rtt*`, `linux_binder_oneway`); `compat_transaction` is 2.46×
+//! driver (`linux_binder_rtt*`, `linux_binder_oneway`); `compat_transaction` is 2.45×
 //! `weather_current` (book chapter 6, *What a call costs*, with the profile).
 //!
 //! Left for later:
