@@ -339,18 +339,8 @@ fn compat(iters: usize) -> u64 {
         return 1;
     };
     let weather = Proxy(weather);
-    let route = |to: &str| {
-        let set = rt::settings::set(settings, "compat.route.weather", rt::ipc::proto::settings::Value::Str(to));
-        let native = to == "native";
-        for _ in 0..1000 {
-            if rt::compat::route(compat, 0).ok().flatten().is_some_and(|(_, n, _)| n == native) {
-                return set.is_ok();
-            }
-            sys::sleep(1);
-        }
-        false
-    };
-    if !route("legacy") || weather.get_current("Oslo").is_err() {
+    let route = |native: bool| rt::compat::switch(settings, compat, "weather", native);
+    if !route(false) || weather.get_current("Oslo").is_err() {
         println!("bench: the weather interface does not answer on the legacy route");
         return 1;
     }
@@ -366,7 +356,7 @@ fn compat(iters: usize) -> u64 {
             let _ = weather.0.ping();
         }),
     );
-    if !route("native") || weather.get_current("Oslo").is_err() {
+    if !route(true) || weather.get_current("Oslo").is_err() {
         println!("bench: the weather interface does not answer on the native route");
         return 1;
     }
