@@ -12,6 +12,7 @@
 //! Names and numbers are those of the UAPI header `linux/android/binder.h` (protocol version
 //! 8, 64-bit).
 
+use super::check;
 use std::io::{Error, Result};
 use std::mem::size_of;
 use std::os::fd::RawFd;
@@ -187,14 +188,6 @@ impl Drop for Binder {
     fn drop(&mut self) {
         // SAFETY: closing the descriptor this Binder owns (the mapping goes with the process).
         unsafe { libc::close(self.fd) };
-    }
-}
-
-fn check(ret: libc::c_int) -> Result<libc::c_int> {
-    if ret < 0 {
-        Err(Error::last_os_error())
-    } else {
-        Ok(ret)
     }
 }
 
