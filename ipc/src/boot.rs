@@ -26,6 +26,10 @@ pub const KEY_RUN: &str = "run";
 /// A flag: stop QEMU with success once every process has ended (tests use it).
 pub const KEY_EXIT_WHEN_DONE: &str = "exit_when_done";
 
+/// Command-line key: `fastpath=off` sends every IPC call down the kernel's full path (the
+/// fast path changes speed, never behaviour; the tests run both ways to show it).
+pub const KEY_FASTPATH: &str = "fastpath";
+
 /// The line the kernel prints once every subsystem is up; the harness waits for it.
 pub const READY_LINE: &str = "kernel ready";
 

@@ -8,7 +8,7 @@ use crate::arch::{self, acpi, apic, cpu, gdt, pic, tsc};
 use crate::mem::{self, layout, stack};
 use crate::{info, ramdisk, selftest, task, time, warn};
 use bootloader_api::BootInfo;
-use ipc::boot::{CmdLine, SelfTest, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_RUN, KEY_TEST, READY_LINE};
+use ipc::boot::{CmdLine, SelfTest, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_FASTPATH, KEY_RUN, KEY_TEST, READY_LINE};
 use ipc::qemu::ExitCode;
 use ipc::syscall::PRIORITY_MAX;
 
@@ -77,6 +77,10 @@ extern "C" fn continue_on_kernel_stack(boot: u64) -> ! {
     info!("{READY_LINE} in {} ms; command line: \"{cmdline}\"", tsc::micros_since_boot() / 1000);
 
     let cmdline = CmdLine::new(&cmdline);
+    if cmdline.get(KEY_FASTPATH) == Some("off") {
+        crate::ipc::fastpath::disable();
+        info!("IPC fast path off ({KEY_FASTPATH}=off): every call takes the full path");
+    }
     match cmdline.get(KEY_TEST) {
         Some(name) => match SelfTest::from_name(name) {
             Some(test) => selftest::run(test, boot),

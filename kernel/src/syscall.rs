@@ -2,10 +2,12 @@
 //! user process can cause comes back as an `ipc::Error`; the register convention is in
 //! `ipc::syscall`, and the entry stub that calls [`dispatch`] in `arch::x86_64::syscall`.
 
+use crate::arch::frame::TrapFrame;
 use crate::arch::usercopy;
+use crate::ipc::fastpath;
 use crate::mem::{self, heap};
 use crate::task::ipc::{self, Mode};
-use crate::task::{introspect, ops};
+use crate::task::{introspect, ops, Next};
 use crate::{info, task, time};
 use ::ipc::syscall::{
     ExitStatus, Syscall, ARCHIVE_NAME_MAX, ARG_REGS, DEBUG_WRITE_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX,
@@ -18,12 +20,42 @@ use alloc::vec::Vec;
 /// The argument registers, which the handlers overwrite with their results.
 type Regs = [u64; ARG_REGS];
 
+/// Runs the system call a thread entered the kernel with (`frame`, as the entry stub saved
+/// it) and leaves: returns the exit word of the frame the stub leaves by
+/// ([`task::exit_word`]). `Call` and `ReplyRecv` try the fast path first.
+#[inline(always)]
+pub fn handle(frame: &mut TrapFrame) -> u64 {
+    let number = frame.rax;
+    if number == Syscall::Call as u64 || number == Syscall::ReplyRecv as u64 {
+        if let Some(exit) = fastpath::attempt(number == Syscall::Call as u64, &frame.args) {
+            return exit;
+        }
+    }
+    general(frame)
+}
+
+/// Every system call but those the fast path took.
+#[inline(never)]
+fn general(frame: &mut TrapFrame) -> u64 {
+    let next = match dispatch(frame.rax, &mut frame.args) {
+        Ok(next) => {
+            frame.rax = 0;
+            next
+        }
+        Err(e) => {
+            frame.rax = e.code();
+            Next::Return
+        }
+    };
+    task::leave(next, frame)
+}
+
 /// Runs system call `number` on the argument registers `r`, writing results over them in
-/// place (a register that carries no result keeps its value). Each call has its own handler,
-/// so this is one bounds check and one jump.
+/// place (a register that carries no result keeps its value); returns what the calling
+/// thread does next. Each call has its own handler, so this is one bounds check and one jump.
 #[inline]
-pub fn dispatch(number: u64, r: &mut Regs) -> Result<(), Error> {
-    match Syscall::try_from(number)? {
+fn dispatch(number: u64, r: &mut Regs) -> Result<Next, Error> {
+    let done = match Syscall::try_from(number)? {
         Syscall::Null => Ok(()),
         Syscall::DebugWrite => debug_write(r),
         Syscall::Exit => task::end_current(ExitStatus::Exited(r[0])),
@@ -45,13 +77,13 @@ pub fn dispatch(number: u64, r: &mut Regs) -> Result<(), Error> {
         Syscall::ProcessStart => process_start(r),
         Syscall::ProcessKill => ops::process_kill(r),
         Syscall::ProcessSetFault => ops::process_set_fault(r),
-        Syscall::Send => ipc::send(r, Mode::Send),
-        Syscall::NbSend => ipc::send(r, Mode::NonBlocking),
-        Syscall::Call => ipc::send(r, Mode::Call),
-        Syscall::Recv => ipc::recv(r),
-        Syscall::ReplyRecv => ipc::reply_recv(r),
+        Syscall::Send => return ipc::send(r, Mode::Send),
+        Syscall::NbSend => return ipc::send(r, Mode::NonBlocking),
+        Syscall::Call => return ipc::send(r, Mode::Call),
+        Syscall::Recv => return ipc::recv(r),
+        Syscall::ReplyRecv => return ipc::reply_recv(r),
         Syscall::Signal => ipc::signal(r),
-        Syscall::NtfnWait => ipc::wait(r),
+        Syscall::NtfnWait => return ipc::wait(r),
         Syscall::Poll => ipc::poll(r),
         Syscall::NtfnBind => ipc::bind(r),
         Syscall::FrameMap => ops::frame_map(r),
@@ -64,7 +96,8 @@ pub fn dispatch(number: u64, r: &mut Regs) -> Result<(), Error> {
         Syscall::ProcessInfo => introspect::process_info(r),
         Syscall::CapRead => introspect::cap_read(r),
         Syscall::TimerSet => ops::timer_set(r),
-    }
+    };
+    done.map(|()| Next::Return)
 }
 
 fn yield_now() -> Result<(), Error> {

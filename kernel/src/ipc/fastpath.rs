@@ -15,6 +15,10 @@
 //! Then the message goes to the receiver, a Reply capability to its reply slot, the caller
 //! waits for the answer, and the CPU switches straight to the receiver.
 //!
+//! Both need the partner to resume from its trap frame (it blocked in a system call, as a
+//! waiting receiver or caller always does): the message and the status are written there,
+//! and the kernel leaves by that frame, so the partner's system call returns with them.
+//!
 //! `ReplyRecv` takes it when all of these hold:
 //! 1. the answer is registers only;
 //! 2. the reply slot holds a Reply capability with the write right, whose caller still
@@ -28,127 +32,136 @@
 //! switches straight to the caller.
 //!
 //! When a condition fails, the call goes down the full path (`task::ipc`), which gives the
-//! same result by the general route, so the fast path changes speed, never behaviour.
+//! same result by the general route, so the fast path changes speed, never behaviour. The
+//! boot flag `fastpath=off` sends every call that way, to show it.
 
 use crate::cap::At;
 use crate::object::Object;
-use crate::task::ipc::resumed;
-use crate::task::{switch, with, Msg, State, Tasks};
+use crate::sched::Tid;
+use crate::task::{with_entry, Msg, State, Tasks};
+use core::sync::atomic::{AtomicBool, Ordering};
 use ipc::cap::{Kind, Rights};
 use ipc::msg::{is_register_only, split_slot_pair};
 use ipc::syscall::ARG_REGS;
-use ipc::Error;
 
 type Regs = [u64; ARG_REGS];
 
-/// `Call` by the fast path, or None (nothing done) if a condition does not hold.
-pub fn call(r: &mut Regs) -> Option<Result<(), Error>> {
-    if !is_register_only(r[1]) {
-        return None;
-    }
-    let plan = with(|t| {
-        let me = t.running;
-        let cspace = t.current().cspace;
-        let cap = t.caps.get(At::user(cspace, r[0]).ok()?).ok()?;
-        if cap.kind != Kind::Endpoint || !cap.rights.contains(Rights::WRITE) {
-            return None;
-        }
-        let Object::Endpoint(ep, _) = t.caps.object_mut(cap.obj) else { return None };
-        let rx = ep.peek_receiver()?;
-        let server = &t.threads[&rx];
-        let reply_at = At { space: server.cspace, slot: server.reply_slot };
-        let priority = server.priority;
-        if priority < t.current().priority {
-            return None;
-        }
-        // A used reply capability left in the slot by the fast reply is taken up again, if
-        // it is the only capability to its object (no copy could answer this new call).
-        let reuse = match t.caps.get(reply_at) {
-            Err(_) => None,
-            Ok(c)
-                if c.kind == Kind::Reply
-                    && t.caps.is_sole(c.obj)
-                    && matches!(t.caps.object(c.obj), Object::Reply { caller: None }) =>
-            {
-                Some(c.obj)
-            }
-            Ok(_) => return None,
-        };
-        let Object::Endpoint(ep, _) = t.caps.object_mut(cap.obj) else { return None };
-        ep.take_receiver();
-        let reply = match reuse {
-            Some(reply) => {
-                if let Object::Reply { caller } = t.caps.object_mut(reply) {
-                    *caller = Some(me);
-                }
-                reply
-            }
-            None => t
-                .caps
-                .create(reply_at, Object::Reply { caller: Some(me) }, Rights::WRITE.union(Rights::GRANT))
-                .expect("the reply slot was checked empty"),
-        };
-        let server = t.thread(rx);
-        server.msg = Msg::from_regs(cap.badge, r);
-        server.state = State::Ready;
-        server.result = Ok(());
-        t.current_mut().state = State::AwaitingReply { reply };
-        t.sched.handoff(rx, priority);
-        t.plan_switch(rx)
-    })?;
-    switch(plan);
-    Some(resumed(r, true))
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Sends every call down the full path (the boot flag `fastpath=off`).
+pub fn disable() {
+    ENABLED.store(false, Ordering::Relaxed);
 }
 
-/// `ReplyRecv` by the fast path, or None (nothing done) if a condition does not hold.
-pub fn reply_recv(r: &mut Regs) -> Option<Result<(), Error>> {
-    if !is_register_only(r[1]) {
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// `Call` (`call`) or `ReplyRecv` by the fast path: the exit word of the partner's frame, to
+/// leave the kernel by (see `task::exit_word`), or None, with nothing done, if a condition
+/// does not hold.
+#[inline(never)]
+pub fn attempt(call: bool, r: &Regs) -> Option<u64> {
+    if !is_register_only(r[1]) || !enabled() {
         return None;
     }
-    let plan = with(|t: &mut Tasks| {
-        let me = t.running;
-        let (ep_slot, reply_slot) = split_slot_pair(r[0]);
-        let current = t.current();
-        let (cspace, my_priority, bound) = (current.cspace, current.priority, current.bound);
-        let reply_at = At::user(cspace, reply_slot).ok()?;
-        let reply = t.caps.get(reply_at).ok()?;
-        let ep = t.caps.get(At::user(cspace, ep_slot).ok()?).ok()?;
-        if reply.kind != Kind::Reply
-            || !reply.rights.contains(Rights::WRITE)
-            || ep.kind != Kind::Endpoint
-            || !ep.rights.contains(Rights::READ)
+    let plan = with_entry(|t| {
+        let to = if call { self::call(t, r)? } else { reply_recv(t, r)? };
+        t.leave_for(to)
+    })?;
+    Some(plan.enter())
+}
+
+/// The checks and the work of `Call`; returns the receiver, which is to run next.
+fn call(t: &mut Tasks, r: &Regs) -> Option<Tid> {
+    let me = t.running;
+    let caller = t.current();
+    let (cspace, my_priority) = (caller.cspace, caller.priority);
+    let cap = t.caps.get(At::user(cspace, r[0]).ok()?).ok()?;
+    if cap.kind != Kind::Endpoint || !cap.rights.contains(Rights::WRITE) {
+        return None;
+    }
+    let Object::Endpoint(ep, _) = t.caps.object(cap.obj) else { return None };
+    let rx = ep.peek_receiver()?;
+    let server = &t.threads[&rx];
+    if server.priority < my_priority || !server.resumes_from_frame() {
+        return None;
+    }
+    let (reply_at, priority) = (At { space: server.cspace, slot: server.reply_slot }, server.priority);
+    // A used reply capability left in the slot by the fast reply is taken up again, if it is
+    // the only capability to its object (no copy could answer this new call).
+    let reuse = match t.caps.get(reply_at) {
+        Err(_) => None,
+        Ok(c)
+            if c.kind == Kind::Reply
+                && t.caps.is_sole(c.obj)
+                && matches!(t.caps.object(c.obj), Object::Reply { caller: None }) =>
         {
-            return None;
+            Some(c.obj)
         }
-        let Object::Reply { caller: Some(caller) } = *t.caps.object(reply.obj) else { return None };
-        let client = &t.threads[&caller];
-        let Object::Endpoint(endpoint, _) = t.caps.object(ep.obj) else { return None };
-        if client.priority < my_priority || endpoint.has_sender() {
-            return None;
+        Ok(_) => return None,
+    };
+    let Object::Endpoint(ep, _) = t.caps.object_mut(cap.obj) else { return None };
+    ep.take_receiver();
+    let reply = match reuse {
+        Some(reply) => {
+            if let Object::Reply { caller } = t.caps.object_mut(reply) {
+                *caller = Some(me);
+            }
+            reply
         }
-        if let Some(n) = bound {
-            if let Object::Notification(n, _) = t.caps.object(n) {
-                if n.pending() {
-                    return None;
-                }
+        None => t
+            .caps
+            .create(reply_at, Object::Reply { caller: Some(me) }, Rights::WRITE.union(Rights::GRANT))
+            .expect("the reply slot was checked empty"),
+    };
+    t.thread(rx).deliver(&Msg::from_regs(cap.badge, r));
+    t.ready_for_handoff(rx);
+    t.current_mut().state = State::AwaitingReply { reply };
+    t.sched.handoff(rx, priority);
+    Some(rx)
+}
+
+/// The checks and the work of `ReplyRecv`; returns the caller, which is to run next.
+fn reply_recv(t: &mut Tasks, r: &Regs) -> Option<Tid> {
+    let me = t.running;
+    let (ep_slot, reply_slot) = split_slot_pair(r[0]);
+    let current = t.current();
+    let (cspace, my_priority, bound) = (current.cspace, current.priority, current.bound);
+    let reply_at = At::user(cspace, reply_slot).ok()?;
+    let reply = t.caps.get(reply_at).ok()?;
+    let ep = t.caps.get(At::user(cspace, ep_slot).ok()?).ok()?;
+    if reply.kind != Kind::Reply
+        || !reply.rights.contains(Rights::WRITE)
+        || ep.kind != Kind::Endpoint
+        || !ep.rights.contains(Rights::READ)
+    {
+        return None;
+    }
+    let Object::Reply { caller: Some(caller) } = *t.caps.object(reply.obj) else { return None };
+    let client = &t.threads[&caller];
+    let Object::Endpoint(endpoint, _) = t.caps.object(ep.obj) else { return None };
+    if client.priority < my_priority || !client.resumes_from_frame() || endpoint.has_sender() {
+        return None;
+    }
+    let priority = client.priority;
+    if let Some(n) = bound {
+        if let Object::Notification(n, _) = t.caps.object(n) {
+            if n.pending() {
+                return None;
             }
         }
-        // Used up: it answers nothing more. It stays in the slot for the next call to reuse.
-        let Object::Reply { caller: waiting } = t.caps.object_mut(reply.obj) else { return None };
-        *waiting = None;
-        let Object::Endpoint(endpoint, _) = t.caps.object_mut(ep.obj) else { return None };
-        endpoint.queue_receiver(me);
-        let server = t.current_mut();
-        server.state = State::Receiving { ep: ep.obj };
-        server.reply_slot = reply_at.slot;
-        let client = t.thread(caller);
-        client.msg = Msg::from_regs(0, r);
-        client.state = State::Ready;
-        client.result = Ok(());
-        let priority = client.priority;
-        t.sched.handoff(caller, priority);
-        t.plan_switch(caller)
-    })?;
-    switch(plan);
-    Some(resumed(r, true))
+    }
+    // Used up: it answers nothing more. It stays in the slot for the next call to reuse.
+    let Object::Reply { caller: waiting } = t.caps.object_mut(reply.obj) else { return None };
+    *waiting = None;
+    let Object::Endpoint(endpoint, _) = t.caps.object_mut(ep.obj) else { return None };
+    endpoint.queue_receiver(me);
+    let server = t.current_mut();
+    server.state = State::Receiving { ep: ep.obj };
+    server.reply_slot = reply_at.slot;
+    t.thread(caller).deliver(&Msg::from_regs(0, r));
+    t.ready_for_handoff(caller);
+    t.sched.handoff(caller, priority);
+    Some(caller)
 }

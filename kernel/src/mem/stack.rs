@@ -3,6 +3,7 @@
 
 use super::layout::{StackSlot, PAGE_SIZE, STACK_SIZE, STACK_SLOTS};
 use super::paging::{self, KERNEL_DATA};
+use crate::arch::frame::{TrapFrame, FRAME_SIZE};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -11,6 +12,28 @@ use x86_64::instructions::interrupts::without_interrupts;
 pub struct KernelStack {
     pub slot: usize,
     pub top: u64,
+}
+
+impl KernelStack {
+    /// Where the thread's user registers are saved: the [`TrapFrame`] at the top of the
+    /// stack, which every entry from user mode pushes there.
+    pub fn frame_address(&self) -> u64 {
+        self.top - FRAME_SIZE as u64
+    }
+
+    /// The thread's saved user registers, for another thread to write (a message, a status)
+    /// while this stack's thread is off the CPU.
+    ///
+    /// # Safety
+    /// No other reference to the frame may be live: the stack's thread must be off the CPU
+    /// and resume straight from the frame, so that no kernel code of its own is suspended on
+    /// this stack holding a borrow of it (as a blocked system call's arguments would be).
+    pub unsafe fn frame_mut(&mut self) -> &mut TrapFrame {
+        // SAFETY: the frame lies in the mapped top page of the stack, 8-byte aligned (the top
+        // is 16-byte aligned, the frame a multiple of 16 bytes); the caller guarantees that
+        // nothing else refers to it, and `&mut self` that no other accessor does.
+        unsafe { &mut *(self.frame_address() as *mut TrapFrame) }
+    }
 }
 
 /// One bit per slot, set while the slot is in use.

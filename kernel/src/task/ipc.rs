@@ -1,14 +1,16 @@
 //! Moving messages between threads: send, call, receive, reply, and notifications.
 //!
-//! A message goes straight from one thread to the other: registers through the threads'
-//! `Msg`, buffer words and capabilities from one IPC buffer page to the other through the
-//! physical window. A sender that finds no receiver queues on the endpoint with its message
-//! (and vice versa); whoever comes second does the transfer. A call that reaches a waiting
-//! server whose priority is not lower than the caller's switches to it directly; so does a
-//! reply-and-receive to a caller that is not lower. The register-only cases go through
-//! `fastpath.rs` first.
+//! A message goes straight from one thread to the other: registers into the receiver's saved
+//! trap frame (a blocked thread resumes from it: `Thread::deliver`), buffer words and
+//! capabilities from one IPC buffer page to the other through the physical window. A sender
+//! that finds no receiver queues on the endpoint with its message in its `Msg` (and vice
+//! versa); whoever comes second does the transfer. A call that reaches a waiting server whose
+//! priority is not lower than the caller's switches to it directly; so does a
+//! reply-and-receive to a caller that is not lower. Handlers never switch themselves: they
+//! return what the calling thread does next ([`Next`]), which the system call's exit puts
+//! into effect. The register-only cases go through `ipc::fastpath` first.
 
-use super::table::{reschedule, with, Leave, Msg, State, Tasks};
+use super::table::{with, Msg, Next, State, Tasks};
 use crate::cap::At;
 use crate::ipc::{Endpoint, Notification};
 use crate::mem::phys_to_virt;
@@ -29,13 +31,6 @@ pub enum Mode {
     Send,
     NonBlocking,
     Call,
-}
-
-/// What the calling thread does after the bookkeeping, outside the lock.
-enum Next {
-    Return,
-    Block,
-    Handoff(Tid),
 }
 
 fn write_message(r: &mut Regs, msg: &Msg) {
@@ -99,13 +94,6 @@ fn transfer(t: &mut Tasks, from: Tid, to: Tid, info: MsgInfo, grant: bool) -> Ms
     MsgInfo { caps, ..info }
 }
 
-/// Makes thread `tid` runnable with `result` without queueing it: the caller switches to it.
-fn ready_for_handoff(t: &mut Tasks, tid: Tid) {
-    let thread = t.thread(tid);
-    thread.state = State::Ready;
-    thread.result = Ok(());
-}
-
 /// Empties a receive's reply slot: it may hold an old reply capability, which goes (its
 /// caller, if still waiting, gets `ObjectGone`); anything else there is refused.
 fn clear_reply_slot(t: &mut Tasks, at: At) -> Result<(), Error> {
@@ -131,14 +119,9 @@ fn make_reply(t: &mut Tasks, server: Tid, caller: Tid) {
 }
 
 /// `Send`, `NbSend` and `Call` on an endpoint; `Send` and `NbSend` on a reply capability.
-pub fn send(r: &mut Regs, mode: Mode) -> Result<(), Error> {
-    if mode == Mode::Call {
-        if let Some(result) = crate::ipc::fastpath::call(r) {
-            return result;
-        }
-    }
+pub fn send(r: &mut Regs, mode: Mode) -> Result<Next, Error> {
     let info = MsgInfo::decode(r[1])?;
-    let next = with(|t| {
+    with(|t| {
         let at = t.slot(r[0])?;
         let cap = t.caps.get(at)?;
         if cap.kind == Kind::Reply && mode != Mode::Call {
@@ -170,21 +153,20 @@ pub fn send(r: &mut Regs, mode: Mode) -> Result<(), Error> {
             return Ok(Next::Block);
         };
         let delivered = transfer(t, me, rx, info, info.caps > 0);
-        t.thread(rx).msg = Msg { info: delivered.encode(), ..msg };
+        t.thread(rx).deliver(&Msg { info: delivered.encode(), ..msg });
         if mode != Mode::Call {
             t.wake(rx, Ok(()));
             return Ok(Next::Return);
         }
         make_reply(t, rx, me);
         if t.threads[&rx].priority >= t.current().priority {
-            ready_for_handoff(t, rx);
+            t.ready_for_handoff(rx);
             Ok(Next::Handoff(rx))
         } else {
             t.wake(rx, Ok(()));
             Ok(Next::Block)
         }
-    })?;
-    finish(r, next, mode == Mode::Call)
+    })
 }
 
 /// Answers the call the reply capability in `at` stands for, and uses the capability up.
@@ -199,49 +181,43 @@ fn reply(t: &mut Tasks, at: At, info: MsgInfo, msg: Msg) -> Result<Option<Tid>, 
     t.delete(at)?;
     let Some(c) = caller else { return Ok(None) };
     let delivered = transfer(t, t.running, c, info, info.caps > 0);
-    t.thread(c).msg = Msg { badge: 0, info: delivered.encode(), ..msg };
-    ready_for_handoff(t, c);
+    t.thread(c).deliver(&Msg { badge: 0, info: delivered.encode(), ..msg });
+    t.ready_for_handoff(c);
     Ok(Some(c))
 }
 
 /// `Recv`: waits on an endpoint for a message.
-pub fn recv(r: &mut Regs) -> Result<(), Error> {
-    receive(r, None)
+pub fn recv(r: &mut Regs) -> Result<Next, Error> {
+    with(|t| receive(t, r, None))
 }
 
 /// `ReplyRecv`: answers the call in the reply slot (if there is one), then receives.
-pub fn reply_recv(r: &mut Regs) -> Result<(), Error> {
-    if let Some(result) = crate::ipc::fastpath::reply_recv(r) {
-        return result;
-    }
+pub fn reply_recv(r: &mut Regs) -> Result<Next, Error> {
     let info = MsgInfo::decode(r[1])?;
     let (_, reply_slot) = split_slot_pair(r[0]);
-    let caller = with(|t| {
+    with(|t| {
         let at = t.slot(reply_slot)?;
-        match t.caps.get(at) {
-            Err(_) => Ok(None),
-            Ok(_) => reply(t, at, info, Msg::from_regs(0, r)),
-        }
-    })?;
-    receive(r, caller)
+        let caller = match t.caps.get(at) {
+            Err(_) => None,
+            Ok(_) => reply(t, at, info, Msg::from_regs(0, r))?,
+        };
+        receive(t, r, caller)
+    })
 }
 
 /// Receives on the endpoint in `r[0]`; `answered` is a caller just given its reply, to be
 /// switched to if this thread blocks and the caller's priority is not lower.
-fn receive(r: &mut Regs, answered: Option<Tid>) -> Result<(), Error> {
+fn receive(t: &mut Tasks, r: &mut Regs, answered: Option<Tid>) -> Result<Next, Error> {
     let (ep_slot, reply_slot) = split_slot_pair(r[0]);
-    let next = with(|t| {
-        let result = receive_locked(t, r, ep_slot, reply_slot);
-        let Some(c) = answered else { return result };
-        match result {
-            Ok(Next::Block) if t.threads[&c].priority >= t.current().priority => Ok(Next::Handoff(c)),
-            other => {
-                t.wake(c, Ok(()));
-                other
-            }
+    let result = receive_locked(t, r, ep_slot, reply_slot);
+    let Some(c) = answered else { return result };
+    match result {
+        Ok(Next::Block) if t.threads[&c].priority >= t.current().priority => Ok(Next::Handoff(c)),
+        other => {
+            t.wake(c, Ok(()));
+            other
         }
-    })?;
-    finish(r, next, true)
+    }
 }
 
 fn receive_locked(t: &mut Tasks, r: &mut Regs, ep_slot: u64, reply_slot: u64) -> Result<Next, Error> {
@@ -276,32 +252,6 @@ fn receive_locked(t: &mut Tasks, r: &mut Regs, ep_slot: u64, reply_slot: u64) ->
     Ok(Next::Return)
 }
 
-/// Leaves the CPU as `next` says; when the thread runs again, returns its result, with the
-/// message it was given in the registers if `gets_message`.
-fn finish(r: &mut Regs, next: Next, gets_message: bool) -> Result<(), Error> {
-    match next {
-        Next::Return => {
-            super::table::preempt_if_outranked();
-            return Ok(());
-        }
-        Next::Block => reschedule(Leave::Block),
-        Next::Handoff(tid) => reschedule(Leave::Handoff(tid)),
-    }
-    resumed(r, gets_message)
-}
-
-/// For a thread that blocked in IPC and runs again: its result, and the message it was given
-/// in the registers if `gets_message`.
-pub fn resumed(r: &mut Regs, gets_message: bool) -> Result<(), Error> {
-    with(|t| {
-        let thread = t.current();
-        if gets_message && thread.result.is_ok() {
-            write_message(r, &thread.msg);
-        }
-        thread.result
-    })
-}
-
 fn notification_message(bits: u64) -> Msg {
     Msg { badge: bits, info: MsgInfo::new(LABEL_NOTIFICATION, 0, 0).encode(), words: [0; MSG_REGS] }
 }
@@ -318,7 +268,7 @@ fn take_bound_bits(t: &mut Tasks) -> Option<u64> {
 pub fn signal_object(t: &mut Tasks, obj: u32, bits: u64) {
     let n = notification(t, obj);
     if let Some((tid, bits)) = n.signal(bits) {
-        t.thread(tid).msg.badge = bits;
+        t.thread(tid).deliver_bits(bits);
         t.wake(tid, Ok(()));
         return;
     }
@@ -326,7 +276,7 @@ pub fn signal_object(t: &mut Tasks, obj: u32, bits: u64) {
     if let State::Receiving { ep } = t.threads[&b].state {
         let bits = notification(t, obj).take();
         endpoint(t, ep).remove(b);
-        t.thread(b).msg = notification_message(bits);
+        t.thread(b).deliver(&notification_message(bits));
         t.wake(b, Ok(()));
     }
 }
@@ -337,14 +287,12 @@ pub fn signal(r: &mut Regs) -> Result<(), Error> {
         let cap = t.caps.lookup(t.slot(r[0])?, Kind::Notification, Rights::WRITE)?;
         signal_object(t, cap.obj, if cap.badge != 0 { cap.badge } else { 1 });
         Ok(())
-    })?;
-    super::table::preempt_if_outranked();
-    Ok(())
+    })
 }
 
 /// `NtfnWait`: the pending bits, waiting for some if there are none.
-pub fn wait(r: &mut Regs) -> Result<(), Error> {
-    let next = with(|t| {
+pub fn wait(r: &mut Regs) -> Result<Next, Error> {
+    with(|t| {
         let cap = t.caps.lookup(t.slot(r[0])?, Kind::Notification, Rights::READ)?;
         let me = t.running;
         match notification(t, cap.obj).wait(me) {
@@ -357,14 +305,6 @@ pub fn wait(r: &mut Regs) -> Result<(), Error> {
                 Ok(Next::Block)
             }
         }
-    })?;
-    if let Next::Return = next {
-        return Ok(());
-    }
-    reschedule(Leave::Block);
-    with(|t| {
-        r[0] = t.current().msg.badge;
-        t.current().result
     })
 }
 
@@ -400,7 +340,7 @@ pub fn send_fault(t: &mut Tasks, ep: u32, msg: Msg) {
     thread.msg = msg;
     match endpoint(t, ep).take_receiver() {
         Some(rx) => {
-            t.thread(rx).msg = msg;
+            t.thread(rx).deliver(&msg);
             t.wake(rx, Ok(()));
             t.current_mut().state = State::Faulted;
         }

@@ -469,7 +469,7 @@ pub fn on_irq(line: u8) -> bool {
         let Some((ntfn, badge)) = t.irq_bound[line as usize] else { return false };
         pic::mask(line);
         msg::signal_object(t, ntfn, badge.max(1));
-        t.preempt
+        super::table::preempt_pending()
     })
 }
 

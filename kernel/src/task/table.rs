@@ -99,12 +99,16 @@ pub struct Thread {
     pub io: bool,
     /// None for the idle thread, which runs on the boot stack.
     kstack: Option<KernelStack>,
-    /// The saved kernel stack pointer while the thread is off the CPU.
+    /// The saved kernel stack pointer while the thread is off the CPU inside the kernel.
     context: u64,
+    /// Off the CPU with nothing of its own suspended in the kernel: it resumes straight from
+    /// the trap frame at the top of its kernel stack, which wakers write its results into.
+    /// A thread blocked in IPC is always so; one switched away inside the kernel (sleeping,
+    /// preempted by an interrupt, new) resumes from `context` instead.
+    in_frame: bool,
     pub state: State,
+    /// The message it offers while queued as a sender, or its fault message.
     pub msg: Msg,
-    /// The status a blocking call returns with once woken.
-    pub result: Result<(), Error>,
     /// Physical address of the thread's IPC buffer page.
     pub ipc_buffer: u64,
     /// The notification bound to the thread (its `Recv` also takes signals).
@@ -117,6 +121,53 @@ pub struct Thread {
 }
 
 impl Thread {
+    /// The saved user registers of a thread that resumes from its frame; None for one that
+    /// resumes inside the kernel (its registers are the business of its suspended code).
+    fn frame_mut(&mut self) -> Option<&mut TrapFrame> {
+        if !self.in_frame {
+            return None;
+        }
+        let stack = self.kstack.as_mut()?;
+        // SAFETY: `in_frame` says the thread is off the CPU with nothing suspended on its
+        // stack: the system call that blocked it returned, dropping its borrow of the frame,
+        // before the CPU left it, and it is cleared before the thread runs again.
+        Some(unsafe { stack.frame_mut() })
+    }
+
+    /// Whether the thread, off the CPU, resumes straight from its trap frame.
+    pub fn resumes_from_frame(&self) -> bool {
+        self.in_frame
+    }
+
+    /// Gives a blocked thread the message it receives (or the answer it waits for): badge,
+    /// info and words in its argument registers, as its system call returns them.
+    pub fn deliver(&mut self, msg: &Msg) {
+        debug_assert!(self.in_frame, "a message for a thread that does not resume from its frame");
+        if let Some(frame) = self.frame_mut() {
+            let [w0, w1, w2, w3] = msg.words;
+            frame.args = [msg.badge, msg.info, w0, w1, w2, w3];
+        }
+    }
+
+    /// Gives a thread blocked in `NtfnWait` the bits it waited for.
+    pub fn deliver_bits(&mut self, bits: u64) {
+        debug_assert!(self.in_frame, "bits for a thread that does not resume from its frame");
+        if let Some(frame) = self.frame_mut() {
+            frame.args[0] = bits;
+        }
+    }
+
+    /// Sets the status the blocked system call returns with, for a thread resuming from its
+    /// frame; the others (sleeping, joining, new) have no status to receive.
+    fn set_status(&mut self, result: Result<(), Error>) {
+        if let Some(frame) = self.frame_mut() {
+            frame.rax = match result {
+                Ok(()) => 0,
+                Err(e) => e.code(),
+            };
+        }
+    }
+
     /// How the process of a faulted thread ends: its fault message's first word is the vector.
     fn fault_status(&self) -> ExitStatus {
         ExitStatus::Faulted(self.msg.words[0] as u8)
@@ -132,9 +183,9 @@ impl Thread {
             io: false,
             kstack,
             context,
+            in_frame: false,
             state: State::New,
             msg: Msg::default(),
-            result: Ok(()),
             ipc_buffer: 0,
             bound: None,
             reply_slot: 0,
@@ -265,8 +316,6 @@ pub struct Tasks {
     next_id: u64,
     remains: Option<Remains>,
     started: bool,
-    /// Set by a wake-up that outranks the running thread: switch before returning to user.
-    pub preempt: bool,
     /// Processes to end once the current disposal is done, and how: faulted ones whose
     /// fault endpoint went away, created ones whose last handle went before they started.
     ending: Vec<(Pid, ExitStatus)>,
@@ -276,6 +325,19 @@ pub struct Tasks {
 
 /// Whether `Tasks::remains` holds something: every switch checks, most find nothing.
 static HAS_REMAINS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Set by a wake-up that outranks the running thread: switch before returning to user. Kept
+/// outside the lock so that a system call's exit reads it with one load.
+static PREEMPT: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether a wake-up since the last switch outranked the running thread.
+pub fn preempt_pending() -> bool {
+    PREEMPT.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+fn take_preempt() -> bool {
+    PREEMPT.swap(false, core::sync::atomic::Ordering::Relaxed)
+}
 
 static TASKS: Mutex<Tasks> = Mutex::new(Tasks {
     sched: Scheduler::new(),
@@ -288,13 +350,20 @@ static TASKS: Mutex<Tasks> = Mutex::new(Tasks {
     next_id: 1,
     remains: None,
     started: false,
-    preempt: false,
     ending: Vec::new(),
     irq_bound: [None; 16],
 });
 
 pub fn with<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
     interrupts::without_interrupts(|| f(&mut TASKS.lock()))
+}
+
+/// As [`with`], on a path where interrupts are known to be off already (a system call's:
+/// `syscall` clears IF), so there is no flag to save and restore.
+#[inline]
+pub fn with_entry<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
+    debug_assert!(!interrupts::are_enabled(), "with_entry with interrupts on");
+    f(&mut TASKS.lock())
 }
 
 impl Tasks {
@@ -349,10 +418,10 @@ impl Tasks {
             return;
         }
         thread.state = State::Ready;
-        thread.result = result;
+        thread.set_status(result);
         let prio = thread.priority;
         if self.sched.ready(tid, prio) {
-            self.preempt = true;
+            PREEMPT.store(true, core::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -643,22 +712,48 @@ pub enum Leave {
     Handoff(Tid),
 }
 
+/// What a system call's handler decided the calling thread does next, put into effect as
+/// the system call leaves the kernel ([`leave`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Back to user mode with its results (unless a wake-up outranked it meanwhile).
+    Return,
+    /// It blocked: the scheduler chooses who runs.
+    Block,
+    /// It blocked, and hands the CPU to this thread (ready, not queued), past the run queue.
+    Handoff(Tid),
+}
+
+impl Tasks {
+    /// The thread to run after the running one leaves the CPU as `leave` says.
+    fn choose(&mut self, leave: Leave) -> Tid {
+        PREEMPT.store(false, core::sync::atomic::Ordering::Relaxed);
+        match leave {
+            Leave::Yield => self.sched.yield_now(),
+            Leave::Preempt => self.sched.preempt(),
+            Leave::Block => self.sched.block(),
+            Leave::Handoff(tid) => {
+                let prio = self.threads[&tid].priority;
+                self.sched.handoff(tid, prio);
+                Some(tid)
+            }
+        }
+        .unwrap_or(IDLE)
+    }
+
+    /// Makes a blocked thread ready without queueing it: the running thread hands it the CPU.
+    pub fn ready_for_handoff(&mut self, tid: Tid) {
+        let thread = self.thread(tid);
+        thread.state = State::Ready;
+        thread.set_status(Ok(()));
+    }
+}
+
 /// Puts the next thread on the CPU, if that is another thread; returns when the calling
 /// thread runs again. Takes the lock itself: call it without holding it.
 pub fn reschedule(leave: Leave) {
     let plan = with(|t| {
-        t.preempt = false;
-        let next = match leave {
-            Leave::Yield => t.sched.yield_now(),
-            Leave::Preempt => t.sched.preempt(),
-            Leave::Block => t.sched.block(),
-            Leave::Handoff(tid) => {
-                let prio = t.threads[&tid].priority;
-                t.sched.handoff(tid, prio);
-                Some(tid)
-            }
-        }
-        .unwrap_or(IDLE);
+        let next = t.choose(leave);
         t.plan_switch(next)
     });
     if let Some(plan) = plan {
@@ -666,10 +761,53 @@ pub fn reschedule(leave: Leave) {
     }
 }
 
+/// Leaves the kernel at the end of a system call whose handler decided `next`: returns the
+/// exit word for the entry stub (see [`Switch::exit_word`]) — the caller's own frame, or
+/// that of the thread that runs instead, whose system call returns then. A thread that
+/// resumes inside the kernel is resumed there instead, and this does not return.
+pub fn leave(next: Next, frame: &mut TrapFrame) -> u64 {
+    // The thread's own frame, as the entry stub saved it: a system call's, at a RIP the
+    // CPU gave (in user memory, so canonical), fit for `sysret`.
+    let own = frame as *mut TrapFrame as u64;
+    if next == Next::Return && !preempt_pending() {
+        return own;
+    }
+    let plan = with_entry(|t| {
+        let leave = match next {
+            Next::Return => Leave::Preempt,
+            Next::Block => Leave::Block,
+            Next::Handoff(tid) => Leave::Handoff(tid),
+        };
+        let to = t.choose(leave);
+        t.leave_for(to)
+    });
+    match plan {
+        None => own,
+        Some(plan) => plan.enter(),
+    }
+}
+
+/// The entry stub's word for returning to user mode from `frame`: its address, with bit 0
+/// set when `sysret` cannot be used. `sysret` to a non-canonical RIP faults in kernel mode
+/// (on Intel), on the user's stack; RIP comes from the CPU and user memory ends below the last
+/// canonical page, so this never happens today, but a frame written in place could.
+pub fn exit_word(frame: &TrapFrame) -> u64 {
+    let address = frame as *const TrapFrame as u64;
+    address | u64::from(frame.rip >= ipc::layout::USER_END || frame.vector != syscall::SYSCALL_VECTOR)
+}
+
+/// Where a planned switch resumes the incoming thread.
+enum Target {
+    /// Inside the kernel, from this saved kernel context.
+    Stack(u64),
+    /// In user mode, from its trap frame: the exit word for it.
+    Frame(u64),
+}
+
 /// A switch decided under the lock, to be made after it is released.
 pub struct Switch {
     save: *mut u64,
-    load: u64,
+    to: Target,
     root: u64,
     kstack_top: Option<u64>,
     io: Option<*const crate::arch::gdt::IoBitmap>,
@@ -677,7 +815,7 @@ pub struct Switch {
 
 impl Tasks {
     /// Makes `next` the running thread in the table; returns what [`switch`] must do, or
-    /// None if `next` is already running.
+    /// None if `next` is already running. The running thread keeps its kernel context.
     pub fn plan_switch(&mut self, next: Tid) -> Option<Switch> {
         let prev = self.running;
         if next == prev {
@@ -685,46 +823,89 @@ impl Tasks {
         }
         self.running = next;
         let save: *mut u64 = &mut self.thread(prev).context;
-        let thread = &self.threads[&next];
-        let io = match thread.io {
-            true => self.processes.get(&thread.pid).and_then(|p| p.io_bitmap.as_deref().map(|b| b as *const _)),
+        let thread = self.thread(next);
+        let to = match thread.frame_mut() {
+            Some(frame) => Target::Frame(exit_word(frame)),
+            None => Target::Stack(thread.context),
+        };
+        thread.in_frame = false;
+        let (root, kstack_top, io, pid) = (thread.root, thread.kstack.as_ref().map(|s| s.top), thread.io, thread.pid);
+        let io = match io {
+            true => self.processes.get(&pid).and_then(|p| p.io_bitmap.as_deref().map(|b| b as *const _)),
             false => None,
         };
-        Some(Switch {
-            save,
-            load: thread.context,
-            root: thread.root,
-            kstack_top: thread.kstack.as_ref().map(|s| s.top),
-            io,
-        })
+        Some(Switch { save, to, root, kstack_top, io })
+    }
+
+    /// As [`Tasks::plan_switch`], for a running thread that leaves the kernel by its trap
+    /// frame: it resumes from the frame (whoever wakes it writes its results there), so
+    /// nothing of its kernel context is kept.
+    pub fn leave_for(&mut self, next: Tid) -> Option<Switch> {
+        if next == self.running {
+            return None;
+        }
+        self.current_mut().in_frame = true;
+        self.plan_switch(next)
+    }
+}
+
+/// The page-table root installed on this CPU (0 until the first switch installs one).
+static ROOT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+impl Switch {
+    /// Installs the incoming thread's kernel stack, I/O permissions and address space.
+    fn install(&self) {
+        if let Some(top) = self.kstack_top {
+            syscall::set_kernel_stack(top);
+        }
+        // SAFETY: the bitmap is boxed in a live process's entry, which is only removed after
+        // its thread has left the CPU (and this switch installs another one before that).
+        crate::arch::gdt::set_io_bitmap(self.io.map(|b| unsafe { &*b }));
+        use core::sync::atomic::Ordering::Relaxed;
+        if ROOT.load(Relaxed) != self.root {
+            ROOT.store(self.root, Relaxed);
+            // SAFETY: `root` is the kernel's table or that of a live process (its space is
+            // freed only after its thread is off the CPU for good); all share the kernel half,
+            // where this code and stack are.
+            unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(self.root)), Cr3Flags::empty()) };
+        }
+    }
+
+    /// Makes the switch for a running thread that resumes from its frame (see
+    /// [`Tasks::leave_for`]): returns the incoming thread's exit word for the entry stub, or
+    /// resumes it inside the kernel and does not return.
+    pub fn enter(self) -> u64 {
+        self.install();
+        match self.to {
+            Target::Frame(exit) => exit,
+            // SAFETY: `context` is the incoming thread's saved kernel context; interrupts are
+            // off; its stack and space were installed above. The outgoing thread resumes from
+            // its frame, so nothing on this stack is needed again.
+            Target::Stack(context) => unsafe { switch::enter_context(context) },
+        }
     }
 }
 
 /// Makes a planned switch: the incoming thread's kernel stack, I/O permissions and address
-/// space, then its saved context. Returns when the calling thread runs again.
+/// space, then its saved context or frame. Returns when the calling thread runs again.
 pub fn switch(plan: Switch) {
-    if let Some(top) = plan.kstack_top {
-        syscall::set_kernel_stack(top);
+    plan.install();
+    match plan.to {
+        // SAFETY: `save` points into the outgoing thread's boxed entry, which stays in the
+        // table until the next thread frees it in `finish_switch`, after this switch;
+        // `context` is the incoming thread's saved context; interrupts are off; its stack and
+        // space are installed above.
+        Target::Stack(context) => unsafe { switch::switch_context(plan.save, context) },
+        // SAFETY: as above; the frame is the one at the top of the incoming thread's stack,
+        // which resumes from it with nothing of its own suspended below (`in_frame`).
+        Target::Frame(exit) => unsafe { switch::switch_to_frame(plan.save, exit & !1) },
     }
-    // SAFETY: the bitmap is boxed in a live process's entry, which is only removed after its
-    // thread has left the CPU (and this switch installs another one before that).
-    crate::arch::gdt::set_io_bitmap(plan.io.map(|b| unsafe { &*b }));
-    if Cr3::read_raw().0.start_address().as_u64() != plan.root {
-        // SAFETY: `root` is the kernel's table or that of a live process (its space is freed
-        // only after its thread is off the CPU for good); all share the kernel half, where
-        // this code and stack are.
-        unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(plan.root)), Cr3Flags::empty()) };
-    }
-    // SAFETY: `save` points into the outgoing thread's boxed entry, which stays in the table
-    // until the next thread frees it in `finish_switch`, after this switch; `load` is the
-    // incoming thread's saved context; interrupts are off; its stack and space are set above.
-    unsafe { switch::switch_context(plan.save, plan.load) };
     finish_switch();
 }
 
 /// Switches if a wake-up during the system call outranked the running thread.
 pub fn preempt_if_outranked() {
-    if with(|t| t.preempt) {
+    if preempt_pending() {
         reschedule(Leave::Preempt);
     }
 }
@@ -853,7 +1034,7 @@ pub fn on_timer_tick(from_user: bool) {
             }
         }
         let tick = t.sched.tick();
-        let outranked = core::mem::take(&mut t.preempt);
+        let outranked = take_preempt();
         (outranked || tick) && (from_user || t.running == IDLE)
     });
     if switch {

@@ -36,11 +36,41 @@ core::arch::global_asm!(
     "seam_thread_start:",
     "  call seam_thread_started",
     "  jmp seam_trap_return",
+    "",
+    // rdi: where to save the outgoing RSP; rsi: the incoming thread's trap frame. The
+    // incoming thread has nothing suspended on its kernel stack: it leaves for user mode from
+    // the frame at the stack's top, after the switch is finished on the stack below it.
+    ".global seam_switch_to_frame",
+    "seam_switch_to_frame:",
+    "  pushq %rbp",
+    "  pushq %rbx",
+    "  pushq %r12",
+    "  pushq %r13",
+    "  pushq %r14",
+    "  pushq %r15",
+    "  movq %rsp, (%rdi)",
+    "  movq %rsi, %rsp",
+    "  call seam_thread_started",
+    "  jmp seam_trap_return",
+    "",
+    // rdi: the incoming RSP. The outgoing thread keeps nothing on its kernel stack.
+    ".global seam_enter_context",
+    "seam_enter_context:",
+    "  movq %rdi, %rsp",
+    "  popq %r15",
+    "  popq %r14",
+    "  popq %r13",
+    "  popq %r12",
+    "  popq %rbx",
+    "  popq %rbp",
+    "  ret",
     options(att_syntax)
 );
 
 extern "C" {
     fn seam_switch_context(save_rsp: *mut u64, load_rsp: u64);
+    fn seam_switch_to_frame(save_rsp: *mut u64, frame: u64);
+    fn seam_enter_context(load_rsp: u64) -> !;
     fn seam_thread_start();
 }
 
@@ -60,6 +90,33 @@ pub unsafe fn switch_context(save_rsp: *mut u64, load_rsp: u64) {
     // SAFETY: obligations 1–3 are the caller's; the assembly saves and restores every
     // register the C ABI asks a callee to preserve.
     unsafe { seam_switch_context(save_rsp, load_rsp) }
+}
+
+/// As [`switch_context`], but the incoming thread resumes in user mode from the trap frame
+/// at `frame` (the top of its kernel stack), by the interrupt return path. Returns when some
+/// thread switches back to this one.
+///
+/// # Safety
+/// As [`switch_context`], with obligation 2 replaced: `frame` must be the trap frame at the
+/// top of the incoming thread's kernel stack, holding a user-mode state to resume (one saved
+/// by an entry from user mode, or written in its shape), with nothing of that thread's
+/// suspended below it.
+pub unsafe fn switch_to_frame(save_rsp: *mut u64, frame: u64) {
+    // SAFETY: the caller's obligations; the assembly saves the callee-saved registers as
+    // `seam_switch_context` does, and leaves through `seam_trap_return`, which pops the frame.
+    unsafe { seam_switch_to_frame(save_rsp, frame) }
+}
+
+/// Resumes the thread whose kernel context is at `load_rsp`, saving nothing of the running
+/// one: the caller's kernel stack is abandoned where it is.
+///
+/// # Safety
+/// As [`switch_context`]'s obligations 2 and 3; and nothing on the running kernel stack may
+/// be needed again: the running thread either resumes from its trap frame or never runs.
+pub unsafe fn enter_context(load_rsp: u64) -> ! {
+    // SAFETY: the caller's obligations; the assembly restores what `seam_switch_context`
+    // saved and returns into it.
+    unsafe { seam_enter_context(load_rsp) }
 }
 
 /// Prepares a new thread's kernel stack, whose top is `top`, so that switching to it enters

@@ -14,7 +14,6 @@
 use super::frame::{TrapFrame, FRAME_SIZE};
 use super::gdt;
 use core::cell::UnsafeCell;
-use ipc::layout::USER_END;
 use x86_64::registers::model_specific::{Efer, EferFlags, GsBase, KernelGsBase, LStar, SFMask, Star};
 use x86_64::registers::rflags::RFlags;
 use x86_64::VirtAddr;
@@ -96,6 +95,10 @@ core::arch::global_asm!(
     "  swapgs",
     "  movq %rsp, %gs:{user_rsp}",
     "  movq %gs:{kernel_rsp}, %rsp",
+    // The user's RFLAGS, made fit to return to once here (by `sysret` or `iretq`): only the
+    // bits user code may hold, interrupts on, bit 1 set.
+    "  andl ${user_flags}, %r11d",
+    "  orl ${entry_flags}, %r11d",
     // The frame, top down, as an interrupt from user mode would leave it.
     "  pushq ${user_ss}",
     "  pushq %gs:{user_rsp}",
@@ -107,9 +110,11 @@ core::arch::global_asm!(
     super::frame::push_general_registers!(),
     "  movq %rsp, %rdi",
     "  call seam_syscall_dispatch",
-    // A non-zero answer means the frame cannot be returned to with sysret.
-    "  testq %rax, %rax",
-    "  jnz seam_trap_return",
+    // The answer is the frame to leave by: this thread's, or that of the thread the call
+    // switched to. Bit 0 set means it cannot be returned to with sysret.
+    "  btrq $0, %rax",
+    "  movq %rax, %rsp",
+    "  jc seam_trap_return",
     "  popq %rdi",
     "  popq %rsi",
     "  popq %rdx",
@@ -137,6 +142,8 @@ core::arch::global_asm!(
     user_ss = const 0x1b, // user data selector | RPL 3, checked in `check_selectors`
     user_cs = const 0x23, // user code selector | RPL 3
     vector = const SYSCALL_VECTOR,
+    user_flags = const USER_FLAGS,
+    entry_flags = const RFlags::INTERRUPT_FLAG.bits() | 0x2,
     options(att_syntax)
 );
 
@@ -146,17 +153,11 @@ pub fn check_selectors() {
     assert!(s.user_data.0 == 0x1b && s.user_code.0 == 0x23, "user selectors moved in the GDT: {s:?}");
 }
 
+/// Runs the system call in `frame` and returns the exit word: the address of the frame to
+/// leave by, with bit 0 set when it must be left by `iretq` (`crate::task::exit_word`).
 #[no_mangle]
 extern "C" fn seam_syscall_dispatch(frame: &mut TrapFrame) -> u64 {
-    frame.rax = match crate::syscall::dispatch(frame.rax, &mut frame.args) {
-        Ok(()) => 0,
-        Err(e) => e.code(),
-    };
-    frame.rflags = user_rflags(frame.rflags);
-    // `sysret` to a non-canonical RIP faults in kernel mode (on Intel), on the user's stack.
-    // RIP comes from the CPU and user memory ends below the last canonical page, so this
-    // never happens today; the check keeps it so when frames get edited.
-    u64::from(frame.rip >= USER_END)
+    crate::syscall::handle(frame)
 }
 
 const _: () = assert!(FRAME_SIZE == 22 * 8);
