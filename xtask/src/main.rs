@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod bench;
+mod breakdown;
 mod converse;
 mod peer;
 mod plot;
@@ -149,6 +150,10 @@ struct BenchArgs {
     /// Seconds each guest may run before it is stopped.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
+    /// Instead of timing, step through one of each IPC operation under gdb and say where its
+    /// instructions go, function by function (needs gdb).
+    #[arg(long, conflicts_with_all = ["peer", "json", "plot"])]
+    breakdown: bool,
 }
 
 #[derive(Args)]
@@ -197,6 +202,7 @@ fn main() -> anyhow::Result<()> {
             qemu::run_interactive(&machine, images.get(firmware), &args.qemu_args)?;
         }
         Command::Test(args) => test::run(&args)?,
+        Command::Bench(args) if args.breakdown => breakdown::run(20_000)?,
         Command::Bench(args) => bench::run(&args)?,
         Command::Gdb(args) => {
             let firmware = if args.uefi { Firmware::Uefi } else { Firmware::Bios };

@@ -13,6 +13,17 @@ use core::fmt;
 /// Iterations run and thrown away before the measured ones.
 pub const WARM_UP: usize = 1_000;
 
+/// The operations `bench breakdown` runs once each between two marks, for
+/// `cargo xtask bench --breakdown`: a figure's name and the message bytes of its call
+/// (`usize::MAX` for the null system call).
+pub const BREAKDOWN: [(&str, usize); 5] = [
+    ("null_syscall", usize::MAX),
+    ("ipc_call_reply_0", 0),
+    ("ipc_call_reply_32", 32),
+    ("ipc_call_reply_64", 64),
+    ("ipc_call_reply_1024", 1024),
+];
+
 /// Payload sizes, in bytes, of the latency-versus-size curve beyond each system's smallest
 /// message: Seam's `ipc_call_reply_<size>` and Linux's `linux_pipe_rtt_<size>`.
 pub const PAYLOAD_SIZES: [usize; 5] = [32, 64, 256, 1024, 4096];

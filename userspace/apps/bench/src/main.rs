@@ -32,7 +32,7 @@ extern crate alloc;
 use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
-use bench_stats::{measure, Line, Summary, PAYLOAD_SIZES};
+use bench_stats::{measure, Line, Summary, BREAKDOWN, PAYLOAD_SIZES};
 use rt::cap::{self, Grant};
 use rt::ipc::cap::{Kind, Rights, Slot, SELF};
 use rt::ipc::layout::PAGE_SIZE;
@@ -80,6 +80,7 @@ fn main(args: rt::Args) -> u64 {
         Some("weather") => return weather_current(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS)),
         Some("gallery") => return gallery_list(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS)),
         Some("compat") => return compat(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS)),
+        Some("breakdown") => return breakdown(),
         _ => {}
     }
     let iters = args.get(0).and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ITERS);
@@ -377,6 +378,60 @@ fn compat(iters: usize) -> u64 {
         }),
     );
     0
+}
+
+/// `bench breakdown`: each operation of [`bench_stats::BREAKDOWN`] once, warmed up, with a call of
+/// [`breakdown_mark`] before and after. `cargo xtask bench --breakdown` boots this under
+/// gdb, steps through what lies between the marks one instruction at a time, and says which
+/// function each instruction belongs to. Nothing is timed here.
+fn breakdown() -> u64 {
+    let run = || -> Result<(), Error> {
+        let ep = cap::create(Kind::Endpoint, 0)?;
+        let frame = cap::create(Kind::Frame, (SHARED_BYTES as u64).div_ceil(PAGE_SIZE))?;
+        let grants =
+            [Grant::new(ep, GIVEN, Rights::READ), Grant::new(frame, GIVEN + 1, Rights::READ.union(Rights::WRITE))];
+        let server = cap::spawn("bench", "ipc-server", PRIORITY_DEFAULT, &grants)?;
+        for (i, (_, size)) in BREAKDOWN.iter().enumerate() {
+            let op = || {
+                if *size == usize::MAX {
+                    let _ = sys::null();
+                    return;
+                }
+                let words = size / 8;
+                for w in MSG_REGS..words {
+                    cap::set_word(w, w as u64);
+                }
+                let m = Msg::new(ECHO, &[1, 2, 3, 4][..words.min(MSG_REGS)]);
+                let _ = sys::call_ep(ep, &Msg { info: MsgInfo::new(ECHO, words, 0).encode(), ..m });
+            };
+            for _ in 0..bench_stats::WARM_UP.min(100) {
+                op();
+            }
+            breakdown_mark(i as u64);
+            op();
+            breakdown_mark(i as u64);
+        }
+        let _ = sys::call_ep(ep, &Msg::new(QUIT, &[]));
+        let _ = sys::wait(server);
+        Ok(())
+    };
+    match run() {
+        Ok(()) => {
+            println!("bench: breakdown done");
+            0
+        }
+        Err(e) => {
+            println!("bench: breakdown failed: {e}");
+            1
+        }
+    }
+}
+
+/// Where `cargo xtask bench --breakdown` starts and stops counting (a breakpoint on it).
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn breakdown_mark(operation: u64) {
+    core::hint::black_box(operation);
 }
 
 /// Answers every call: ECHO with the message it got (the same words, through its own IPC
