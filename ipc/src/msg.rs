@@ -111,10 +111,11 @@ impl MsgInfo {
     }
 }
 
-/// Whether an info word is valid and describes a message wholly in registers (at most
-/// [`MSG_REGS`] words, no capabilities): what the kernel's fast path takes.
-pub const fn is_register_only(word: u64) -> bool {
-    word & 0xffff_ffff <= MSG_REGS as u64
+/// Whether an info word is valid and describes a message of words only (at most
+/// [`MSG_MAX_WORDS`], no capabilities): what the kernel's fast path takes. The low half of
+/// the word is then just the word count: capability count and unknown bits are zero.
+pub const fn is_words_only(word: u64) -> bool {
+    word & 0xffff_ffff <= MSG_MAX_WORDS as u64
 }
 
 /// Two slots in one register (for `Recv` and `ReplyRecv`): the endpoint (or notification)
@@ -153,9 +154,13 @@ mod tests {
         assert_eq!(MsgInfo::new(0, 68, 0).buffer_words(), 64);
         assert_eq!(split_slot_pair(slot_pair(3, 9)), (3, 9));
         assert_eq!(BUFFER_SEND_CAPS_OFFSET, MSG_MAX_WORDS * 8);
-        assert!(is_register_only(MsgInfo::new(9, 4, 0).encode()));
-        assert!(!is_register_only(MsgInfo::new(9, 5, 0).encode()));
-        assert!(!is_register_only(MsgInfo::new(9, 0, 1).encode()));
-        assert!(!is_register_only(1 << 20));
+        assert!(is_words_only(MsgInfo::new(9, 4, 0).encode()));
+        assert!(is_words_only(MsgInfo::new(9, MSG_MAX_WORDS, 0).encode()));
+        assert!(!is_words_only(MsgInfo::new(9, MSG_MAX_WORDS + 1, 0).encode()));
+        assert!(!is_words_only(MsgInfo::new(9, 0, 1).encode()));
+        assert!(!is_words_only(1 << 20));
+        for word in [0, 4, 5, 128, 129, 0x1ff, 1 << 8, 1 << 31, 7 << 32 | 3] {
+            assert_eq!(is_words_only(word), MsgInfo::decode(word).is_ok_and(|i| i.caps == 0), "{word:#x}");
+        }
     }
 }

@@ -8,7 +8,10 @@
 //! `--plot` keep the results.
 
 use crate::artifacts::Builder;
-use crate::qemu::{self, Firmware, Machine, MEMORY};
+use crate::qemu::{self, Firmware, Machine};
+
+/// The guest memory of a benchmark run.
+const BENCH_MEMORY: &str = "1G";
 use crate::{peer, plot, BenchArgs, Peer};
 use anyhow::{bail, Context, Result};
 use bench_stats::PAYLOAD_SIZES;
@@ -265,7 +268,10 @@ fn run_seam(machine: &Machine, args: &BenchArgs) -> Result<Vec<Figure>> {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
-    let mut machine = Machine::new(args.accel, args.vcpus, Firmware::Bios)?;
+    // More memory than the tests boot with: `ipc_scale_1000` runs a thousand processes (each
+    // with its own image, stacks and page tables: about 300 KiB). Memory does not change an
+    // instruction count.
+    let mut machine = Machine::new(args.accel, args.vcpus, Firmware::Bios)?.with_memory(BENCH_MEMORY);
     if !args.no_icount && machine.accel == "tcg" {
         machine = machine.with_icount()?;
     }
@@ -283,7 +289,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         cpu: machine.cpu.into(),
         icount: machine.icount,
         vcpus: machine.smp,
-        memory: MEMORY.into(),
+        memory: BENCH_MEMORY.into(),
         iters: args.iters,
         linux: None,
     };

@@ -79,6 +79,8 @@ pub struct Machine {
     pub smp: u32,
     /// `-icount shift=0`: the guest TSC counts guest instructions (TCG only).
     pub icount: bool,
+    /// Guest memory, as QEMU's `-m` takes it.
+    pub memory: &'static str,
     /// One line saying what runs and why, printed before every boot.
     pub description: String,
 }
@@ -93,7 +95,7 @@ impl Machine {
         // Plain `-cpu host` aborts on some hosts over the arch-capabilities MSR.
         let (accel, cpu) = if kvm { ("kvm", "host,-arch-capabilities") } else { ("tcg", "max") };
         let description = format!("qemu: {firmware:?}, accelerator {accel}, cpu {cpu}, {smp} vCPU, {MEMORY} ({why})",);
-        Ok(Machine { qemu, ovmf, accel, cpu, smp, icount: false, description })
+        Ok(Machine { qemu, ovmf, accel, cpu, smp, icount: false, memory: MEMORY, description })
     }
 
     /// Runs with `-icount shift=0`: one guest instruction per TSC tick at a 1 GHz TSC, so
@@ -105,6 +107,13 @@ impl Machine {
         self.icount = true;
         self.description.push_str(", -icount shift=0");
         Ok(self)
+    }
+
+    /// The same machine with `memory` of guest memory (QEMU's `-m` syntax).
+    pub fn with_memory(mut self, memory: &'static str) -> Machine {
+        self.description = self.description.replace(&format!(", {} (", self.memory), &format!(", {memory} ("));
+        self.memory = memory;
+        self
     }
 
     /// QEMU's version line, e.g. "QEMU emulator version 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)".
@@ -131,7 +140,7 @@ impl Machine {
     /// The machine: memory, CPUs, accelerator, firmware, the exit device, icount.
     fn base_command(&self) -> Command {
         let mut cmd = Command::new(&self.qemu);
-        cmd.args(["-m", MEMORY, "-smp", &self.smp.to_string()])
+        cmd.args(["-m", self.memory, "-smp", &self.smp.to_string()])
             .args(["-accel", self.accel, "-cpu", self.cpu])
             .args(["-no-reboot", "-device"])
             .arg(format!("isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04"));

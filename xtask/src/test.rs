@@ -13,7 +13,8 @@ use crate::usertests::{self, UserCase};
 use crate::TestArgs;
 use anyhow::{bail, Context, Result};
 use ipc::boot::{
-    SelfTest, ALL_ENDED_LINE, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_TEST, PAGE_FAULT_TEST_ADDRESS, READY_LINE,
+    SelfTest, ALL_ENDED_LINE, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_FASTPATH, KEY_TEST, PAGE_FAULT_TEST_ADDRESS,
+    READY_LINE,
 };
 use ipc::qemu::ExitCode;
 use std::io::{BufRead, BufReader};
@@ -71,10 +72,12 @@ enum Case {
         test: SelfTest,
     },
     /// A user-space case; `release` when it is the release-kernel run of a case that the
-    /// run's own profile (debug, unless `--release`) covers too.
+    /// run's own profile (debug, unless `--release`) covers too; `slow` when it boots with
+    /// the IPC fast path off (`fastpath=off`), to show the fast path changes no result.
     User {
         case: UserCase,
         release: bool,
+        slow: bool,
     },
 }
 
@@ -97,9 +100,10 @@ impl Case {
     fn name(&self) -> String {
         match self {
             Case::Kernel { firmware, test } => format!("qemu::{}::{}", firmware.name(), test.name()),
-            Case::User { case, release } => {
+            Case::User { case, release, slow } => {
                 let profile = if *release { "::release" } else { "" };
-                format!("qemu::{}{profile}::user::{}", case.firmware.name(), case.name)
+                let path = if *slow { "::slowpath" } else { "" };
+                format!("qemu::{}{profile}{path}::user::{}", case.firmware.name(), case.name)
             }
         }
     }
@@ -107,20 +111,36 @@ impl Case {
     fn cmdline(&self) -> String {
         match self {
             Case::Kernel { test, .. } => format!("{KEY_TEST}={}", test.name()),
-            // A conversation ends when its steps are done; a run without one, when its
-            // programs are.
-            Case::User { case, .. } if !case.conversation.is_empty() => case.cmdline.into(),
-            Case::User { case, .. } => format!("{} {KEY_EXIT_WHEN_DONE}", case.cmdline),
+            Case::User { case, slow, .. } => {
+                let slow = if *slow { format!("{KEY_FASTPATH}=off ") } else { String::new() };
+                // A conversation ends when its steps are done; a run without one, when its
+                // programs are.
+                let end = if case.conversation.is_empty() { format!(" {KEY_EXIT_WHEN_DONE}") } else { String::new() };
+                format!("{slow}{}{end}", case.cmdline)
+            }
         }
     }
 
     fn judge(&self, run: &qemu::Captured) -> Option<String> {
         match self {
             Case::Kernel { test, .. } => judge(*test, run),
-            Case::User { case, .. } => judge_user(case, run),
+            Case::User { case, slow, .. } => match judge_user(case, run) {
+                None if *slow && !run.output.contains(FASTPATH_OFF_LINE) => {
+                    Some(format!("the kernel did not say \"{FASTPATH_OFF_LINE}\": the fast path may have been on"))
+                }
+                verdict => verdict,
+            },
         }
     }
 }
+
+/// The user cases (by name, or by prefix for one ending in `_`) run a second time with the IPC fast path off: every IPC
+/// test, faults, the compat server's wire and hostile cases, and the shell's and weather's
+/// conversations (about four minutes more in all).
+const SLOW_PATH_CASES: [&str; 6] = ["ipc_", "faults", "compat", "compat_hostile", "weather", "shell"];
+
+/// What the kernel says when it boots with `fastpath=off`.
+const FASTPATH_OFF_LINE: &str = "IPC fast path off";
 
 /// Every self-test on BIOS; booting on UEFI too; then the user-space tests, in the run's
 /// profile, and those that ask for both once more on the release kernel (unless the whole
@@ -129,11 +149,16 @@ fn cases(release_run: bool) -> Vec<Case> {
     let mut cases: Vec<Case> =
         SelfTest::ALL.iter().map(|&test| Case::Kernel { firmware: Firmware::Bios, test }).collect();
     cases.insert(1, Case::Kernel { firmware: Firmware::Uefi, test: SelfTest::Boot });
-    cases.extend(usertests::cases().into_iter().map(|case| Case::User { case, release: false }));
+    cases.extend(usertests::cases().into_iter().map(|case| Case::User { case, release: false, slow: false }));
     if !release_run {
         let again = usertests::cases().into_iter().filter(|c| c.both_profiles);
-        cases.extend(again.map(|case| Case::User { case, release: true }));
+        cases.extend(again.map(|case| Case::User { case, release: true, slow: false }));
     }
+    // The cases that exercise IPC once more with the fast path off: the same results.
+    let slow = usertests::cases().into_iter().filter(|c| {
+        SLOW_PATH_CASES.iter().any(|p| if p.ends_with('_') { c.name.starts_with(p) } else { c.name == *p })
+    });
+    cases.extend(slow.map(|case| Case::User { case, release: false, slow: true }));
     cases
 }
 

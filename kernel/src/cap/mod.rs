@@ -91,8 +91,18 @@ struct Entry<T> {
     readers: u32,
 }
 
+/// What a slot holds: its capability's node in the tree, and the capability itself, whole,
+/// so that a lookup is one load. The copy never goes stale: an object's kind, and a
+/// capability's object, rights and badge, never change once it exists; only its slot does,
+/// and a move takes the copy along.
+#[derive(Clone, Copy)]
+struct Held {
+    node: NodeId,
+    cap: Cap,
+}
+
 struct Space {
-    slots: Vec<Option<NodeId>>,
+    slots: Vec<Option<Held>>,
 }
 
 pub struct Caps<T> {
@@ -135,7 +145,7 @@ impl<T: Object> Caps<T> {
     fn clear_slots(&mut self, space: SpaceId, first_kept: Option<usize>, freed: &mut Vec<T>) {
         let Some(s) = self.spaces.get(space) else { return };
         let slots = &s.slots[..first_kept.unwrap_or(s.slots.len())];
-        let nodes: Vec<NodeId> = slots.iter().flatten().copied().collect();
+        let nodes: Vec<NodeId> = slots.iter().flatten().map(|h| h.node).collect();
         for node in nodes {
             self.delete_node(node, freed);
         }
@@ -150,11 +160,10 @@ impl<T: Object> Caps<T> {
     }
 
     /// The capability in `at`.
+    #[inline]
     pub fn get(&self, at: At) -> Result<Cap, Error> {
-        let node = self.node_at(at)?;
-        let n = self.nodes.get(node).expect("slot names a dead node");
-        let kind = self.object(n.obj).kind();
-        Ok(Cap { obj: n.obj, kind, rights: n.rights, badge: n.badge })
+        let space = self.spaces.get(at.space).ok_or(Error::InvalidCapability)?;
+        space.slots.get(at.slot as usize).copied().flatten().map(|h| h.cap).ok_or(Error::InvalidCapability)
     }
 
     /// The capability in `at`, which must be of `kind` and have `rights`.
@@ -180,6 +189,13 @@ impl<T: Object> Caps<T> {
     /// Whether exactly one reference (a capability, or a retain) holds `obj`.
     pub fn is_sole(&self, obj: ObjId) -> bool {
         self.objects.get(obj).is_some_and(|e| e.refs == 1)
+    }
+
+    /// Object `obj`, if exactly one reference holds it (see [`Caps::is_sole`]): both from one
+    /// look-up.
+    #[inline]
+    pub fn sole_object(&self, obj: ObjId) -> Option<&T> {
+        self.objects.get(obj).filter(|e| e.refs == 1).map(|e| &e.object)
     }
 
     /// Whether `obj` is a live object (ids are reused once freed).
@@ -236,8 +252,8 @@ impl<T: Object> Caps<T> {
             return Ok(());
         }
         self.empty_slot(dest)?;
-        self.slot_mut(src).take();
-        *self.slot_mut(dest) = Some(node);
+        let held = self.slot_mut(src).take();
+        *self.slot_mut(dest) = held;
         self.nodes.get_mut(node).expect("slot names a dead node").at = dest;
         Ok(())
     }
@@ -300,7 +316,8 @@ impl<T: Object> Caps<T> {
         if let Some(p) = parent {
             self.nodes.get_mut(p).expect("dead parent").children.push(node);
         }
-        *self.slot_mut(at) = Some(node);
+        let kind = self.object(obj).kind();
+        *self.slot_mut(at) = Some(Held { node, cap: Cap { obj, kind, rights, badge } });
         self.retain(obj);
         if rights.contains(Rights::READ) {
             self.objects.get_mut(obj).expect("just retained").readers += 1;
@@ -335,7 +352,7 @@ impl<T: Object> Caps<T> {
 
     fn node_at(&self, at: At) -> Result<NodeId, Error> {
         let space = self.spaces.get(at.space).ok_or(Error::InvalidCapability)?;
-        space.slots.get(at.slot as usize).copied().flatten().ok_or(Error::InvalidCapability)
+        space.slots.get(at.slot as usize).copied().flatten().map(|h| h.node).ok_or(Error::InvalidCapability)
     }
 
     fn empty_slot(&self, at: At) -> Result<(), Error> {
@@ -347,7 +364,7 @@ impl<T: Object> Caps<T> {
         }
     }
 
-    fn slot_mut(&mut self, at: At) -> &mut Option<NodeId> {
+    fn slot_mut(&mut self, at: At) -> &mut Option<Held> {
         &mut self.spaces.get_mut(at.space).expect("dead space").slots[at.slot as usize]
     }
 
@@ -358,6 +375,13 @@ impl<T: Object> Caps<T> {
         let mut readers = alloc::collections::BTreeMap::<ObjId, u32>::new();
         for (id, n) in self.nodes.iter() {
             assert_eq!(self.node_at(n.at), Ok(id), "node and slot agree");
+            let held = self.get(n.at).expect("a node's slot holds it");
+            let kind = self.object(n.obj).kind();
+            assert_eq!(
+                held,
+                Cap { obj: n.obj, kind, rights: n.rights, badge: n.badge },
+                "the slot's copy is the node's"
+            );
             *refs.entry(n.obj).or_default() += 1;
             *readers.entry(n.obj).or_default() += u32::from(n.rights.contains(Rights::READ));
             if let Some(p) = n.parent {

@@ -1,9 +1,10 @@
-//! The IPC fast path: a call, or a reply-and-receive, with a short message to a partner
-//! already waiting, done in one pass under the lock and a direct switch to the partner,
-//! without the run queue.
+//! The IPC fast path: a call, or a reply-and-receive, with a message of words only to a
+//! partner already waiting, done in one pass under the lock and a direct switch to the
+//! partner, without the run queue.
 //!
 //! `Call` takes the fast path when all of these hold (checked in this order):
-//! 1. the message is registers only: at most `MSG_REGS` words, no capabilities;
+//! 1. the message is words only: no capabilities (the words beyond the registers are copied
+//!    from the caller's IPC buffer to the receiver's, only those sent);
 //! 2. the slot holds an Endpoint capability with the write right;
 //! 3. a receiver is waiting on the endpoint;
 //! 4. the receiver's priority is not lower than the caller's (running it next is what the
@@ -20,7 +21,7 @@
 //! and the kernel leaves by that frame, so the partner's system call returns with them.
 //!
 //! `ReplyRecv` takes it when all of these hold:
-//! 1. the answer is registers only;
+//! 1. the answer is words only;
 //! 2. the reply slot holds a Reply capability with the write right, whose caller still
 //!    waits, with a priority not lower than the server's;
 //! 3. the endpoint slot holds an Endpoint capability with the read right, and no sender is
@@ -38,10 +39,11 @@
 use crate::cap::At;
 use crate::object::Object;
 use crate::sched::Tid;
+use crate::task::ipc::copy_buffer_words;
 use crate::task::{with_entry, Msg, State, Tasks};
 use core::sync::atomic::{AtomicBool, Ordering};
 use ipc::cap::{Kind, Rights};
-use ipc::msg::{is_register_only, split_slot_pair};
+use ipc::msg::{is_words_only, split_slot_pair, MsgInfo};
 use ipc::syscall::ARG_REGS;
 
 type Regs = [u64; ARG_REGS];
@@ -62,17 +64,18 @@ pub fn enabled() -> bool {
 /// does not hold.
 #[inline(never)]
 pub fn attempt(call: bool, r: &Regs) -> Option<u64> {
-    if !is_register_only(r[1]) || !enabled() {
+    if !is_words_only(r[1]) || !enabled() {
         return None;
     }
     let plan = with_entry(|t| {
         let to = if call { self::call(t, r)? } else { reply_recv(t, r)? };
-        t.leave_for(to)
+        t.enter_frame_of(to)
     })?;
     Some(plan.enter())
 }
 
 /// The checks and the work of `Call`; returns the receiver, which is to run next.
+#[inline]
 fn call(t: &mut Tasks, r: &Regs) -> Option<Tid> {
     let me = t.running;
     let caller = t.current();
@@ -83,7 +86,7 @@ fn call(t: &mut Tasks, r: &Regs) -> Option<Tid> {
     }
     let Object::Endpoint(ep, _) = t.caps.object(cap.obj) else { return None };
     let rx = ep.peek_receiver()?;
-    let server = &t.threads[&rx];
+    let server = t.threads.get(&rx)?;
     if server.priority < my_priority || !server.resumes_from_frame() {
         return None;
     }
@@ -92,15 +95,12 @@ fn call(t: &mut Tasks, r: &Regs) -> Option<Tid> {
     // the only capability to its object (no copy could answer this new call).
     let reuse = match t.caps.get(reply_at) {
         Err(_) => None,
-        Ok(c)
-            if c.kind == Kind::Reply
-                && t.caps.is_sole(c.obj)
-                && matches!(t.caps.object(c.obj), Object::Reply { caller: None }) =>
-        {
+        Ok(c) if c.kind == Kind::Reply && matches!(t.caps.sole_object(c.obj), Some(Object::Reply { caller: None })) => {
             Some(c.obj)
         }
         Ok(_) => return None,
     };
+    // Every condition holds: from here on the call is made.
     let Object::Endpoint(ep, _) = t.caps.object_mut(cap.obj) else { return None };
     ep.take_receiver();
     let reply = match reuse {
@@ -115,14 +115,16 @@ fn call(t: &mut Tasks, r: &Regs) -> Option<Tid> {
             .create(reply_at, Object::Reply { caller: Some(me) }, Rights::WRITE.union(Rights::GRANT))
             .expect("the reply slot was checked empty"),
     };
-    t.thread(rx).deliver(&Msg::from_regs(cap.badge, r));
-    t.ready_for_handoff(rx);
-    t.current_mut().state = State::AwaitingReply { reply };
+    let [caller, server] = t.threads.pair_mut(me, rx)?;
+    copy_buffer_words(caller.ipc_buffer, server.ipc_buffer, MsgInfo::word_count(r[1]));
+    server.deliver_and_ready(&Msg::from_regs(cap.badge, r));
+    caller.block_in_frame(State::AwaitingReply { reply });
     t.sched.handoff(rx, priority);
     Some(rx)
 }
 
 /// The checks and the work of `ReplyRecv`; returns the caller, which is to run next.
+#[inline]
 fn reply_recv(t: &mut Tasks, r: &Regs) -> Option<Tid> {
     let me = t.running;
     let (ep_slot, reply_slot) = split_slot_pair(r[0]);
@@ -139,7 +141,7 @@ fn reply_recv(t: &mut Tasks, r: &Regs) -> Option<Tid> {
         return None;
     }
     let Object::Reply { caller: Some(caller) } = *t.caps.object(reply.obj) else { return None };
-    let client = &t.threads[&caller];
+    let client = t.threads.get(&caller)?;
     let Object::Endpoint(endpoint, _) = t.caps.object(ep.obj) else { return None };
     if client.priority < my_priority || !client.resumes_from_frame() || endpoint.has_sender() {
         return None;
@@ -152,16 +154,17 @@ fn reply_recv(t: &mut Tasks, r: &Regs) -> Option<Tid> {
             }
         }
     }
-    // Used up: it answers nothing more. It stays in the slot for the next call to reuse.
+    // Every condition holds: from here on the answer is given. The reply capability is used
+    // up: it answers nothing more, and stays in the slot for the next call to reuse.
     let Object::Reply { caller: waiting } = t.caps.object_mut(reply.obj) else { return None };
     *waiting = None;
     let Object::Endpoint(endpoint, _) = t.caps.object_mut(ep.obj) else { return None };
     endpoint.queue_receiver(me);
-    let server = t.current_mut();
-    server.state = State::Receiving { ep: ep.obj };
+    let [server, client] = t.threads.pair_mut(me, caller)?;
     server.reply_slot = reply_at.slot;
-    t.thread(caller).deliver(&Msg::from_regs(0, r));
-    t.ready_for_handoff(caller);
+    server.block_in_frame(State::Receiving { ep: ep.obj });
+    copy_buffer_words(server.ipc_buffer, client.ipc_buffer, MsgInfo::word_count(r[1]));
+    client.deliver_and_ready(&Msg::from_regs(0, r));
     t.sched.handoff(caller, priority);
     Some(caller)
 }

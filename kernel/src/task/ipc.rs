@@ -19,7 +19,7 @@ use crate::sched::Tid;
 use ipc::cap::{Kind, Rights};
 use ipc::msg::{
     split_slot_pair, MsgInfo, BUFFER_RECV_SLOTS_OFFSET, BUFFER_SEND_CAPS_OFFSET, BUFFER_WORDS_OFFSET,
-    LABEL_NOTIFICATION, MSG_REGS,
+    LABEL_NOTIFICATION, MSG_MAX_WORDS, MSG_REGS,
 };
 use ipc::syscall::ARG_REGS;
 use ipc::Error;
@@ -57,26 +57,35 @@ fn buffer_word(buffer: u64, offset: usize) -> u64 {
     unsafe { core::ptr::read_volatile((phys_to_virt(buffer) + offset as u64) as *const u64) }
 }
 
+/// Copies the words of a message of `words` words that lie beyond the registers, from the
+/// IPC buffer page at physical address `src` to the one at `dst`: only those sent.
+#[inline]
+pub fn copy_buffer_words(src: u64, dst: u64, words: usize) {
+    let beyond = words.min(MSG_MAX_WORDS).saturating_sub(MSG_REGS);
+    if beyond == 0 || src == dst {
+        return;
+    }
+    let offset = (BUFFER_WORDS_OFFSET + MSG_REGS * 8) as u64;
+    // SAFETY: both are live threads' IPC buffer pages, kernel-owned, mapped through the
+    // physical window, and distinct (checked); `MSG_REGS + beyond <= MSG_MAX_WORDS` keeps the
+    // range inside the buffer's `words`, inside the page. User code cannot run meanwhile (one
+    // CPU, the kernel not preemptible), so nothing else touches them.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            (phys_to_virt(src) + offset) as *const u64,
+            (phys_to_virt(dst) + offset) as *mut u64,
+            beyond,
+        )
+    };
+}
+
 /// Copies the buffer words and the capabilities of a message from thread `from` to thread
 /// `to`. Capabilities go only with `grant`, to the receiver's `recv_slots`, each a child of
 /// the sender's; the transfer stops at the first that cannot be made (an empty source, a
 /// full destination). Returns the info as delivered: its capability count is what arrived.
 fn transfer(t: &mut Tasks, from: Tid, to: Tid, info: MsgInfo, grant: bool) -> MsgInfo {
     let (src, dst) = (t.threads[&from].ipc_buffer, t.threads[&to].ipc_buffer);
-    let words = info.buffer_words();
-    if words > 0 {
-        let offset = (BUFFER_WORDS_OFFSET + MSG_REGS * 8) as u64;
-        // SAFETY: both are live threads' IPC buffer pages (distinct: a thread never sends to
-        // itself), and `MSG_REGS + words <= MSG_MAX_WORDS` keeps the range inside the
-        // buffer's `words`, inside the page.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                (phys_to_virt(src) + offset) as *const u64,
-                (phys_to_virt(dst) + offset) as *mut u64,
-                words,
-            )
-        };
-    }
+    copy_buffer_words(src, dst, info.words as usize);
     let mut caps = 0;
     if grant && info.caps > 0 {
         let spaces = (t.threads[&from].cspace, t.threads[&to].cspace);

@@ -149,6 +149,26 @@ impl Thread {
         }
     }
 
+    /// Makes a thread blocked in IPC ready to run next with `msg` (its system call succeeds),
+    /// without queueing it: [`Thread::deliver`] and a handoff's readying in one.
+    #[inline]
+    pub fn deliver_and_ready(&mut self, msg: &Msg) {
+        if let Some(frame) = self.frame_mut() {
+            let [w0, w1, w2, w3] = msg.words;
+            frame.args = [msg.badge, msg.info, w0, w1, w2, w3];
+            frame.rax = 0;
+        }
+        self.state = State::Ready;
+    }
+
+    /// Blocks the running thread, which leaves the kernel by its frame (see
+    /// [`Tasks::leave_for`]), in `state`.
+    #[inline]
+    pub fn block_in_frame(&mut self, state: State) {
+        self.state = state;
+        self.in_frame = true;
+    }
+
     /// Gives a thread blocked in `NtfnWait` the bits it waited for.
     pub fn deliver_bits(&mut self, bits: u64) {
         debug_assert!(self.in_frame, "bits for a thread that does not resume from its frame");
@@ -281,6 +301,14 @@ impl Threads {
 
     pub fn get_mut(&mut self, tid: &Tid) -> Option<&mut Thread> {
         self.slots.get_mut(*tid as usize)?.as_deref_mut()
+    }
+
+    /// Two distinct threads at once, both changeable; None if either is not a thread or they
+    /// are the same.
+    #[inline]
+    pub fn pair_mut(&mut self, a: Tid, b: Tid) -> Option<[&mut Thread; 2]> {
+        let [a, b] = self.slots.get_disjoint_mut([a as usize, b as usize]).ok()?;
+        Some([a.as_deref_mut()?, b.as_deref_mut()?])
     }
 
     pub fn contains_key(&self, tid: &Tid) -> bool {
@@ -845,7 +873,25 @@ impl Tasks {
             return None;
         }
         self.current_mut().in_frame = true;
-        self.plan_switch(next)
+        self.enter_frame_of(next)
+    }
+
+    /// Makes `next`, which resumes from its frame, the running thread in place of one that
+    /// does too (already marked so): the fast path's switch. Falls back to
+    /// [`Tasks::plan_switch`] for a thread that resumes inside the kernel.
+    #[inline]
+    pub fn enter_frame_of(&mut self, next: Tid) -> Option<Switch> {
+        let thread = self.threads.get_mut(&next)?;
+        let Some(frame) = thread.frame_mut() else { return self.plan_switch(next) };
+        let to = Target::Frame(exit_word(frame));
+        thread.in_frame = false;
+        let (root, kstack_top) = (thread.root, thread.kstack.as_ref().map(|s| s.top));
+        let io = match thread.io {
+            true => self.processes.get(&thread.pid).and_then(|p| p.io_bitmap.as_deref().map(|b| b as *const _)),
+            false => None,
+        };
+        self.running = next;
+        Some(Switch { save: core::ptr::null_mut(), to, root, kstack_top, io })
     }
 }
 
