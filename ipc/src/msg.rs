@@ -105,6 +105,11 @@ impl MsgInfo {
         (word & Self::WORDS_MASK) as usize
     }
 
+    /// As [`MsgInfo::buffer_words`], from an info word read without checking the rest.
+    pub const fn buffer_word_count(word: u64) -> usize {
+        Self::word_count(word).saturating_sub(MSG_REGS)
+    }
+
     /// Words beyond the registers, which travel through the IPC buffer.
     pub const fn buffer_words(self) -> usize {
         (self.words as usize).saturating_sub(MSG_REGS)
@@ -152,6 +157,8 @@ mod tests {
     fn buffer_words_and_slot_pairs() {
         assert_eq!(MsgInfo::new(0, 2, 0).buffer_words(), 0);
         assert_eq!(MsgInfo::new(0, 68, 0).buffer_words(), 64);
+        assert_eq!(MsgInfo::buffer_word_count(MsgInfo::new(7, 68, 0).encode()), 64);
+        assert_eq!(MsgInfo::buffer_word_count(MsgInfo::new(7, 3, 0).encode()), 0);
         assert_eq!(split_slot_pair(slot_pair(3, 9)), (3, 9));
         assert_eq!(BUFFER_SEND_CAPS_OFFSET, MSG_MAX_WORDS * 8);
         assert!(is_words_only(MsgInfo::new(9, 4, 0).encode()));

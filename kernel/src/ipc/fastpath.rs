@@ -116,7 +116,7 @@ fn call(t: &mut Tasks, r: &Regs) -> Option<Tid> {
             .expect("the reply slot was checked empty"),
     };
     let [caller, server] = t.threads.pair_mut(me, rx)?;
-    copy_buffer_words(caller.ipc_buffer, server.ipc_buffer, MsgInfo::word_count(r[1]));
+    copy_buffer_words(caller.ipc_buffer, server.ipc_buffer, MsgInfo::buffer_word_count(r[1]));
     server.deliver_and_ready(&Msg::from_regs(cap.badge, r));
     caller.block_in_frame(State::AwaitingReply { reply });
     t.sched.handoff(rx, priority);
@@ -163,7 +163,7 @@ fn reply_recv(t: &mut Tasks, r: &Regs) -> Option<Tid> {
     let [server, client] = t.threads.pair_mut(me, caller)?;
     server.reply_slot = reply_at.slot;
     server.block_in_frame(State::Receiving { ep: ep.obj });
-    copy_buffer_words(server.ipc_buffer, client.ipc_buffer, MsgInfo::word_count(r[1]));
+    copy_buffer_words(server.ipc_buffer, client.ipc_buffer, MsgInfo::buffer_word_count(r[1]));
     client.deliver_and_ready(&Msg::from_regs(0, r));
     t.sched.handoff(caller, priority);
     Some(caller)

@@ -8,7 +8,7 @@
 //! priority is not lower than the caller's switches to it directly; so does a
 //! reply-and-receive to a caller that is not lower. Handlers never switch themselves: they
 //! return what the calling thread does next ([`Next`]), which the system call's exit puts
-//! into effect. The register-only cases go through `ipc::fastpath` first.
+//! into effect. Calls of words only go through `ipc::fastpath` first.
 
 use super::table::{with, Msg, Next, State, Tasks};
 use crate::cap::At;
@@ -57,11 +57,11 @@ fn buffer_word(buffer: u64, offset: usize) -> u64 {
     unsafe { core::ptr::read_volatile((phys_to_virt(buffer) + offset as u64) as *const u64) }
 }
 
-/// Copies the words of a message of `words` words that lie beyond the registers, from the
-/// IPC buffer page at physical address `src` to the one at `dst`: only those sent.
+/// Copies the `beyond` words of a message that lie past the registers (its buffer words),
+/// from the IPC buffer page at physical address `src` to the one at `dst`: only those sent.
 #[inline]
-pub fn copy_buffer_words(src: u64, dst: u64, words: usize) {
-    let beyond = words.min(MSG_MAX_WORDS).saturating_sub(MSG_REGS);
+pub fn copy_buffer_words(src: u64, dst: u64, beyond: usize) {
+    let beyond = beyond.min(MSG_MAX_WORDS - MSG_REGS);
     if beyond == 0 || src == dst {
         return;
     }
@@ -85,7 +85,7 @@ pub fn copy_buffer_words(src: u64, dst: u64, words: usize) {
 /// full destination). Returns the info as delivered: its capability count is what arrived.
 fn transfer(t: &mut Tasks, from: Tid, to: Tid, info: MsgInfo, grant: bool) -> MsgInfo {
     let (src, dst) = (t.threads[&from].ipc_buffer, t.threads[&to].ipc_buffer);
-    copy_buffer_words(src, dst, info.words as usize);
+    copy_buffer_words(src, dst, info.buffer_words());
     let mut caps = 0;
     if grant && info.caps > 0 {
         let spaces = (t.threads[&from].cspace, t.threads[&to].cspace);

@@ -117,15 +117,11 @@ pub fn move_cap(r: &mut Regs) -> Result<(), Error> {
 }
 
 pub fn delete(r: &mut Regs) -> Result<(), Error> {
-    with(|t| t.delete(t.slot(r[0])?))?;
-    super::table::preempt_if_outranked();
-    Ok(())
+    with(|t| t.delete(t.slot(r[0])?))
 }
 
 pub fn revoke(r: &mut Regs) -> Result<(), Error> {
-    with(|t| t.revoke(t.slot(r[0])?))?;
-    super::table::preempt_if_outranked();
-    Ok(())
+    with(|t| t.revoke(t.slot(r[0])?))
 }
 
 /// `Create`: an Endpoint, Notification, Frame or Memory object, charged to a Memory object.
@@ -224,9 +220,7 @@ pub fn process_start(r: &mut Regs, args: &str) -> Result<(), Error> {
         load::start(t, pid, args)?;
         r[0] = pid;
         Ok(())
-    })?;
-    super::table::preempt_if_outranked();
-    Ok(())
+    })
 }
 
 /// `ProcessKill`.
@@ -245,7 +239,6 @@ pub fn process_kill(r: &mut Regs) -> Result<(), Error> {
     if me {
         super::table::end_current(ExitStatus::Killed);
     }
-    super::table::preempt_if_outranked();
     Ok(())
 }
 

@@ -53,6 +53,12 @@ impl Msg {
         let word = |i: usize| if i < sent { r[2 + i] } else { 0 };
         Msg { badge, info: r[1], words: [word(0), word(1), word(2), word(3)] }
     }
+
+    /// Puts the message in a receiver's argument registers, as its system call returns it.
+    fn write_to(&self, frame: &mut TrapFrame) {
+        let [w0, w1, w2, w3] = self.words;
+        frame.args = [self.badge, self.info, w0, w1, w2, w3];
+    }
 }
 
 /// What a thread is doing, when it is not running or ready.
@@ -144,8 +150,7 @@ impl Thread {
     pub fn deliver(&mut self, msg: &Msg) {
         debug_assert!(self.in_frame, "a message for a thread that does not resume from its frame");
         if let Some(frame) = self.frame_mut() {
-            let [w0, w1, w2, w3] = msg.words;
-            frame.args = [msg.badge, msg.info, w0, w1, w2, w3];
+            msg.write_to(frame);
         }
     }
 
@@ -154,8 +159,7 @@ impl Thread {
     #[inline]
     pub fn deliver_and_ready(&mut self, msg: &Msg) {
         if let Some(frame) = self.frame_mut() {
-            let [w0, w1, w2, w3] = msg.words;
-            frame.args = [msg.badge, msg.info, w0, w1, w2, w3];
+            msg.write_to(frame);
             frame.rax = 0;
         }
         self.state = State::Ready;
@@ -790,7 +794,7 @@ pub fn reschedule(leave: Leave) {
 }
 
 /// Leaves the kernel at the end of a system call whose handler decided `next`: returns the
-/// exit word for the entry stub (see [`Switch::exit_word`]) — the caller's own frame, or
+/// exit word for the entry stub (see [`exit_word`]) — the caller's own frame, or
 /// that of the thread that runs instead, whose system call returns then. A thread that
 /// resumes inside the kernel is resumed there instead, and this does not return.
 pub fn leave(next: Next, frame: &mut TrapFrame) -> u64 {
@@ -849,20 +853,8 @@ impl Tasks {
         if next == prev {
             return None;
         }
-        self.running = next;
         let save: *mut u64 = &mut self.thread(prev).context;
-        let thread = self.thread(next);
-        let to = match thread.frame_mut() {
-            Some(frame) => Target::Frame(exit_word(frame)),
-            None => Target::Stack(thread.context),
-        };
-        thread.in_frame = false;
-        let (root, kstack_top, io, pid) = (thread.root, thread.kstack.as_ref().map(|s| s.top), thread.io, thread.pid);
-        let io = match io {
-            true => self.processes.get(&pid).and_then(|p| p.io_bitmap.as_deref().map(|b| b as *const _)),
-            false => None,
-        };
-        Some(Switch { save, to, root, kstack_top, io })
+        self.switch_to(next, save)
     }
 
     /// As [`Tasks::plan_switch`], for a running thread that leaves the kernel by its trap
@@ -876,14 +868,22 @@ impl Tasks {
         self.enter_frame_of(next)
     }
 
-    /// Makes `next`, which resumes from its frame, the running thread in place of one that
-    /// does too (already marked so): the fast path's switch. Falls back to
-    /// [`Tasks::plan_switch`] for a thread that resumes inside the kernel.
+    /// Makes `next` the running thread in place of one that leaves by its frame (already
+    /// marked so), whose kernel context is not kept: the fast path's switch.
     #[inline]
     pub fn enter_frame_of(&mut self, next: Tid) -> Option<Switch> {
+        self.switch_to(next, core::ptr::null_mut())
+    }
+
+    /// Makes `next` the running thread and plans resuming it, from its frame or its kernel
+    /// context; `save` is where the outgoing thread's context goes (null if it keeps none).
+    #[inline]
+    fn switch_to(&mut self, next: Tid, save: *mut u64) -> Option<Switch> {
         let thread = self.threads.get_mut(&next)?;
-        let Some(frame) = thread.frame_mut() else { return self.plan_switch(next) };
-        let to = Target::Frame(exit_word(frame));
+        let to = match thread.frame_mut() {
+            Some(frame) => Target::Frame(exit_word(frame)),
+            None => Target::Stack(thread.context),
+        };
         thread.in_frame = false;
         let (root, kstack_top) = (thread.root, thread.kstack.as_ref().map(|s| s.top));
         let io = match thread.io {
@@ -891,7 +891,7 @@ impl Tasks {
             false => None,
         };
         self.running = next;
-        Some(Switch { save: core::ptr::null_mut(), to, root, kstack_top, io })
+        Some(Switch { save, to, root, kstack_top, io })
     }
 }
 
@@ -947,13 +947,6 @@ pub fn switch(plan: Switch) {
         Target::Frame(exit) => unsafe { switch::switch_to_frame(plan.save, exit & !1) },
     }
     finish_switch();
-}
-
-/// Switches if a wake-up during the system call outranked the running thread.
-pub fn preempt_if_outranked() {
-    if preempt_pending() {
-        reschedule(Leave::Preempt);
-    }
 }
 
 /// Runs on the incoming thread after every switch: frees what an ended thread left behind.

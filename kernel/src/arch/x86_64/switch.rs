@@ -13,9 +13,8 @@ use super::syscall::user_rflags;
 
 core::arch::global_asm!(
     ".text",
-    ".global seam_switch_context",
-    // rdi: where to save the outgoing RSP; rsi: the incoming RSP.
-    "seam_switch_context:",
+    // Saves the callee-saved registers on the running stack and the stack pointer in (rdi).
+    ".macro seam_save_context",
     "  pushq %rbp",
     "  pushq %rbx",
     "  pushq %r12",
@@ -23,7 +22,17 @@ core::arch::global_asm!(
     "  pushq %r14",
     "  pushq %r15",
     "  movq %rsp, (%rdi)",
-    "  movq %rsi, %rsp",
+    ".endm",
+    "",
+    ".global seam_switch_context",
+    // rdi: where to save the outgoing RSP; rsi: the incoming RSP. Saves, then enters.
+    "seam_switch_context:",
+    "  seam_save_context",
+    "  movq %rsi, %rdi",
+    // rdi: the incoming RSP. Whatever the outgoing thread needs is saved already, or nothing.
+    ".global seam_enter_context",
+    "seam_enter_context:",
+    "  movq %rdi, %rsp",
     "  popq %r15",
     "  popq %r14",
     "  popq %r13",
@@ -42,28 +51,10 @@ core::arch::global_asm!(
     // the frame at the stack's top, after the switch is finished on the stack below it.
     ".global seam_switch_to_frame",
     "seam_switch_to_frame:",
-    "  pushq %rbp",
-    "  pushq %rbx",
-    "  pushq %r12",
-    "  pushq %r13",
-    "  pushq %r14",
-    "  pushq %r15",
-    "  movq %rsp, (%rdi)",
+    "  seam_save_context",
     "  movq %rsi, %rsp",
     "  call seam_thread_started",
     "  jmp seam_trap_return",
-    "",
-    // rdi: the incoming RSP. The outgoing thread keeps nothing on its kernel stack.
-    ".global seam_enter_context",
-    "seam_enter_context:",
-    "  movq %rdi, %rsp",
-    "  popq %r15",
-    "  popq %r14",
-    "  popq %r13",
-    "  popq %r12",
-    "  popq %rbx",
-    "  popq %rbp",
-    "  ret",
     options(att_syntax)
 );
 
