@@ -4,7 +4,6 @@
 
 use crate::arch::frame::TrapFrame;
 use crate::arch::usercopy;
-use crate::ipc::fastpath;
 use crate::mem::{self, heap};
 use crate::task::ipc::{self, Mode};
 use crate::task::{introspect, ops, Next};
@@ -22,21 +21,10 @@ type Regs = [u64; ARG_REGS];
 
 /// Runs the system call a thread entered the kernel with (`frame`, as the entry stub saved
 /// it) and leaves: returns the exit word of the frame the stub leaves by
-/// ([`task::exit_word`]). `Call` and `ReplyRecv` try the fast path first.
+/// ([`task::exit_word`]). The entry stub has tried the fast path first for `Call` and
+/// `ReplyRecv` (`ipc::fastpath`); this is every call it did not take.
 #[inline(always)]
 pub fn handle(frame: &mut TrapFrame) -> u64 {
-    let number = frame.rax;
-    if number == Syscall::Call as u64 || number == Syscall::ReplyRecv as u64 {
-        if let Some(exit) = fastpath::attempt(number == Syscall::Call as u64, &frame.args) {
-            return exit;
-        }
-    }
-    general(frame)
-}
-
-/// Every system call but those the fast path took.
-#[inline(never)]
-fn general(frame: &mut TrapFrame) -> u64 {
     let next = match dispatch(frame.rax, &mut frame.args) {
         Ok(next) => {
             frame.rax = 0;

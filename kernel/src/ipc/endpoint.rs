@@ -11,9 +11,58 @@ enum Role {
     Receivers,
 }
 
+/// The waiting threads of one role, in arrival order. The first is held apart from the rest:
+/// one waiter is the common case (a server's thread receiving), and taking or queueing it is
+/// then a load and a store, with no ring buffer to index.
+#[derive(Debug, Default)]
+struct Queue {
+    first: Option<Tid>,
+    rest: VecDeque<Tid>,
+}
+
+impl Queue {
+    #[inline]
+    fn front(&self) -> Option<Tid> {
+        self.first
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    #[inline]
+    fn push(&mut self, tid: Tid) {
+        match self.first {
+            None => self.first = Some(tid),
+            Some(_) => self.rest.push_back(tid),
+        }
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<Tid> {
+        let first = self.first?;
+        self.first = if self.rest.is_empty() { None } else { self.rest.pop_front() };
+        Some(first)
+    }
+
+    fn remove(&mut self, tid: Tid) -> bool {
+        if self.first == Some(tid) {
+            self.pop();
+            return true;
+        }
+        super::remove(&mut self.rest, tid)
+    }
+
+    /// Every waiter, taken off the queue in order.
+    fn drain(&mut self) -> impl Iterator<Item = Tid> + '_ {
+        self.first.take().into_iter().chain(self.rest.drain(..))
+    }
+}
+
 #[derive(Debug)]
 pub struct Endpoint {
-    waiting: VecDeque<Tid>,
+    waiting: Queue,
     role: Role,
 }
 
@@ -25,25 +74,33 @@ impl Default for Endpoint {
 
 impl Endpoint {
     pub const fn new() -> Self {
-        Endpoint { waiting: VecDeque::new(), role: Role::Receivers }
+        Endpoint { waiting: Queue { first: None, rest: VecDeque::new() }, role: Role::Receivers }
     }
 
     /// The receiver that has waited longest, taken off the queue.
+    #[inline]
     pub fn take_receiver(&mut self) -> Option<Tid> {
         self.take(Role::Receivers)
     }
 
     /// The sender that has waited longest, taken off the queue.
+    #[inline]
     pub fn take_sender(&mut self) -> Option<Tid> {
         self.take(Role::Senders)
     }
 
     /// The receiver that has waited longest, left in the queue.
+    #[inline]
     pub fn peek_receiver(&self) -> Option<Tid> {
-        (self.role == Role::Receivers).then(|| self.waiting.front().copied()).flatten()
+        if self.role == Role::Receivers {
+            self.waiting.front()
+        } else {
+            None
+        }
     }
 
     /// Whether a sender is waiting (a receive would not block).
+    #[inline]
     pub fn has_sender(&self) -> bool {
         self.role == Role::Senders && !self.waiting.is_empty()
     }
@@ -59,38 +116,41 @@ impl Endpoint {
     }
 
     /// Queues a receiver; only when no sender waits.
+    #[inline]
     pub fn queue_receiver(&mut self, tid: Tid) {
         self.queue(Role::Receivers, tid);
     }
 
     /// Takes a thread out of the queue (it was killed, or its wait was cut short).
     pub fn remove(&mut self, tid: Tid) -> bool {
-        super::remove(&mut self.waiting, tid)
+        self.waiting.remove(tid)
     }
 
     /// Every waiting thread, emptying the queue (the endpoint is going away).
     pub fn drain(&mut self) -> impl Iterator<Item = Tid> + '_ {
-        self.waiting.drain(..)
+        self.waiting.drain()
     }
 
     /// Every waiting sender, emptying the queue; nothing if receivers wait (nobody is left
     /// who could receive what the senders wait to give).
     pub fn drain_senders(&mut self) -> impl Iterator<Item = Tid> + '_ {
-        let senders = if self.role == Role::Senders { self.waiting.len() } else { 0 };
-        self.waiting.drain(..senders)
+        let senders = if self.role == Role::Senders { Some(self.waiting.drain()) } else { None };
+        senders.into_iter().flatten()
     }
 
+    #[inline]
     fn take(&mut self, role: Role) -> Option<Tid> {
         if self.role != role {
             return None;
         }
-        self.waiting.pop_front()
+        self.waiting.pop()
     }
 
+    #[inline]
     fn queue(&mut self, role: Role, tid: Tid) {
         debug_assert!(self.role == role || self.waiting.is_empty(), "senders and receivers queued at once");
         self.role = role;
-        self.waiting.push_back(tid);
+        self.waiting.push(tid);
     }
 }
 

@@ -38,9 +38,8 @@
 
 use crate::cap::At;
 use crate::object::Object;
-use crate::sched::Tid;
 use crate::task::ipc::copy_buffer_words;
-use crate::task::{with_entry, Msg, State, Tasks};
+use crate::task::{with_entry, Msg, State, Switch, Tasks};
 use core::sync::atomic::{AtomicBool, Ordering};
 use ipc::cap::{Kind, Rights};
 use ipc::msg::{is_words_only, split_slot_pair, MsgInfo};
@@ -59,80 +58,75 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// `Call` (`call`) or `ReplyRecv` by the fast path: the exit word of the partner's frame, to
+/// `Call` (`CALL`) or `ReplyRecv` by the fast path: the exit word of the partner's frame, to
 /// leave the kernel by (see `task::exit_word`), or None, with nothing done, if a condition
 /// does not hold.
-#[inline(never)]
-pub fn attempt(call: bool, r: &Regs) -> Option<u64> {
+#[inline(always)]
+pub fn attempt<const CALL: bool>(r: &Regs) -> Option<u64> {
     if !is_words_only(r[1]) || !enabled() {
         return None;
     }
-    let plan = with_entry(|t| {
-        let to = if call { self::call(t, r)? } else { reply_recv(t, r)? };
-        t.enter_frame_of(to)
-    })?;
+    let plan = with_entry(|t| if CALL { call(t, r) } else { reply_recv(t, r) })?;
     Some(plan.enter())
 }
 
-/// The checks and the work of `Call`; returns the receiver, which is to run next.
-#[inline]
-fn call(t: &mut Tasks, r: &Regs) -> Option<Tid> {
-    let me = t.running;
-    let caller = t.current();
-    let (cspace, my_priority) = (caller.cspace, caller.priority);
-    let cap = t.caps.get(At::user(cspace, r[0]).ok()?).ok()?;
+/// The checks and the work of `Call`; returns the switch to the receiver, which runs next.
+#[inline(always)]
+fn call(t: &mut Tasks, r: &Regs) -> Option<Switch> {
+    let Tasks { threads, caps, sched, running, processes, .. } = t;
+    let me = *running;
+    let cap = caps.get(At::user(threads.get(&me)?.cspace, r[0]).ok()?).ok()?;
     if cap.kind != Kind::Endpoint || !cap.rights.contains(Rights::WRITE) {
         return None;
     }
-    let Object::Endpoint(ep, _) = t.caps.object(cap.obj) else { return None };
+    let Object::Endpoint(ep, _) = caps.object(cap.obj) else { return None };
     let rx = ep.peek_receiver()?;
-    let server = t.threads.get(&rx)?;
-    if server.priority < my_priority || !server.resumes_from_frame() {
+    let [caller, server] = threads.pair_mut(me, rx)?;
+    if server.priority < caller.priority || !server.resumes_from_frame() {
         return None;
     }
-    let (reply_at, priority) = (At { space: server.cspace, slot: server.reply_slot }, server.priority);
+    let reply_at = At { space: server.cspace, slot: server.reply_slot };
     // A used reply capability left in the slot by the fast reply is taken up again, if it is
     // the only capability to its object (no copy could answer this new call).
-    let reuse = match t.caps.get(reply_at) {
+    let reuse = match caps.get(reply_at) {
         Err(_) => None,
-        Ok(c) if c.kind == Kind::Reply && matches!(t.caps.sole_object(c.obj), Some(Object::Reply { caller: None })) => {
+        Ok(c) if c.kind == Kind::Reply && matches!(caps.sole_object(c.obj), Some(Object::Reply { caller: None })) => {
             Some(c.obj)
         }
         Ok(_) => return None,
     };
     // Every condition holds: from here on the call is made.
-    let Object::Endpoint(ep, _) = t.caps.object_mut(cap.obj) else { return None };
+    let Object::Endpoint(ep, _) = caps.object_mut(cap.obj) else { return None };
     ep.take_receiver();
     let reply = match reuse {
         Some(reply) => {
-            if let Object::Reply { caller } = t.caps.object_mut(reply) {
+            if let Object::Reply { caller } = caps.object_mut(reply) {
                 *caller = Some(me);
             }
             reply
         }
-        None => t
-            .caps
+        None => caps
             .create(reply_at, Object::Reply { caller: Some(me) }, Rights::WRITE.union(Rights::GRANT))
             .expect("the reply slot was checked empty"),
     };
-    let [caller, server] = t.threads.pair_mut(me, rx)?;
     copy_buffer_words(caller.ipc_buffer, server.ipc_buffer, MsgInfo::buffer_word_count(r[1]));
     server.deliver_and_ready(&Msg::from_regs(cap.badge, r));
     caller.block_in_frame(State::AwaitingReply { reply });
-    t.sched.handoff(rx, priority);
-    Some(rx)
+    sched.handoff(rx, server.priority);
+    *running = rx;
+    Some(server.switch_in(processes, core::ptr::null_mut()))
 }
 
-/// The checks and the work of `ReplyRecv`; returns the caller, which is to run next.
-#[inline]
-fn reply_recv(t: &mut Tasks, r: &Regs) -> Option<Tid> {
-    let me = t.running;
+/// The checks and the work of `ReplyRecv`; returns the switch to the caller, which runs next.
+#[inline(always)]
+fn reply_recv(t: &mut Tasks, r: &Regs) -> Option<Switch> {
+    let Tasks { threads, caps, sched, running, processes, .. } = t;
+    let me = *running;
     let (ep_slot, reply_slot) = split_slot_pair(r[0]);
-    let current = t.current();
-    let (cspace, my_priority, bound) = (current.cspace, current.priority, current.bound);
+    let cspace = threads.get(&me)?.cspace;
     let reply_at = At::user(cspace, reply_slot).ok()?;
-    let reply = t.caps.get(reply_at).ok()?;
-    let ep = t.caps.get(At::user(cspace, ep_slot).ok()?).ok()?;
+    let reply = caps.get(reply_at).ok()?;
+    let ep = caps.get(At::user(cspace, ep_slot).ok()?).ok()?;
     if reply.kind != Kind::Reply
         || !reply.rights.contains(Rights::WRITE)
         || ep.kind != Kind::Endpoint
@@ -140,15 +134,17 @@ fn reply_recv(t: &mut Tasks, r: &Regs) -> Option<Tid> {
     {
         return None;
     }
-    let Object::Reply { caller: Some(caller) } = *t.caps.object(reply.obj) else { return None };
-    let client = t.threads.get(&caller)?;
-    let Object::Endpoint(endpoint, _) = t.caps.object(ep.obj) else { return None };
-    if client.priority < my_priority || !client.resumes_from_frame() || endpoint.has_sender() {
+    let Object::Reply { caller: Some(waiting) } = *caps.object(reply.obj) else { return None };
+    let Object::Endpoint(endpoint, _) = caps.object(ep.obj) else { return None };
+    if endpoint.has_sender() {
         return None;
     }
-    let priority = client.priority;
-    if let Some(n) = bound {
-        if let Object::Notification(n, _) = t.caps.object(n) {
+    let [server, client] = threads.pair_mut(me, waiting)?;
+    if client.priority < server.priority || !client.resumes_from_frame() {
+        return None;
+    }
+    if let Some(n) = server.bound {
+        if let Object::Notification(n, _) = caps.object(n) {
             if n.pending() {
                 return None;
             }
@@ -156,15 +152,16 @@ fn reply_recv(t: &mut Tasks, r: &Regs) -> Option<Tid> {
     }
     // Every condition holds: from here on the answer is given. The reply capability is used
     // up: it answers nothing more, and stays in the slot for the next call to reuse.
-    let Object::Reply { caller: waiting } = t.caps.object_mut(reply.obj) else { return None };
-    *waiting = None;
-    let Object::Endpoint(endpoint, _) = t.caps.object_mut(ep.obj) else { return None };
+    if let Object::Reply { caller } = caps.object_mut(reply.obj) {
+        *caller = None;
+    }
+    let Object::Endpoint(endpoint, _) = caps.object_mut(ep.obj) else { return None };
     endpoint.queue_receiver(me);
-    let [server, client] = t.threads.pair_mut(me, caller)?;
     server.reply_slot = reply_at.slot;
     server.block_in_frame(State::Receiving { ep: ep.obj });
     copy_buffer_words(server.ipc_buffer, client.ipc_buffer, MsgInfo::buffer_word_count(r[1]));
     client.deliver_and_ready(&Msg::from_regs(0, r));
-    t.sched.handoff(caller, priority);
-    Some(caller)
+    sched.handoff(waiting, client.priority);
+    *running = waiting;
+    Some(client.switch_in(processes, core::ptr::null_mut()))
 }

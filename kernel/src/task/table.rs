@@ -392,7 +392,7 @@ pub fn with<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
 
 /// As [`with`], on a path where interrupts are known to be off already (a system call's:
 /// `syscall` clears IF), so there is no flag to save and restore.
-#[inline]
+#[inline(always)]
 pub fn with_entry<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
     debug_assert!(!interrupts::are_enabled(), "with_entry with interrupts on");
     f(&mut TASKS.lock())
@@ -879,19 +879,28 @@ impl Tasks {
     /// context; `save` is where the outgoing thread's context goes (null if it keeps none).
     #[inline]
     fn switch_to(&mut self, next: Tid, save: *mut u64) -> Option<Switch> {
-        let thread = self.threads.get_mut(&next)?;
-        let to = match thread.frame_mut() {
+        let plan = self.threads.get_mut(&next)?.switch_in(&self.processes, save);
+        self.running = next;
+        Some(plan)
+    }
+}
+
+impl Thread {
+    /// Plans resuming this thread, off the CPU, from its frame or its kernel context; `save`
+    /// is where the outgoing thread's context goes (null if it keeps none). The caller makes
+    /// it the running thread.
+    #[inline(always)]
+    pub fn switch_in(&mut self, processes: &BTreeMap<Pid, Process>, save: *mut u64) -> Switch {
+        let to = match self.frame_mut() {
             Some(frame) => Target::Frame(exit_word(frame)),
-            None => Target::Stack(thread.context),
+            None => Target::Stack(self.context),
         };
-        thread.in_frame = false;
-        let (root, kstack_top) = (thread.root, thread.kstack.as_ref().map(|s| s.top));
-        let io = match thread.io {
-            true => self.processes.get(&thread.pid).and_then(|p| p.io_bitmap.as_deref().map(|b| b as *const _)),
+        self.in_frame = false;
+        let io = match self.io {
+            true => processes.get(&self.pid).and_then(|p| p.io_bitmap.as_deref().map(|b| b as *const _)),
             false => None,
         };
-        self.running = next;
-        Some(Switch { save, to, root, kstack_top, io })
+        Switch { save, to, root: self.root, kstack_top: self.kstack.as_ref().map(|s| s.top), io }
     }
 }
 
@@ -900,6 +909,7 @@ static ROOT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(
 
 impl Switch {
     /// Installs the incoming thread's kernel stack, I/O permissions and address space.
+    #[inline(always)]
     fn install(&self) {
         if let Some(top) = self.kstack_top {
             syscall::set_kernel_stack(top);
@@ -920,6 +930,7 @@ impl Switch {
     /// Makes the switch for a running thread that resumes from its frame (see
     /// [`Tasks::leave_for`]): returns the incoming thread's exit word for the entry stub, or
     /// resumes it inside the kernel and does not return.
+    #[inline(always)]
     pub fn enter(self) -> u64 {
         self.install();
         match self.to {

@@ -108,8 +108,15 @@ core::arch::global_asm!(
     "  pushq $0",
     "  pushq ${vector}",
     super::frame::push_general_registers!(),
+    // `Call` and `ReplyRecv` try the fast path first; it answers 0 when it does not apply.
     "  movq %rsp, %rdi",
+    "  cmpq ${call}, %rax",
+    "  je 2f",
+    "  cmpq ${reply_recv}, %rax",
+    "  je 3f",
+    "1:",
     "  call seam_syscall_dispatch",
+    "4:",
     // The answer is the frame to leave by: this thread's, or that of the thread the call
     // switched to. Bit 0 set means it cannot be returned to with sysret.
     "  btrq $0, %rax",
@@ -137,6 +144,18 @@ core::arch::global_asm!(
     "  popq %rsp",      // the user's RSP; SS is left behind on the kernel stack
     "  swapgs",
     "  sysretq",
+    "2:",
+    "  call seam_fast_call",
+    "  jmp 5f",
+    "3:",
+    "  call seam_fast_reply_recv",
+    "5:",
+    "  testq %rax, %rax",
+    "  jnz 4b",
+    "  movq %rsp, %rdi",
+    "  jmp 1b",
+    call = const ipc::syscall::Syscall::Call as u64,
+    reply_recv = const ipc::syscall::Syscall::ReplyRecv as u64,
     user_rsp = const USER_RSP,
     kernel_rsp = const KERNEL_RSP,
     user_ss = const 0x1b, // user data selector | RPL 3, checked in `check_selectors`
@@ -158,6 +177,19 @@ pub fn check_selectors() {
 #[no_mangle]
 extern "C" fn seam_syscall_dispatch(frame: &mut TrapFrame) -> u64 {
     crate::syscall::handle(frame)
+}
+
+/// `Call` by the fast path: the exit word, or 0 if it does not apply (then the stub calls
+/// [`seam_syscall_dispatch`], which takes the general path).
+#[no_mangle]
+extern "C" fn seam_fast_call(frame: &TrapFrame) -> u64 {
+    crate::ipc::fastpath::attempt::<true>(&frame.args).unwrap_or(0)
+}
+
+/// `ReplyRecv` by the fast path, as [`seam_fast_call`].
+#[no_mangle]
+extern "C" fn seam_fast_reply_recv(frame: &TrapFrame) -> u64 {
+    crate::ipc::fastpath::attempt::<false>(&frame.args).unwrap_or(0)
 }
 
 const _: () = assert!(FRAME_SIZE == 22 * 8);
