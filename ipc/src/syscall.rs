@@ -178,6 +178,27 @@ pub enum Syscall {
     /// again replaces the earlier deadline and notification; `micros` 0 disarms (the
     /// notification is then not looked at). Needs the write right.
     TimerSet = 40,
+    /// → `(fast path on, general Calls, general ReplyRecvs)`: whether the IPC fast path is in
+    /// use (0 with the boot flag `fastpath=off`), and how many `Call`s and `ReplyRecv`s since
+    /// boot took the general path instead, the fast path's conditions not holding (or it
+    /// being off). For tests that a call took the path they mean it to, and for the curious.
+    IpcStats = 41,
+}
+
+/// What `IpcStats` says: whether the fast path is on, and how many `Call`s and `ReplyRecv`s
+/// took the general path since boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpcStats {
+    pub fast_path: bool,
+    pub general_calls: u64,
+    pub general_reply_recvs: u64,
+}
+
+impl IpcStats {
+    /// From the result registers of `IpcStats`.
+    pub fn from_words([fast_path, general_calls, general_reply_recvs]: [u64; 3]) -> IpcStats {
+        IpcStats { fast_path: fast_path != 0, general_calls, general_reply_recvs }
+    }
 }
 
 /// What `ProcessInfo` says of a process: its state in bits 0–7, its priority in bits 8–15.
@@ -236,7 +257,7 @@ impl ProcessState {
 }
 
 impl Syscall {
-    pub const ALL: [Syscall; 40] = [
+    pub const ALL: [Syscall; 41] = [
         Syscall::Null,
         Syscall::DebugWrite,
         Syscall::Exit,
@@ -277,6 +298,7 @@ impl Syscall {
         Syscall::ProcessInfo,
         Syscall::CapRead,
         Syscall::TimerSet,
+        Syscall::IpcStats,
     ];
 }
 
@@ -328,6 +350,7 @@ impl TryFrom<u64> for Syscall {
             38 => Syscall::ProcessInfo,
             39 => Syscall::CapRead,
             40 => Syscall::TimerSet,
+            41 => Syscall::IpcStats,
             _ => return Err(Error::UnknownSyscall),
         })
     }
@@ -456,7 +479,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers_are_refused() {
-        for n in [8, 41, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
+        for n in [8, 42, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
             assert_eq!(Syscall::try_from(n), Err(Error::UnknownSyscall), "{n}");
         }
     }

@@ -190,6 +190,24 @@ mod tests {
     }
 
     #[test]
+    fn the_first_waiter_leaves_and_the_next_moves_up() {
+        let mut ep = Endpoint::new();
+        for t in 1..=3 {
+            ep.queue_receiver(t);
+        }
+        assert!(ep.remove(1), "the first waiter, held apart from the rest");
+        assert_eq!(ep.peek_receiver(), Some(2));
+        assert_eq!(ep.take_receiver(), Some(2));
+        ep.queue_receiver(4);
+        assert_eq!(ep.take_receiver(), Some(3));
+        assert_eq!(ep.take_receiver(), Some(4));
+        assert!(!ep.has_receiver());
+        assert!(!ep.remove(4));
+        ep.queue_sender(5);
+        assert!(ep.has_sender(), "an empty queue takes the other role");
+    }
+
+    #[test]
     fn draining_senders_leaves_receivers() {
         let mut ep = Endpoint::new();
         ep.queue_receiver(1);

@@ -40,7 +40,7 @@ use crate::cap::At;
 use crate::object::Object;
 use crate::task::ipc::copy_buffer_words;
 use crate::task::{with_entry, Msg, State, Switch, Tasks};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use ipc::cap::{Kind, Rights};
 use ipc::msg::{is_words_only, split_slot_pair, MsgInfo};
 use ipc::syscall::ARG_REGS;
@@ -56,6 +56,22 @@ pub fn disable() {
 
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
+}
+
+/// `Call`s and `ReplyRecv`s that took the general path (`IpcStats`), counted there, so the
+/// fast path pays nothing for them.
+static GENERAL_CALLS: AtomicU64 = AtomicU64::new(0);
+static GENERAL_REPLY_RECVS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a `Call` (`call`) or `ReplyRecv` the general path takes.
+pub fn count_general(call: bool) {
+    let counter = if call { &GENERAL_CALLS } else { &GENERAL_REPLY_RECVS };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// `IpcStats`: whether the fast path is on, and the `Call`s and `ReplyRecv`s it did not take.
+pub fn stats() -> [u64; 3] {
+    [u64::from(enabled()), GENERAL_CALLS.load(Ordering::Relaxed), GENERAL_REPLY_RECVS.load(Ordering::Relaxed)]
 }
 
 /// `Call` (`CALL`) or `ReplyRecv` by the fast path: the exit word of the partner's frame, to

@@ -797,6 +797,7 @@ pub fn reschedule(leave: Leave) {
 /// exit word for the entry stub (see [`exit_word`]) — the caller's own frame, or
 /// that of the thread that runs instead, whose system call returns then. A thread that
 /// resumes inside the kernel is resumed there instead, and this does not return.
+#[inline(always)]
 pub fn leave(next: Next, frame: &mut TrapFrame) -> u64 {
     // The thread's own frame, as the entry stub saved it: a system call's, at a RIP the
     // CPU gave (in user memory, so canonical), fit for `sysret`.
@@ -804,6 +805,13 @@ pub fn leave(next: Next, frame: &mut TrapFrame) -> u64 {
     if next == Next::Return && !preempt_pending() {
         return own;
     }
+    switch_at_exit(next, own)
+}
+
+/// [`leave`] when the calling thread does not simply return: it blocks, hands the CPU to
+/// another thread, or is preempted.
+#[inline(never)]
+fn switch_at_exit(next: Next, own: u64) -> u64 {
     let plan = with_entry(|t| {
         let leave = match next {
             Next::Return => Leave::Preempt,

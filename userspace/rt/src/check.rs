@@ -38,6 +38,12 @@ impl Checks {
         self.check(&format!("{what} (got {got:?}, want {want:?})"), ok);
     }
 
+    /// Checks that a value is exactly the one wanted.
+    pub fn equal<T: core::fmt::Debug + PartialEq>(&mut self, what: &str, got: T, want: T) {
+        let ok = got == want;
+        self.check(&format!("{what} (got {got:?}, want {want:?})"), ok);
+    }
+
     /// Prints the summary; returns the number of failed checks (the exit code).
     pub fn done(self) -> u64 {
         println!("{}: {} checks, {} failed", self.name, self.total, self.failed);

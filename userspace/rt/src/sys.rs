@@ -4,7 +4,7 @@
 use core::arch::asm;
 use ipc::cap::{Badge, CapInfo, Kind, Rights, Slot};
 use ipc::msg::{slot_pair, MsgInfo};
-use ipc::syscall::{self, ExitStatus, MapFlags, Syscall, ARG_REGS};
+use ipc::syscall::{self, ExitStatus, IpcStats, MapFlags, Syscall, ARG_REGS};
 use ipc::Error;
 
 /// The raw system call: number and six argument registers in, status and six result
@@ -276,6 +276,11 @@ pub fn poll(notification: Slot) -> Result<u64, Error> {
 /// (at least) from now. Replaces an earlier arming.
 pub fn timer_set(notification: Slot, micros: u64) -> Result<(), Error> {
     call(Syscall::TimerSet, [notification, micros.max(1), 0, 0, 0, 0]).map(drop)
+}
+
+/// Whether the IPC fast path is on, and the calls that took the general path.
+pub fn ipc_stats() -> Result<IpcStats, Error> {
+    call(Syscall::IpcStats, [0; 6]).map(|r| IpcStats::from_words([r[0], r[1], r[2]]))
 }
 
 /// Disarms this process's timer.

@@ -292,10 +292,13 @@ fn faulted_orphan() -> u64 {
             let badged = cap::with_badged(notice, bit, |n| sys::process_notify_exit(p, n));
             c.expect("and a death notice of its own", badged, Ok(()));
         }
+        // Below our priority, so that neither runs (and faults) before we sleep: at ours, a
+        // timer tick between starting a and giving it b could let a fault first.
+        let low = PRIORITY_DEFAULT - 1;
         c.expect("b holds a", sys::cap_copy(a, 12, Rights::ALL, b), Ok(()));
-        c.expect("start a", sys::process_start(a, "null", PRIORITY_DEFAULT).map(drop), Ok(()));
+        c.expect("start a", sys::process_start(a, "null", low).map(drop), Ok(()));
         c.expect("a holds b", sys::cap_copy(b, 12, Rights::ALL, a), Ok(()));
-        c.expect("start b", sys::process_start(b, "null", PRIORITY_DEFAULT).map(drop), Ok(()));
+        c.expect("start b", sys::process_start(b, "null", low).map(drop), Ok(()));
         sys::sleep(2);
         c.expect(
             "nothing can be given to a faulted process",

@@ -5,7 +5,7 @@
 //! and Archive, by convention).
 //!
 //! Scenarios: `pingpong`, `rights`, `revoke`, `transfer`, `notify`, `irq`, `shared`,
-//! `capcalls`, `restart`, `archive`, `console`, `typing`, `store`, `words`.
+//! `capcalls`, `restart`, `archive`, `console`, `typing`, `store`, `gallery`, `words`, `slowpath`.
 #![no_std]
 #![no_main]
 
@@ -26,6 +26,7 @@ use rt::{ipc, println};
 mod archive;
 mod console;
 mod gallery;
+mod slowpath;
 mod store;
 mod typing;
 
@@ -46,6 +47,9 @@ fn main(args: rt::Args) -> u64 {
     match role {
         "pingpong" => pingpong(),
         "words" => stray_words(),
+        "slowpath" => slowpath::slow_path(),
+        "slow-server" => slowpath::slow_server(),
+        "queuer" => slowpath::queuer(),
         "junk-server" => junk_server(),
         "rights" => rights(),
         "revoke" => revoke(),
@@ -69,7 +73,7 @@ fn main(args: rt::Args) -> u64 {
         "reader" => reader(),
         _ => {
             println!(
-                "usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls|restart|archive|console|typing|store"
+                "usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls|restart|archive|console|typing|store|gallery|words|slowpath"
             );
             2
         }
