@@ -38,7 +38,7 @@
 
 use crate::cap::At;
 use crate::object::Object;
-use crate::task::ipc::copy_buffer_words;
+use crate::task::buffer::copy_buffer_words;
 use crate::task::{with_entry, Msg, State, Switch, Tasks};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use ipc::cap::{Kind, Rights};

@@ -10,16 +10,15 @@
 //! return what the calling thread does next ([`Next`]), which the system call's exit puts
 //! into effect. Calls of words only go through `ipc::fastpath` first.
 
+use super::buffer::{buffer_word, copy_buffer_words};
 use super::table::{with, Msg, Next, State, Tasks};
 use crate::cap::At;
 use crate::ipc::{Endpoint, Notification};
-use crate::mem::phys_to_virt;
 use crate::object::Object;
 use crate::sched::Tid;
 use ipc::cap::{Kind, Rights};
 use ipc::msg::{
-    split_slot_pair, MsgInfo, BUFFER_RECV_SLOTS_OFFSET, BUFFER_SEND_CAPS_OFFSET, BUFFER_WORDS_OFFSET,
-    LABEL_NOTIFICATION, MSG_MAX_WORDS, MSG_REGS,
+    split_slot_pair, MsgInfo, BUFFER_RECV_SLOTS_OFFSET, BUFFER_SEND_CAPS_OFFSET, LABEL_NOTIFICATION, MSG_REGS,
 };
 use ipc::syscall::ARG_REGS;
 use ipc::Error;
@@ -47,36 +46,6 @@ fn endpoint(t: &mut Tasks, obj: u32) -> &mut Endpoint {
 fn notification(t: &mut Tasks, obj: u32) -> &mut Notification {
     let Object::Notification(n, _) = t.caps.object_mut(obj) else { unreachable!("not a notification") };
     n
-}
-
-/// A word of a thread's IPC buffer.
-fn buffer_word(buffer: u64, offset: usize) -> u64 {
-    // SAFETY: `buffer` is the physical address of a live thread's IPC buffer page, mapped
-    // through the physical window; `offset` is a constant offset inside `IpcBuffer`, which
-    // fits in the page; user code cannot run meanwhile (one CPU, kernel not preemptible).
-    unsafe { core::ptr::read_volatile((phys_to_virt(buffer) + offset as u64) as *const u64) }
-}
-
-/// Copies the `beyond` words of a message that lie past the registers (its buffer words),
-/// from the IPC buffer page at physical address `src` to the one at `dst`: only those sent.
-#[inline]
-pub fn copy_buffer_words(src: u64, dst: u64, beyond: usize) {
-    let beyond = beyond.min(MSG_MAX_WORDS - MSG_REGS);
-    if beyond == 0 || src == dst {
-        return;
-    }
-    let offset = (BUFFER_WORDS_OFFSET + MSG_REGS * 8) as u64;
-    // SAFETY: both are live threads' IPC buffer pages, kernel-owned, mapped through the
-    // physical window, and distinct (checked); `MSG_REGS + beyond <= MSG_MAX_WORDS` keeps the
-    // range inside the buffer's `words`, inside the page. User code cannot run meanwhile (one
-    // CPU, the kernel not preemptible), so nothing else touches them.
-    unsafe {
-        core::ptr::copy_nonoverlapping(
-            (phys_to_virt(src) + offset) as *const u64,
-            (phys_to_virt(dst) + offset) as *mut u64,
-            beyond,
-        )
-    };
 }
 
 /// Copies the buffer words and the capabilities of a message from thread `from` to thread

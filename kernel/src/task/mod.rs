@@ -7,6 +7,8 @@
 //! `ipc` moves messages between threads; `ops` is every other operation on kernel objects;
 //! `introspect` reads the whole system for the holder of an Introspect capability.
 
+#[cfg(target_os = "none")]
+pub mod buffer;
 pub mod elf;
 
 #[cfg(target_os = "none")]

@@ -1,0 +1,273 @@
+//! Putting the scheduler's decisions into effect: how the running thread leaves the CPU
+//! ([`Leave`], [`Next`]), the exit of a system call ([`leave`]), and the switch itself
+//! ([`Switch`]: the incoming thread's kernel stack, I/O bitmap and page-table root, then its
+//! frame or its saved kernel context). Runs with interrupts off.
+
+use super::{preempt_pending, with, with_entry, Pid, Process, State, Tasks, Thread, HAS_REMAINS, IDLE, PREEMPT};
+use crate::arch::frame::TrapFrame;
+use crate::arch::syscall;
+use crate::mem::stack;
+use crate::sched::Tid;
+use alloc::collections::BTreeMap;
+use x86_64::registers::control::{Cr3, Cr3Flags};
+use x86_64::structures::paging::PhysFrame;
+use x86_64::PhysAddr;
+
+/// How the running thread leaves the CPU.
+pub enum Leave {
+    /// To the back of its priority's queue.
+    Yield,
+    /// Outranked, or its slice is over: the scheduler decides where it queues.
+    Preempt,
+    /// Not queued: it sleeps, waits, or has ended (or it is the idle thread).
+    Block,
+    /// Blocked, and hands the CPU straight to this thread (IPC), past the run queue.
+    Handoff(Tid),
+}
+
+/// What a system call's handler decided the calling thread does next, put into effect as
+/// the system call leaves the kernel ([`leave`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Back to user mode with its results (unless a wake-up outranked it meanwhile).
+    Return,
+    /// It blocked: the scheduler chooses who runs.
+    Block,
+    /// It blocked, and hands the CPU to this thread (ready, not queued), past the run queue.
+    Handoff(Tid),
+}
+
+impl Tasks {
+    /// The thread to run after the running one leaves the CPU as `leave` says.
+    fn choose(&mut self, leave: Leave) -> Tid {
+        PREEMPT.store(false, core::sync::atomic::Ordering::Relaxed);
+        match leave {
+            Leave::Yield => self.sched.yield_now(),
+            Leave::Preempt => self.sched.preempt(),
+            Leave::Block => self.sched.block(),
+            Leave::Handoff(tid) => {
+                let prio = self.threads[&tid].priority;
+                self.sched.handoff(tid, prio);
+                Some(tid)
+            }
+        }
+        .unwrap_or(IDLE)
+    }
+
+    /// Makes a blocked thread ready without queueing it: the running thread hands it the CPU.
+    pub fn ready_for_handoff(&mut self, tid: Tid) {
+        let thread = self.thread(tid);
+        thread.state = State::Ready;
+        thread.set_status(Ok(()));
+    }
+}
+
+/// Puts the next thread on the CPU, if that is another thread; returns when the calling
+/// thread runs again. Takes the lock itself: call it without holding it.
+pub fn reschedule(leave: Leave) {
+    let plan = with(|t| {
+        let next = t.choose(leave);
+        t.plan_switch(next)
+    });
+    if let Some(plan) = plan {
+        switch(plan);
+    }
+}
+
+/// Leaves the kernel at the end of a system call whose handler decided `next`: returns the
+/// exit word for the entry stub (see [`exit_word`]) — the caller's own frame, or
+/// that of the thread that runs instead, whose system call returns then. A thread that
+/// resumes inside the kernel is resumed there instead, and this does not return.
+#[inline(always)]
+pub fn leave(next: Next, frame: &mut TrapFrame) -> u64 {
+    // The thread's own frame, as the entry stub saved it: a system call's, at a RIP the
+    // CPU gave (in user memory, so canonical), fit for `sysret`.
+    let own = frame as *mut TrapFrame as u64;
+    if next == Next::Return && !preempt_pending() {
+        return own;
+    }
+    switch_at_exit(next, own)
+}
+
+/// [`leave`] when the calling thread does not simply return: it blocks, hands the CPU to
+/// another thread, or is preempted.
+#[inline(never)]
+fn switch_at_exit(next: Next, own: u64) -> u64 {
+    let plan = with_entry(|t| {
+        let leave = match next {
+            Next::Return => Leave::Preempt,
+            Next::Block => Leave::Block,
+            Next::Handoff(tid) => Leave::Handoff(tid),
+        };
+        let to = t.choose(leave);
+        t.leave_for(to)
+    });
+    match plan {
+        None => own,
+        Some(plan) => plan.enter(),
+    }
+}
+
+/// The entry stub's word for returning to user mode from `frame`: its address, with bit 0
+/// set when `sysret` cannot be used. `sysret` to a non-canonical RIP faults in kernel mode
+/// (on Intel), on the user's stack; RIP comes from the CPU and user memory ends below the last
+/// canonical page, so this never happens today, but a frame written in place could.
+pub fn exit_word(frame: &TrapFrame) -> u64 {
+    let address = frame as *const TrapFrame as u64;
+    address | u64::from(frame.rip >= ipc::layout::USER_END || frame.vector != syscall::SYSCALL_VECTOR)
+}
+
+/// Where a planned switch resumes the incoming thread.
+enum Target {
+    /// Inside the kernel, from this saved kernel context.
+    Stack(u64),
+    /// In user mode, from its trap frame: the exit word for it.
+    Frame(u64),
+}
+
+/// A switch decided under the lock, to be made after it is released.
+pub struct Switch {
+    save: *mut u64,
+    to: Target,
+    root: u64,
+    kstack_top: Option<u64>,
+    io: Option<*const crate::arch::gdt::IoBitmap>,
+}
+
+impl Tasks {
+    /// Makes `next` the running thread in the table; returns what [`switch`] must do, or
+    /// None if `next` is already running. The running thread keeps its kernel context.
+    pub fn plan_switch(&mut self, next: Tid) -> Option<Switch> {
+        let prev = self.running;
+        if next == prev {
+            return None;
+        }
+        let save: *mut u64 = &mut self.thread(prev).context;
+        self.switch_to(next, save)
+    }
+
+    /// As [`Tasks::plan_switch`], for a running thread that leaves the kernel by its trap
+    /// frame: it resumes from the frame (whoever wakes it writes its results there), so
+    /// nothing of its kernel context is kept.
+    pub fn leave_for(&mut self, next: Tid) -> Option<Switch> {
+        if next == self.running {
+            return None;
+        }
+        self.current_mut().in_frame = true;
+        self.enter_frame_of(next)
+    }
+
+    /// Makes `next` the running thread in place of one that leaves by its frame (already
+    /// marked so), whose kernel context is not kept: the fast path's switch.
+    #[inline]
+    pub fn enter_frame_of(&mut self, next: Tid) -> Option<Switch> {
+        self.switch_to(next, core::ptr::null_mut())
+    }
+
+    /// Makes `next` the running thread and plans resuming it, from its frame or its kernel
+    /// context; `save` is where the outgoing thread's context goes (null if it keeps none).
+    #[inline]
+    fn switch_to(&mut self, next: Tid, save: *mut u64) -> Option<Switch> {
+        let plan = self.threads.get_mut(&next)?.switch_in(&self.processes, save);
+        self.running = next;
+        Some(plan)
+    }
+}
+
+impl Thread {
+    /// Plans resuming this thread, off the CPU, from its frame or its kernel context; `save`
+    /// is where the outgoing thread's context goes (null if it keeps none). The caller makes
+    /// it the running thread.
+    #[inline(always)]
+    pub fn switch_in(&mut self, processes: &BTreeMap<Pid, Process>, save: *mut u64) -> Switch {
+        let to = match self.frame_mut() {
+            Some(frame) => Target::Frame(exit_word(frame)),
+            None => Target::Stack(self.context),
+        };
+        self.in_frame = false;
+        let io = match self.io {
+            true => processes.get(&self.pid).and_then(|p| p.io_bitmap.as_deref().map(|b| b as *const _)),
+            false => None,
+        };
+        Switch { save, to, root: self.root, kstack_top: self.kstack.as_ref().map(|s| s.top), io }
+    }
+}
+
+/// The page-table root installed on this CPU (0 until the first switch installs one).
+static ROOT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+impl Switch {
+    /// Installs the incoming thread's kernel stack, I/O permissions and address space.
+    #[inline(always)]
+    fn install(&self) {
+        if let Some(top) = self.kstack_top {
+            syscall::set_kernel_stack(top);
+        }
+        // SAFETY: the bitmap is boxed in a live process's entry, which is only removed after
+        // its thread has left the CPU (and this switch installs another one before that).
+        crate::arch::gdt::set_io_bitmap(self.io.map(|b| unsafe { &*b }));
+        use core::sync::atomic::Ordering::Relaxed;
+        if ROOT.load(Relaxed) != self.root {
+            ROOT.store(self.root, Relaxed);
+            // SAFETY: `root` is the kernel's table or that of a live process (its space is
+            // freed only after its thread is off the CPU for good); all share the kernel half,
+            // where this code and stack are.
+            unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(self.root)), Cr3Flags::empty()) };
+        }
+    }
+
+    /// Makes the switch for a running thread that resumes from its frame (see
+    /// [`Tasks::leave_for`]): returns the incoming thread's exit word for the entry stub, or
+    /// resumes it inside the kernel and does not return.
+    #[inline(always)]
+    pub fn enter(self) -> u64 {
+        self.install();
+        match self.to {
+            Target::Frame(exit) => exit,
+            // SAFETY: `context` is the incoming thread's saved kernel context; interrupts are
+            // off; its stack and space were installed above. The outgoing thread resumes from
+            // its frame, so nothing on this stack is needed again.
+            Target::Stack(context) => unsafe { crate::arch::switch::enter_context(context) },
+        }
+    }
+}
+
+/// Makes a planned switch: the incoming thread's kernel stack, I/O permissions and address
+/// space, then its saved context or frame. Returns when the calling thread runs again.
+pub fn switch(plan: Switch) {
+    plan.install();
+    match plan.to {
+        // SAFETY: `save` points into the outgoing thread's boxed entry, which stays in the
+        // table until the next thread frees it in `finish_switch`, after this switch;
+        // `context` is the incoming thread's saved context; interrupts are off; its stack and
+        // space are installed above.
+        Target::Stack(context) => unsafe { crate::arch::switch::switch_context(plan.save, context) },
+        // SAFETY: as above; the frame is the one at the top of the incoming thread's stack,
+        // which resumes from it with nothing of its own suspended below (`in_frame`).
+        Target::Frame(exit) => unsafe { crate::arch::switch::switch_to_frame(plan.save, exit & !1) },
+    }
+    finish_switch();
+}
+
+/// Runs on the incoming thread after every switch: frees what an ended thread left behind.
+#[no_mangle]
+extern "C" fn seam_thread_started() {
+    finish_switch();
+}
+
+fn finish_switch() {
+    if !HAS_REMAINS.load(core::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let Some(remains) = with(|t| {
+        HAS_REMAINS.store(false, core::sync::atomic::Ordering::Relaxed);
+        t.remains.take()
+    }) else {
+        return;
+    };
+    let thread = with(|t| t.threads.remove(&remains.tid)).expect("ended thread not in the table");
+    if let Some(kstack) = thread.kstack {
+        stack::free(kstack);
+    }
+    drop(remains.space);
+}
