@@ -1,6 +1,6 @@
 //! System calls: decode the number and hand the arguments to a safe handler. Every failure a
 //! user process can cause comes back as an `ipc::Error`; the register convention is in
-//! `ipc::syscall`, and the entry stub that calls [`dispatch`] in `arch::x86_64::syscall`.
+//! `ipc::syscall`, and the entry stub that calls [`handle`] in `arch::x86_64::syscall`.
 
 use crate::arch::frame::TrapFrame;
 use crate::arch::usercopy;

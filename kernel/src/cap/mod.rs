@@ -162,8 +162,7 @@ impl<T: Object> Caps<T> {
     /// The capability in `at`.
     #[inline]
     pub fn get(&self, at: At) -> Result<Cap, Error> {
-        let space = self.spaces.get(at.space).ok_or(Error::InvalidCapability)?;
-        space.slots.get(at.slot as usize).copied().flatten().map(|h| h.cap).ok_or(Error::InvalidCapability)
+        self.held(at).map(|h| h.cap)
     }
 
     /// The capability in `at`, which must be of `kind` and have `rights`.
@@ -186,13 +185,8 @@ impl<T: Object> Caps<T> {
         &mut self.objects.get_mut(obj).expect("object id of a freed object").object
     }
 
-    /// Whether exactly one reference (a capability, or a retain) holds `obj`.
-    pub fn is_sole(&self, obj: ObjId) -> bool {
-        self.objects.get(obj).is_some_and(|e| e.refs == 1)
-    }
-
-    /// Object `obj`, if exactly one reference holds it (see [`Caps::is_sole`]): both from one
-    /// look-up.
+    /// Object `obj`, if exactly one reference (a capability, or a retain) holds it: the count
+    /// and the object from one look-up.
     #[inline]
     pub fn sole_object(&self, obj: ObjId) -> Option<&T> {
         self.objects.get(obj).filter(|e| e.refs == 1).map(|e| &e.object)
@@ -351,8 +345,14 @@ impl<T: Object> Caps<T> {
     }
 
     fn node_at(&self, at: At) -> Result<NodeId, Error> {
+        self.held(at).map(|h| h.node)
+    }
+
+    /// What slot `at` holds; an empty slot, or one of no space, is `InvalidCapability`.
+    #[inline]
+    fn held(&self, at: At) -> Result<Held, Error> {
         let space = self.spaces.get(at.space).ok_or(Error::InvalidCapability)?;
-        space.slots.get(at.slot as usize).copied().flatten().map(|h| h.node).ok_or(Error::InvalidCapability)
+        space.slots.get(at.slot as usize).copied().flatten().ok_or(Error::InvalidCapability)
     }
 
     fn empty_slot(&self, at: At) -> Result<(), Error> {

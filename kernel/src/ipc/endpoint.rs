@@ -14,13 +14,17 @@ enum Role {
 /// The waiting threads of one role, in arrival order. The first is held apart from the rest:
 /// one waiter is the common case (a server's thread receiving), and taking or queueing it is
 /// then a load and a store, with no ring buffer to index.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Queue {
     first: Option<Tid>,
     rest: VecDeque<Tid>,
 }
 
 impl Queue {
+    const fn new() -> Self {
+        Queue { first: None, rest: VecDeque::new() }
+    }
+
     #[inline]
     fn front(&self) -> Option<Tid> {
         self.first
@@ -42,6 +46,7 @@ impl Queue {
     #[inline]
     fn pop(&mut self) -> Option<Tid> {
         let first = self.first?;
+        // Checked here so that the common case, nobody behind, never calls into the ring.
         self.first = if self.rest.is_empty() { None } else { self.rest.pop_front() };
         Some(first)
     }
@@ -74,7 +79,7 @@ impl Default for Endpoint {
 
 impl Endpoint {
     pub const fn new() -> Self {
-        Endpoint { waiting: Queue { first: None, rest: VecDeque::new() }, role: Role::Receivers }
+        Endpoint { waiting: Queue::new(), role: Role::Receivers }
     }
 
     /// The receiver that has waited longest, taken off the queue.

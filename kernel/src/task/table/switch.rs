@@ -154,13 +154,6 @@ impl Tasks {
             return None;
         }
         self.current_mut().in_frame = true;
-        self.enter_frame_of(next)
-    }
-
-    /// Makes `next` the running thread in place of one that leaves by its frame (already
-    /// marked so), whose kernel context is not kept: the fast path's switch.
-    #[inline]
-    pub fn enter_frame_of(&mut self, next: Tid) -> Option<Switch> {
         self.switch_to(next, core::ptr::null_mut())
     }
 

@@ -144,7 +144,7 @@ impl Thread {
     }
 
     /// Blocks the running thread, which leaves the kernel by its frame (see
-    /// [`Tasks::leave_for`]), in `state`.
+    /// [`super::Tasks::leave_for`]), in `state`.
     #[inline]
     pub fn block_in_frame(&mut self, state: State) {
         self.state = state;
