@@ -9,15 +9,15 @@
 
 use crate::artifacts::Builder;
 use crate::qemu::{self, Firmware, Machine};
-
-/// The guest memory of a benchmark run.
-const BENCH_MEMORY: &str = "1G";
 use crate::{peer, plot, BenchArgs, Peer};
 use anyhow::{bail, Context, Result};
 use bench_stats::PAYLOAD_SIZES;
 use ipc::boot::{KEY_EXIT_WHEN_DONE, KEY_RUN};
 use serde_json::{json, Value};
 use std::time::Duration;
+
+/// The guest memory of a benchmark run.
+const BENCH_MEMORY: &str = "1G";
 
 /// One result line of a guest program.
 #[derive(Clone, Debug, PartialEq)]
@@ -278,7 +278,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.peer.is_some() && machine.icount && args.vcpus > 1 {
         bail!("Linux stops at SMP bring-up under -icount: use --vcpus 1, or --no-icount with more vCPUs");
     }
-    println!("{}", machine.description);
+    println!("{}", machine.description());
     if !machine.icount && machine.accel == "tcg" {
         println!("note: plain TCG without icount: the guest TSC follows host time, so figures are noisy");
     }

@@ -85,7 +85,7 @@ pub fn run(timeout_steps: usize) -> Result<()> {
     let cmdline = format!("{KEY_RUN}=bench:breakdown {KEY_EXIT_WHEN_DONE}");
     let images = builder.make("breakdown", &cmdline, &[Firmware::Bios])?;
     let machine = Machine::new(Accel::Tcg, 1, Firmware::Bios)?.with_icount()?;
-    println!("{}", machine.description);
+    println!("{}", machine.description());
     let kernel = kernel_path(true);
     let bench = kernel.with_file_name("bench");
     let dir = images.get(Firmware::Bios).parent().context("image without a directory")?.to_path_buf();

@@ -81,8 +81,9 @@ pub struct Machine {
     pub icount: bool,
     /// Guest memory, as QEMU's `-m` takes it.
     pub memory: &'static str,
-    /// One line saying what runs and why, printed before every boot.
-    pub description: String,
+    firmware: Firmware,
+    /// Why this accelerator (for [`Machine::description`]).
+    why: &'static str,
 }
 
 impl Machine {
@@ -94,8 +95,14 @@ impl Machine {
         let (kvm, why) = choose_accel(accel, hardware_virtualization(), kvm_usable())?;
         // Plain `-cpu host` aborts on some hosts over the arch-capabilities MSR.
         let (accel, cpu) = if kvm { ("kvm", "host,-arch-capabilities") } else { ("tcg", "max") };
-        let description = format!("qemu: {firmware:?}, accelerator {accel}, cpu {cpu}, {smp} vCPU, {MEMORY} ({why})",);
-        Ok(Machine { qemu, ovmf, accel, cpu, smp, icount: false, memory: MEMORY, description })
+        Ok(Machine { qemu, ovmf, accel, cpu, smp, icount: false, memory: MEMORY, firmware, why })
+    }
+
+    /// One line saying what runs and why, printed before every boot.
+    pub fn description(&self) -> String {
+        let Machine { firmware, accel, cpu, smp, memory, why, .. } = self;
+        let icount = if self.icount { ", -icount shift=0" } else { "" };
+        format!("qemu: {firmware:?}, accelerator {accel}, cpu {cpu}, {smp} vCPU, {memory} ({why}){icount}")
     }
 
     /// Runs with `-icount shift=0`: one guest instruction per TSC tick at a 1 GHz TSC, so
@@ -105,13 +112,11 @@ impl Machine {
             bail!("-icount needs TCG, not {}", self.accel);
         }
         self.icount = true;
-        self.description.push_str(", -icount shift=0");
         Ok(self)
     }
 
     /// The same machine with `memory` of guest memory (QEMU's `-m` syntax).
     pub fn with_memory(mut self, memory: &'static str) -> Machine {
-        self.description = self.description.replace(&format!(", {} (", self.memory), &format!(", {memory} ("));
         self.memory = memory;
         self
     }
@@ -168,7 +173,7 @@ pub fn verdict(status: Option<i32>) -> String {
 
 /// Boots `image` with the serial console (and QEMU's monitor, Ctrl-A C) on this terminal.
 pub fn run_interactive(machine: &Machine, image: &Path, extra: &[String]) -> Result<()> {
-    println!("{}", machine.description);
+    println!("{}", machine.description());
     let status = machine
         .command(image)
         .args(["-serial", "mon:stdio", "-display", "none"])
@@ -282,7 +287,7 @@ pub fn gdb(firmware: Firmware, image: &Path, kernel: &Path, attach: bool) -> Res
     let gdb_args = ["-ex", symbols.as_str(), "-ex", "target remote localhost:1234"];
     let quoted: Vec<String> =
         gdb_args.iter().map(|a| if a.starts_with('-') { a.to_string() } else { format!("\"{a}\"") }).collect();
-    println!("{}", machine.description);
+    println!("{}", machine.description());
     if !attach {
         println!("QEMU is halted, waiting for gdb. In another terminal run:\n\n    gdb {}\n", quoted.join(" "));
         println!("then e.g. `hbreak seam_kernel::boot::kernel_main` (hardware: the kernel is not loaded yet) and\n`continue`. Ctrl-A X quits QEMU.");

@@ -290,7 +290,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
             let firmware = case.firmware();
             let machine = Machine::new(Accel::Tcg, 1, firmware)?;
             if !announced.contains(&firmware) {
-                println!("{}", machine.description);
+                println!("{}", machine.description());
                 announced.push(firmware);
             }
             let mut files = fixtures.clone();
