@@ -43,10 +43,12 @@ pub enum Kind {
     /// process's slots (`ProcessInfo`, `CapRead`). Init holds it; the description says who
     /// else does.
     Introspect = 10,
+    /// A thread of a process: suspend, resume, set its priority, end it (`Thread*` calls).
+    Thread = 11,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Endpoint,
         Kind::Notification,
         Kind::Reply,
@@ -57,6 +59,7 @@ impl Kind {
         Kind::Memory,
         Kind::Archive,
         Kind::Introspect,
+        Kind::Thread,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -71,6 +74,7 @@ impl Kind {
             Kind::Memory => "memory",
             Kind::Archive => "archive",
             Kind::Introspect => "introspect",
+            Kind::Thread => "thread",
         }
     }
 
@@ -134,11 +138,11 @@ impl TryFrom<u64> for Kind {
 /// What the holder of a capability may do. Rights only shrink: every capability derived from
 /// another has at most its rights.
 ///
-/// | right | Endpoint | Notification | Frame | Process | Memory, Archive, IoPorts, Irq |
-/// |---|---|---|---|---|---|
-/// | `READ` | receive | wait, poll | map readable | wait for its end, inspect | — |
-/// | `WRITE` | send, call | signal | map writable | start, kill, give capabilities | use |
-/// | `GRANT` | pass capabilities along with a message | — | — | — | — |
+/// | right | Endpoint | Notification | Frame | Process | Thread | Memory, Archive, IoPorts, Irq |
+/// |---|---|---|---|---|---|---|
+/// | `READ` | receive | wait, poll | map readable | wait for its end, inspect | — | — |
+/// | `WRITE` | send, call | signal | map writable | start, kill, give capabilities | suspend, resume, set priority, end | use |
+/// | `GRANT` | pass capabilities along with a message | — | — | — | — | — |
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Rights(u64);
 
@@ -196,7 +200,7 @@ mod tests {
         for k in Kind::ALL {
             assert_eq!(Kind::try_from(k as u64), Ok(k));
         }
-        for n in [0, 11, u64::MAX] {
+        for n in [0, 12, u64::MAX] {
             assert_eq!(Kind::try_from(n), Err(Error::InvalidArgument));
         }
     }

@@ -33,11 +33,14 @@ pub enum Error {
     NotFound = 11,
     /// The destination capability slot is already occupied.
     SlotInUse = 12,
+    /// The thread was suspended while it waited in this call (`ThreadSuspend`); the call did
+    /// nothing, and may be made again.
+    Interrupted = 13,
 }
 
 impl Error {
     /// Every error, in code order.
-    pub const ALL: [Error; 12] = [
+    pub const ALL: [Error; 13] = [
         Error::UnknownSyscall,
         Error::InvalidArgument,
         Error::BadAddress,
@@ -50,6 +53,7 @@ impl Error {
         Error::ObjectGone,
         Error::NotFound,
         Error::SlotInUse,
+        Error::Interrupted,
     ];
 
     /// The code carried in the result register.
@@ -72,6 +76,7 @@ impl Error {
             Error::ObjectGone => "object gone",
             Error::NotFound => "not found",
             Error::SlotInUse => "slot in use",
+            Error::Interrupted => "interrupted",
         }
     }
 }

@@ -51,6 +51,9 @@ pub enum FaultWord {
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 pub struct IpcBuffer {
+    /// The buffer's own address in its process, written by the kernel when it maps the
+    /// buffer: the thread's FS base points here, so `%fs:0` finds the buffer.
+    pub address: u64,
     /// `words[i]` is message word `i`, for `MSG_REGS <= i < MSG_MAX_WORDS`; the first
     /// `MSG_REGS` entries are unused (those words are in registers).
     pub words: [u64; MSG_MAX_WORDS],
@@ -61,6 +64,7 @@ pub struct IpcBuffer {
 }
 
 /// Byte offsets inside the buffer, for the kernel, which reads it through physical memory.
+pub const BUFFER_ADDRESS_OFFSET: usize = core::mem::offset_of!(IpcBuffer, address);
 pub const BUFFER_WORDS_OFFSET: usize = core::mem::offset_of!(IpcBuffer, words);
 pub const BUFFER_SEND_CAPS_OFFSET: usize = core::mem::offset_of!(IpcBuffer, send_caps);
 pub const BUFFER_RECV_SLOTS_OFFSET: usize = core::mem::offset_of!(IpcBuffer, recv_slots);
@@ -160,7 +164,7 @@ mod tests {
         assert_eq!(MsgInfo::buffer_word_count(MsgInfo::new(7, 68, 0).encode()), 64);
         assert_eq!(MsgInfo::buffer_word_count(MsgInfo::new(7, 3, 0).encode()), 0);
         assert_eq!(split_slot_pair(slot_pair(3, 9)), (3, 9));
-        assert_eq!(BUFFER_SEND_CAPS_OFFSET, MSG_MAX_WORDS * 8);
+        assert_eq!(BUFFER_SEND_CAPS_OFFSET, 8 + MSG_MAX_WORDS * 8);
         assert!(is_words_only(MsgInfo::new(9, 4, 0).encode()));
         assert!(is_words_only(MsgInfo::new(9, MSG_MAX_WORDS, 0).encode()));
         assert!(!is_words_only(MsgInfo::new(9, MSG_MAX_WORDS + 1, 0).encode()));

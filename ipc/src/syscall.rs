@@ -58,12 +58,13 @@ pub enum Syscall {
     /// `(addr, len, flags)`: maps fresh zeroed pages at a page-aligned user range, charged to
     /// the Memory quota the process was made from. `flags` are [`MapFlags`]; writable and
     /// executable together are refused. Nothing is ever mapped below
-    /// [`crate::layout::USER_MIN`] (`BadAddress`).
+    /// [`crate::layout::USER_MIN`], nor in the IPC buffer area
+    /// ([`crate::layout::IPC_BUFFER_AREA`]) (`BadAddress`).
     Map = 6,
     /// `(addr, len)`: unmaps a page-aligned user range and frees its own pages (a mapped
     /// Frame's pages stay the Frame's; once a mapping's last page is unmapped, the mapping no
-    /// longer keeps the Frame alive). A range holding the IPC buffer is refused whole
-    /// (`InvalidArgument`): the buffer is the thread's for as long as it lives.
+    /// longer keeps the Frame alive). A range touching the IPC buffer area is refused whole
+    /// (`InvalidArgument`): a buffer is its thread's for as long as it lives.
     Unmap = 7,
     // 8 was `Spawn`, which made processes without a capability; see `ProcessCreate`.
     /// `(process)` → `(status kind, value)`: waits for the process to end; see
@@ -141,7 +142,7 @@ pub enum Syscall {
     NtfnBind = 30,
     /// `(frame, addr, flags, target)`: maps a Frame at page-aligned `addr` in the caller's
     /// (or target's) address space. Writable needs the write right, any mapping the read
-    /// right; never executable.
+    /// right; never executable. Not in the IPC buffer area (`BadAddress`).
     FrameMap = 31,
     /// `(irq, notification)`: from now on the interrupt line signals the notification (with
     /// its capability's badge, or bit 0 for an unbadged one) and is masked until `IrqAck`.
@@ -183,7 +184,39 @@ pub enum Syscall {
     /// boot took the general path instead, the fast path's conditions not holding (or it
     /// being off). For tests that a call took the path they mean it to, and for the curious.
     IpcStats = 41,
+    /// `(target, entry, stack, arg, dest)` → `(thread id, IPC buffer)`: a new thread in the
+    /// caller's process (`SELF`) or in the started, live process of a Process capability with
+    /// the write right. It starts at once at the caller's priority, in user mode at `entry`
+    /// with `rsp = stack`, `rdi = arg` and `rsi` the address of its own IPC buffer: a fresh
+    /// page the kernel maps in the process's buffer area
+    /// ([`crate::layout::thread_ipc_buffer`]), whose first word holds its own address, and
+    /// which the thread's FS base points at. The buffer page and the thread's kernel stack
+    /// ([`THREAD_COST`] in all) are charged to the process's Memory quota. A Thread
+    /// capability with all rights goes to the caller's slot `dest`. At most
+    /// [`crate::layout::THREADS_MAX`] threads live in a process at once (`OutOfMemory`).
+    ThreadCreate = 42,
+    /// `(thread, priority)`: sets a thread's priority, which may not exceed the caller's
+    /// (`InvalidArgument`). Takes effect at once, in the run queue too.
+    ThreadPriority = 43,
+    /// `(thread)`: stops a thread until `ThreadResume`. A system call it waits in (a receive,
+    /// a call, a wait, a sleep) is given up: it returns `Interrupted` when the thread resumes,
+    /// having done nothing. A thread may suspend itself; its call returns when it is resumed.
+    /// Suspending a suspended thread does nothing.
+    ThreadSuspend = 44,
+    /// `(thread)`: lets a suspended thread run again; does nothing to one that is not.
+    ThreadResume = 45,
+    /// `(thread)`: ends a thread (`SELF`: the caller). Its IPC buffer is unmapped and freed,
+    /// its kernel stack freed, its charge given back; its Thread capabilities name nothing
+    /// from then on (`ObjectGone`). Ending the last thread of a process ends the process,
+    /// as `Exit` with code 0 would.
+    ThreadEnd = 46,
 }
+
+/// What a thread costs its process's Memory quota: its IPC buffer page and its kernel stack.
+pub const THREAD_COST: u64 = crate::layout::PAGE_SIZE * (1 + KERNEL_STACK_PAGES);
+
+/// The pages of a thread's kernel stack (the kernel's own, counted here for [`THREAD_COST`]).
+pub const KERNEL_STACK_PAGES: u64 = 16;
 
 /// What `IpcStats` says: whether the fast path is on, and how many `Call`s and `ReplyRecv`s
 /// took the general path since boot.
@@ -257,7 +290,7 @@ impl ProcessState {
 }
 
 impl Syscall {
-    pub const ALL: [Syscall; 41] = [
+    pub const ALL: [Syscall; 46] = [
         Syscall::Null,
         Syscall::DebugWrite,
         Syscall::Exit,
@@ -299,6 +332,11 @@ impl Syscall {
         Syscall::CapRead,
         Syscall::TimerSet,
         Syscall::IpcStats,
+        Syscall::ThreadCreate,
+        Syscall::ThreadPriority,
+        Syscall::ThreadSuspend,
+        Syscall::ThreadResume,
+        Syscall::ThreadEnd,
     ];
 }
 
@@ -351,6 +389,11 @@ impl TryFrom<u64> for Syscall {
             39 => Syscall::CapRead,
             40 => Syscall::TimerSet,
             41 => Syscall::IpcStats,
+            42 => Syscall::ThreadCreate,
+            43 => Syscall::ThreadPriority,
+            44 => Syscall::ThreadSuspend,
+            45 => Syscall::ThreadResume,
+            46 => Syscall::ThreadEnd,
             _ => return Err(Error::UnknownSyscall),
         })
     }
@@ -479,7 +522,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers_are_refused() {
-        for n in [8, 42, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
+        for n in [8, 47, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
             assert_eq!(Syscall::try_from(n), Err(Error::UnknownSyscall), "{n}");
         }
     }

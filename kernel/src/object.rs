@@ -52,6 +52,12 @@ pub enum Object {
     Archive,
     /// The right to look at every process and capability space.
     Introspect,
+    /// A thread, by id and serial number: ids are reused, serials never, so a capability to
+    /// an ended thread names nothing even once its id is another thread's.
+    Thread {
+        tid: Tid,
+        serial: u64,
+    },
 }
 
 impl cap::Object for Object {
@@ -67,6 +73,7 @@ impl cap::Object for Object {
             Object::Memory { .. } => Kind::Memory,
             Object::Archive => Kind::Archive,
             Object::Introspect => Kind::Introspect,
+            Object::Thread { .. } => Kind::Thread,
         }
     }
 }

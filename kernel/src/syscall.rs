@@ -7,7 +7,7 @@ use crate::arch::usercopy;
 use crate::ipc::fastpath;
 use crate::mem::{self, heap};
 use crate::task::ipc::{self, Mode};
-use crate::task::{introspect, ops, Next};
+use crate::task::{introspect, ops, threads, Next};
 use crate::{info, task, time};
 use ::ipc::syscall::{
     ExitStatus, Syscall, ARCHIVE_NAME_MAX, ARG_REGS, DEBUG_WRITE_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX,
@@ -99,6 +99,11 @@ fn handler(call: Syscall) -> Handler {
             [r[0], r[1], r[2]] = fastpath::stats();
             Ok(Next::Return)
         },
+        Syscall::ThreadCreate => |r| returns(threads::create(r)),
+        Syscall::ThreadPriority => |r| returns(threads::priority(r)),
+        Syscall::ThreadSuspend => threads::suspend,
+        Syscall::ThreadResume => |r| returns(threads::resume(r)),
+        Syscall::ThreadEnd => |r| returns(threads::end(r)),
     }
 }
 

@@ -121,6 +121,7 @@ pub fn cases() -> Vec<UserCase> {
         case("ipc_rights", Firmware::Bios, "run=ipctest:rights", |o| check_ipctest(o, "rights")),
         case("ipc_words", Firmware::Bios, "run=ipctest:words", |o| check_ipctest(o, "words")),
         case("ipc_slowpath", Firmware::Bios, "run=ipctest:slowpath", |o| check_ipctest(o, "slowpath")),
+        case("ipc_threads", Firmware::Bios, "run=ipctest:threads", |o| check_ipctest(o, "threads")),
         case("ipc_revoke", Firmware::Bios, "run=ipctest:revoke", |o| check_ipctest(o, "revoke")),
         case("ipc_transfer", Firmware::Bios, "run=ipctest:transfer", |o| check_ipctest(o, "transfer")),
         case("ipc_notify", Firmware::Bios, "run=ipctest:notify", |o| check_ipctest(o, "notify")),

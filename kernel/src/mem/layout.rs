@@ -22,7 +22,8 @@ pub const HEAP_SIZE: u64 = 16 * 1024 * 1024;
 /// Kernel stacks: slot `i` spans `STACK_SLOT` bytes; its top `STACK_SIZE` bytes are mapped, the
 /// rest below them is an unmapped guard, so an overflow faults instead of corrupting memory.
 pub const STACKS_BASE: u64 = HEAP_BASE + PML4_SPAN;
-pub const STACK_SIZE: u64 = 64 * 1024;
+/// A thread's kernel stack, part of what `ThreadCreate` charges (`ipc::syscall::THREAD_COST`).
+pub const STACK_SIZE: u64 = ipc::syscall::KERNEL_STACK_PAGES * PAGE_SIZE;
 pub const STACK_SLOT: u64 = 128 * 1024;
 pub const STACK_SLOTS: usize = 4096;
 

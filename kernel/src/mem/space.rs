@@ -158,11 +158,21 @@ impl AddressSpace {
     /// Unmaps the page at `addr`, freeing its frame if it is the space's own; a pinned page
     /// stays.
     pub fn unmap(&mut self, addr: u64) -> Unmapped {
-        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(addr));
-        let flags = leaf_flags(self.root, addr);
-        if flags.is_some_and(|f| f.contains(PINNED)) {
+        if self.is_pinned(addr) {
             return Unmapped::Pinned;
         }
+        self.unmap_page(addr)
+    }
+
+    /// Unmaps and frees a pinned page (an ended thread's IPC buffer), or any other as
+    /// [`AddressSpace::unmap`] does.
+    pub fn unmap_pinned(&mut self, addr: u64) -> Unmapped {
+        self.unmap_page(addr)
+    }
+
+    fn unmap_page(&mut self, addr: u64) -> Unmapped {
+        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(addr));
+        let flags = leaf_flags(self.root, addr);
         let shared = flags.is_some_and(|f| f.contains(SHARED));
         match self.mapper().unmap(page) {
             Ok((frame, flush)) => {

@@ -115,7 +115,16 @@ impl Scheduler {
         self.queue.highest().is_some_and(|p| p > prio)
     }
 
-    /// Takes a ready thread out of the queue (it died before it ran again).
+    /// The running thread's priority changed (`ThreadPriority`). Returns whether a ready
+    /// thread now outranks it, in which case the caller should switch.
+    pub fn set_current_priority(&mut self, prio: u8) -> bool {
+        if let Some(run) = self.current.as_mut() {
+            run.prio = prio;
+        }
+        self.outranked(prio)
+    }
+
+    /// Takes a ready thread out of the queue (it died, or was suspended, before it ran again).
     pub fn forget(&mut self, tid: Tid, prio: u8) {
         self.queue.remove(prio, tid);
     }
@@ -209,6 +218,19 @@ mod tests {
         assert!(!s.outranked(10));
         s.ready(4, 11);
         assert!(s.outranked(10));
+    }
+
+    #[test]
+    fn lowering_the_running_priority_gives_way_to_a_thread_now_above_it() {
+        let mut s = Scheduler::new();
+        s.ready(1, 20);
+        s.ready(2, 15);
+        assert_eq!(s.block(), Some(1));
+        assert!(!s.set_current_priority(16), "still above the ready one");
+        assert!(s.set_current_priority(10), "now below it");
+        assert_eq!(s.preempt(), Some(2));
+        assert_eq!(s.block(), Some(1), "queued again at its new priority");
+        assert!(!s.tick(), "alone, it keeps running");
     }
 
     #[test]

@@ -16,12 +16,14 @@ pub fn process_info(r: &mut Regs) -> Result<(), Error> {
         t.caps.lookup(t.slot(introspect)?, Kind::Introspect, Rights::READ)?;
         let i = usize::try_from(index).map_err(|_| Error::NotFound)?;
         let (&pid, p) = t.processes.iter().nth(i).ok_or(Error::NotFound)?;
-        let state = match (p.status, p.thread.and_then(|tid| t.threads.get(&tid))) {
-            (Some(_), _) => RunState::Ended,
-            (None, None) => RunState::New,
-            (None, Some(thread)) if thread.faulted => RunState::Faulted,
-            (None, Some(thread)) if thread.state == State::Ready => RunState::Ready,
-            (None, Some(_)) => RunState::Blocked,
+        // A process is ready if any of its threads is.
+        let ready = p.threads.iter().any(|tid| t.threads.get(tid).is_some_and(|th| th.state == State::Ready));
+        let state = match (p.status, p.started, p.fault) {
+            (Some(_), _, _) => RunState::Ended,
+            (None, false, _) => RunState::New,
+            (None, true, Some(_)) => RunState::Faulted,
+            (None, true, None) if ready => RunState::Ready,
+            (None, true, None) => RunState::Blocked,
         };
         let word = ProcessState { state, priority: p.priority }.to_word();
         let [a, b, c] = packed_name(&p.name);

@@ -1,18 +1,21 @@
 //! Making a process from a boot program: check the ELF, build an address space with its
 //! segments, its stack and its IPC buffer; at start, the argument string on the stack and a
-//! kernel stack whose first switch enters the program's entry point in user mode.
+//! kernel stack whose first switch enters the program's entry point in user mode. Later
+//! threads of a running process (`ThreadCreate`) are made here too.
 
 use super::elf::{self, Segment};
-use super::table::{Pid, Process, Tasks};
+use super::table::{Pid, Process, Tasks, ThreadBuffer};
 use crate::arch::switch;
 use crate::cap::ObjId;
 use crate::mem::paging::MapError;
 use crate::mem::space::{Access, AddressSpace};
 use crate::mem::{phys_to_virt, stack};
+use crate::sched::Tid;
 use crate::{ramdisk, warn};
 use alloc::vec::Vec;
-use ipc::layout::{IPC_BUFFER, PAGE_SIZE, USER_STACK_PAGES, USER_STACK_TOP};
-use ipc::syscall::SPAWN_ARGS_MAX;
+use ipc::layout::{thread_ipc_buffer, IPC_BUFFER, PAGE_SIZE, USER_STACK_PAGES, USER_STACK_TOP};
+use ipc::msg::BUFFER_ADDRESS_OFFSET;
+use ipc::syscall::{SPAWN_ARGS_MAX, THREAD_COST};
 use ipc::Error;
 
 fn out_of_memory(_: MapError) -> Error {
@@ -45,7 +48,10 @@ pub fn create(t: &mut Tasks, name: &str, memory: ObjId, priority: u8) -> Result<
     let cspace = t.caps.create_space();
     let process = Process {
         name: name.into(),
-        thread: None,
+        threads: Vec::new(),
+        started: false,
+        fault: None,
+        buffers: Default::default(),
         space: Some(space),
         cspace,
         memory: Some(memory),
@@ -77,6 +83,7 @@ fn build(file: &[u8], image: &elf::Image) -> Result<(AddressSpace, u64), Error> 
         space.map_new(USER_STACK_TOP - i * PAGE_SIZE, Access::ReadWrite).map_err(out_of_memory)?;
     }
     let ipc_buffer = space.map_pinned(IPC_BUFFER, Access::ReadWrite).map_err(out_of_memory)?;
+    write_buffer_address(ipc_buffer, IPC_BUFFER);
     Ok((space, ipc_buffer))
 }
 
@@ -87,14 +94,60 @@ pub fn start(t: &mut Tasks, pid: Pid, args: &str) -> Result<(), Error> {
         return Err(Error::BadLength);
     }
     let process = t.processes.get_mut(&pid).ok_or(Error::ObjectGone)?;
-    let entry = process.entry;
+    let (entry, priority, phys) = (process.entry, process.priority, process.ipc_buffer);
     let space = process.space.as_mut().ok_or(Error::ObjectGone)?;
     let (args_addr, rsp) = write_args(space, args)?;
     let kstack = stack::alloc().ok_or(Error::OutOfMemory)?;
+    let index = process.take_buffer().expect("a process starts with every buffer free");
+    debug_assert_eq!(thread_ipc_buffer(index), IPC_BUFFER);
     // SAFETY: the kernel stack was just allocated for this thread alone.
     let context = unsafe { switch::new_thread_stack(kstack.top, entry, rsp, [args_addr, args.len() as u64, pid]) };
-    t.add_thread(pid, kstack, context);
+    t.add_thread(pid, priority, kstack, context, ThreadBuffer { index, phys, cost: 0 });
     Ok(())
+}
+
+/// Makes a thread of a running process (`ThreadCreate`) at `priority`, entering user mode at
+/// `entry` with `rsp = stack`, `rdi = arg`, `rsi` = its IPC buffer's address: maps the buffer
+/// and takes a kernel stack, charged to the process's quota. Returns the thread's id and its
+/// buffer's address. On error nothing is left changed.
+pub fn thread(t: &mut Tasks, pid: Pid, priority: u8, entry: u64, stack: u64, arg: u64) -> Result<(Tid, u64), Error> {
+    let process = t.processes.get_mut(&pid).ok_or(Error::ObjectGone)?;
+    let memory = process.memory.ok_or(Error::ObjectGone)?;
+    let index = process.take_buffer().ok_or(Error::OutOfMemory)?;
+    let address = thread_ipc_buffer(index);
+    let undo_buffer = |t: &mut Tasks| t.processes.get_mut(&pid).expect("checked").free_buffer(index);
+    if let Err(e) = t.charge(memory, THREAD_COST) {
+        undo_buffer(t);
+        return Err(e);
+    }
+    let undo = |t: &mut Tasks| {
+        undo_buffer(t);
+        t.credit(memory, THREAD_COST);
+    };
+    let process = t.processes.get_mut(&pid).expect("checked");
+    let space = process.space.as_mut().expect("a running process has its space");
+    let Ok(phys) = space.map_pinned(address, Access::ReadWrite) else {
+        undo(t);
+        return Err(Error::OutOfMemory);
+    };
+    let Some(kstack) = stack::alloc() else {
+        space.unmap_pinned(address);
+        undo(t);
+        return Err(Error::OutOfMemory);
+    };
+    process.charged += THREAD_COST;
+    write_buffer_address(phys, address);
+    // SAFETY: the kernel stack was just allocated for this thread alone.
+    let context = unsafe { switch::new_thread_stack(kstack.top, entry, stack, [arg, address, 0]) };
+    let tid = t.add_thread(pid, priority, kstack, context, ThreadBuffer { index, phys, cost: THREAD_COST });
+    Ok((tid, address))
+}
+
+/// Writes an IPC buffer's own user address into its first word (`IpcBuffer::address`).
+fn write_buffer_address(phys: u64, address: u64) {
+    // SAFETY: `phys` is a freshly mapped IPC buffer page, seen through the physical window;
+    // its thread has not run yet, so nothing else touches it.
+    unsafe { ((phys_to_virt(phys) + BUFFER_ADDRESS_OFFSET as u64) as *mut u64).write(address) };
 }
 
 /// Maps the pages of one segment, copying in its file bytes; the rest stays zero.

@@ -3,9 +3,10 @@
 //!
 //! One lock guards the whole table (`Tasks`): the kernel runs with interrupts off and on one
 //! CPU, so it is never contended; it only keeps the borrow checker and the timer interrupt
-//! honest. Every process has one thread for now; the thread is its unit of scheduling.
-//! `ipc` moves messages between threads; `ops` is every other operation on kernel objects;
-//! `introspect` reads the whole system for the holder of an Introspect capability.
+//! honest. A process has one thread when it starts and may make more (`threads`); the
+//! thread is the unit of scheduling. `ipc` moves messages between threads; `ops` is every
+//! other operation on kernel objects; `introspect` reads the whole system for the holder of
+//! an Introspect capability.
 
 #[cfg(target_os = "none")]
 pub mod buffer;
@@ -21,6 +22,8 @@ mod load;
 pub mod ops;
 #[cfg(target_os = "none")]
 mod table;
+#[cfg(target_os = "none")]
+pub mod threads;
 
 #[cfg(target_os = "none")]
 pub use table::*;

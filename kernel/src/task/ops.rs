@@ -40,14 +40,13 @@ fn target_space(t: &Tasks, target: u64) -> Result<u32, Error> {
 fn placement_space(t: &Tasks, target: u64, src: At) -> Result<u32, Error> {
     let pid = t.target(target)?;
     let process = &t.processes[&pid];
-    match process.thread {
-        Some(tid) if t.threads[&tid].faulted => return Err(Error::InvalidArgument),
-        Some(_) => {}
-        None => {
-            if let Ok(Object::Process(named)) = t.caps.get(src).map(|cap| t.caps.object(cap.obj)) {
-                if holds_handle_to(t, *named, pid) {
-                    return Err(Error::InvalidArgument);
-                }
+    if process.fault.is_some() {
+        return Err(Error::InvalidArgument);
+    }
+    if !process.started {
+        if let Ok(Object::Process(named)) = t.caps.get(src).map(|cap| t.caps.object(cap.obj)) {
+            if holds_handle_to(t, *named, pid) {
+                return Err(Error::InvalidArgument);
             }
         }
     }
@@ -68,7 +67,7 @@ fn holds_handle_to(t: &Tasks, from: u64, to: u64) -> bool {
         }
         seen.push(pid);
         // A process that runs (or ended) is no link: it can end the ones it holds itself.
-        let Some(p) = t.processes.get(&pid).filter(|p| p.thread.is_none() && p.status.is_none()) else { continue };
+        let Some(p) = t.processes.get(&pid).filter(|p| !p.started && p.status.is_none()) else { continue };
         for (_, cap) in t.caps.caps_in(p.cspace).filter(|(_, cap)| cap.kind == Kind::Process) {
             let Object::Process(held) = *t.caps.object(cap.obj) else { unreachable!("kind checked") };
             next.push(held);
@@ -185,7 +184,7 @@ pub fn process_create(r: &mut Regs, name: &str) -> Result<(), Error> {
         if t.caps.get(dest).is_ok() {
             return Err(Error::SlotInUse);
         }
-        let priority = t.current_process().priority;
+        let priority = t.current().priority;
         let pid = load::create(t, name, mem_cap.obj, priority)?;
         t.processes.get_mut(&pid).expect("just made").handle = true;
         t.caps.create(dest, Object::Process(pid), Rights::ALL).map(drop)
@@ -210,10 +209,10 @@ pub fn process_start(r: &mut Regs, args: &str) -> Result<(), Error> {
     let [process, _, _, priority, ..] = *r;
     with(|t| {
         let pid = process_of(t, process, Rights::WRITE)?;
-        if priority > u64::from(t.current_process().priority) {
+        if priority > u64::from(t.current().priority) {
             return Err(Error::InvalidArgument);
         }
-        if t.processes.get(&pid).is_none_or(|p| p.status.is_some() || p.thread.is_some()) {
+        if t.processes.get(&pid).is_none_or(|p| p.status.is_some() || p.started) {
             return Err(Error::InvalidArgument);
         }
         t.processes.get_mut(&pid).expect("checked").priority = priority as u8;
@@ -313,12 +312,15 @@ pub fn page_range(addr: u64, len: u64) -> Result<u64, Error> {
     Ok(end)
 }
 
-/// `Map`: fresh pages, charged to the process's quota.
+/// `Map`: fresh pages, charged to the process's quota; never in the IPC buffer area.
 pub fn map(r: &mut Regs) -> Result<(), Error> {
     let [addr, len, flags, ..] = *r;
     let flags = MapFlags::try_from(flags)?;
     let end = page_range(addr, len)?;
     let access = Access::new(flags.writable(), flags.executable());
+    if ipc::layout::touches_ipc_buffers(addr, len) {
+        return Err(Error::BadAddress);
+    }
     with(|t| {
         let space = t.current_process().space.as_mut().expect("running process without a space");
         if (addr..end).step_by(PAGE_SIZE as usize).any(|page| space.is_mapped(page)) {
@@ -341,10 +343,14 @@ pub fn map(r: &mut Regs) -> Result<(), Error> {
 }
 
 /// `Unmap`: the process's own pages are freed and credited; a Frame's stay the Frame's. A
-/// range that holds a pinned page (the IPC buffer) is refused whole, before anything changes.
+/// range that touches the IPC buffer area, or holds a pinned page, is refused whole, before
+/// anything changes.
 pub fn unmap(r: &mut Regs) -> Result<(), Error> {
     let [addr, len, ..] = *r;
     let end = page_range(addr, len)?;
+    if ipc::layout::touches_ipc_buffers(addr, len) {
+        return Err(Error::InvalidArgument);
+    }
     with(|t| {
         let space = t.current_process().space.as_mut().expect("running process without a space");
         if (addr..end).step_by(PAGE_SIZE as usize).any(|page| space.is_pinned(page)) {
@@ -402,6 +408,9 @@ pub fn frame_map(r: &mut Regs) -> Result<(), Error> {
         let Object::Frame { pages, .. } = t.caps.object(cap.obj) else { unreachable!("kind checked") };
         let pages: Vec<u64> = pages.clone();
         let end = page_range(addr, pages.len() as u64 * PAGE_SIZE)?;
+        if ipc::layout::touches_ipc_buffers(addr, end - addr) {
+            return Err(Error::BadAddress);
+        }
         let space = t.processes.get_mut(&pid).and_then(|p| p.space.as_mut()).ok_or(Error::ObjectGone)?;
         if (addr..end).step_by(PAGE_SIZE as usize).any(|page| space.is_mapped(page)) {
             return Err(Error::InvalidArgument);
@@ -480,7 +489,10 @@ pub fn io_ports_enable(r: &mut Regs) -> Result<(), Error> {
             bitmap[port as usize / 8] &= !(1 << (port % 8));
         }
         gdt::set_io_bitmap(Some(bitmap));
-        t.current_mut().io = true;
+        let pid = t.current().pid;
+        for tid in t.processes[&pid].threads.clone() {
+            t.thread(tid).io = true;
+        }
         Ok(())
     })
 }

@@ -35,6 +35,28 @@ pub use thread::*;
 
 pub type Pid = u64;
 
+const BUFFER_WORDS: usize = ipc::layout::THREADS_MAX.div_ceil(64) as usize;
+
+impl Process {
+    /// Whether it was started and has neither ended nor stopped on a fault: its threads may
+    /// run.
+    pub fn is_running(&self) -> bool {
+        self.started && self.status.is_none() && self.fault.is_none()
+    }
+
+    /// Takes the lowest free IPC buffer number, if one is left.
+    pub fn take_buffer(&mut self) -> Option<u64> {
+        let (word, bits) = self.buffers.iter_mut().enumerate().find(|(_, bits)| **bits != u64::MAX)?;
+        let bit = bits.trailing_ones();
+        *bits |= 1 << bit;
+        Some(word as u64 * 64 + u64::from(bit))
+    }
+
+    pub fn free_buffer(&mut self, index: u64) {
+        self.buffers[(index / 64) as usize] &= !(1 << (index % 64));
+    }
+}
+
 /// The idle thread: the boot thread once it has started the first process. It belongs to no
 /// process, runs below every priority, and halts the CPU.
 pub(super) const IDLE: Tid = 0;
@@ -48,8 +70,17 @@ pub struct FrameMapping {
 
 pub struct Process {
     pub name: String,
-    /// Its thread, once started (and until it ends).
-    pub thread: Option<Tid>,
+    /// Its threads: the first from `ProcessStart`, more from `ThreadCreate`; none before it
+    /// starts or once it has ended.
+    pub threads: Vec<Tid>,
+    /// Whether it was started (it may have ended since).
+    pub started: bool,
+    /// Set when one of its threads stopped on a CPU exception: every thread of it is stopped
+    /// for good, and this is how it ends.
+    pub fault: Option<ExitStatus>,
+    /// Which of its thread IPC buffers (`ipc::layout::thread_ipc_buffer`) are in use: bit `i`
+    /// of word `i / 64` for buffer `i`.
+    pub buffers: [u64; BUFFER_WORDS],
     /// Taken when the process ends; freed once its thread is off the CPU.
     pub space: Option<AddressSpace>,
     pub cspace: SpaceId,
@@ -75,6 +106,15 @@ pub struct Process {
     pub timer: Option<(ObjId, u64)>,
     /// The I/O ports it may use, as a TSS I/O permission bitmap.
     pub io_bitmap: Option<Box<crate::arch::gdt::IoBitmap>>,
+}
+
+/// A new thread's IPC buffer: its number in the process's buffer area, the physical address
+/// of its page, and what the thread cost the process's quota (0 for the first thread, whose
+/// buffer and stack count as part of the process).
+pub struct ThreadBuffer {
+    pub index: u64,
+    pub phys: u64,
+    pub cost: u64,
 }
 
 /// What the thread that just left the CPU for good leaves behind for the next one to free.
@@ -112,6 +152,11 @@ static PREEMPT: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool:
 /// Whether a wake-up since the last switch outranked the running thread.
 pub fn preempt_pending() -> bool {
     PREEMPT.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Notes that a ready thread outranks the running one: the system call's exit switches.
+pub fn note_preempt() {
+    PREEMPT.store(true, core::sync::atomic::Ordering::Relaxed);
 }
 
 fn take_preempt() -> bool {
@@ -192,16 +237,29 @@ impl Tasks {
         let thread = self.thread(tid);
         if thread.faulted {
             thread.state = State::Faulted;
-            let end = (thread.pid, thread.fault_status());
-            self.ending.push(end);
+            let pid = thread.pid;
+            let status = self.fault_status(pid);
+            self.ending.push((pid, status));
             return;
         }
-        thread.state = State::Ready;
         thread.set_status(result);
+        self.make_ready(tid);
+    }
+
+    /// Queues a thread that was off the CPU (blocked, suspended) as ready; notes whether it
+    /// outranks the running one.
+    pub fn make_ready(&mut self, tid: Tid) {
+        let thread = self.thread(tid);
+        thread.state = State::Ready;
         let prio = thread.priority;
         if self.sched.ready(tid, prio) {
-            PREEMPT.store(true, core::sync::atomic::Ordering::Relaxed);
+            note_preempt();
         }
+    }
+
+    /// How a process stopped on a fault ends.
+    fn fault_status(&self, pid: Pid) -> ExitStatus {
+        self.processes.get(&pid).and_then(|p| p.fault).unwrap_or(ExitStatus::Killed)
     }
 
     /// Charges `bytes` to a Memory object's quota.
@@ -292,6 +350,7 @@ impl Tasks {
                 }
                 Object::Reply { caller: Some(tid) } => self.wake(tid, Err(Error::ObjectGone)),
                 Object::Reply { caller: None }
+                | Object::Thread { .. }
                 | Object::Archive
                 | Object::Introspect
                 | Object::IoPorts { charge: None, .. } => {}
@@ -304,13 +363,10 @@ impl Tasks {
                         } else if p.status.is_none() {
                             // A process that cannot run on its own ends with its last handle:
                             // nobody is left who could start it, or kill it after its fault.
-                            match p.thread {
-                                None => self.ending.push((pid, ExitStatus::Killed)),
-                                Some(tid) if self.threads[&tid].faulted => {
-                                    let status = self.threads[&tid].fault_status();
-                                    self.ending.push((pid, status));
-                                }
-                                Some(_) => {}
+                            match (p.started, p.fault) {
+                                (false, _) => self.ending.push((pid, ExitStatus::Killed)),
+                                (true, Some(status)) => self.ending.push((pid, status)),
+                                (true, None) => {}
                             }
                         }
                     }
@@ -359,13 +415,27 @@ impl Tasks {
         self.caps.release(charge.memory, freed);
     }
 
-    /// Takes a thread out of whatever it is blocked on (it is being killed).
-    fn detach(&mut self, tid: Tid) {
+    /// Takes a thread out of whatever it is blocked on, or out of the run queue (it is being
+    /// killed or stopped), leaving it `Faulted`; its bound notification is let go.
+    pub(super) fn detach(&mut self, tid: Tid) {
+        self.leave_wait(tid);
+        if let Some(ntfn) = self.threads[&tid].bound {
+            if let Object::Notification(n, _) = self.caps.object_mut(ntfn) {
+                n.bound = None;
+            }
+        }
+        self.thread(tid).state = State::Faulted;
+    }
+
+    /// Takes a thread out of whatever it waits on (an endpoint's queue, a reply, a
+    /// notification, the sleepers, a process's joiners) or out of the run queue, leaving its
+    /// state as it was for the caller to set.
+    pub(super) fn leave_wait(&mut self, tid: Tid) {
         let thread = &self.threads[&tid];
-        let (state, prio, bound) = (thread.state, thread.priority, thread.bound);
+        let (state, prio) = (thread.state, thread.priority);
         match state {
             State::Ready if self.running != tid => self.sched.forget(tid, prio),
-            State::Ready | State::New | State::Faulted => {}
+            State::Ready | State::New | State::Faulted | State::Suspended => {}
             State::Sending { ep, .. } | State::Receiving { ep } => {
                 if let Object::Endpoint(e, _) = self.caps.object_mut(ep) {
                     e.remove(tid);
@@ -390,26 +460,19 @@ impl Tasks {
                 }
             }
         }
-        if let Some(ntfn) = bound {
-            if let Object::Notification(n, _) = self.caps.object_mut(ntfn) {
-                n.bound = None;
-            }
-        }
-        self.thread(tid).state = State::Faulted;
     }
 
-    /// Ends process `pid` with `status`: its thread leaves whatever it waits on, its
-    /// capabilities are deleted (waking whoever that concerns), its memory goes back. A thread
-    /// other than the running one is freed at once; the running one's stack and address space
-    /// are left for the next thread to free.
+    /// Ends process `pid` with `status`: its threads leave whatever they wait on, its
+    /// capabilities are deleted (waking whoever that concerns), its memory goes back. Threads
+    /// other than the running one are freed at once; the running one's stack and the address
+    /// space are left for the next thread to free.
     pub fn end_process(&mut self, pid: Pid, status: ExitStatus) {
-        let tid = self.processes.get(&pid).expect("ending a process that does not exist").thread;
-        let is_current = tid == Some(self.running);
-        if let Some(tid) = tid {
+        let process = self.processes.get_mut(&pid).expect("ending a process that does not exist");
+        let tids = core::mem::take(&mut process.threads);
+        for &tid in &tids {
             self.detach(tid);
         }
         let process = self.processes.get_mut(&pid).expect("ending a process that does not exist");
-        process.thread = None;
         if let ExitStatus::Exited(code) = status {
             info!("process '{}' (pid {pid}) exited with code {code}", process.name);
         } else if status == ExitStatus::Killed {
@@ -449,15 +512,77 @@ impl Tasks {
             self.processes.remove(&pid);
         }
         self.dispose(freed);
-        if is_current {
-            self.remains = Some(Remains { tid: self.running, space });
-            HAS_REMAINS.store(true, core::sync::atomic::Ordering::Relaxed);
-            return;
+        let mut current = false;
+        for tid in tids {
+            match tid == self.running {
+                true => current = true,
+                false => self.free_thread(tid),
+            }
         }
-        if let Some(kstack) = tid.and_then(|tid| self.threads.remove(&tid)).and_then(|thread| thread.kstack) {
+        if current {
+            self.leave_remains(space);
+        } else {
+            drop(space);
+        }
+    }
+
+    /// Ends one thread of a process that has others (`ThreadEnd`): it leaves whatever it
+    /// waits on, its IPC buffer goes (but the first thread's, which is part of the process's
+    /// image and stays until the process ends), and so does its charge. The running thread's
+    /// stack is left for the next thread to free. Ending the last thread ends the process with
+    /// status `last`.
+    pub fn end_thread(&mut self, tid: Tid, last: ExitStatus) {
+        let pid = self.threads[&tid].pid;
+        if self.processes[&pid].threads.len() <= 1 {
+            return self.end_process(pid, last);
+        }
+        self.detach(tid);
+        let (index, cost) = (self.threads[&tid].buffer_index, self.threads[&tid].cost);
+        let process = self.processes.get_mut(&pid).expect("a thread's process exists");
+        process.threads.retain(|&t| t != tid);
+        if cost > 0 {
+            process.free_buffer(index);
+            if let Some(space) = process.space.as_mut() {
+                space.unmap_pinned(ipc::layout::thread_ipc_buffer(index));
+            }
+            process.charged -= cost;
+            if let Some(memory) = process.memory {
+                self.credit(memory, cost);
+            }
+        }
+        if tid == self.running {
+            self.leave_remains(None);
+        } else {
+            self.free_thread(tid);
+        }
+    }
+
+    /// Stops every thread of a process one of whose threads (the running one) faulted: the
+    /// others leave whatever they wait on and never run again; `status` is how it will end.
+    fn stop_process(&mut self, pid: Pid, status: ExitStatus) {
+        let process = self.processes.get_mut(&pid).expect("a faulting thread's process exists");
+        process.fault = Some(status);
+        for tid in process.threads.clone() {
+            if tid != self.running {
+                self.detach(tid);
+                self.thread(tid).faulted = true;
+            }
+        }
+    }
+
+    /// Takes an ended thread, off the CPU, out of the table and frees its kernel stack.
+    fn free_thread(&mut self, tid: Tid) {
+        if let Some(kstack) = self.threads.remove(&tid).and_then(|thread| thread.kstack) {
             stack::free(kstack);
         }
-        drop(space);
+    }
+
+    /// The running thread has ended: what it still runs on (its kernel stack, and its
+    /// process's address space if that ended too) is freed by the next thread, after the
+    /// switch.
+    fn leave_remains(&mut self, space: Option<AddressSpace>) {
+        self.remains = Some(Remains { tid: self.running, space });
+        HAS_REMAINS.store(true, core::sync::atomic::Ordering::Relaxed);
     }
 
     /// A fresh process id.
@@ -467,15 +592,32 @@ impl Tasks {
         id
     }
 
-    /// Enters a thread made by `load::start` into the table, ready to run.
-    pub fn add_thread(&mut self, pid: Pid, kstack: KernelStack, context: u64) {
-        let process = &self.processes[&pid];
-        let root = process.space.as_ref().expect("a starting process has its space").root();
-        let mut thread = Thread::new(pid, process.priority, process.cspace, root, Some(kstack), context);
-        thread.ipc_buffer = process.ipc_buffer;
+    /// Enters a new thread of a live process into the table, ready to run at `priority`: its
+    /// kernel stack (with the `context` that enters user mode), its IPC buffer (number
+    /// `buffer_index`, at physical `ipc_buffer`), and what it cost the process's quota.
+    pub fn add_thread(
+        &mut self,
+        pid: Pid,
+        priority: u8,
+        kstack: KernelStack,
+        context: u64,
+        buffer: ThreadBuffer,
+    ) -> Tid {
+        let serial = self.next_id();
+        let process = self.processes.get_mut(&pid).expect("a new thread's process exists");
+        let root = process.space.as_ref().expect("a running process has its space").root();
+        let mut thread = Thread::new(pid, priority, process.cspace, root, Some(kstack), context);
+        thread.serial = serial;
+        thread.ipc_buffer = buffer.phys;
+        thread.buffer_index = buffer.index;
+        thread.fs_base = ipc::layout::thread_ipc_buffer(buffer.index);
+        thread.cost = buffer.cost;
+        thread.io = process.io_bitmap.is_some();
         let tid = self.threads.insert(Box::new(thread));
-        self.processes.get_mut(&pid).expect("starting a process that does not exist").thread = Some(tid);
+        process.threads.push(tid);
+        process.started = true;
         self.wake(tid, Ok(()));
+        tid
     }
 }
 
@@ -490,8 +632,21 @@ pub fn end_current(status: ExitStatus) -> ! {
     unreachable!("an ended thread was switched back to");
 }
 
+/// Ends the running thread (`ThreadEnd` on itself); the last thread of its process ends
+/// the process, as `Exit(0)`. Its stack is freed once another thread runs.
+pub fn end_current_thread() -> ! {
+    with(|t| {
+        assert!(t.running != IDLE, "the idle thread tried to end");
+        let tid = t.running;
+        t.end_thread(tid, ExitStatus::Exited(0));
+    });
+    reschedule(Leave::Block);
+    unreachable!("an ended thread was switched back to");
+}
+
 /// A CPU exception in user mode: reported, then either sent to the process's fault endpoint
-/// (the process stays stopped until its supervisor kills it) or, without one, the end.
+/// (the process, every thread of it, stays stopped until its supervisor kills it) or,
+/// without one, the end.
 ///
 /// A fault message asks its receiver to decide the process's end, so the process ends at
 /// once if nobody could ever receive it (no capability to the endpoint has the read right) or
@@ -515,6 +670,7 @@ pub fn fault_current(frame: &TrapFrame, cr2: u64) -> ! {
             words: [frame.vector, frame.error_code, frame.rip, address],
         };
         super::ipc::send_fault(t, cap.obj, msg);
+        t.stop_process(pid, ExitStatus::Faulted(frame.vector as u8));
         t.clear_capabilities(cspace);
         true
     });
@@ -559,7 +715,11 @@ pub fn wait(slot: u64) -> Result<ExitStatus, Error> {
     if with(|t| t.current().state != State::Ready) {
         reschedule(Leave::Block);
     }
-    with(|t| t.processes.get(&pid).and_then(|p| p.status)).ok_or(Error::ObjectGone)
+    // Back before the process ended: the wait was given up (`ThreadSuspend`).
+    with(|t| match t.processes.get(&pid) {
+        Some(p) => p.status.ok_or(Error::Interrupted),
+        None => Err(Error::ObjectGone),
+    })
 }
 
 /// Called on every timer tick: wakes sleepers whose time has come and preempts the running

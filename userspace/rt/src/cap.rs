@@ -4,7 +4,6 @@
 use crate::sys;
 use core::sync::atomic::{AtomicU64, Ordering};
 use ipc::cap::{init_slots, Kind, Rights, Slot, CSPACE_SLOTS, GIVEN_SLOTS};
-use ipc::layout::IPC_BUFFER;
 use ipc::msg::{IpcBuffer, CAPS_MAX, MSG_MAX_WORDS};
 use ipc::Error;
 
@@ -30,15 +29,23 @@ pub fn free(slot: Slot) {
     }
 }
 
-fn buffer() -> *mut IpcBuffer {
-    IPC_BUFFER as *mut IpcBuffer
+/// The calling thread's IPC buffer: the kernel points each thread's FS base at its own and
+/// writes the buffer's address in its first word (`IpcBuffer::address`).
+pub fn buffer() -> *mut IpcBuffer {
+    let address: u64;
+    // SAFETY: reads one word at FS base, which the kernel sets for every thread to its IPC
+    // buffer, a page mapped for as long as the thread lives.
+    unsafe {
+        core::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) address, options(nostack, readonly, preserves_flags))
+    };
+    address as *mut IpcBuffer
 }
 
 /// Message word `i` (`MSG_REGS <= i < MSG_MAX_WORDS`) in the IPC buffer.
 pub fn set_word(i: usize, value: u64) {
     assert!(i < MSG_MAX_WORDS);
-    // SAFETY: the kernel maps the IPC buffer page at IPC_BUFFER in every process; the
-    // process has one thread, so nothing else writes it meanwhile.
+    // SAFETY: `buffer()` is this thread's own IPC buffer, mapped while it lives; no other
+    // thread uses it.
     unsafe { core::ptr::addr_of_mut!((*buffer()).words[i]).write_volatile(value) }
 }
 

@@ -2,8 +2,8 @@
 //!
 //! It provides the entry point (`_start`, which hands the argument string to the program's
 //! `main`), safe wrappers for every system call ([`sys`], built on `ipc`'s ABI), a heap
-//! that grows through the `Map` call, `print!`/`println!` on the kernel's debug console, and a
-//! panic handler that reports and exits with [`PANIC_EXIT_CODE`].
+//! that grows through the `Map` call, `print!`/`println!` on the kernel's debug console,
+//! threads ([`thread`]), and a panic handler that reports and exits with [`PANIC_EXIT_CODE`].
 //!
 //! A program is a `#![no_std] #![no_main]` binary that writes `rt::main!(main);` with
 //! `fn main(args: rt::Args) -> u64`.
@@ -28,6 +28,7 @@ mod start;
 pub mod store;
 pub mod sys;
 pub mod system;
+pub mod thread;
 pub mod weather;
 
 pub use ipc;

@@ -41,9 +41,10 @@ pub unsafe fn syscall(number: u64, args: [u64; ARG_REGS]) -> (u64, [u64; ARG_REG
 
 /// A call that is safe whatever its arguments: its status decoded.
 fn call(call: Syscall, args: [u64; ARG_REGS]) -> Result<[u64; ARG_REGS], Error> {
-    debug_assert!(!matches!(call, Syscall::Unmap | Syscall::Exit));
-    // SAFETY: every call but Unmap and Exit leaves existing memory alone (Map only maps
-    // unmapped pages); those two have their own wrappers.
+    debug_assert!(!matches!(call, Syscall::Unmap | Syscall::Exit | Syscall::ThreadCreate));
+    // SAFETY: every call but Unmap, Exit and ThreadCreate leaves existing memory alone (Map
+    // only maps unmapped pages; ThreadEnd of another thread leaves its memory, which it
+    // may have been using, mapped); those have their own wrappers.
     let (status, results) = unsafe { syscall(call as u64, args) };
     syscall::status(status).map(|()| results)
 }
@@ -281,6 +282,49 @@ pub fn timer_set(notification: Slot, micros: u64) -> Result<(), Error> {
 /// Whether the IPC fast path is on, and the calls that took the general path.
 pub fn ipc_stats() -> Result<IpcStats, Error> {
     call(Syscall::IpcStats, [0; 6]).map(|r| IpcStats::from_words([r[0], r[1], r[2]]))
+}
+
+/// A new thread of this process (`SELF`) or of a child's (`target`), started at once at the
+/// caller's priority in user mode at `entry` with `rsp = stack`, `rdi = arg` and `rsi` its
+/// IPC buffer's address; its Thread capability goes to slot `dest`. Returns its id and its
+/// IPC buffer's address. [`crate::thread::spawn`] is the safe way to start one.
+///
+/// # Safety
+/// The new thread runs `entry` on `stack` with nothing else set up: `entry` must be code that
+/// expects exactly that, and the stack memory must be its own for as long as it runs.
+pub unsafe fn thread_create(target: Slot, entry: u64, stack: u64, arg: u64, dest: Slot) -> Result<(u64, u64), Error> {
+    // SAFETY: passed on to the caller.
+    let (status, r) = unsafe { syscall(Syscall::ThreadCreate as u64, [target, entry, stack, arg, dest, 0]) };
+    syscall::status(status).map(|()| (r[0], r[1]))
+}
+
+/// Sets a thread's priority (no higher than the caller's).
+pub fn thread_priority(thread: Slot, priority: u8) -> Result<(), Error> {
+    call(Syscall::ThreadPriority, [thread, u64::from(priority), 0, 0, 0, 0]).map(drop)
+}
+
+/// Stops a thread until [`thread_resume`]; a call it waits in returns `Interrupted`.
+pub fn thread_suspend(thread: Slot) -> Result<(), Error> {
+    call(Syscall::ThreadSuspend, [thread, 0, 0, 0, 0, 0]).map(drop)
+}
+
+pub fn thread_resume(thread: Slot) -> Result<(), Error> {
+    call(Syscall::ThreadResume, [thread, 0, 0, 0, 0, 0]).map(drop)
+}
+
+/// Ends a thread (not the caller: see [`thread_exit`]).
+pub fn thread_end(thread: Slot) -> Result<(), Error> {
+    if thread == ipc::cap::SELF {
+        return Err(Error::InvalidArgument);
+    }
+    call(Syscall::ThreadEnd, [thread, 0, 0, 0, 0, 0]).map(drop)
+}
+
+/// Ends the calling thread; the last thread's end is the process's, as `exit(0)`.
+pub fn thread_exit() -> ! {
+    // SAFETY: the thread ends; nothing of it runs again.
+    unsafe { syscall(Syscall::ThreadEnd as u64, [ipc::cap::SELF, 0, 0, 0, 0, 0]) };
+    unreachable!("the kernel returned from ThreadEnd on the caller")
 }
 
 /// Disarms this process's timer.

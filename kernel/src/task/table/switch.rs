@@ -1,7 +1,7 @@
 //! Putting the scheduler's decisions into effect: how the running thread leaves the CPU
 //! ([`Leave`], [`Next`]), the exit of a system call ([`leave`]), and the switch itself
-//! ([`Switch`]: the incoming thread's kernel stack, I/O bitmap and page-table root, then its
-//! frame or its saved kernel context). Runs with interrupts off.
+//! ([`Switch`]: the incoming thread's kernel stack, I/O bitmap, FS base and page-table root,
+//! then its frame or its saved kernel context). Runs with interrupts off.
 
 use super::{preempt_pending, with, with_entry, Pid, Process, State, Tasks, Thread, HAS_REMAINS, IDLE, PREEMPT};
 use crate::arch::frame::TrapFrame;
@@ -10,8 +10,9 @@ use crate::mem::stack;
 use crate::sched::Tid;
 use alloc::collections::BTreeMap;
 use x86_64::registers::control::{Cr3, Cr3Flags};
+use x86_64::registers::model_specific::FsBase;
 use x86_64::structures::paging::PhysFrame;
-use x86_64::PhysAddr;
+use x86_64::{PhysAddr, VirtAddr};
 
 /// How the running thread leaves the CPU.
 pub enum Leave {
@@ -132,6 +133,8 @@ pub struct Switch {
     root: u64,
     kstack_top: Option<u64>,
     io: Option<*const crate::arch::gdt::IoBitmap>,
+    /// The FS base it runs with (its IPC buffer's address), or 0 to leave it as it is.
+    fs_base: u64,
 }
 
 impl Tasks {
@@ -182,15 +185,19 @@ impl Thread {
             true => processes.get(&self.pid).and_then(|p| p.io_bitmap.as_deref().map(|b| b as *const _)),
             false => None,
         };
-        Switch { save, to, root: self.root, kstack_top: self.kstack.as_ref().map(|s| s.top), io }
+        Switch { save, to, root: self.root, kstack_top: self.kstack.as_ref().map(|s| s.top), io, fs_base: self.fs_base }
     }
 }
 
 /// The page-table root installed on this CPU (0 until the first switch installs one).
 static ROOT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
+/// The FS base installed on this CPU: every process's first thread has the same, so a switch
+/// between them leaves it alone.
+static FS_BASE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
 impl Switch {
-    /// Installs the incoming thread's kernel stack, I/O permissions and address space.
+    /// Installs the incoming thread's kernel stack, I/O permissions, FS base and address space.
     #[inline(always)]
     fn install(&self) {
         if let Some(top) = self.kstack_top {
@@ -200,6 +207,10 @@ impl Switch {
         // its thread has left the CPU (and this switch installs another one before that).
         crate::arch::gdt::set_io_bitmap(self.io.map(|b| unsafe { &*b }));
         use core::sync::atomic::Ordering::Relaxed;
+        if self.fs_base != 0 && FS_BASE.load(Relaxed) != self.fs_base {
+            FS_BASE.store(self.fs_base, Relaxed);
+            FsBase::write(VirtAddr::new_truncate(self.fs_base));
+        }
         if ROOT.load(Relaxed) != self.root {
             ROOT.store(self.root, Relaxed);
             // SAFETY: `root` is the kernel's table or that of a live process (its space is

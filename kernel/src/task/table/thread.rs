@@ -10,7 +10,6 @@ use crate::sched::Tid;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use ipc::msg::{MsgInfo, MSG_REGS};
-use ipc::syscall::ExitStatus;
 use ipc::Error;
 
 /// A message in flight: what a blocked sender offers, or what a woken receiver gets.
@@ -68,12 +67,17 @@ pub enum State {
     Joining {
         pid: Pid,
     },
-    /// Stopped on a CPU exception, its fault message sent or queued; only a kill ends this.
+    /// Stopped on a CPU exception, its fault message sent or queued (or stopped with a
+    /// thread of its process that was); only a kill ends this.
     Faulted,
+    /// Stopped by `ThreadSuspend` until `ThreadResume`; waits for nothing else.
+    Suspended,
 }
 
 pub struct Thread {
     pub pid: Pid,
+    /// Never reused, unlike the id: what a Thread capability checks the thread by.
+    pub serial: u64,
     pub priority: u8,
     /// Its process's capability space and page-table root, kept here so the IPC paths find
     /// them without a lookup in the process table.
@@ -95,6 +99,12 @@ pub struct Thread {
     pub msg: Msg,
     /// Physical address of the thread's IPC buffer page.
     pub ipc_buffer: u64,
+    /// Its buffer's number in its process's buffer area (`ipc::layout::thread_ipc_buffer`),
+    /// whose address is also its FS base (none for the idle thread: 0).
+    pub buffer_index: u64,
+    pub fs_base: u64,
+    /// What it cost its process's quota (`ipc::syscall::THREAD_COST`; 0 for the first).
+    pub cost: u64,
     /// The notification bound to the thread (its `Recv` also takes signals).
     pub bound: Option<ObjId>,
     /// Where a `Recv` in progress puts the reply capability of a call.
@@ -161,18 +171,13 @@ impl Thread {
 
     /// Sets the status the blocked system call returns with, for a thread resuming from its
     /// frame; the others (sleeping, joining, new) have no status to receive.
-    pub(super) fn set_status(&mut self, result: Result<(), Error>) {
+    pub fn set_status(&mut self, result: Result<(), Error>) {
         if let Some(frame) = self.frame_mut() {
             frame.rax = match result {
                 Ok(()) => 0,
                 Err(e) => e.code(),
             };
         }
-    }
-
-    /// How the process of a faulted thread ends: its fault message's first word is the vector.
-    pub(super) fn fault_status(&self) -> ExitStatus {
-        ExitStatus::Faulted(self.msg.words[0] as u8)
     }
 
     /// A thread of process `pid` (0 for the idle thread), not yet ready.
@@ -186,6 +191,7 @@ impl Thread {
     ) -> Thread {
         Thread {
             pid,
+            serial: 0,
             priority,
             cspace,
             root,
@@ -196,6 +202,9 @@ impl Thread {
             state: State::New,
             msg: Msg::default(),
             ipc_buffer: 0,
+            buffer_index: 0,
+            fs_base: 0,
+            cost: 0,
             bound: None,
             reply_slot: 0,
             faulted: false,

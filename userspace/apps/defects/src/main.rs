@@ -20,7 +20,7 @@ extern crate alloc;
 
 use alloc::format;
 use ipc::cap::{init_slots, Kind, Rights, Slot, SELF};
-use ipc::layout::{IPC_BUFFER, PAGE_SIZE, USER_MIN};
+use ipc::layout::{thread_ipc_buffer, IPC_BUFFER, PAGE_SIZE, USER_MIN};
 use ipc::msg::{MsgInfo, LABEL_FAULT, MSG_MAX_WORDS, MSG_REGS};
 use ipc::syscall::{ExitStatus, MapFlags, Syscall, PRIORITY_DEFAULT};
 use ipc::Error;
@@ -98,7 +98,7 @@ fn ipc_buffer() -> u64 {
     let remapped = sys::map(IPC_BUFFER, PAGE_SIZE, MapFlags::WRITE);
     c.expect("the IPC buffer cannot be unmapped", unmapped, Err(Error::InvalidArgument));
     c.expect("map a Frame where new page tables are needed", mapped, Ok(()));
-    c.expect("the IPC buffer's page is still taken", remapped, Err(Error::InvalidArgument));
+    c.expect("the IPC buffer's page is not for Map", remapped, Err(Error::BadAddress));
     let ep = cap::create(Kind::Endpoint, 0).expect("endpoint");
     let server = cap::spawn("defects", "answerer", PRIORITY_DEFAULT, &[Grant::new(ep, GIVEN, Rights::READ)]);
     let Ok(server) = server else {
@@ -124,18 +124,20 @@ fn ipc_buffer() -> u64 {
     let frame_word = unsafe { (far as *const u64).read_volatile() };
     c.check("the Frame stayed untouched", frame_word == 0);
     let over = sys::frame_map(frame, IPC_BUFFER, MapFlags::WRITE, SELF);
-    c.expect("a Frame cannot take the IPC buffer's page either", over, Err(Error::InvalidArgument));
+    c.expect("a Frame cannot take the IPC buffer's page either", over, Err(Error::BadAddress));
+    let next = thread_ipc_buffer(1);
+    c.expect("nor a page of the buffer area", sys::map(next, PAGE_SIZE, MapFlags::WRITE), Err(Error::BadAddress));
 
-    let above = IPC_BUFFER + PAGE_SIZE;
-    c.expect("map the page above the IPC buffer", sys::map(above, PAGE_SIZE, MapFlags::WRITE), Ok(()));
-    // SAFETY: as above; the page above is used only through raw pointers below.
-    let both = unsafe { sys::unmap(IPC_BUFFER, 2 * PAGE_SIZE) };
+    let below = IPC_BUFFER - PAGE_SIZE;
+    c.expect("map the page below the IPC buffer", sys::map(below, PAGE_SIZE, MapFlags::WRITE), Ok(()));
+    // SAFETY: as above; the page below is used only through raw pointers below.
+    let both = unsafe { sys::unmap(below, 2 * PAGE_SIZE) };
     c.expect("a range that holds the IPC buffer cannot be unmapped", both, Err(Error::InvalidArgument));
-    let above_ptr = above as *mut u64;
-    // SAFETY: the page above was mapped writable just now and the refused Unmap left it.
-    unsafe { above_ptr.write_volatile(0x5eab) };
+    let below_ptr = below as *mut u64;
+    // SAFETY: the page below was mapped writable just now and the refused Unmap left it.
+    unsafe { below_ptr.write_volatile(0x5eab) };
     // SAFETY: as above.
-    c.check("... and is left whole", unsafe { above_ptr.read_volatile() } == 0x5eab);
+    c.check("... and is left whole", unsafe { below_ptr.read_volatile() } == 0x5eab);
     c.expect("the answerer ends", sys::call_ep(ep, &Msg::new(WORDS, &[])), Ok(()));
     c.check("the answerer exited cleanly", sys::wait(server) == Ok(ExitStatus::Exited(0)));
     c.done()

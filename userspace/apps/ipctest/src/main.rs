@@ -5,7 +5,8 @@
 //! and Archive, by convention).
 //!
 //! Scenarios: `pingpong`, `rights`, `revoke`, `transfer`, `notify`, `irq`, `shared`,
-//! `capcalls`, `restart`, `archive`, `console`, `typing`, `store`, `gallery`, `words`, `slowpath`.
+//! `capcalls`, `restart`, `archive`, `console`, `typing`, `store`, `gallery`, `words`, `slowpath`,
+//! `threads`.
 #![no_std]
 #![no_main]
 
@@ -28,6 +29,7 @@ mod console;
 mod gallery;
 mod slowpath;
 mod store;
+mod threads;
 mod typing;
 
 rt::main!(main);
@@ -50,6 +52,11 @@ fn main(args: rt::Args) -> u64 {
         "slowpath" => slowpath::slow_path(),
         "slow-server" => slowpath::slow_server(),
         "queuer" => slowpath::queuer(),
+        "threads" => threads::threads(),
+        "thread-server" => threads::thread_server(),
+        "hold-client" => threads::hold_client(),
+        "thread-faulter" => threads::thread_faulter(),
+        "crowd" => threads::crowd(arg),
         "junk-server" => junk_server(),
         "rights" => rights(),
         "revoke" => revoke(),
@@ -73,7 +80,7 @@ fn main(args: rt::Args) -> u64 {
         "reader" => reader(),
         _ => {
             println!(
-                "usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls|restart|archive|console|typing|store|gallery|words|slowpath"
+                "usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls|restart|archive|console|typing|store|gallery|words|slowpath|threads"
             );
             2
         }
