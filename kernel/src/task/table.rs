@@ -133,6 +133,8 @@ pub struct Tasks {
     pub caps: Caps<Object>,
     pub running: Tid,
     next_id: u64,
+    /// The next thread serial number (`Thread::serial`), counted apart from process ids.
+    next_serial: u64,
     remains: Option<Remains>,
     started: bool,
     /// Processes to end once the current disposal is done, and how: faulted ones whose
@@ -172,6 +174,7 @@ static TASKS: Mutex<Tasks> = Mutex::new(Tasks {
     caps: Caps::new(),
     running: IDLE,
     next_id: 1,
+    next_serial: 1,
     remains: None,
     started: false,
     ending: Vec::new(),
@@ -603,7 +606,8 @@ impl Tasks {
         context: u64,
         buffer: ThreadBuffer,
     ) -> Tid {
-        let serial = self.next_id();
+        let serial = self.next_serial;
+        self.next_serial += 1;
         let process = self.processes.get_mut(&pid).expect("a new thread's process exists");
         let root = process.space.as_ref().expect("a running process has its space").root();
         let mut thread = Thread::new(pid, priority, process.cspace, root, Some(kstack), context);
