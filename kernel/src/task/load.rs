@@ -4,7 +4,7 @@
 //! threads of a running process (`ThreadCreate`) are made here too.
 
 use super::elf::{self, Segment};
-use super::table::{Pid, Process, Tasks, ThreadBuffer};
+use super::table::{thread_cost, Pid, Process, Tasks, ThreadBuffer};
 use crate::arch::switch;
 use crate::cap::ObjId;
 use crate::mem::paging::MapError;
@@ -102,7 +102,7 @@ pub fn start(t: &mut Tasks, pid: Pid, args: &str) -> Result<(), Error> {
     debug_assert_eq!(thread_ipc_buffer(index), IPC_BUFFER);
     // SAFETY: the kernel stack was just allocated for this thread alone.
     let context = unsafe { switch::new_thread_stack(kstack.top, entry, rsp, [args_addr, args.len() as u64, pid]) };
-    t.add_thread(pid, priority, kstack, context, ThreadBuffer { index, phys, cost: 0 });
+    t.add_thread(pid, priority, kstack, context, ThreadBuffer { index, phys });
     Ok(())
 }
 
@@ -114,6 +114,7 @@ pub fn thread(t: &mut Tasks, pid: Pid, priority: u8, entry: u64, stack: u64, arg
     let process = t.processes.get_mut(&pid).ok_or(Error::ObjectGone)?;
     let memory = process.memory.ok_or(Error::ObjectGone)?;
     let index = process.take_buffer().ok_or(Error::OutOfMemory)?;
+    debug_assert_eq!(thread_cost(index), THREAD_COST, "the first buffer stays while the process lives");
     let address = thread_ipc_buffer(index);
     let undo_buffer = |t: &mut Tasks| t.processes.get_mut(&pid).expect("checked").free_buffer(index);
     if let Err(e) = t.charge(memory, THREAD_COST) {
@@ -139,7 +140,7 @@ pub fn thread(t: &mut Tasks, pid: Pid, priority: u8, entry: u64, stack: u64, arg
     write_buffer_address(phys, address);
     // SAFETY: the kernel stack was just allocated for this thread alone.
     let context = unsafe { switch::new_thread_stack(kstack.top, entry, stack, [arg, address, 0]) };
-    let tid = t.add_thread(pid, priority, kstack, context, ThreadBuffer { index, phys, cost: THREAD_COST });
+    let tid = t.add_thread(pid, priority, kstack, context, ThreadBuffer { index, phys });
     Ok((tid, address))
 }
 

@@ -343,8 +343,8 @@ pub fn map(r: &mut Regs) -> Result<(), Error> {
 }
 
 /// `Unmap`: the process's own pages are freed and credited; a Frame's stay the Frame's. A
-/// range that touches the IPC buffer area, or holds a pinned page, is refused whole, before
-/// anything changes.
+/// range that touches the IPC buffer area (where every pinned page is) is refused whole,
+/// before anything changes.
 pub fn unmap(r: &mut Regs) -> Result<(), Error> {
     let [addr, len, ..] = *r;
     let end = page_range(addr, len)?;
@@ -352,10 +352,8 @@ pub fn unmap(r: &mut Regs) -> Result<(), Error> {
         return Err(Error::InvalidArgument);
     }
     with(|t| {
+        // Pinned pages are IPC buffers, all in the area refused above.
         let space = t.current_process().space.as_mut().expect("running process without a space");
-        if (addr..end).step_by(PAGE_SIZE as usize).any(|page| space.is_pinned(page)) {
-            return Err(Error::InvalidArgument);
-        }
         let mut freed = 0;
         let mut shared = Vec::new();
         for page in (addr..end).step_by(PAGE_SIZE as usize) {

@@ -108,13 +108,22 @@ pub struct Process {
     pub io_bitmap: Option<Box<crate::arch::gdt::IoBitmap>>,
 }
 
-/// A new thread's IPC buffer: its number in the process's buffer area, the physical address
-/// of its page, and what the thread cost the process's quota (0 for the first thread, whose
-/// buffer and stack count as part of the process).
+/// A new thread's IPC buffer: its number in the process's buffer area and the physical
+/// address of its page.
 pub struct ThreadBuffer {
     pub index: u64,
     pub phys: u64,
-    pub cost: u64,
+}
+
+/// What the thread with IPC buffer number `index` cost its process's quota: nothing for the
+/// first (number 0: its buffer is part of the image and its stack of the process), the
+/// buffer page and kernel stack for the others.
+pub fn thread_cost(index: u64) -> u64 {
+    if index == 0 {
+        0
+    } else {
+        ipc::syscall::THREAD_COST
+    }
 }
 
 /// What the thread that just left the CPU for good leaves behind for the next one to free.
@@ -540,7 +549,8 @@ impl Tasks {
             return self.end_process(pid, last);
         }
         self.detach(tid);
-        let (index, cost) = (self.threads[&tid].buffer_index, self.threads[&tid].cost);
+        let index = self.threads[&tid].buffer_index;
+        let cost = thread_cost(index);
         let process = self.processes.get_mut(&pid).expect("a thread's process exists");
         process.threads.retain(|&t| t != tid);
         if cost > 0 {
@@ -615,7 +625,6 @@ impl Tasks {
         thread.ipc_buffer = buffer.phys;
         thread.buffer_index = buffer.index;
         thread.fs_base = ipc::layout::thread_ipc_buffer(buffer.index);
-        thread.cost = buffer.cost;
         thread.io = process.io_bitmap.is_some();
         let tid = self.threads.insert(Box::new(thread));
         process.threads.push(tid);

@@ -2,7 +2,7 @@
 //! with exactly the capabilities it should have.
 
 use crate::sys;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::AtomicU64;
 use ipc::cap::{init_slots, Kind, Rights, Slot, CSPACE_SLOTS, GIVEN_SLOTS};
 use ipc::msg::{IpcBuffer, CAPS_MAX, MSG_MAX_WORDS};
 use ipc::Error;
@@ -13,19 +13,13 @@ static TAKEN: [AtomicU64; (CSPACE_SLOTS / 64) as usize] = [const { AtomicU64::ne
 
 /// A free slot, now taken.
 pub fn alloc() -> Result<Slot, Error> {
-    for slot in GIVEN_SLOTS..CSPACE_SLOTS {
-        let (word, bit) = ((slot / 64) as usize, 1 << (slot % 64));
-        if TAKEN[word].fetch_or(bit, Ordering::Relaxed) & bit == 0 {
-            return Ok(slot);
-        }
-    }
-    Err(Error::OutOfMemory)
+    crate::bits::take(&TAKEN, GIVEN_SLOTS..CSPACE_SLOTS).ok_or(Error::OutOfMemory)
 }
 
 /// Gives a slot from [`alloc`] back (after its capability was deleted or moved away).
 pub fn free(slot: Slot) {
     if (GIVEN_SLOTS..CSPACE_SLOTS).contains(&slot) {
-        TAKEN[(slot / 64) as usize].fetch_and(!(1 << (slot % 64)), Ordering::Relaxed);
+        crate::bits::free(&TAKEN, slot);
     }
 }
 

@@ -12,6 +12,7 @@
 
 extern crate alloc;
 
+mod bits;
 pub mod cap;
 pub mod check;
 pub mod compat;

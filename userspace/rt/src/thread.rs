@@ -6,10 +6,11 @@
 //! of [`STACK_STRIDE`] bytes, the rest left unmapped, so an overflow faults. The first
 //! thread keeps the stack the kernel gave the process.
 
+use crate::bits;
 use crate::cap;
 use crate::sys;
 use alloc::boxed::Box;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::AtomicU64;
 use ipc::cap::{Kind, Slot, SELF};
 use ipc::layout::{PAGE_SIZE, THREADS_MAX};
 use ipc::syscall::MapFlags;
@@ -29,21 +30,15 @@ struct Stack(u64);
 
 impl Stack {
     fn take() -> Result<Stack, Error> {
-        for i in 0..THREADS_MAX {
-            let (word, bit) = ((i / 64) as usize, 1 << (i % 64));
-            if TAKEN[word].fetch_or(bit, Ordering::Relaxed) & bit == 0 {
-                let stack = Stack(i);
-                let bottom = stack.top() - STACK_PAGES * PAGE_SIZE;
-                return match sys::map(bottom, STACK_PAGES * PAGE_SIZE, MapFlags::WRITE) {
-                    Ok(()) => Ok(stack),
-                    Err(e) => {
-                        TAKEN[word].fetch_and(!bit, Ordering::Relaxed);
-                        Err(e)
-                    }
-                };
+        let stack = Stack(bits::take(&TAKEN, 0..THREADS_MAX).ok_or(Error::OutOfMemory)?);
+        let bottom = stack.top() - STACK_PAGES * PAGE_SIZE;
+        match sys::map(bottom, STACK_PAGES * PAGE_SIZE, MapFlags::WRITE) {
+            Ok(()) => Ok(stack),
+            Err(e) => {
+                bits::free(&TAKEN, stack.0);
+                Err(e)
             }
         }
-        Err(Error::OutOfMemory)
     }
 
     fn top(&self) -> u64 {
@@ -55,7 +50,7 @@ impl Stack {
         let bottom = self.top() - STACK_PAGES * PAGE_SIZE;
         // SAFETY: the stack's thread has ended, and nothing else refers to its pages.
         let _ = unsafe { sys::unmap(bottom, STACK_PAGES * PAGE_SIZE) };
-        TAKEN[(self.0 / 64) as usize].fetch_and(!(1 << (self.0 % 64)), Ordering::Relaxed);
+        bits::free(&TAKEN, self.0);
     }
 }
 

@@ -103,8 +103,6 @@ pub struct Thread {
     /// whose address is also its FS base (none for the idle thread: 0).
     pub buffer_index: u64,
     pub fs_base: u64,
-    /// What it cost its process's quota (`ipc::syscall::THREAD_COST`; 0 for the first).
-    pub cost: u64,
     /// The notification bound to the thread (its `Recv` also takes signals).
     pub bound: Option<ObjId>,
     /// Where a `Recv` in progress puts the reply capability of a call.
@@ -204,7 +202,6 @@ impl Thread {
             ipc_buffer: 0,
             buffer_index: 0,
             fs_base: 0,
-            cost: 0,
             bound: None,
             reply_slot: 0,
             faulted: false,
