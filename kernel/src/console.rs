@@ -40,8 +40,11 @@ const MAX_LEVEL: Level = Level::Debug;
 /// Initialises COM1. Before this, log lines are dropped (there is nowhere to put them).
 pub fn init() {
     let config = Config { baud_rate: BaudRate::Baud115200, ..Config::DEFAULT };
-    // SAFETY: 0x3f8..0x400 is COM1 on every PC and on QEMU's machine types, and the kernel is
-    // its only user: no user-space driver exists that could own it.
+    // SAFETY: 0x3f8..0x400 is COM1 on every PC and on QEMU's machine types. The console
+    // server drives the same port from user space: it writes whole bytes to the data register and
+    // sets only the FIFO and interrupt registers, not the line settings made here. The worst
+    // that happens is that a kernel line lands in the middle of one of the server's (xtask's
+    // tests untangle that).
     let tty = unsafe { Uart16550Tty::new_port(COM1, config) };
     if let Ok(tty) = tty {
         interrupts::without_interrupts(|| *CONSOLE.lock() = Some(tty));

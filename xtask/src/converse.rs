@@ -1,7 +1,10 @@
 //! A conversation with a guest's serial console, as a course grader has one: wait for some
 //! text, type some, wait for the answer. The steps run in order against the output seen so
 //! far; each wait has a timeout of its own, so a test fails fast and says what it waited for.
+//! The output is read untangled (see [`crate::untangle`]): a kernel log line printed through
+//! the middle of a prompt does not hide the prompt.
 
+use crate::untangle::Untangler;
 use std::time::{Duration, Instant};
 
 /// One step of a conversation.
@@ -32,7 +35,9 @@ impl Step {
 pub struct Conversation {
     steps: Vec<Step>,
     next: usize,
-    /// How much of the output earlier waits have consumed.
+    /// The output as read, untangled.
+    view: Untangler,
+    /// How much of the view earlier waits have consumed.
     cursor: usize,
     since: Instant,
 }
@@ -52,7 +57,7 @@ pub enum Turn {
 
 impl Conversation {
     pub fn new(steps: Vec<Step>, now: Instant) -> Conversation {
-        Conversation { steps, next: 0, cursor: 0, since: now }
+        Conversation { steps, next: 0, view: Untangler::default(), cursor: 0, since: now }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -61,6 +66,7 @@ impl Conversation {
 
     /// The next turn, given all the output so far.
     pub fn turn(&mut self, output: &str, now: Instant) -> Turn {
+        self.view.feed(output, self.cursor);
         loop {
             let Some(step) = self.steps.get(self.next) else { return Turn::Done };
             match step {
@@ -70,7 +76,7 @@ impl Conversation {
                     return Turn::Send(bytes);
                 }
                 Step::Expect { text, within } => {
-                    match output.get(self.cursor..).and_then(|rest| rest.find(text.as_str())) {
+                    match self.view.seen().get(self.cursor..).and_then(|rest| rest.find(text.as_str())) {
                         Some(at) => {
                             self.cursor += at + text.len();
                             self.advance(now);
@@ -133,5 +139,13 @@ mod tests {
         let late = t0 + Duration::from_secs(10);
         assert_eq!(c.turn("a", late), Turn::Wait, "b has its own two seconds from when a came");
         assert_eq!(c.turn("ab", late + Duration::from_secs(1)), Turn::Done);
+    }
+
+    #[test]
+    fn a_prompt_torn_by_a_kernel_line_is_still_seen() {
+        let t0 = Instant::now();
+        let mut c = Conversation::new(vec![Step::expect("killed\n"), Step::expect("seam> ")], t0);
+        let raw = "settings: killed\ns[    0.729915] INFO  init[1]: started 'settings'\neam> ";
+        assert_eq!(c.turn(raw, t0), Turn::Done);
     }
 }

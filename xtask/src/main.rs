@@ -10,6 +10,7 @@ mod qemu;
 mod setup;
 mod system;
 mod test;
+mod untangle;
 mod usertests;
 
 use clap::{Args, Parser, Subcommand};

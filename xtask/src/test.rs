@@ -9,6 +9,7 @@
 
 use crate::artifacts::{self, Builder};
 use crate::qemu::{self, Accel, Firmware, Machine};
+use crate::untangle::Untangler;
 use crate::usertests::{self, UserCase};
 use crate::TestArgs;
 use anyhow::{bail, Context, Result};
@@ -173,10 +174,13 @@ fn judge_user(case: &UserCase, run: &qemu::Captured) -> Option<String> {
             return Some(format!("the kernel failed: {line}"));
         }
     }
+    // The case's own check reads the output with kernel lines that tore through a user's
+    // line put back before it.
+    let untangled = Untangler::whole(&run.output);
     match &run.conversation {
         Some(Err(why)) => return Some(why.clone()),
         // The harness stopped QEMU once the conversation was done: no exit code to check.
-        Some(Ok(())) => return (case.check)(&run.output).err(),
+        Some(Ok(())) => return (case.check)(&untangled).err(),
         None => {}
     }
     if run.status != Some(ExitCode::Success.qemu_status()) {
@@ -185,7 +189,7 @@ fn judge_user(case: &UserCase, run: &qemu::Captured) -> Option<String> {
     if !run.output.contains(ALL_ENDED_LINE) {
         return Some(format!("output lacks \"{ALL_ENDED_LINE}\""));
     }
-    (case.check)(&run.output).err()
+    (case.check)(&untangled).err()
 }
 
 /// Why a captured boot does not meet its expectation, if it does not.
