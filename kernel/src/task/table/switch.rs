@@ -133,7 +133,7 @@ pub struct Switch {
     root: u64,
     kstack_top: Option<u64>,
     io: Option<*const crate::arch::gdt::IoBitmap>,
-    /// The FS base it runs with (its IPC buffer's address), or 0 to leave it as it is.
+    /// The FS base it runs with: its IPC buffer's address.
     fs_base: u64,
 }
 
@@ -207,7 +207,7 @@ impl Switch {
         // its thread has left the CPU (and this switch installs another one before that).
         crate::arch::gdt::set_io_bitmap(self.io.map(|b| unsafe { &*b }));
         use core::sync::atomic::Ordering::Relaxed;
-        if self.fs_base != 0 && FS_BASE.load(Relaxed) != self.fs_base {
+        if FS_BASE.load(Relaxed) != self.fs_base {
             FS_BASE.store(self.fs_base, Relaxed);
             FsBase::write(VirtAddr::new_truncate(self.fs_base));
         }
@@ -215,8 +215,12 @@ impl Switch {
             ROOT.store(self.root, Relaxed);
             // SAFETY: `root` is the kernel's table or that of a live process (its space is
             // freed only after its thread is off the CPU for good); all share the kernel half,
-            // where this code and stack are.
-            unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(self.root)), Cr3Flags::empty()) };
+            // where this code and stack are. A root is a table's frame, so page-aligned, as
+            // `from_start_address_unchecked` requires.
+            unsafe {
+                let frame = PhysFrame::from_start_address_unchecked(PhysAddr::new_truncate(self.root));
+                Cr3::write(frame, Cr3Flags::empty());
+            }
         }
     }
 

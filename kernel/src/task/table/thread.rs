@@ -99,9 +99,11 @@ pub struct Thread {
     pub msg: Msg,
     /// Physical address of the thread's IPC buffer page.
     pub ipc_buffer: u64,
-    /// Its buffer's number in its process's buffer area (`ipc::layout::thread_ipc_buffer`),
-    /// whose address is also its FS base (none for the idle thread: 0).
+    /// Its buffer's number in its process's buffer area (`ipc::layout::thread_ipc_buffer`).
     pub buffer_index: u64,
+    /// That buffer's address, which user code finds through the FS base. The idle thread
+    /// has the first buffer's too (it never runs user code), so every switch compares two
+    /// real addresses and a switch between two first threads writes nothing.
     pub fs_base: u64,
     /// The notification bound to the thread (its `Recv` also takes signals).
     pub bound: Option<ObjId>,
@@ -201,7 +203,7 @@ impl Thread {
             msg: Msg::default(),
             ipc_buffer: 0,
             buffer_index: 0,
-            fs_base: 0,
+            fs_base: ipc::layout::thread_ipc_buffer(0),
             bound: None,
             reply_slot: 0,
             faulted: false,

@@ -13,6 +13,7 @@
 //!   answering, which is in the figure);
 //! - `ipc_scale_<n>`: `ipc_call_reply_0` again with `n` more processes alive, each blocked
 //!   receiving on an endpoint: does the IPC path's cost depend on the system's size?
+//!   `ipc_scale_threads_<n>`: the same with `n` more threads of this process instead;
 //! - `notify_signal_wait`: a round trip of signals: this process signals the server's
 //!   notification and waits on its own, which the server signals once it has woken;
 //!
@@ -214,6 +215,32 @@ fn gallery_list(iters: usize) -> u64 {
     0
 }
 
+/// Where the stacks of `ipc_scale_threads_<n>`'s threads go: [`IDLE_STACK_PAGES`] each, at
+/// the top of a slot twice that size (the gap below each is its guard). They stay mapped
+/// until the benchmark ends: nothing says when an ended thread has left its stack for good.
+const IDLE_STACKS: u64 = 0x6000_0000_0000;
+const IDLE_STACK_PAGES: u64 = 2;
+
+/// Starts the `i`th idle thread of `ipc_scale_threads_<n>`: it receives on `ep` (with
+/// `reply` for a reply capability no call ever brings) until the endpoint goes, then ends.
+/// `thread` is a free slot for its capability, which is deleted at once: deleting a Thread
+/// capability leaves its thread running, and a thousand would not fit in our slots.
+fn idle_thread(i: usize, ep: Slot, reply: Slot, thread: Slot) -> Result<(), Error> {
+    let top = IDLE_STACKS + (i as u64 + 1) * 2 * IDLE_STACK_PAGES * PAGE_SIZE;
+    sys::map(top - IDLE_STACK_PAGES * PAGE_SIZE, IDLE_STACK_PAGES * PAGE_SIZE, MapFlags::WRITE)?;
+    let arg = ep | reply << 32;
+    // SAFETY: `idle` takes exactly its slots in `rdi` and runs on the pages just mapped,
+    // which nothing else uses and which stay mapped while this process lives.
+    unsafe { sys::thread_create(SELF, idle as *const () as u64, top - 8, arg, thread) }?;
+    sys::cap_delete(thread)
+}
+
+/// What an idle thread runs: see [`idle_thread`].
+extern "C" fn idle(slots: u64) -> ! {
+    let _ = sys::recv(slots & 0xffff_ffff, slots >> 32);
+    sys::thread_exit()
+}
+
 /// Bytes of the shared Frame: room for the largest payload.
 const SHARED_BYTES: usize = PAYLOAD_SIZES[PAYLOAD_SIZES.len() - 1];
 
@@ -284,6 +311,25 @@ fn ipc_benches(iters: usize, report: &dyn Fn(&str, Vec<u64>, u64)) -> Result<(),
         // At our priority, behind us: one yield lets every new one run into its receive.
         sys::yield_now();
         report(&format!("ipc_scale_{n}"), measure(iters, || call(&empty)), 1);
+    }
+    sys::cap_revoke(idle_ep)?;
+    cap::release(idle_ep);
+
+    // The same with threads of this process instead, each blocked receiving on `idle_ep`;
+    // they end the same way.
+    let idle_ep = cap::create(Kind::Endpoint, 0)?;
+    let (reply, thread) = (cap::alloc()?, cap::alloc()?);
+    let mut alive = 0;
+    'threads: for n in SCALE {
+        while alive < n {
+            if let Err(e) = idle_thread(alive, idle_ep, reply, thread) {
+                println!("bench: ipc_scale_threads_{n} not measured: thread {alive} could not start ({e})");
+                break 'threads;
+            }
+            alive += 1;
+        }
+        sys::yield_now();
+        report(&format!("ipc_scale_threads_{n}"), measure(iters, || call(&empty)), 1);
     }
     sys::cap_revoke(idle_ep)?;
     cap::release(idle_ep);
