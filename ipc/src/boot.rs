@@ -30,6 +30,10 @@ pub const KEY_EXIT_WHEN_DONE: &str = "exit_when_done";
 /// fast path changes speed, never behaviour; the tests run both ways to show it).
 pub const KEY_FASTPATH: &str = "fastpath";
 
+/// A flag: record IPC events in the kernel's trace ring ([`crate::trace`]) for `TraceRead`.
+/// Off, the fast path pays nothing for the trace.
+pub const KEY_TRACE: &str = "trace";
+
 /// The line the kernel prints once every subsystem is up; the harness waits for it.
 pub const READY_LINE: &str = "kernel ready";
 

@@ -17,5 +17,6 @@ pub mod proto;
 pub mod qemu;
 pub mod syscall;
 pub mod system;
+pub mod trace;
 
 pub use error::Error;

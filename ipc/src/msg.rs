@@ -109,6 +109,11 @@ impl MsgInfo {
         (word & Self::WORDS_MASK) as usize
     }
 
+    /// The label of an info word, read without checking the rest.
+    pub const fn label_of(word: u64) -> u32 {
+        (word >> Self::LABEL_SHIFT) as u32
+    }
+
     /// As [`MsgInfo::buffer_words`], from an info word read without checking the rest.
     pub const fn buffer_word_count(word: u64) -> usize {
         Self::word_count(word).saturating_sub(MSG_REGS)

@@ -210,6 +210,12 @@ pub enum Syscall {
     /// from then on (`ObjectGone`). Ending the last thread of a process ends the process,
     /// as `Exit` with code 0 would.
     ThreadEnd = 46,
+    /// `(introspect, buf, max)` → `(events, lost)`: copies up to `max` (at most
+    /// [`crate::trace::TRACE_READ_MAX`]) of the IPC trace's oldest unread events ([`crate::trace`], [`crate::trace::EVENT_WORDS`] words each) to
+    /// `buf`, and says how many it copied and how many were overwritten unread since the
+    /// last read. Needs an Introspect capability with the read right; `InvalidArgument` when
+    /// the kernel was booted without the `trace` flag.
+    TraceRead = 47,
 }
 
 /// What a thread costs its process's Memory quota: its IPC buffer page and its kernel stack.
@@ -290,7 +296,7 @@ impl ProcessState {
 }
 
 impl Syscall {
-    pub const ALL: [Syscall; 46] = [
+    pub const ALL: [Syscall; 47] = [
         Syscall::Null,
         Syscall::DebugWrite,
         Syscall::Exit,
@@ -337,6 +343,7 @@ impl Syscall {
         Syscall::ThreadSuspend,
         Syscall::ThreadResume,
         Syscall::ThreadEnd,
+        Syscall::TraceRead,
     ];
 }
 
@@ -394,6 +401,7 @@ impl TryFrom<u64> for Syscall {
             44 => Syscall::ThreadSuspend,
             45 => Syscall::ThreadResume,
             46 => Syscall::ThreadEnd,
+            47 => Syscall::TraceRead,
             _ => return Err(Error::UnknownSyscall),
         })
     }
@@ -522,7 +530,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers_are_refused() {
-        for n in [8, 47, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
+        for n in [8, 48, 255, 1 << 32, u64::MAX, u64::MAX - 1] {
             assert_eq!(Syscall::try_from(n), Err(Error::UnknownSyscall), "{n}");
         }
     }

@@ -8,7 +8,7 @@ use crate::arch::{self, acpi, apic, cpu, gdt, pic, tsc};
 use crate::mem::{self, layout, stack};
 use crate::{info, ramdisk, selftest, task, time, warn};
 use bootloader_api::BootInfo;
-use ipc::boot::{CmdLine, SelfTest, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_FASTPATH, KEY_RUN, KEY_TEST, READY_LINE};
+use ipc::boot::{CmdLine, SelfTest, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_FASTPATH, KEY_RUN, KEY_TEST, KEY_TRACE, READY_LINE};
 use ipc::qemu::ExitCode;
 use ipc::syscall::PRIORITY_MAX;
 
@@ -80,6 +80,11 @@ extern "C" fn continue_on_kernel_stack(boot: u64) -> ! {
     if cmdline.get(KEY_FASTPATH) == Some("off") {
         crate::ipc::fastpath::disable();
         info!("IPC fast path off ({KEY_FASTPATH}=off): every call takes the full path");
+    }
+    if cmdline.has(KEY_TRACE) {
+        crate::trace::start();
+        crate::ipc::fastpath::trace();
+        info!("IPC trace on ({KEY_TRACE}): events recorded for TraceRead");
     }
     match cmdline.get(KEY_TEST) {
         Some(name) => match SelfTest::from_name(name) {

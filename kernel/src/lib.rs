@@ -16,6 +16,7 @@ pub mod ramdisk;
 pub mod sched;
 pub mod task;
 pub mod time;
+pub mod trace;
 
 #[cfg(target_os = "none")]
 mod boot;

@@ -12,6 +12,7 @@ use crate::{info, task, time};
 use ::ipc::syscall::{
     ExitStatus, Syscall, ARCHIVE_NAME_MAX, ARG_REGS, DEBUG_WRITE_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX,
 };
+use ::ipc::trace::{EVENT_WORDS, TRACE_READ_MAX};
 use ::ipc::Error;
 use alloc::string::String;
 use alloc::vec;
@@ -104,6 +105,7 @@ fn handler(call: Syscall) -> Handler {
         Syscall::ThreadSuspend => threads::suspend,
         Syscall::ThreadResume => |r| returns(threads::resume(r)),
         Syscall::ThreadEnd => |r| returns(threads::end(r)),
+        Syscall::TraceRead => |r| returns(trace_read(r)),
     }
 }
 
@@ -184,6 +186,26 @@ fn archive_read(r: &mut Regs) -> Result<(), Error> {
     // kernel is not preempted and runs on one CPU. `part` is the ramdisk's, in the kernel half.
     unsafe { usercopy::copy_to_user(buf, part) };
     [r[0], r[1]] = [file.len() as u64, part.len() as u64];
+    Ok(())
+}
+
+/// `TraceRead`: the IPC trace's oldest unread events, copied to the caller's buffer.
+fn trace_read(r: &mut Regs) -> Result<(), Error> {
+    let [introspect, buf, max, ..] = *r;
+    introspect::check(introspect)?;
+    let unread = crate::trace::unread().ok_or(Error::InvalidArgument)?;
+    let count = unread.min(max).min(TRACE_READ_MAX);
+    let event_bytes = (EVENT_WORDS * 8) as u64;
+    task::with_current_space(|space| space.check_user(buf, count * event_bytes, true))?;
+    // Nothing is recorded between the count and the copy (no IPC happens in between), and a
+    // drain never gives more than it is asked for.
+    let (bytes, lost) = crate::trace::drain(count);
+    // SAFETY: the range (for `count` events, at least what `bytes` holds) was just checked to
+    // be mapped, user-accessible and writable in the active address space (the caller's),
+    // and nothing can unmap it before the copy: the kernel is not preempted and runs on one
+    // CPU. `bytes` is the kernel's.
+    unsafe { usercopy::copy_to_user(buf, &bytes) };
+    [r[0], r[1]] = [bytes.len() as u64 / event_bytes, lost];
     Ok(())
 }
 

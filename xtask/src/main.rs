@@ -10,6 +10,7 @@ mod qemu;
 mod setup;
 mod system;
 mod test;
+mod trace;
 mod untangle;
 mod usertests;
 
@@ -38,6 +39,25 @@ enum Command {
     Bench(BenchArgs),
     /// Boot in QEMU halted, with a gdb stub on :1234, and print the gdb command to attach.
     Gdb(GdbArgs),
+    /// Boot a system with the kernel's IPC trace on, collect the trace, and write it as a
+    /// Chrome/Perfetto JSON trace (open it at ui.perfetto.dev).
+    Trace(TraceArgs),
+}
+
+#[derive(Args)]
+struct TraceArgs {
+    /// The system description to boot, with the tracer added [default: userspace/system.toml].
+    #[arg(long)]
+    system: Option<std::path::PathBuf>,
+    /// Milliseconds (guest time) the system runs before the tracer reads the trace.
+    #[arg(long, default_value_t = 500)]
+    ms: u64,
+    /// Where to write the JSON trace.
+    #[arg(long, default_value = "target/seam/trace.json")]
+    out: std::path::PathBuf,
+    /// Seconds the guest may run before it is stopped.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
 }
 
 #[derive(Args, Clone, Copy)]
@@ -205,6 +225,7 @@ fn main() -> anyhow::Result<()> {
         Command::Test(args) => test::run(&args)?,
         Command::Bench(args) if args.breakdown => breakdown::run(20_000)?,
         Command::Bench(args) => bench::run(&args)?,
+        Command::Trace(args) => trace::run(&args)?,
         Command::Gdb(args) => {
             let firmware = if args.uefi { Firmware::Uefi } else { Firmware::Bios };
             let images = artifacts::images(

@@ -39,23 +39,35 @@
 use crate::cap::At;
 use crate::object::Object;
 use crate::task::buffer::copy_buffer_words;
-use crate::task::{with_entry, Msg, State, Switch, Tasks};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::sched::Tid;
+use crate::task::{with_entry, Msg, State, Switch, Thread, Tasks};
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use ipc::cap::{Kind, Rights};
 use ipc::msg::{is_words_only, split_slot_pair, MsgInfo};
 use ipc::syscall::ARG_REGS;
+use ipc::trace;
 
 type Regs = [u64; ARG_REGS];
 
-static ENABLED: AtomicBool = AtomicBool::new(true);
+/// Which fast path runs: none, the one without trace records, or the one with them. One
+/// load and compare chooses, as a flag on its own would cost anyway.
+static MODE: AtomicU8 = AtomicU8::new(FAST);
+const OFF: u8 = 0;
+const FAST: u8 = 1;
+const TRACED: u8 = 2;
 
 /// Sends every call down the full path (the boot flag `fastpath=off`).
 pub fn disable() {
-    ENABLED.store(false, Ordering::Relaxed);
+    MODE.store(OFF, Ordering::Relaxed);
+}
+
+/// Has the fast path record trace events (the boot flag `trace`), unless it is off.
+pub fn trace() {
+    let _ = MODE.compare_exchange(FAST, TRACED, Ordering::Relaxed, Ordering::Relaxed);
 }
 
 pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
+    MODE.load(Ordering::Relaxed) != OFF
 }
 
 /// `Call`s and `ReplyRecv`s that took the general path (`IpcStats`), counted there, so the
@@ -79,16 +91,29 @@ pub fn stats() -> [u64; 3] {
 /// does not hold.
 #[inline(always)]
 pub fn attempt<const CALL: bool>(r: &Regs) -> Option<u64> {
-    if !is_words_only(r[1]) || !enabled() {
+    if !is_words_only(r[1]) {
         return None;
     }
-    let plan = with_entry(|t| if CALL { call(t, r) } else { reply_recv(t, r) })?;
+    let plan = match MODE.load(Ordering::Relaxed) {
+        FAST => with_entry(|t| if CALL { call::<false>(t, r) } else { reply_recv::<false>(t, r) })?,
+        TRACED => with_entry(|t| if CALL { call::<true>(t, r) } else { reply_recv::<true>(t, r) })?,
+        _ => return None,
+    };
     Some(plan.enter())
 }
 
-/// The checks and the work of `Call`; returns the switch to the receiver, which runs next.
+/// Records an event of the fast path's (`TRACE` only: without, this is nothing).
 #[inline(always)]
-fn call(t: &mut Tasks, r: &Regs) -> Option<Switch> {
+fn note<const TRACE: bool>(kind: trace::Kind, thread: &Thread, tid: Tid, partner: Tid, badge: u64, info: u64) {
+    if TRACE {
+        crate::trace::record(kind, thread.pid, tid, partner, badge, u64::from(MsgInfo::label_of(info)));
+    }
+}
+
+/// The checks and the work of `Call`; returns the switch to the receiver, which runs next.
+/// `TRACE`: records the call, the receive and the switch.
+#[inline(always)]
+fn call<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Switch> {
     let Tasks { threads, caps, sched, running, processes, .. } = t;
     let me = *running;
     let cap = caps.get(At::user(threads.get(&me)?.cspace, r[0]).ok()?).ok()?;
@@ -128,14 +153,18 @@ fn call(t: &mut Tasks, r: &Regs) -> Option<Switch> {
     copy_buffer_words(caller.ipc_buffer, server.ipc_buffer, MsgInfo::buffer_word_count(r[1]));
     server.deliver_and_ready(&Msg::from_regs(cap.badge, r));
     caller.block_in_frame(State::AwaitingReply { reply });
+    note::<TRACE>(trace::Kind::Call, caller, me, rx, cap.badge, r[1]);
+    note::<TRACE>(trace::Kind::Receive, server, rx, me, cap.badge, r[1]);
+    note::<TRACE>(trace::Kind::Switch, caller, me, rx, 0, 0);
     sched.handoff(rx, server.priority);
     *running = rx;
     Some(server.switch_in(processes, core::ptr::null_mut()))
 }
 
 /// The checks and the work of `ReplyRecv`; returns the switch to the caller, which runs next.
+/// `TRACE`: records the reply and the switch.
 #[inline(always)]
-fn reply_recv(t: &mut Tasks, r: &Regs) -> Option<Switch> {
+fn reply_recv<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Switch> {
     let Tasks { threads, caps, sched, running, processes, .. } = t;
     let me = *running;
     let (ep_slot, reply_slot) = split_slot_pair(r[0]);
@@ -177,6 +206,8 @@ fn reply_recv(t: &mut Tasks, r: &Regs) -> Option<Switch> {
     server.block_in_frame(State::Receiving { ep: ep.obj });
     copy_buffer_words(server.ipc_buffer, client.ipc_buffer, MsgInfo::buffer_word_count(r[1]));
     client.deliver_and_ready(&Msg::from_regs(0, r));
+    note::<TRACE>(trace::Kind::Reply, server, me, waiting, 0, r[1]);
+    note::<TRACE>(trace::Kind::Switch, server, me, waiting, 0, 0);
     sched.handoff(waiting, client.priority);
     *running = waiting;
     Some(client.switch_in(processes, core::ptr::null_mut()))

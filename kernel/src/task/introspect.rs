@@ -9,11 +9,17 @@ use ipc::Error;
 
 type Regs = [u64; ARG_REGS];
 
+/// Checks that the caller's slot `introspect` holds an Introspect capability with the read
+/// right.
+pub fn check(introspect: u64) -> Result<(), Error> {
+    with(|t| t.caps.lookup(t.slot(introspect)?, Kind::Introspect, Rights::READ).map(drop))
+}
+
 /// `ProcessInfo`: the `index`th live process, in process-id order.
 pub fn process_info(r: &mut Regs) -> Result<(), Error> {
     let [introspect, index, ..] = *r;
+    check(introspect)?;
     with(|t| {
-        t.caps.lookup(t.slot(introspect)?, Kind::Introspect, Rights::READ)?;
         let i = usize::try_from(index).map_err(|_| Error::NotFound)?;
         let (&pid, p) = t.processes.iter().nth(i).ok_or(Error::NotFound)?;
         // A process is ready if any of its threads is.

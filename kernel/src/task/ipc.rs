@@ -21,9 +21,18 @@ use ipc::msg::{
     split_slot_pair, MsgInfo, BUFFER_RECV_SLOTS_OFFSET, BUFFER_SEND_CAPS_OFFSET, LABEL_NOTIFICATION, MSG_REGS,
 };
 use ipc::syscall::ARG_REGS;
+use ipc::trace::Kind as Event;
 use ipc::Error;
 
 type Regs = [u64; ARG_REGS];
+
+/// Records an IPC event of thread `tid` in the trace, if it is on (`crate::trace`).
+pub fn note(t: &Tasks, event: Event, tid: Tid, partner: Tid, badge: u64, label: u32) {
+    if crate::trace::on() {
+        let pid = t.threads.get(&tid).map_or(0, |th| th.pid);
+        crate::trace::record(event, pid, tid, partner, badge, u64::from(label));
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -116,6 +125,7 @@ pub fn send(r: &mut Regs, mode: Mode) -> Result<Next, Error> {
         }
         let msg = Msg::from_regs(cap.badge, r);
         let me = t.running;
+        note(t, if mode == Mode::Call { Event::Call } else { Event::Send }, me, 0, cap.badge, info.label);
         let Some(rx) = endpoint(t, cap.obj).take_receiver() else {
             // Nobody can ever receive (no capability to it can): waiting would be forever.
             if !t.caps.has_readers(cap.obj) {
@@ -132,6 +142,7 @@ pub fn send(r: &mut Regs, mode: Mode) -> Result<Next, Error> {
         };
         let delivered = transfer(t, me, rx, info, info.caps > 0);
         t.thread(rx).deliver(&Msg { info: delivered.encode(), ..msg });
+        note(t, Event::Receive, rx, me, cap.badge, info.label);
         if mode != Mode::Call {
             t.wake(rx, Ok(()));
             return Ok(Next::Return);
@@ -158,6 +169,7 @@ fn reply(t: &mut Tasks, at: At, info: MsgInfo, msg: Msg) -> Result<Option<Tid>, 
     let caller = caller.take();
     t.delete(at)?;
     let Some(c) = caller else { return Ok(None) };
+    note(t, Event::Reply, t.running, c, 0, info.label);
     let delivered = transfer(t, t.running, c, info, info.caps > 0);
     t.thread(c).deliver(&Msg { badge: 0, info: delivered.encode(), ..msg });
     t.ready_for_handoff(c);
@@ -203,6 +215,7 @@ fn receive_locked(t: &mut Tasks, r: &mut Regs, ep_slot: u64, reply_slot: u64) ->
     let reply_at = t.slot(reply_slot)?;
     clear_reply_slot(t, reply_at)?;
     if let Some(bits) = take_bound_bits(t) {
+        note(t, Event::Receive, t.running, 0, bits, LABEL_NOTIFICATION);
         write_message(r, &notification_message(bits));
         return Ok(Next::Return);
     }
@@ -219,6 +232,7 @@ fn receive_locked(t: &mut Tasks, r: &mut Regs, ep_slot: u64, reply_slot: u64) ->
     let info = MsgInfo::decode(msg.info).expect("queued message checked when sent");
     let delivered = transfer(t, tx, me, info, info.caps > 0);
     write_message(r, &Msg { info: delivered.encode(), ..msg });
+    note(t, Event::Receive, me, tx, msg.badge, info.label);
     if faulted {
         t.thread(tx).state = State::Faulted;
     } else if state == (State::Sending { ep: cap.obj, call: true }) {
@@ -255,6 +269,7 @@ pub fn signal_object(t: &mut Tasks, obj: u32, bits: u64) {
         let bits = notification(t, obj).take();
         endpoint(t, ep).remove(b);
         t.thread(b).deliver(&notification_message(bits));
+        note(t, Event::Receive, b, 0, bits, LABEL_NOTIFICATION);
         t.wake(b, Ok(()));
     }
 }
@@ -319,6 +334,7 @@ pub fn send_fault(t: &mut Tasks, ep: u32, msg: Msg) {
     match endpoint(t, ep).take_receiver() {
         Some(rx) => {
             t.thread(rx).deliver(&msg);
+            note(t, Event::Receive, rx, me, msg.badge, MsgInfo::label_of(msg.info));
             t.wake(rx, Ok(()));
             t.current_mut().state = State::Faulted;
         }

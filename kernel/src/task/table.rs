@@ -669,6 +669,7 @@ pub fn end_current_thread() -> ! {
 pub fn fault_current(frame: &TrapFrame, cr2: u64) -> ! {
     let handled = with(|t| {
         let pid = t.current().pid;
+        super::ipc::note(t, ipc::trace::Kind::Fault, t.running, 0, 0, frame.vector as u32);
         let name = &t.current_process().name;
         warn!("{}", exception::UserFault { name, pid, frame, cr2 });
         let cspace = t.cspace();

@@ -390,6 +390,14 @@ pub fn process_info(introspect: Slot, index: u64) -> Result<ProcessInfo, Error> 
     Ok(ProcessInfo { pid: r[0], charged: r[1], state, name: [r[3], r[4], r[5]] })
 }
 
+/// Drains the oldest unread events of the kernel's IPC trace into `events` (as many as fit,
+/// at most [`ipc::trace::TRACE_READ_MAX`]): how many it wrote, and how many were overwritten
+/// unread since the last read. `InvalidArgument` if the kernel does not trace.
+pub fn trace_read(introspect: Slot, events: &mut [[u64; ipc::trace::EVENT_WORDS]]) -> Result<(usize, u64), Error> {
+    let r = call(Syscall::TraceRead, [introspect, events.as_mut_ptr() as u64, events.len() as u64, 0, 0, 0])?;
+    Ok((r[0] as usize, r[1]))
+}
+
 /// The first capability in slot `from` or above of process `pid`, and its slot.
 pub fn cap_read(introspect: Slot, pid: u64, from: Slot) -> Result<(Slot, CapInfo), Error> {
     let r = call(Syscall::CapRead, [introspect, pid, from, 0, 0, 0])?;

@@ -164,6 +164,7 @@ impl Tasks {
     /// context; `save` is where the outgoing thread's context goes (null if it keeps none).
     #[inline]
     fn switch_to(&mut self, next: Tid, save: *mut u64) -> Option<Switch> {
+        crate::task::ipc::note(self, ipc::trace::Kind::Switch, self.running, next, 0, 0);
         let plan = self.threads.get_mut(&next)?.switch_in(&self.processes, save);
         self.running = next;
         Some(plan)
