@@ -101,7 +101,15 @@ mod tests {
     #[test]
     fn an_event_survives_its_words() {
         for kind in Kind::ALL {
-            let e = Event { tsc: u64::MAX - 3, kind, pid: PID_MAX, thread: 7, partner: u32::MAX, badge: 1 << 63, label: 0xdead_beef };
+            let e = Event {
+                tsc: u64::MAX - 3,
+                kind,
+                pid: PID_MAX,
+                thread: 7,
+                partner: u32::MAX,
+                badge: 1 << 63,
+                label: 0xdead_beef,
+            };
             assert_eq!(Event::from_words(e.to_words()), Some(e));
         }
     }

@@ -8,7 +8,9 @@ use crate::arch::{self, acpi, apic, cpu, gdt, pic, tsc};
 use crate::mem::{self, layout, stack};
 use crate::{info, ramdisk, selftest, task, time, warn};
 use bootloader_api::BootInfo;
-use ipc::boot::{CmdLine, SelfTest, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_FASTPATH, KEY_RUN, KEY_TEST, KEY_TRACE, READY_LINE};
+use ipc::boot::{
+    CmdLine, SelfTest, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_FASTPATH, KEY_RUN, KEY_TEST, KEY_TRACE, READY_LINE,
+};
 use ipc::qemu::ExitCode;
 use ipc::syscall::PRIORITY_MAX;
 

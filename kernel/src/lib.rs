@@ -16,7 +16,6 @@ pub mod ramdisk;
 pub mod sched;
 pub mod task;
 pub mod time;
-pub mod trace;
 
 #[cfg(target_os = "none")]
 mod boot;
@@ -30,6 +29,8 @@ mod panic;
 mod selftest;
 #[cfg(target_os = "none")]
 mod syscall;
+#[cfg(target_os = "none")]
+pub mod trace;
 
 #[cfg(target_os = "none")]
 pub use boot::kernel_main;

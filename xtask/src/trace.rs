@@ -28,7 +28,9 @@ use std::time::Duration;
 /// The tracer's entry in the booted system: the introspection capability it reads with,
 /// below every server so it sleeps while they work.
 fn tracer_entry(ms: u64) -> String {
-    format!("\n[[program]]\nname = \"tracer\"\npriority = 10\nmemory = \"4 MiB\"\nintrospect = true\nargs = [\"{ms}\"]\n")
+    format!(
+        "\n[[program]]\nname = \"tracer\"\npriority = 10\nmemory = \"4 MiB\"\nintrospect = true\nargs = [\"{ms}\"]\n"
+    )
 }
 
 pub fn run(args: &TraceArgs) -> Result<()> {
@@ -182,14 +184,7 @@ impl<'a> Slicer<'a> {
                     next_flow += 1;
                 }
                 Kind::Send => {
-                    self.slices.push(Slice {
-                        pid: e.pid,
-                        tid: e.thread,
-                        name: format!("send {}", e.label),
-                        start: e.tsc,
-                        end: e.tsc,
-                        args: json!({ "badge": e.badge, "label": e.label }),
-                    });
+                    self.point(e, "send", json!({ "badge": e.badge, "label": e.label }));
                     sends.insert(e.thread, (e.tsc, next_flow));
                     next_flow += 1;
                 }
@@ -199,31 +194,13 @@ impl<'a> Slicer<'a> {
                     match caller {
                         Some((at, _, flow)) if !serving.values().flatten().any(|(c, ..)| *c == from) => {
                             serving.entry(e.thread).or_default().push((from, e.tsc, e.label));
-                            let from_pid = pid_of(&self.threads, from);
-                            self.flows.push(Flow {
-                                id: flow,
-                                from: (from_pid, from, self.us(at)),
-                                to: (e.pid, e.thread, self.us(e.tsc)),
-                                name: "call",
-                            });
+                            self.flow_to(e, flow, from, at, "call");
                         }
                         _ => {
-                            self.slices.push(Slice {
-                                pid: e.pid,
-                                tid: e.thread,
-                                name: format!("receive {}", e.label),
-                                start: e.tsc,
-                                end: e.tsc,
-                                args: json!({ "badge": e.badge, "label": e.label, "from thread": from }),
-                            });
+                            let args = json!({ "badge": e.badge, "label": e.label, "from thread": from });
+                            self.point(e, "receive", args);
                             if let Some((at, flow)) = sends.remove(&from).filter(|_| from != 0) {
-                                let from_pid = pid_of(&self.threads, from);
-                                self.flows.push(Flow {
-                                    id: flow,
-                                    from: (from_pid, from, self.us(at)),
-                                    to: (e.pid, e.thread, self.us(e.tsc)),
-                                    name: "send",
-                                });
+                                self.flow_to(e, flow, from, at, "send");
                             }
                         }
                     }
@@ -288,10 +265,30 @@ impl<'a> Slicer<'a> {
             for (client, since, label) in held {
                 let pid = pid_of(&self.threads, server);
                 let args = json!({ "label": label, "caller thread": client, "unanswered": true });
-                self.slices.push(Slice { pid, tid: server, name: format!("serve {label}"), start: since, end: last, args });
+                self.slices.push(Slice {
+                    pid,
+                    tid: server,
+                    name: format!("serve {label}"),
+                    start: since,
+                    end: last,
+                    args,
+                });
             }
         }
         self.write()
+    }
+
+    /// A zero-length slice for event `e` (a nudge wide, so a flow can end in it).
+    fn point(&mut self, e: &Event, what: &str, args: Value) {
+        let name = format!("{what} {}", e.label);
+        self.slices.push(Slice { pid: e.pid, tid: e.thread, name, start: e.tsc, end: e.tsc, args });
+    }
+
+    /// A flow arrow from thread `from` at TSC `at` to event `e`.
+    fn flow_to(&mut self, e: &Event, id: u64, from: u32, at: u64, name: &'static str) {
+        let from_pid = self.threads.get(&from).copied().unwrap_or(0);
+        let (start, end) = (self.us(at), self.us(e.tsc));
+        self.flows.push(Flow { id, from: (from_pid, from, start), to: (e.pid, e.thread, end), name });
     }
 
     /// A stretch of `tid` on the CPU track (pid 0).
@@ -333,7 +330,9 @@ impl<'a> Slicer<'a> {
         for f in &self.flows {
             let (fp, ft, fts) = f.from;
             let (tp, tt, tts) = f.to;
-            out.push(json!({ "name": f.name, "cat": "ipc", "ph": "s", "id": f.id, "pid": fp, "tid": ft, "ts": fts + NUDGE }));
+            out.push(
+                json!({ "name": f.name, "cat": "ipc", "ph": "s", "id": f.id, "pid": fp, "tid": ft, "ts": fts + NUDGE }),
+            );
             out.push(json!({ "name": f.name, "cat": "ipc", "ph": "f", "bp": "e", "id": f.id, "pid": tp, "tid": tt, "ts": tts + NUDGE }));
         }
         out.extend(self.instants);
@@ -425,7 +424,8 @@ mod tests {
             assert_eq!(flows.iter().filter(|g| g["id"] == *id).count(), 2);
         }
         // The CPU track: the client, then the server, then the client again.
-        let cpu: Vec<_> = events.iter().filter(|e| e["ph"] == "X" && e["pid"] == 0).map(|e| e["name"].clone()).collect();
+        let cpu: Vec<_> =
+            events.iter().filter(|e| e["ph"] == "X" && e["pid"] == 0).map(|e| e["name"].clone()).collect();
         assert_eq!(cpu, [json!("name (thread 2)"), json!("shell (thread 4)")]);
         assert!(events.iter().any(|e| e["ph"] == "i" && e["name"] == "fault (vector 14)"));
         assert!(events.iter().any(|e| e["ph"] == "M" && e["args"]["name"] == "shell"));

@@ -129,6 +129,11 @@ pub fn cases() -> Vec<UserCase> {
         case("ipc_shared", Firmware::Bios, "run=ipctest:shared", |o| check_ipctest(o, "shared")),
         described("ipc_capcalls", devices("capcalls"), |o| check_ipctest(o, "capcalls")),
         described("ipc_archive", devices("archive"), |o| check_ipctest(o, "archive")),
+        UserCase {
+            cmdline: ipc::boot::KEY_TRACE,
+            ..described("ipc_trace", devices("trace"), |o| check_ipctest(o, "trace"))
+        },
+        described("ipc_trace_off", devices("trace-off"), |o| check_ipctest(o, "trace-off")),
         described("ipc_restart", RESTART.into(), check_restart),
         described("console_output", console_system(), check_console_output),
         described("store_survives", STORE.into(), check_store),

@@ -38,9 +38,9 @@
 
 use crate::cap::At;
 use crate::object::Object;
-use crate::task::buffer::copy_buffer_words;
 use crate::sched::Tid;
-use crate::task::{with_entry, Msg, State, Switch, Thread, Tasks};
+use crate::task::buffer::copy_buffer_words;
+use crate::task::{with_entry, State, Switch, Tasks, Thread};
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use ipc::cap::{Kind, Rights};
 use ipc::msg::{is_words_only, split_slot_pair, MsgInfo};
@@ -94,12 +94,23 @@ pub fn attempt<const CALL: bool>(r: &Regs) -> Option<u64> {
     if !is_words_only(r[1]) {
         return None;
     }
-    let plan = match MODE.load(Ordering::Relaxed) {
-        FAST => with_entry(|t| if CALL { call::<false>(t, r) } else { reply_recv::<false>(t, r) })?,
-        TRACED => with_entry(|t| if CALL { call::<true>(t, r) } else { reply_recv::<true>(t, r) })?,
-        _ => return None,
+    let mode = MODE.load(Ordering::Relaxed);
+    let plan = if mode == FAST {
+        with_entry(|t| if CALL { call::<false>(t, r) } else { reply_recv::<false>(t, r) })?
+    } else if mode == TRACED {
+        traced::<CALL>(r)?
+    } else {
+        return None;
     };
     Some(plan.enter())
+}
+
+/// As [`attempt`]'s work, with trace records: out of line, so the untraced path keeps its
+/// straight line.
+#[cold]
+#[inline(never)]
+fn traced<const CALL: bool>(r: &Regs) -> Option<Switch> {
+    with_entry(|t| if CALL { call::<true>(t, r) } else { reply_recv::<true>(t, r) })
 }
 
 /// Records an event of the fast path's (`TRACE` only: without, this is nothing).
@@ -151,7 +162,7 @@ fn call<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Switch> {
             .expect("the reply slot was checked empty"),
     };
     copy_buffer_words(caller.ipc_buffer, server.ipc_buffer, MsgInfo::buffer_word_count(r[1]));
-    server.deliver_and_ready(&Msg::from_regs(cap.badge, r));
+    server.deliver_regs_and_ready(cap.badge, r);
     caller.block_in_frame(State::AwaitingReply { reply });
     note::<TRACE>(trace::Kind::Call, caller, me, rx, cap.badge, r[1]);
     note::<TRACE>(trace::Kind::Receive, server, rx, me, cap.badge, r[1]);
@@ -205,7 +216,7 @@ fn reply_recv<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Switch> {
     server.reply_slot = reply_at.slot;
     server.block_in_frame(State::Receiving { ep: ep.obj });
     copy_buffer_words(server.ipc_buffer, client.ipc_buffer, MsgInfo::buffer_word_count(r[1]));
-    client.deliver_and_ready(&Msg::from_regs(0, r));
+    client.deliver_regs_and_ready(0, r);
     note::<TRACE>(trace::Kind::Reply, server, me, waiting, 0, r[1]);
     note::<TRACE>(trace::Kind::Switch, server, me, waiting, 0, 0);
     sched.handoff(waiting, client.priority);

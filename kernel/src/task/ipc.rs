@@ -26,12 +26,20 @@ use ipc::Error;
 
 type Regs = [u64; ARG_REGS];
 
-/// Records an IPC event of thread `tid` in the trace, if it is on (`crate::trace`).
+/// Records an IPC event of thread `tid` in the trace, if it is on (`crate::trace`): off, this
+/// is one load and one branch.
+#[inline(always)]
 pub fn note(t: &Tasks, event: Event, tid: Tid, partner: Tid, badge: u64, label: u32) {
     if crate::trace::on() {
-        let pid = t.threads.get(&tid).map_or(0, |th| th.pid);
-        crate::trace::record(event, pid, tid, partner, badge, u64::from(label));
+        record(t, event, tid, partner, badge, label);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn record(t: &Tasks, event: Event, tid: Tid, partner: Tid, badge: u64, label: u32) {
+    let pid = t.threads.get(&tid).map_or(0, |th| th.pid);
+    crate::trace::record(event, pid, tid, partner, badge, u64::from(label));
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -30,6 +30,7 @@ mod gallery;
 mod slowpath;
 mod store;
 mod threads;
+mod trace;
 mod typing;
 
 rt::main!(main);
@@ -53,6 +54,8 @@ fn main(args: rt::Args) -> u64 {
         "slow-server" => slowpath::slow_server(),
         "queuer" => slowpath::queuer(),
         "threads" => threads::threads(),
+        "trace" => trace::trace(),
+        "trace-off" => trace::trace_off(),
         "thread-server" => threads::thread_server(),
         "hold-client" => threads::hold_client(),
         "thread-faulter" => threads::thread_faulter(),
@@ -80,7 +83,7 @@ fn main(args: rt::Args) -> u64 {
         "reader" => reader(),
         _ => {
             println!(
-                "usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls|restart|archive|console|typing|store|gallery|words|slowpath|threads"
+                "usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls|restart|archive|console|typing|store|gallery|words|slowpath|threads|trace|trace-off"
             );
             2
         }
