@@ -177,10 +177,12 @@ impl<T: Object> Caps<T> {
         Ok(cap)
     }
 
+    #[inline]
     pub fn object(&self, obj: ObjId) -> &T {
         &self.objects.get(obj).expect("object id of a freed object").object
     }
 
+    #[inline]
     pub fn object_mut(&mut self, obj: ObjId) -> &mut T {
         &mut self.objects.get_mut(obj).expect("object id of a freed object").object
     }
@@ -300,6 +302,7 @@ impl<T: Object> Caps<T> {
         })
     }
 
+    #[cfg(test)]
     /// How many objects are alive (for tests and statistics).
     pub fn object_count(&self) -> usize {
         self.objects.len()

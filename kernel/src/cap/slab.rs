@@ -42,6 +42,7 @@ impl<T> Slab<T> {
         self.items.get_mut(id as usize)?.as_mut()
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }

@@ -110,6 +110,7 @@ impl Endpoint {
         self.role == Role::Senders && !self.waiting.is_empty()
     }
 
+    #[cfg(test)]
     /// Whether a receiver is waiting (a send would not block).
     pub fn has_receiver(&self) -> bool {
         self.role == Role::Receivers && !self.waiting.is_empty()

@@ -90,7 +90,7 @@ pub fn stats() -> [u64; 3] {
 /// leave the kernel by (see `task::exit_word`), or None, with nothing done, if a condition
 /// does not hold.
 #[inline(always)]
-pub fn attempt<const CALL: bool>(r: &Regs) -> Option<u64> {
+pub(crate) fn attempt<const CALL: bool>(r: &Regs) -> Option<u64> {
     if !is_words_only(r[1]) {
         return None;
     }

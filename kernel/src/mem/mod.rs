@@ -5,23 +5,23 @@
 //! level-4 slots, and maps the heap. Frame and layout arithmetic is host-tested; the rest
 //! touches page tables and runs only in the kernel.
 
-pub mod frame;
+pub(crate) mod frame;
 pub mod layout;
-pub mod regions;
+pub(crate) mod regions;
 
 #[cfg(target_os = "none")]
-pub mod heap;
+pub(crate) mod heap;
 #[cfg(target_os = "none")]
-pub mod mmio;
+pub(crate) mod mmio;
 #[cfg(target_os = "none")]
-pub mod paging;
+pub(crate) mod paging;
 #[cfg(target_os = "none")]
-pub mod space;
+pub(crate) mod space;
 #[cfg(target_os = "none")]
-pub mod stack;
+pub(crate) mod stack;
 
 #[cfg(target_os = "none")]
-pub use self::kernel::*;
+pub(crate) use self::kernel::*;
 
 #[cfg(target_os = "none")]
 mod kernel {

@@ -37,6 +37,7 @@ impl Scheduler {
         Scheduler { queue: RunQueue::new(), current: None }
     }
 
+    #[cfg(test)]
     /// The running thread; `None` while the idle thread runs.
     pub fn current(&self) -> Option<Tid> {
         self.current.map(|r| r.tid)

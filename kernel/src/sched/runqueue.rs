@@ -28,6 +28,7 @@ impl RunQueue {
         RunQueue { bitmap: [0; WORDS], queues: [const { VecDeque::new() }; PRIORITIES], len: 0 }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }

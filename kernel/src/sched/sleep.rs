@@ -33,6 +33,7 @@ impl<T: Ord + Copy> Sleepers<T> {
         Some(tid)
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.by_deadline.is_empty()
     }

@@ -108,14 +108,14 @@ static TASKS: Mutex<Tasks> = Mutex::new(Tasks {
     irq_bound: [None; 16],
 });
 
-pub fn with<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
+pub(crate) fn with<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
     interrupts::without_interrupts(|| f(&mut TASKS.lock()))
 }
 
 /// As [`with`], on a path where interrupts are known to be off already (a system call's:
 /// `syscall` clears IF), so there is no flag to save and restore.
 #[inline(always)]
-pub fn with_entry<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
+pub(crate) fn with_entry<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
     debug_assert!(!interrupts::are_enabled(), "with_entry with interrupts on");
     f(&mut TASKS.lock())
 }

@@ -107,7 +107,7 @@ impl fmt::Display for Note {
 /// Writes the fatal-exception report for `frame`; `cr2` is the faulting address register.
 pub fn write_report(w: &mut impl Write, frame: &TrapFrame, cr2: u64) -> fmt::Result {
     let (name, mnemonic) = name(frame.vector);
-    let mode = if frame.from_user() { "user" } else { "kernel" };
+    let mode = if frame.came_from_user() { "user" } else { "kernel" };
     writeln!(w, "EXCEPTION: {name} ({mnemonic}) in {mode} mode, vector {}", frame.vector)?;
     if frame.vector == PAGE_FAULT {
         writeln!(w, "  error code: {:#x} ({})", frame.error_code, PageFaultCode(frame.error_code))?;

@@ -52,7 +52,7 @@ impl TrapFrame {
     }
 
     /// Whether the CPU was running user code (privilege level 3) when the trap came.
-    pub const fn from_user(&self) -> bool {
+    pub const fn came_from_user(&self) -> bool {
         self.cs & 3 == 3
     }
 }

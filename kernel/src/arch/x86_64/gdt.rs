@@ -136,7 +136,7 @@ pub fn selectors() -> Selectors {
 /// Sets the stack the CPU switches to when an interrupt or exception arrives in user mode:
 /// the top of the running thread's kernel stack.
 /// `top` is a kernel stack's, in the kernel half: canonical, so it is stored as it is.
-pub fn set_kernel_stack(top: u64) {
+pub(crate) fn set_kernel_stack(top: u64) {
     // SAFETY: as in `set_ist`: one CPU, and the kernel runs with interrupts disabled, so no
     // trap from user mode can read RSP0 while it changes.
     unsafe { (*TSS.0.get()).tss.privilege_stack_table[0] = VirtAddr::new_truncate(top) };

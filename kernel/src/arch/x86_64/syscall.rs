@@ -78,7 +78,7 @@ pub fn init() {
 
 /// Where the next entry from user mode puts its frame: the top of the kernel stack of the
 /// thread about to run. Also sets the TSS, which the CPU uses for interrupts.
-pub fn set_kernel_stack(top: u64) {
+pub(crate) fn set_kernel_stack(top: u64) {
     // SAFETY: interrupts are off in the kernel, so no entry stub reads the field meanwhile.
     unsafe { (*PER_CPU.0.get()).kernel_rsp = top };
     gdt::set_kernel_stack(top);

@@ -29,7 +29,7 @@ extern "C" fn seam_trap_dispatch(frame: &mut TrapFrame) {
             crate::info!("breakpoint (#BP) at {:#x}, resuming", frame.rip);
         }
         // NMI and machine check are the machine's, not the process's.
-        v @ 0..=31 if frame.from_user() && v != NMI && v != MACHINE_CHECK => {
+        v @ 0..=31 if frame.came_from_user() && v != NMI && v != MACHINE_CHECK => {
             crate::task::fault_current(frame, Cr2::read_raw())
         }
         0..=31 => fatal(frame),
@@ -37,7 +37,7 @@ extern "C" fn seam_trap_dispatch(frame: &mut TrapFrame) {
             time::tick();
             // Acknowledge first: a switch below may not come back here for a while.
             apic::end_of_interrupt();
-            crate::task::on_timer_tick(frame.from_user());
+            crate::task::on_timer_tick(frame.came_from_user());
         }
         // A legacy line a user driver has bound: masked, acknowledged, signalled. The 8259
         // can also raise a spurious IRQ 7 or 15, which must not be acknowledged.
@@ -49,7 +49,7 @@ extern "C" fn seam_trap_dispatch(frame: &mut TrapFrame) {
             let outranked = crate::task::ops::on_irq(line);
             pic::end_of_interrupt(line);
             if outranked {
-                crate::task::preempt_from_interrupt(frame.from_user());
+                crate::task::preempt_from_interrupt(frame.came_from_user());
             }
         }
         // The local APIC's spurious vector needs no EOI.

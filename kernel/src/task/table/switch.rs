@@ -229,7 +229,7 @@ impl Switch {
     /// [`Tasks::leave_for`]): returns the incoming thread's exit word for the entry stub, or
     /// resumes it inside the kernel and does not return.
     #[inline(always)]
-    pub fn enter(self) -> u64 {
+    pub(crate) fn enter(self) -> u64 {
         self.install();
         match self.to {
             Target::Frame(exit) => exit,

@@ -274,16 +274,8 @@ impl Threads {
         Some([a.as_deref_mut()?, b.as_deref_mut()?])
     }
 
-    pub fn contains_key(&self, tid: &Tid) -> bool {
-        self.get(tid).is_some()
-    }
-
     pub fn len(&self) -> usize {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }
 
