@@ -295,44 +295,33 @@ fn ipc_benches(iters: usize, report: &dyn Fn(&str, Vec<u64>, u64)) -> Result<(),
     // Each idle process blocks receiving on `idle_ep`; we keep no Process capability (there
     // are more of them than slots), so they end when the endpoint goes: revoking our copy's
     // descendants and deleting it wakes them all with ObjectGone.
-    let idle_ep = cap::create(Kind::Endpoint, 0)?;
-    let mut alive = 0;
-    'scale: for n in SCALE {
-        while alive < n {
-            match cap::spawn("bench", "idle", PRIORITY_DEFAULT, &[Grant::new(idle_ep, GIVEN, Rights::READ)]) {
-                Ok(process) => cap::release(process),
-                Err(e) => {
-                    println!("bench: ipc_scale_{n} not measured: process {alive} could not start ({e})");
+    let scale = |what: &str, start: &mut dyn FnMut(Slot, usize) -> Result<(), Error>| -> Result<(), Error> {
+        let idle_ep = cap::create(Kind::Endpoint, 0)?;
+        let mut alive = 0;
+        'scale: for n in SCALE {
+            while alive < n {
+                if let Err(e) = start(idle_ep, alive) {
+                    println!("bench: ipc_scale_{what}{n} not measured: number {alive} could not start ({e})");
                     break 'scale;
                 }
+                alive += 1;
             }
-            alive += 1;
+            // At our priority, behind us: one yield lets every new one run into its receive.
+            sys::yield_now();
+            report(&format!("ipc_scale_{what}{n}"), measure(iters, || call(&empty)), 1);
         }
-        // At our priority, behind us: one yield lets every new one run into its receive.
-        sys::yield_now();
-        report(&format!("ipc_scale_{n}"), measure(iters, || call(&empty)), 1);
-    }
-    sys::cap_revoke(idle_ep)?;
-    cap::release(idle_ep);
-
-    // The same with threads of this process instead, each blocked receiving on `idle_ep`;
-    // they end the same way.
-    let idle_ep = cap::create(Kind::Endpoint, 0)?;
+        sys::cap_revoke(idle_ep)?;
+        cap::release(idle_ep);
+        Ok(())
+    };
+    scale("", &mut |idle_ep, _| {
+        let process = cap::spawn("bench", "idle", PRIORITY_DEFAULT, &[Grant::new(idle_ep, GIVEN, Rights::READ)])?;
+        cap::release(process);
+        Ok(())
+    })?;
+    // The same with threads of this process instead; they end the same way.
     let (reply, thread) = (cap::alloc()?, cap::alloc()?);
-    let mut alive = 0;
-    'threads: for n in SCALE {
-        while alive < n {
-            if let Err(e) = idle_thread(alive, idle_ep, reply, thread) {
-                println!("bench: ipc_scale_threads_{n} not measured: thread {alive} could not start ({e})");
-                break 'threads;
-            }
-            alive += 1;
-        }
-        sys::yield_now();
-        report(&format!("ipc_scale_threads_{n}"), measure(iters, || call(&empty)), 1);
-    }
-    sys::cap_revoke(idle_ep)?;
-    cap::release(idle_ep);
+    scale("threads_", &mut |idle_ep, i| idle_thread(i, idle_ep, reply, thread))?;
     let _ = sys::call_ep(ep, &Msg::new(QUIT, &[]));
     let _ = sys::wait(server);
 
