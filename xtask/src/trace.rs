@@ -163,7 +163,6 @@ impl<'a> Slicer<'a> {
     }
 
     fn build(mut self) -> Value {
-        let pid_of = |threads: &BTreeMap<u32, u32>, tid: u32| threads.get(&tid).copied().unwrap_or(0);
         // Calls not yet answered, by caller: (when, label, flow id).
         let mut calls: HashMap<u32, (u64, u32, u64)> = HashMap::new();
         // Calls being served, by server: (caller, when received, label).
@@ -222,7 +221,7 @@ impl<'a> Slicer<'a> {
                         });
                     }
                     if let Some((at, label, _)) = calls.remove(&client) {
-                        let client_pid = pid_of(&self.threads, client);
+                        let client_pid = self.pid_of(client);
                         self.slices.push(Slice {
                             pid: client_pid,
                             tid: client,
@@ -257,13 +256,13 @@ impl<'a> Slicer<'a> {
         }
         // What was still waiting when the trace was read ends with it.
         for (client, (at, label, _)) in calls {
-            let pid = pid_of(&self.threads, client);
+            let pid = self.pid_of(client);
             let args = json!({ "label": label, "unanswered": true });
             self.slices.push(Slice { pid, tid: client, name: format!("call {label}"), start: at, end: last, args });
         }
         for (server, held) in serving {
             for (client, since, label) in held {
-                let pid = pid_of(&self.threads, server);
+                let pid = self.pid_of(server);
                 let args = json!({ "label": label, "caller thread": client, "unanswered": true });
                 self.slices.push(Slice {
                     pid,
@@ -278,6 +277,11 @@ impl<'a> Slicer<'a> {
         self.write()
     }
 
+    /// The process of thread `tid` (0 if no event of it named one).
+    fn pid_of(&self, tid: u32) -> u32 {
+        self.threads.get(&tid).copied().unwrap_or(0)
+    }
+
     /// A zero-length slice for event `e` (a nudge wide, so a flow can end in it).
     fn point(&mut self, e: &Event, what: &str, args: Value) {
         let name = format!("{what} {}", e.label);
@@ -286,7 +290,7 @@ impl<'a> Slicer<'a> {
 
     /// A flow arrow from thread `from` at TSC `at` to event `e`.
     fn flow_to(&mut self, e: &Event, id: u64, from: u32, at: u64, name: &'static str) {
-        let from_pid = self.threads.get(&from).copied().unwrap_or(0);
+        let from_pid = self.pid_of(from);
         let (start, end) = (self.us(at), self.us(e.tsc));
         self.flows.push(Flow { id, from: (from_pid, from, start), to: (e.pid, e.thread, end), name });
     }
@@ -296,7 +300,7 @@ impl<'a> Slicer<'a> {
         let name = match tid {
             0 => "idle".to_string(),
             _ => {
-                let pid = self.threads.get(&tid).copied().unwrap_or(0);
+                let pid = self.pid_of(tid);
                 format!("{} (thread {tid})", self.c.names.get(&pid).map_or("?", String::as_str))
             }
         };

@@ -398,6 +398,26 @@ pub fn trace_read(introspect: Slot, events: &mut [[u64; ipc::trace::EVENT_WORDS]
     Ok((r[0] as usize, r[1]))
 }
 
+/// Reads the IPC trace with [`trace_read`] until nothing is left or `limit` events are
+/// read: the events, as `TraceRead` gives them, and how many were lost meanwhile.
+pub fn trace_drain(
+    introspect: Slot,
+    limit: usize,
+) -> Result<(alloc::vec::Vec<[u64; ipc::trace::EVENT_WORDS]>, u64), Error> {
+    let mut events = alloc::vec::Vec::new();
+    let mut chunk = alloc::vec![[0u64; ipc::trace::EVENT_WORDS]; ipc::trace::TRACE_READ_MAX as usize];
+    let mut lost = 0;
+    while events.len() < limit {
+        let (n, more) = trace_read(introspect, &mut chunk)?;
+        lost += more;
+        if n == 0 {
+            break;
+        }
+        events.extend_from_slice(&chunk[..n]);
+    }
+    Ok((events, lost))
+}
+
 /// The first capability in slot `from` or above of process `pid`, and its slot.
 pub fn cap_read(introspect: Slot, pid: u64, from: Slot) -> Result<(Slot, CapInfo), Error> {
     let r = call(Syscall::CapRead, [introspect, pid, from, 0, 0, 0])?;

@@ -8,14 +8,13 @@
 //! `ipctest trace-off` (booted without the flag): `TraceRead` says `InvalidArgument`.
 
 use super::{new_object, QUIT};
-use alloc::vec;
 use alloc::vec::Vec;
 use rt::cap;
 use rt::check::Checks;
 use rt::ipc::cap::{Kind, Rights, SELF};
 use rt::ipc::syscall::{Syscall, PRIORITY_DEFAULT};
 use rt::ipc::system::slots;
-use rt::ipc::trace::{Event, Kind as Ev, EVENT_WORDS, TRACE_READ_MAX};
+use rt::ipc::trace::{Event, Kind as Ev, EVENT_WORDS};
 use rt::ipc::Error;
 use rt::sys::{self, Msg};
 use rt::thread;
@@ -27,17 +26,8 @@ const CALLS: u64 = 3;
 
 /// Every event the kernel holds unread, and how many were lost.
 fn read_all() -> Result<(Vec<Event>, u64), Error> {
-    let mut events = Vec::new();
-    let mut lost = 0;
-    let mut chunk = vec![[0u64; EVENT_WORDS]; TRACE_READ_MAX as usize];
-    loop {
-        let (n, more) = sys::trace_read(slots::INTROSPECT, &mut chunk)?;
-        lost += more;
-        if n == 0 {
-            return Ok((events, lost));
-        }
-        events.extend(chunk[..n].iter().filter_map(|w| Event::from_words(*w)));
-    }
+    let (words, lost) = sys::trace_drain(slots::INTROSPECT, usize::MAX)?;
+    Ok((words.into_iter().filter_map(Event::from_words).collect(), lost))
 }
 
 pub fn trace() -> u64 {

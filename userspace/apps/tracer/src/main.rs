@@ -8,12 +8,8 @@
 #![no_std]
 #![no_main]
 
-extern crate alloc;
-
-use alloc::vec;
-use alloc::vec::Vec;
 use rt::ipc::system::slots;
-use rt::ipc::trace::{EVENT_WORDS, TRACE_CAPACITY, TRACE_READ_MAX};
+use rt::ipc::trace::TRACE_CAPACITY;
 use rt::ipc::Error;
 use rt::{println, sys};
 
@@ -25,31 +21,19 @@ const TICK_MS: u64 = 10;
 fn main(args: rt::Args) -> u64 {
     let ms = args.get(0).and_then(|m| m.parse::<u64>().ok()).unwrap_or(500);
     sys::sleep(ms.div_ceil(TICK_MS));
-    let mut events: Vec<[u64; EVENT_WORDS]> = Vec::with_capacity(TRACE_CAPACITY);
-    let mut chunk = vec![[0u64; EVENT_WORDS]; TRACE_READ_MAX as usize];
-    let mut lost = 0;
     // What is recorded while we read (nothing of ours: we make no IPC call) is read too; a
     // system that keeps talking could keep us here, so read at most one ring's worth more.
-    while events.len() < 2 * TRACE_CAPACITY {
-        match sys::trace_read(slots::INTROSPECT, &mut chunk) {
-            Ok((0, more_lost)) => {
-                lost += more_lost;
-                break;
-            }
-            Ok((n, more_lost)) => {
-                lost += more_lost;
-                events.extend_from_slice(&chunk[..n]);
-            }
-            Err(Error::InvalidArgument) => {
-                println!("tracer: the kernel keeps no trace: boot it with the `trace` flag");
-                return 1;
-            }
-            Err(e) => {
-                println!("tracer: cannot read the trace: {e}");
-                return 1;
-            }
+    let (events, lost) = match sys::trace_drain(slots::INTROSPECT, 2 * TRACE_CAPACITY) {
+        Ok(read) => read,
+        Err(Error::InvalidArgument) => {
+            println!("tracer: the kernel keeps no trace: boot it with the `trace` flag");
+            return 1;
         }
-    }
+        Err(e) => {
+            println!("tracer: cannot read the trace: {e}");
+            return 1;
+        }
+    };
     for [a, b, c, d] in &events {
         println!("trace: {a:x} {b:x} {c:x} {d:x}");
     }
