@@ -187,11 +187,11 @@ impl<T: Object> Caps<T> {
         &mut self.objects.get_mut(obj).expect("object id of a freed object").object
     }
 
-    /// Object `obj`, if exactly one reference (a capability, or a retain) holds it: the count
-    /// and the object from one look-up.
+    /// Object `obj`, to change, if exactly one reference (a capability, or a retain) holds
+    /// it: the count and the object from one look-up.
     #[inline]
-    pub fn sole_object(&self, obj: ObjId) -> Option<&T> {
-        self.objects.get(obj).filter(|e| e.refs == 1).map(|e| &e.object)
+    pub fn sole_object_mut(&mut self, obj: ObjId) -> Option<&mut T> {
+        self.objects.get_mut(obj).filter(|e| e.refs == 1).map(|e| &mut e.object)
     }
 
     /// Whether `obj` is a live object (ids are reused once freed).

@@ -43,6 +43,14 @@ impl Queue {
         }
     }
 
+    /// Puts `tid` ahead of every waiter: the undoing of a [`Queue::pop`], which left room for
+    /// it (the one moved up from the ring goes back there).
+    fn push_front(&mut self, tid: Tid) {
+        if let Some(first) = self.first.replace(tid) {
+            self.rest.push_front(first);
+        }
+    }
+
     #[inline]
     fn pop(&mut self) -> Option<Tid> {
         let first = self.first?;
@@ -86,6 +94,14 @@ impl Endpoint {
     #[inline]
     pub fn take_receiver(&mut self) -> Option<Tid> {
         self.take(Role::Receivers)
+    }
+
+    /// Puts back a receiver just taken (by [`Endpoint::take_receiver`]) at the head of the
+    /// queue, as it was. Needs no memory: the taking left room for it.
+    pub fn put_back_receiver(&mut self, tid: Tid) {
+        debug_assert!(self.role == Role::Receivers || self.waiting.is_empty());
+        self.role = Role::Receivers;
+        self.waiting.push_front(tid);
     }
 
     /// The sender that has waited longest, taken off the queue.
@@ -211,6 +227,21 @@ mod tests {
         assert!(!ep.remove(4));
         ep.queue_sender(5);
         assert!(ep.has_sender(), "an empty queue takes the other role");
+    }
+
+    #[test]
+    fn a_receiver_put_back_is_first_again() {
+        let mut ep = Endpoint::new();
+        ep.queue_receiver(1);
+        assert_eq!(ep.take_receiver(), Some(1));
+        ep.put_back_receiver(1);
+        assert_eq!(ep.peek_receiver(), Some(1), "alone");
+        for t in 2..=3 {
+            ep.queue_receiver(t);
+        }
+        assert_eq!(ep.take_receiver(), Some(1));
+        ep.put_back_receiver(1);
+        assert_eq!(ep.drain().collect::<Vec<_>>(), vec![1, 2, 3], "ahead of the others, in their order");
     }
 
     #[test]

@@ -36,14 +36,14 @@
 //! same result by the general route, so the fast path changes speed, never behaviour. The
 //! boot flag `fastpath=off` sends every call that way, to show it.
 
-use crate::cap::At;
+use crate::cap::{At, Caps, ObjId};
 use crate::object::Object;
 use crate::sched::Tid;
 use crate::task::buffer::copy_buffer_words;
-use crate::task::{with_entry, State, Switch, Tasks, Thread};
+use crate::task::{with_entry, State, Switch, Tasks, Thread, Threads};
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use ipc::cap::{Kind, Rights};
-use ipc::msg::{is_words_only, split_slot_pair, MsgInfo};
+use ipc::msg::{is_words_only, split_slot_pair, MsgInfo, MSG_REGS};
 use ipc::syscall::ARG_REGS;
 use ipc::trace;
 
@@ -95,22 +95,23 @@ pub(crate) fn attempt<const CALL: bool>(r: &Regs) -> Option<u64> {
         return None;
     }
     let mode = MODE.load(Ordering::Relaxed);
-    let plan = if mode == FAST {
-        with_entry(|t| if CALL { call::<false>(t, r) } else { reply_recv::<false>(t, r) })?
+    if mode == FAST {
+        let plan = with_entry(|t| if CALL { call::<false>(t, r) } else { reply_recv::<false>(t, r) })?;
+        Some(plan.enter())
     } else if mode == TRACED {
-        traced::<CALL>(r)?
+        traced::<CALL>(r)
     } else {
-        return None;
-    };
-    Some(plan.enter())
+        None
+    }
 }
 
 /// As [`attempt`]'s work, with trace records: out of line, so the untraced path keeps its
-/// straight line.
+/// straight line (and its plan in registers).
 #[cold]
 #[inline(never)]
-fn traced<const CALL: bool>(r: &Regs) -> Option<Switch> {
-    with_entry(|t| if CALL { call::<true>(t, r) } else { reply_recv::<true>(t, r) })
+fn traced<const CALL: bool>(r: &Regs) -> Option<u64> {
+    let plan = with_entry(|t| if CALL { call::<true>(t, r) } else { reply_recv::<true>(t, r) })?;
+    Some(plan.enter())
 }
 
 /// Records an event of the fast path's (`TRACE` only: without, this is nothing).
@@ -131,45 +132,62 @@ fn call<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Switch> {
     if cap.kind != Kind::Endpoint || !cap.rights.contains(Rights::WRITE) {
         return None;
     }
-    let Object::Endpoint(ep, _) = caps.object(cap.obj) else { return None };
+    let Object::Endpoint(ep, _) = caps.object_mut(cap.obj) else { return None };
     let rx = ep.peek_receiver()?;
     let [caller, server] = threads.pair_mut(me, rx)?;
     if server.priority < caller.priority || !server.resumes_from_frame() {
         return None;
     }
-    let reply_at = At { space: server.cspace, slot: server.reply_slot };
-    // A used reply capability left in the slot by the fast reply is taken up again, if it is
-    // the only capability to its object (no copy could answer this new call).
-    let reuse = match caps.get(reply_at) {
-        Err(_) => None,
-        Ok(c) if c.kind == Kind::Reply && matches!(caps.sole_object(c.obj), Some(Object::Reply { caller: None })) => {
-            Some(c.obj)
+    // The receiver is taken while its endpoint is at hand. The reply slot is checked last:
+    // if it does not do, the receiver goes back to the head of the queue, as it was.
+    ep.take_receiver();
+    let Some(reply) = reply_for(caps, At { space: server.cspace, slot: server.reply_slot }, me) else {
+        if let Object::Endpoint(ep, _) = caps.object_mut(cap.obj) {
+            ep.put_back_receiver(rx);
         }
-        Ok(_) => return None,
+        return None;
     };
     // Every condition holds: from here on the call is made.
-    let Object::Endpoint(ep, _) = caps.object_mut(cap.obj) else { return None };
-    ep.take_receiver();
-    let reply = match reuse {
-        Some(reply) => {
-            if let Object::Reply { caller } = caps.object_mut(reply) {
-                *caller = Some(me);
-            }
-            reply
-        }
-        None => caps
-            .create(reply_at, Object::Reply { caller: Some(me) }, Rights::WRITE.union(Rights::GRANT))
-            .expect("the reply slot was checked empty"),
-    };
-    copy_buffer_words(caller.ipc_buffer, server.ipc_buffer, MsgInfo::buffer_word_count(r[1]));
-    server.deliver_regs_and_ready(cap.badge, r);
+    copy_long_message(caller, server, r[1]);
     caller.block_in_frame(State::AwaitingReply { reply });
     note::<TRACE>(trace::Kind::Call, caller, me, rx, cap.badge, r[1]);
     note::<TRACE>(trace::Kind::Receive, server, rx, me, cap.badge, r[1]);
     note::<TRACE>(trace::Kind::Switch, caller, me, rx, 0, 0);
     sched.handoff(rx, server.priority);
     *running = rx;
-    Some(server.switch_in(processes, core::ptr::null_mut()))
+    Some(server.take_message_and_switch_in(cap.badge, r, processes))
+}
+
+/// The Reply object that is to answer a call from `caller` to the receiver whose reply slot
+/// is `at`, with `caller` made its caller: a new one if the slot is empty, or the one of the
+/// used reply capability the fast reply left there, taken up again if it is the only
+/// capability to its object (no copy could answer this new call). None, with nothing
+/// changed, if the slot holds anything else.
+#[inline(always)]
+fn reply_for(caps: &mut Caps<Object>, at: At, caller: Tid) -> Option<ObjId> {
+    match caps.get(at) {
+        Err(_) => Some(
+            caps.create(at, Object::Reply { caller: Some(caller) }, Rights::WRITE.union(Rights::GRANT))
+                .expect("the reply slot was checked empty"),
+        ),
+        Ok(c) if c.kind == Kind::Reply => match caps.sole_object_mut(c.obj) {
+            Some(Object::Reply { caller: waiting @ None }) => {
+                *waiting = Some(caller);
+                Some(c.obj)
+            }
+            _ => None,
+        },
+        Ok(_) => None,
+    }
+}
+
+/// The words of a message with `info` that lie past the registers, from the sender's IPC
+/// buffer to the receiver's; nothing (one compare) for a message that fits the registers.
+#[inline(always)]
+fn copy_long_message(from: &Thread, to: &Thread, info: u64) {
+    if MsgInfo::word_count(info) > MSG_REGS {
+        copy_buffer_words(from.ipc_buffer, to.ipc_buffer, MsgInfo::buffer_word_count(info));
+    }
 }
 
 /// The checks and the work of `ReplyRecv`; returns the switch to the caller, which runs next.
@@ -190,11 +208,38 @@ fn reply_recv<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Switch> {
     {
         return None;
     }
-    let Object::Reply { caller: Some(waiting) } = *caps.object(reply.obj) else { return None };
-    let Object::Endpoint(endpoint, _) = caps.object(ep.obj) else { return None };
-    if endpoint.has_sender() {
+    // The caller waiting for the answer is taken off the reply object at once: the reply
+    // capability is used up, and stays in the slot for the next call to reuse. If a check
+    // below fails, the caller is given back to it, as it was.
+    let Object::Reply { caller } = caps.object_mut(reply.obj) else { return None };
+    let waiting = caller.take()?;
+    let Some([server, client]) = answerable(threads, caps, me, waiting, ep.obj) else {
+        give_back(caps, reply.obj, waiting);
         return None;
-    }
+    };
+    // Every condition holds: from here on the answer is given.
+    server.reply_slot = reply_at.slot;
+    server.block_in_frame(State::Receiving { ep: ep.obj });
+    copy_long_message(server, client, r[1]);
+    note::<TRACE>(trace::Kind::Reply, server, me, waiting, 0, r[1]);
+    note::<TRACE>(trace::Kind::Switch, server, me, waiting, 0, 0);
+    sched.handoff(waiting, client.priority);
+    *running = waiting;
+    Some(client.take_message_and_switch_in(0, r, processes))
+}
+
+/// `reply_recv`'s checks after the first change: the server `me` and the `waiting` client,
+/// if the client is not below the server's priority and resumes from its frame, the server
+/// has no notification bits pending, and no sender is queued on endpoint `ep`; then the
+/// server waits on it. None, with nothing changed, if a check fails.
+#[inline(always)]
+fn answerable<'a>(
+    threads: &'a mut Threads,
+    caps: &mut Caps<Object>,
+    me: Tid,
+    waiting: Tid,
+    ep: ObjId,
+) -> Option<[&'a mut Thread; 2]> {
     let [server, client] = threads.pair_mut(me, waiting)?;
     if client.priority < server.priority || !client.resumes_from_frame() {
         return None;
@@ -206,20 +251,18 @@ fn reply_recv<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Switch> {
             }
         }
     }
-    // Every condition holds: from here on the answer is given. The reply capability is used
-    // up: it answers nothing more, and stays in the slot for the next call to reuse.
-    if let Object::Reply { caller } = caps.object_mut(reply.obj) {
-        *caller = None;
+    match caps.object_mut(ep) {
+        Object::Endpoint(endpoint, _) if !endpoint.has_sender() => endpoint.queue_receiver(me),
+        _ => return None,
     }
-    let Object::Endpoint(endpoint, _) = caps.object_mut(ep.obj) else { return None };
-    endpoint.queue_receiver(me);
-    server.reply_slot = reply_at.slot;
-    server.block_in_frame(State::Receiving { ep: ep.obj });
-    copy_buffer_words(server.ipc_buffer, client.ipc_buffer, MsgInfo::buffer_word_count(r[1]));
-    client.deliver_regs_and_ready(0, r);
-    note::<TRACE>(trace::Kind::Reply, server, me, waiting, 0, r[1]);
-    note::<TRACE>(trace::Kind::Switch, server, me, waiting, 0, 0);
-    sched.handoff(waiting, client.priority);
-    *running = waiting;
-    Some(client.switch_in(processes, core::ptr::null_mut()))
+    Some([server, client])
+}
+
+/// Undoes `reply_recv`'s first change, when a later check fails: `waiting` is the caller of
+/// Reply object `reply` again (the reply then goes the general way).
+#[cold]
+fn give_back(caps: &mut Caps<Object>, reply: ObjId, waiting: Tid) {
+    if let Object::Reply { caller } = caps.object_mut(reply) {
+        *caller = Some(waiting);
+    }
 }

@@ -108,15 +108,28 @@ core::arch::global_asm!(
     "  pushq $0",
     "  pushq ${vector}",
     super::frame::push_general_registers!(),
-    // `Call` and `ReplyRecv` try the fast path first; it answers 0 when it does not apply.
+    // `Call` and `ReplyRecv` try the fast path first, which goes on to the general path
+    // itself when it does not apply.
+    // They never return: they go on at `seam_syscall_exit` or `seam_syscall_general` (see
+    // `continue_at`).
     "  movq %rsp, %rdi",
     "  cmpq ${call}, %rax",
     "  je 2f",
     "  cmpq ${reply_recv}, %rax",
-    "  je 3f",
-    "1:",
+    "  jne seam_syscall_general",
+    "  call seam_fast_reply_recv",
+    "  ud2",
+    "2:",
+    "  call seam_fast_call",
+    "  ud2",
+    // Every other call, and a `Call` or `ReplyRecv` the fast path did not take (it comes
+    // back here with the frame in %rdi and %rsp).
+    ".global seam_syscall_general",
+    "seam_syscall_general:",
     "  call seam_syscall_dispatch",
-    "4:",
+    // The fast path leaves by here, with the exit word in %rax.
+    ".global seam_syscall_exit",
+    "seam_syscall_exit:",
     // The answer is the frame to leave by: this thread's, or that of the thread the call
     // switched to. Bit 0 set means it cannot be returned to with sysret.
     "  btrq $0, %rax",
@@ -144,16 +157,6 @@ core::arch::global_asm!(
     "  popq %rsp",      // the user's RSP; SS is left behind on the kernel stack
     "  swapgs",
     "  sysretq",
-    "2:",
-    "  call seam_fast_call",
-    "  jmp 5f",
-    "3:",
-    "  call seam_fast_reply_recv",
-    "5:",
-    "  testq %rax, %rax",
-    "  jnz 4b",
-    "  movq %rsp, %rdi",
-    "  jmp 1b",
     call = const ipc::syscall::Syscall::Call as u64,
     reply_recv = const ipc::syscall::Syscall::ReplyRecv as u64,
     user_rsp = const USER_RSP,
@@ -179,17 +182,43 @@ extern "C" fn seam_syscall_dispatch(frame: &mut TrapFrame) -> u64 {
     crate::syscall::handle(frame)
 }
 
-/// `Call` by the fast path: the exit word, or 0 if it does not apply (then the stub calls
-/// [`seam_syscall_dispatch`], which takes the general path).
+/// `Call` by the fast path; if it does not apply, the general path takes the call.
+///
+/// The fast path never returns to the stub that called it, but jumps on ([`continue_at`]):
+/// a function that does not return need not save the registers the C convention has it
+/// preserve, and the stub needs none of them, as it leaves by a frame whichever way.
 #[no_mangle]
-extern "C" fn seam_fast_call(frame: &TrapFrame) -> u64 {
-    crate::ipc::fastpath::attempt::<true>(&frame.args).unwrap_or(0)
+extern "C" fn seam_fast_call(frame: &TrapFrame) -> ! {
+    continue_at(crate::ipc::fastpath::attempt::<true>(&frame.args), frame)
 }
 
 /// `ReplyRecv` by the fast path, as [`seam_fast_call`].
 #[no_mangle]
-extern "C" fn seam_fast_reply_recv(frame: &TrapFrame) -> u64 {
-    crate::ipc::fastpath::attempt::<false>(&frame.args).unwrap_or(0)
+extern "C" fn seam_fast_reply_recv(frame: &TrapFrame) -> ! {
+    continue_at(crate::ipc::fastpath::attempt::<false>(&frame.args), frame)
+}
+
+/// Goes on from the fast path: out of the kernel by the exit word, or, when the fast path
+/// did not apply (None), to the general path for the system call in `frame`.
+#[inline(always)]
+fn continue_at(exit: Option<u64>, frame: &TrapFrame) -> ! {
+    match exit {
+        // SAFETY: the stub's exit takes an exit word in %rax (the fast path's answer, as the
+        // dispatcher's), and moves %rsp to it first: what is on this stack is not needed.
+        Some(exit) => unsafe {
+            core::arch::asm!("jmp seam_syscall_exit", in("rax") exit, options(noreturn, att_syntax))
+        },
+        // SAFETY: the general path expects the frame the stub built in %rdi and %rsp, as it
+        // was when the stub called the fast path; nothing above it on the stack is needed.
+        None => unsafe {
+            core::arch::asm!(
+                "movq %rdi, %rsp",
+                "jmp seam_syscall_general",
+                in("rdi") frame as *const TrapFrame,
+                options(noreturn, att_syntax)
+            )
+        },
+    }
 }
 
 const _: () = assert!(FRAME_SIZE == 22 * 8);

@@ -9,6 +9,7 @@ use crate::arch::syscall;
 use crate::mem::stack;
 use crate::sched::Tid;
 use alloc::collections::BTreeMap;
+use ipc::msg::MsgInfo;
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::registers::model_specific::FsBase;
 use x86_64::structures::paging::PhysFrame;
@@ -177,8 +178,34 @@ impl Thread {
     /// it the running thread.
     #[inline(always)]
     pub fn switch_in(&mut self, processes: &BTreeMap<Pid, Process>, save: *mut u64) -> Switch {
+        self.switch_in_with(processes, save, None)
+    }
+
+    /// As [`Thread::switch_in`] for a thread the fast path wakes: the message in the sender's
+    /// system-call registers `r` goes into its frame first (see [`write_message`]), and it
+    /// is made ready; its frame is found once for both.
+    #[inline(always)]
+    pub fn take_message_and_switch_in(&mut self, badge: u64, r: &Regs, processes: &BTreeMap<Pid, Process>) -> Switch {
+        self.state = State::Ready;
+        self.switch_in_with(processes, core::ptr::null_mut(), Some((badge, r)))
+    }
+
+    /// [`Thread::switch_in`], with a `message` (badge and registers) for a thread that
+    /// resumes from its frame.
+    #[inline(always)]
+    fn switch_in_with(
+        &mut self,
+        processes: &BTreeMap<Pid, Process>,
+        save: *mut u64,
+        message: Option<(u64, &Regs)>,
+    ) -> Switch {
         let to = match self.frame_mut() {
-            Some(frame) => Target::Frame(exit_word(frame)),
+            Some(frame) => {
+                if let Some((badge, r)) = message {
+                    write_message(frame, badge, r);
+                }
+                Target::Frame(exit_word(frame))
+            }
             None => Target::Stack(self.context),
         };
         self.in_frame = false;
@@ -188,6 +215,24 @@ impl Thread {
         };
         Switch { save, to, root: self.root, kstack_top: self.kstack.as_ref().map(|s| s.top), io, fs_base: self.fs_base }
     }
+}
+
+type Regs = [u64; ipc::syscall::ARG_REGS];
+
+/// Writes into a woken thread's frame the message in a sender's system-call registers `r`,
+/// and a success status: the badge, the info word (words only, already checked) and the
+/// words it counts, zeros past them, as its system call returns them.
+#[inline(always)]
+fn write_message(frame: &mut TrapFrame, badge: u64, r: &Regs) {
+    let a = &mut frame.args;
+    match MsgInfo::word_count(r[1]) {
+        0 => *a = [badge, r[1], 0, 0, 0, 0],
+        1 => *a = [badge, r[1], r[2], 0, 0, 0],
+        2 => *a = [badge, r[1], r[2], r[3], 0, 0],
+        3 => *a = [badge, r[1], r[2], r[3], r[4], 0],
+        _ => *a = [badge, r[1], r[2], r[3], r[4], r[5]],
+    }
+    frame.rax = 0;
 }
 
 /// The page-table root installed on this CPU (0 until the first switch installs one).

@@ -142,27 +142,6 @@ impl Thread {
         }
     }
 
-    /// Makes a thread blocked in IPC ready to run next (its system call succeeds) with the
-    /// message in a sender's system-call registers `r`, without queueing it: the fast path's
-    /// [`Thread::deliver`] and a handoff's readying in one. The badge, the info word (words
-    /// only, already checked) and the words it counts go straight into this thread's frame,
-    /// zeros past them, with no [`Msg`] in between.
-    #[inline(always)]
-    pub fn deliver_regs_and_ready(&mut self, badge: u64, r: &[u64; ipc::syscall::ARG_REGS]) {
-        if let Some(frame) = self.frame_mut() {
-            let a = &mut frame.args;
-            match MsgInfo::word_count(r[1]) {
-                0 => *a = [badge, r[1], 0, 0, 0, 0],
-                1 => *a = [badge, r[1], r[2], 0, 0, 0],
-                2 => *a = [badge, r[1], r[2], r[3], 0, 0],
-                3 => *a = [badge, r[1], r[2], r[3], r[4], 0],
-                _ => *a = [badge, r[1], r[2], r[3], r[4], r[5]],
-            }
-            frame.rax = 0;
-        }
-        self.state = State::Ready;
-    }
-
     /// Blocks the running thread, which leaves the kernel by its frame (see
     /// [`super::Tasks::leave_for`]), in `state`.
     #[inline]
