@@ -49,6 +49,30 @@ pub fn word(i: usize) -> u64 {
     unsafe { core::ptr::addr_of!((*buffer()).words[i]).read_volatile() }
 }
 
+/// Writes `words` into the IPC buffer as message words `from..`, at once: a long message's
+/// words past the registers.
+pub fn set_words(from: usize, words: &[u64]) {
+    assert!(from <= MSG_MAX_WORDS && words.len() <= MSG_MAX_WORDS - from);
+    // SAFETY: as in `set_word`; the range is inside the buffer's words (checked). The buffer
+    // is this thread's alone, and the kernel reads it only in a system call, which the
+    // compiler takes as reading memory, so the writes happen before it.
+    unsafe {
+        let to = core::ptr::addr_of_mut!((*buffer()).words).cast::<u64>().add(from);
+        core::ptr::copy_nonoverlapping(words.as_ptr(), to, words.len());
+    }
+}
+
+/// Reads message words `from..from + into.len()` of the IPC buffer into `into`, at once.
+pub fn words(from: usize, into: &mut [u64]) {
+    assert!(from <= MSG_MAX_WORDS && into.len() <= MSG_MAX_WORDS - from);
+    // SAFETY: as in `set_words`; what the kernel wrote in a system call is in memory when it
+    // returns.
+    unsafe {
+        let at = core::ptr::addr_of!((*buffer()).words).cast::<u64>().add(from);
+        core::ptr::copy_nonoverlapping(at, into.as_mut_ptr(), into.len());
+    }
+}
+
 /// The slot of the `i`th capability the next send transfers.
 pub fn set_send_cap(i: usize, slot: Slot) {
     assert!(i < CAPS_MAX);

@@ -10,8 +10,8 @@ use ipc::Error;
 
 /// The registers of `m`, its other words put in the IPC buffer.
 fn outgoing(m: &Long) -> Msg {
-    for i in MSG_REGS..m.len {
-        cap::set_word(i, m.words[i]);
+    if m.len > MSG_REGS {
+        cap::set_words(MSG_REGS, &m.words[MSG_REGS..m.len]);
     }
     let mut regs = [0; MSG_REGS];
     regs.copy_from_slice(&m.words[..MSG_REGS]);
@@ -25,8 +25,8 @@ fn incoming(m: &Msg) -> Long {
     long.len = usize::from(info.words).min(MSG_MAX_WORDS);
     long.caps = info.caps;
     long.words[..MSG_REGS].copy_from_slice(&m.words);
-    for i in MSG_REGS..long.len {
-        long.words[i] = cap::word(i);
+    if long.len > MSG_REGS {
+        cap::words(MSG_REGS, &mut long.words[MSG_REGS..long.len]);
     }
     long
 }
