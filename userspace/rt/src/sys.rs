@@ -39,7 +39,9 @@ pub unsafe fn syscall(number: u64, args: [u64; ARG_REGS]) -> (u64, [u64; ARG_REG
     (status, [a0, a1, a2, a3, a4, a5])
 }
 
-/// A call that is safe whatever its arguments: its status decoded.
+/// A call that is safe whatever its arguments: its status decoded. Inlined, so that the
+/// arguments go straight into their registers and the results come straight out of them.
+#[inline]
 fn call(call: Syscall, args: [u64; ARG_REGS]) -> Result<[u64; ARG_REGS], Error> {
     debug_assert!(!matches!(call, Syscall::Unmap | Syscall::Exit | Syscall::ThreadCreate));
     // SAFETY: every call but Unmap, Exit and ThreadCreate leaves existing memory alone (Map
@@ -236,32 +238,38 @@ impl Msg {
     }
 }
 
+#[inline]
 fn msg_call(number: Syscall, first: u64, m: &Msg) -> Result<Msg, Error> {
     call(number, [first, m.info, m.words[0], m.words[1], m.words[2], m.words[3]]).map(Msg::from_regs)
 }
 
 /// Sends through an endpoint, waiting for a receiver; or answers through a reply capability.
+#[inline]
 pub fn send(endpoint: Slot, m: &Msg) -> Result<(), Error> {
     msg_call(Syscall::Send, endpoint, m).map(drop)
 }
 
 /// Sends only if a receiver is waiting (`WouldBlock` otherwise).
+#[inline]
 pub fn nb_send(endpoint: Slot, m: &Msg) -> Result<(), Error> {
     msg_call(Syscall::NbSend, endpoint, m).map(drop)
 }
 
 /// Sends and waits for the answer.
+#[inline]
 pub fn call_ep(endpoint: Slot, m: &Msg) -> Result<Msg, Error> {
     msg_call(Syscall::Call, endpoint, m)
 }
 
 /// Waits for a message on `endpoint`; a call's reply capability goes to slot `reply`.
+#[inline]
 pub fn recv(endpoint: Slot, reply: Slot) -> Result<Msg, Error> {
     msg_call(Syscall::Recv, slot_pair(endpoint, reply), &Msg::default())
 }
 
 /// A server's next request on `endpoint`: after answering the last one with `answer` (a
 /// reply-and-receive), or, with no answer owed, a plain receive.
+#[inline]
 pub fn next_request(endpoint: Slot, reply: Slot, answer: Option<&Msg>) -> Result<Msg, Error> {
     match answer {
         Some(a) => reply_recv(endpoint, reply, a),
@@ -270,19 +278,34 @@ pub fn next_request(endpoint: Slot, reply: Slot, answer: Option<&Msg>) -> Result
 }
 
 /// Answers the call in slot `reply` with `m`, then waits on `endpoint`.
+#[inline]
 pub fn reply_recv(endpoint: Slot, reply: Slot, m: &Msg) -> Result<Msg, Error> {
     msg_call(Syscall::ReplyRecv, slot_pair(endpoint, reply), m)
 }
 
+/// As [`reply_recv`], for a server that answers in place: `m` is the answer, and the request
+/// that comes next replaces it (on an error it is left as it was). Nothing is copied but the
+/// registers themselves.
+#[inline]
+pub fn reply_recv_in_place(endpoint: Slot, reply: Slot, m: &mut Msg) -> Result<(), Error> {
+    let r =
+        call(Syscall::ReplyRecv, [slot_pair(endpoint, reply), m.info, m.words[0], m.words[1], m.words[2], m.words[3]])?;
+    *m = Msg::from_regs(r);
+    Ok(())
+}
+
+#[inline]
 pub fn signal(notification: Slot) -> Result<(), Error> {
     call(Syscall::Signal, [notification, 0, 0, 0, 0, 0]).map(drop)
 }
 
 /// Waits for bits on a notification; returns them.
+#[inline]
 pub fn ntfn_wait(notification: Slot) -> Result<u64, Error> {
     call(Syscall::NtfnWait, [notification, 0, 0, 0, 0, 0]).map(|r| r[0])
 }
 
+#[inline]
 pub fn poll(notification: Slot) -> Result<u64, Error> {
     call(Syscall::Poll, [notification, 0, 0, 0, 0, 0]).map(|r| r[0])
 }
