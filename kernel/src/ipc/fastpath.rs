@@ -34,7 +34,11 @@
 //!
 //! When a condition fails, the call goes down the full path (`task::ipc`), which gives the
 //! same result by the general route, so the fast path changes speed, never behaviour. The
-//! boot flag `fastpath=off` sends every call that way, to show it.
+//! boot flag `fastpath=off` sends every call that way, to show it. So that each object is
+//! looked up once, one change is made before the last checks and undone if one fails: `Call`
+//! takes the receiver off the endpoint before it checks the reply slot (and puts it back at
+//! the head), `ReplyRecv` takes the caller off the Reply object before it checks the rest
+//! (and gives it back). Either way the general path finds the state the call found.
 
 use crate::cap::{At, Caps, ObjId};
 use crate::object::Object;
