@@ -4,6 +4,7 @@ mod artifacts;
 mod bench;
 mod breakdown;
 mod converse;
+mod fuzz;
 mod peer;
 mod plot;
 mod qemu;
@@ -42,6 +43,28 @@ enum Command {
     /// Boot a system with the kernel's IPC trace on, collect the trace, and write it as a
     /// Chrome/Perfetto JSON trace (open it at ui.perfetto.dev).
     Trace(TraceArgs),
+    /// Boot the `fuzz` program: random system calls from seeded, supervised children; fails
+    /// on a kernel panic or fault, or a hang of the whole system.
+    Fuzz(FuzzArgs),
+}
+
+#[derive(Args)]
+struct FuzzArgs {
+    /// Seeds to run, A..B (B excluded); each seed is one child process.
+    #[arg(long, default_value = "1..11")]
+    seeds: String,
+    /// Calls in all, shared out among the seeds.
+    #[arg(long, default_value_t = 20_000)]
+    calls: u64,
+    /// Fuzz a debug kernel (Rust's checks on) instead of a release one.
+    #[arg(long)]
+    debug: bool,
+    /// Print every seed's line, not only the last few.
+    #[arg(long)]
+    verbose: bool,
+    /// Seconds the guest may run before the run counts as a hang.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
 }
 
 #[derive(Args)]
@@ -226,6 +249,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) if args.breakdown => breakdown::run(20_000)?,
         Command::Bench(args) => bench::run(&args)?,
         Command::Trace(args) => trace::run(&args)?,
+        Command::Fuzz(args) => fuzz::run(&args)?,
         Command::Gdb(args) => {
             let firmware = if args.uefi { Firmware::Uefi } else { Firmware::Bios };
             let images = artifacts::images(

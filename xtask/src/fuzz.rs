@@ -1,0 +1,131 @@
+//! `cargo xtask fuzz`: boots the `fuzz` program (userspace/apps/fuzz), which makes random
+//! system calls from seeded children it supervises, and says how the kernel took them.
+//!
+//! A run is one of: clean (`fuzz: done`, no kernel failure), a kernel panic or kernel
+//! exception (the kernel's own `PANIC` / `EXCEPTION:` lines, which no user program can
+//! print), or a hang of the whole system (no `fuzz: done` within the timeout). The children's
+//! own ends — finished, ended themselves, faulted themselves, blocked and killed — are the
+//! fuzzer's business and are only counted. On a failure the seed and the last calls before it
+//! are printed, so that `--seeds S..S+1` reproduces it.
+
+use crate::artifacts::Builder;
+use crate::qemu::{self, Accel, Firmware, Machine};
+use crate::FuzzArgs;
+use anyhow::{bail, Context, Result};
+use ipc::boot::{KEY_EXIT_WHEN_DONE, KEY_RUN};
+use std::time::Duration;
+
+/// What a run of the fuzzer came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Clean,
+    /// The kernel's failure line.
+    KernelFailed(String),
+    Hung,
+}
+
+/// Judges a run's serial output: a kernel failure line wins over everything, then whether the
+/// supervisor finished.
+pub fn judge(output: &str, timed_out: bool) -> Verdict {
+    for bad in ["PANIC", "EXCEPTION:"] {
+        if let Some(line) = output.lines().find(|l| l.contains(bad)) {
+            return Verdict::KernelFailed(line.trim().to_string());
+        }
+    }
+    if timed_out || !output.contains("fuzz: done") {
+        return Verdict::Hung;
+    }
+    Verdict::Clean
+}
+
+/// `A..B` (B excluded) as its first seed and count.
+pub fn parse_seeds(text: &str) -> Result<(u64, u64)> {
+    let (a, b) = text.split_once("..").context("seeds are written A..B")?;
+    let (a, b): (u64, u64) = (a.trim().parse()?, b.trim().parse()?);
+    if b <= a {
+        bail!("no seeds in {text}");
+    }
+    Ok((a, b - a))
+}
+
+pub fn run(args: &FuzzArgs) -> Result<()> {
+    let (first, seeds) = parse_seeds(&args.seeds)?;
+    let per_seed = args.calls.div_ceil(seeds);
+    let builder = Builder::new(!args.debug)?;
+    let cmdline = format!("{KEY_RUN}=fuzz:run:{first}:{seeds}:{per_seed} {KEY_EXIT_WHEN_DONE}");
+    let images = builder.make("fuzz", &cmdline, &[Firmware::Bios])?;
+    let machine = Machine::new(Accel::Tcg, 1, Firmware::Bios)?;
+    println!("{}", machine.description());
+    println!(
+        "seam: fuzzing the {} kernel: seeds {first}..{}, {per_seed} calls each",
+        if args.debug { "debug" } else { "release" },
+        first + seeds
+    );
+    let run = qemu::run_captured(&machine, images.get(Firmware::Bios), Duration::from_secs(args.timeout))?;
+    let lines: Vec<&str> = run.output.lines().filter(|l| l.contains("fuzz:")).collect();
+    let shown = if args.verbose { &lines[..] } else { &lines[lines.len().saturating_sub(12)..] };
+    for line in shown {
+        println!("{}", line.trim());
+    }
+    let seconds = run.elapsed.as_secs_f64();
+    match judge(&run.output, run.timed_out) {
+        Verdict::Clean => {
+            let made = calls_made(&run.output).unwrap_or(0);
+            println!("seam: clean: {made} calls in {seconds:.1} s ({:.0} calls/s)", made as f64 / seconds);
+            Ok(())
+        }
+        Verdict::KernelFailed(line) => {
+            println!("{}", tail(&run.output, 40));
+            bail!("the kernel failed: {line} (the last seed line above names the seed; the calls before it follow it)")
+        }
+        Verdict::Hung => {
+            println!("{}", tail(&run.output, 40));
+            bail!("the system hung: no `fuzz: done` within {} s", args.timeout)
+        }
+    }
+}
+
+/// The calls the children made, from the supervisor's `fuzz: done: S seeds, N calls` line.
+fn calls_made(output: &str) -> Option<u64> {
+    let done = output.lines().find_map(|l| l.split_once("fuzz: done: ").map(|(_, rest)| rest))?;
+    done.split(", ").nth(1)?.split(' ').next()?.parse().ok()
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_lines_fail_a_run_and_a_missing_end_is_a_hang() {
+        assert_eq!(judge("fuzz: seed 1: 10 calls, finished\nfuzz: done: 1 seeds", false), Verdict::Clean);
+        assert_eq!(judge("fuzz: done", true), Verdict::Hung);
+        assert_eq!(judge("fuzz: seed 1: 3 calls, finished\n", false), Verdict::Hung);
+        assert!(
+            matches!(judge("fuzz: done\nPANIC at kernel/src/x.rs:1: oops", false), Verdict::KernelFailed(l) if l.starts_with("PANIC"))
+        );
+        assert!(matches!(
+            judge("EXCEPTION: page fault (#PF) in kernel mode\nfuzz: done", false),
+            Verdict::KernelFailed(_)
+        ));
+    }
+
+    #[test]
+    fn the_calls_made_are_read_from_the_last_line() {
+        let line = "[ 0.1] INFO  fuzz[2]: fuzz: done: 3 seeds, 2999 calls: 2 finished, 1 faulted themselves";
+        assert_eq!(calls_made(line), Some(2999));
+        assert_eq!(calls_made("fuzz: seed 1"), None);
+    }
+
+    #[test]
+    fn seeds_are_a_half_open_range() {
+        assert_eq!(parse_seeds("3..7").unwrap(), (3, 4));
+        assert!(parse_seeds("7..7").is_err());
+        assert!(parse_seeds("7").is_err());
+    }
+}
