@@ -8,7 +8,7 @@
 //! fuzzer's business and are only counted. On a failure the seed and the last calls before it
 //! are printed, so that `--seeds S..S+1` reproduces it.
 
-use crate::artifacts::Builder;
+use crate::artifacts::{self, Builder};
 use crate::qemu::{self, Accel, Firmware, Machine};
 use crate::FuzzArgs;
 use anyhow::{bail, Context, Result};
@@ -21,8 +21,17 @@ pub enum Verdict {
     Clean,
     /// The kernel's failure line.
     KernelFailed(String),
+    /// The fuzz program's own supervisor gave up (its line): a bug in the fuzzer, or a
+    /// kernel refusing it what it should not.
+    SupervisorFailed(String),
     Hung,
 }
+
+/// What the supervisor prints when it gives up.
+const SUPERVISOR_FAILED: &str = "fuzz: the supervisor failed";
+/// A guest that prints nothing for this long has hung: the supervisor prints a line per seed,
+/// and a seed ends within a few hundred milliseconds of guest time.
+const QUIET: Duration = Duration::from_secs(60);
 
 /// Judges a run's serial output: a kernel failure line wins over everything, then whether the
 /// supervisor finished.
@@ -31,6 +40,9 @@ pub fn judge(output: &str, timed_out: bool) -> Verdict {
         if let Some(line) = output.lines().find(|l| l.contains(bad)) {
             return Verdict::KernelFailed(line.trim().to_string());
         }
+    }
+    if let Some(line) = output.lines().find(|l| l.contains(SUPERVISOR_FAILED)) {
+        return Verdict::SupervisorFailed(line.trim().to_string());
     }
     if timed_out || !output.contains("fuzz: done") {
         return Verdict::Hung;
@@ -52,16 +64,19 @@ pub fn run(args: &FuzzArgs) -> Result<()> {
     let (first, seeds) = parse_seeds(&args.seeds)?;
     let per_seed = args.calls.div_ceil(seeds);
     let builder = Builder::new(!args.debug)?;
-    let cmdline = format!("{KEY_RUN}=fuzz:run:{first}:{seeds}:{per_seed} {KEY_EXIT_WHEN_DONE}");
+    let cmdline = format!("{KEY_RUN}=fuzz:run:{first}:{seeds}:{per_seed}:{} {KEY_EXIT_WHEN_DONE}", args.procs);
     let images = builder.make("fuzz", &cmdline, &[Firmware::Bios])?;
     let machine = Machine::new(Accel::Tcg, 1, Firmware::Bios)?;
     println!("{}", machine.description());
     println!(
-        "seam: fuzzing the {} kernel: seeds {first}..{}, {per_seed} calls each",
+        "seam: fuzzing the {} kernel: seeds {first}..{}, {per_seed} calls each, {} at once",
         if args.debug { "debug" } else { "release" },
-        first + seeds
+        first + seeds,
+        args.procs
     );
-    let run = qemu::run_captured(&machine, images.get(Firmware::Bios), Duration::from_secs(args.timeout))?;
+    let run = qemu::run_until_quiet(&machine, images.get(Firmware::Bios), Duration::from_secs(args.timeout), QUIET)?;
+    let log = artifacts::out_dir(!args.debug).join("fuzz.log");
+    std::fs::write(&log, &run.output).with_context(|| format!("cannot write {}", log.display()))?;
     let lines: Vec<&str> = run.output.lines().filter(|l| l.contains("fuzz:")).collect();
     let shown = if args.verbose { &lines[..] } else { &lines[lines.len().saturating_sub(12)..] };
     for line in shown {
@@ -78,9 +93,18 @@ pub fn run(args: &FuzzArgs) -> Result<()> {
             println!("{}", tail(&run.output, 40));
             bail!("the kernel failed: {line} (the last seed line above names the seed; the calls before it follow it)")
         }
+        Verdict::SupervisorFailed(line) => {
+            println!("{}", tail(&run.output, 40));
+            bail!("the fuzzer's supervisor failed: {line} (the whole log is in {})", log.display())
+        }
         Verdict::Hung => {
             println!("{}", tail(&run.output, 40));
-            bail!("the system hung: no `fuzz: done` within {} s", args.timeout)
+            bail!(
+                "the system hung: no `fuzz: done` within {} s, or nothing printed for {} s (the whole log is in {})",
+                args.timeout,
+                QUIET.as_secs(),
+                log.display()
+            )
         }
     }
 }
@@ -112,6 +136,10 @@ mod tests {
         assert!(matches!(
             judge("EXCEPTION: page fault (#PF) in kernel mode\nfuzz: done", false),
             Verdict::KernelFailed(_)
+        ));
+        assert!(matches!(
+            judge("fuzz: the supervisor failed: out of memory (error 8)\n", false),
+            Verdict::SupervisorFailed(_)
         ));
     }
 

@@ -56,6 +56,9 @@ struct FuzzArgs {
     /// Calls in all, shared out among the seeds.
     #[arg(long, default_value_t = 20_000)]
     calls: u64,
+    /// Children fuzzing at once, sharing endpoints and notifications (1 to 8).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=8))]
+    procs: u64,
     /// Fuzz a debug kernel (Rust's checks on) instead of a release one.
     #[arg(long)]
     debug: bool,

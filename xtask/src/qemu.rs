@@ -199,6 +199,12 @@ pub fn run_captured(machine: &Machine, image: &Path, timeout: Duration) -> Resul
     capture(machine.command(image), timeout, Vec::new())
 }
 
+/// As [`run_captured`], and also kills QEMU (as timed out) once the guest has printed nothing
+/// for `quiet`: for a long run that prints as it goes, a silence that long is a hang.
+pub fn run_until_quiet(machine: &Machine, image: &Path, timeout: Duration, quiet: Duration) -> Result<Captured> {
+    capture_with(machine.command(image), timeout, Some(quiet), Vec::new())
+}
+
 /// Boots `image` and holds the conversation `steps` with its serial console (typing into
 /// it), then stops QEMU; or stops it at `timeout`, or when a step fails.
 pub fn converse(machine: &Machine, image: &Path, timeout: Duration, steps: Vec<Step>) -> Result<Captured> {
@@ -207,8 +213,13 @@ pub fn converse(machine: &Machine, image: &Path, timeout: Duration, steps: Vec<S
 
 /// Runs a QEMU command with the serial output captured, killing QEMU after `timeout`; with
 /// `steps`, types into the serial line as they say, and stops QEMU once they are done.
-pub fn capture(mut qemu: Command, timeout: Duration, steps: Vec<Step>) -> Result<Captured> {
+pub fn capture(qemu: Command, timeout: Duration, steps: Vec<Step>) -> Result<Captured> {
+    capture_with(qemu, timeout, None, steps)
+}
+
+fn capture_with(mut qemu: Command, timeout: Duration, quiet: Option<Duration>, steps: Vec<Step>) -> Result<Captured> {
     let start = Instant::now();
+    let (mut heard, mut last_heard) = (0, start);
     let mut conversation = Conversation::new(steps, start);
     let stdin = if conversation.is_empty() { Stdio::null() } else { Stdio::piped() };
     let mut child = qemu
@@ -265,7 +276,14 @@ pub fn capture(mut qemu: Command, timeout: Duration, steps: Vec<Step>) -> Result
                 break child.wait()?.code();
             }
         }
-        if start.elapsed() > timeout {
+        if let Some(quiet) = quiet {
+            let now = output.lock().expect("output lock").len();
+            if now != heard {
+                (heard, last_heard) = (now, Instant::now());
+            }
+            timed_out = last_heard.elapsed() > quiet;
+        }
+        if timed_out || start.elapsed() > timeout {
             timed_out = true;
             let _ = child.kill();
             break child.wait()?.code();

@@ -116,8 +116,8 @@ pub fn cases() -> Vec<UserCase> {
         ),
         case("badcalls", Firmware::Bios, "run=badcalls", check_badcalls),
         case("churn", Firmware::Bios, "run=churn:1000", check_churn),
-        // A short run of `cargo xtask fuzz`: 20 seeds of 1,000 random calls.
-        case("fuzz", Firmware::Bios, "run=fuzz:run:1:20:1000", check_fuzz),
+        // A short run of `cargo xtask fuzz`: 20 seeds of 1,000 random calls, two at a time.
+        case("fuzz", Firmware::Bios, "run=fuzz:run:1:20:1000:2", check_fuzz),
         case("bad_elf", Firmware::Bios, "run=broken run=garbage run=init", check_bad_elf),
         case("ipc_pingpong", Firmware::Bios, "run=ipctest:pingpong", |o| check_ipctest(o, "pingpong")),
         case("ipc_rights", Firmware::Bios, "run=ipctest:rights", |o| check_ipctest(o, "rights")),
