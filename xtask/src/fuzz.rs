@@ -64,14 +64,18 @@ pub fn run(args: &FuzzArgs) -> Result<()> {
     let (first, seeds) = parse_seeds(&args.seeds)?;
     let per_seed = args.calls.div_ceil(seeds);
     let builder = Builder::new(!args.debug)?;
-    let cmdline = format!("{KEY_RUN}=fuzz:run:{first}:{seeds}:{per_seed}:{} {KEY_EXIT_WHEN_DONE}", args.procs);
+    // Children that end early make fewer calls than their share: the supervisor goes on to
+    // further seeds until the calls asked for are made.
+    let cmdline =
+        format!("{KEY_RUN}=fuzz:run:{first}:{seeds}:{per_seed}:{}:{} {KEY_EXIT_WHEN_DONE}", args.procs, args.calls);
     let images = builder.make("fuzz", &cmdline, &[Firmware::Bios])?;
     let machine = Machine::new(Accel::Tcg, 1, Firmware::Bios)?;
     println!("{}", machine.description());
     println!(
-        "seam: fuzzing the {} kernel: seeds {first}..{}, {per_seed} calls each, {} at once",
+        "seam: fuzzing the {} kernel: seeds {first}..{} (and on, until {} calls are made), {per_seed} calls each, {} at once",
         if args.debug { "debug" } else { "release" },
         first + seeds,
+        args.calls,
         args.procs
     );
     let run = qemu::run_until_quiet(&machine, images.get(Firmware::Bios), Duration::from_secs(args.timeout), QUIET)?;
@@ -145,7 +149,7 @@ mod tests {
 
     #[test]
     fn the_calls_made_are_read_from_the_last_line() {
-        let line = "[ 0.1] INFO  fuzz[2]: fuzz: done: 3 seeds, 2999 calls: 2 finished, 1 faulted themselves";
+        let line = "[ 0.1] INFO  fuzz[2]: fuzz: done: 3 seeds (1..4), 2999 calls: 2 finished, 1 faulted themselves";
         assert_eq!(calls_made(line), Some(2999));
         assert_eq!(calls_made("fuzz: seed 1"), None);
     }

@@ -53,7 +53,7 @@ struct FuzzArgs {
     /// Seeds to run, A..B (B excluded); each seed is one child process.
     #[arg(long, default_value = "1..11")]
     seeds: String,
-    /// Calls in all, shared out among the seeds.
+    /// Calls in all, shared out among the seeds; more seeds follow if their children end early.
     #[arg(long, default_value_t = 20_000)]
     calls: u64,
     /// Children fuzzing at once, sharing endpoints and notifications (1 to 8).

@@ -117,7 +117,7 @@ pub fn cases() -> Vec<UserCase> {
         case("badcalls", Firmware::Bios, "run=badcalls", check_badcalls),
         case("churn", Firmware::Bios, "run=churn:1000", check_churn),
         // A short run of `cargo xtask fuzz`: 20 seeds of 1,000 random calls, two at a time.
-        case("fuzz", Firmware::Bios, "run=fuzz:run:1:20:1000:2", check_fuzz),
+        case("fuzz", Firmware::Bios, "run=fuzz:run:1:20:1000:2:20000", check_fuzz),
         case("bad_elf", Firmware::Bios, "run=broken run=garbage run=init", check_bad_elf),
         case("ipc_pingpong", Firmware::Bios, "run=ipctest:pingpong", |o| check_ipctest(o, "pingpong")),
         case("ipc_rights", Firmware::Bios, "run=ipctest:rights", |o| check_ipctest(o, "rights")),
@@ -275,8 +275,13 @@ fn check_badcalls(out: &str) -> Result<(), String> {
 /// The fuzzer's supervisor got through every seed (the kernel did not fail: the harness checks
 /// that for every case) and the kernel's free frames came back to where they were.
 fn check_fuzz(out: &str) -> Result<(), String> {
-    let head = "fuzz: done: 20 seeds,";
+    let head = "fuzz: done: ";
     let line = out.lines().find(|l| l.contains(head)).ok_or_else(|| format!("output lacks \"{head}\""))?;
+    // "fuzz: done: S seeds (A..B), N calls: ...": at least the 20,000 calls asked for.
+    let calls = line.split("), ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse::<u64>().ok());
+    if calls.is_none_or(|n| n < 20_000) {
+        return Err(format!("fewer calls than asked for: {}", line.trim()));
+    }
     let frames = line.split("free frames ").nth(1).and_then(|r| r.split(',').next()).unwrap_or("");
     match frames.split_once(" -> ") {
         Some((before, after)) if before == after => {}

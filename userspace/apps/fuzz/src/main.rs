@@ -11,7 +11,9 @@
 //! kernel failure). A child that makes no progress for [`STALL_MS`] is blocked in a call
 //! nobody will answer — legitimately — and is killed. One line per seed says how it ended and
 //! its last calls; then `fuzz: done`, with the counts and the kernel's free frames and heap
-//! before and after.
+//! before and after. With TOTAL (`fuzz run SEED SEEDS CALLS PROCS TOTAL`), seeds go on past
+//! the SEEDS first until the children have made TOTAL calls in all (children that end early
+//! make fewer than CALLS), up to [`MORE_SEEDS`] times as many seeds.
 //!
 //! The child's arguments mix small integers, slots of the capabilities it holds and makes,
 //! addresses in its own mappings, kernel-half, non-canonical and unmapped addresses, lengths
@@ -110,11 +112,13 @@ fn main(args: rt::Args) -> u64 {
     let num = |i: usize| args.get(i).and_then(|a| a.parse::<u64>().ok());
     match (args.get(0), num(1), num(2), num(3), num(4)) {
         (Some("run"), Some(seed), Some(seeds), Some(calls), Some(procs)) if (1..=PROCS_MAX).contains(&procs) => {
-            supervise(seed, seeds, calls, procs)
+            supervise(seed, seeds, calls, procs, num(5).unwrap_or(0))
         }
         (Some("child"), Some(seed), Some(calls), Some(index), None) => child(seed, calls, index),
         _ => {
-            println!("usage: fuzz run SEED SEEDS CALLS PROCS (PROCS 1..={PROCS_MAX}) | fuzz child SEED CALLS INDEX");
+            println!(
+                "usage: fuzz run SEED SEEDS CALLS PROCS [TOTAL] (PROCS 1..={PROCS_MAX}) | fuzz child SEED CALLS INDEX"
+            );
             2
         }
     }
@@ -143,8 +147,8 @@ impl End {
     }
 }
 
-fn supervise(first: u64, seeds: u64, calls: u64, procs: u64) -> u64 {
-    match supervise_all(first, seeds, calls, procs) {
+fn supervise(first: u64, seeds: u64, calls: u64, procs: u64, total: u64) -> u64 {
+    match supervise_all(first, seeds, calls, procs, total) {
         Ok(()) => 0,
         Err(e) => {
             println!("fuzz: the supervisor failed: {e}");
@@ -203,7 +207,10 @@ struct Running {
     end: Option<End>,
 }
 
-fn supervise_all(first: u64, seeds: u64, calls: u64, procs: u64) -> Result<(), ipc::Error> {
+/// How many times the seeds asked for a run with a TOTAL may go on to.
+const MORE_SEEDS: u64 = 10;
+
+fn supervise_all(first: u64, seeds: u64, calls: u64, procs: u64, total: u64) -> Result<(), ipc::Error> {
     let page = cap::create(Kind::Frame, 1)?;
     sys::frame_map(page, PROGRESS_AT, MapFlags::WRITE, SELF)?;
     let note = cap::create(Kind::Notification, 0)?;
@@ -217,13 +224,14 @@ fn supervise_all(first: u64, seeds: u64, calls: u64, procs: u64) -> Result<(), i
     let (mut frames_before, mut heap_before) = sys::mem_stats();
     let (mut made, mut counts) = (0, [0u64; 4]);
     let mut seed = first;
-    while seed < first + seeds {
+    let last = first + seeds * MORE_SEEDS;
+    while seed < first + seeds || (made < total && seed < last) {
         // The baseline is taken after the first batch: kernel tables that only grow (the
         // page tables of the kernel-stack region, the heap's free list) reach their size.
         if seed == first + procs {
             (frames_before, heap_before) = sys::mem_stats();
         }
-        let batch = procs.min(first + seeds - seed);
+        let batch = if seed < first + seeds { procs.min(first + seeds - seed) } else { procs };
         let mut shared = alloc::vec::Vec::new();
         for kind in SHARED {
             shared.push(cap::create(kind, 0)?);
@@ -271,9 +279,10 @@ fn supervise_all(first: u64, seeds: u64, calls: u64, procs: u64) -> Result<(), i
     }
     let (frames_after, heap_after) = sys::mem_stats();
     println!(
-        "fuzz: done: {seeds} seeds, {made} calls: {} finished, {} ended themselves, {} faulted themselves, {} blocked; \
+        "fuzz: done: {} seeds ({first}..{seed}), {made} calls: {} finished, {} ended themselves, {} faulted themselves, {} blocked; \
          partners took {} messages; \
          free frames {frames_before} -> {frames_after}, kernel heap {heap_before} -> {heap_after} bytes",
+        seed - first,
         counts[0],
         counts[1],
         counts[2],
