@@ -139,10 +139,23 @@ pub enum SelfTest {
     HeapGuard,
     /// `panic!`: the panic report names file and line.
     Panic,
+    /// A write to the kernel's own text: it is read-only, and write protection holds for the
+    /// kernel too (CR0.WP), so the write faults.
+    TextWrite,
+    /// A jump into the kernel's writable data (`.data`): no-execute, so the fetch faults.
+    DataExecute,
+    /// A jump into a user page: SMEP makes the fetch fault.
+    Smep,
+    /// A read of a user page without `stac`: SMAP makes it fault.
+    Smap,
 }
 
+/// Where the SMEP and SMAP self-tests map their user page: in the lower half, which no process
+/// shares with the kernel's own address space.
+pub const USER_PAGE_TEST_ADDRESS: u64 = 0x0000_5000_0000_0000;
+
 impl SelfTest {
-    pub const ALL: [SelfTest; 13] = [
+    pub const ALL: [SelfTest; 17] = [
         SelfTest::Boot,
         SelfTest::Heap,
         SelfTest::Frames,
@@ -156,6 +169,10 @@ impl SelfTest {
         SelfTest::NoExecute,
         SelfTest::HeapGuard,
         SelfTest::Panic,
+        SelfTest::TextWrite,
+        SelfTest::DataExecute,
+        SelfTest::Smep,
+        SelfTest::Smap,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -173,6 +190,10 @@ impl SelfTest {
             SelfTest::NoExecute => "no_execute",
             SelfTest::HeapGuard => "heap_guard",
             SelfTest::Panic => "panic",
+            SelfTest::TextWrite => "text_write",
+            SelfTest::DataExecute => "data_execute",
+            SelfTest::Smep => "smep",
+            SelfTest::Smap => "smap",
         }
     }
 
@@ -241,7 +262,7 @@ mod tests {
             assert!(!t.name().contains(char::is_whitespace));
         }
         assert_eq!(SelfTest::from_name("no_such_test"), None);
-        let mut names: [&str; 13] = SelfTest::ALL.map(SelfTest::name);
+        let mut names: [&str; 17] = SelfTest::ALL.map(SelfTest::name);
         names.sort_unstable();
         assert!(names.windows(2).all(|w| w[0] != w[1]));
     }

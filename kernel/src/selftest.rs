@@ -6,6 +6,7 @@
 
 use crate::arch::{cpu, pit, qemu, trap, tsc};
 use crate::mem::layout::{HEAP_BASE, HEAP_SIZE, PAGE_SIZE};
+use crate::mem::paging;
 use crate::mem::{self, heap, stack};
 use crate::{error, info, time};
 use alloc::boxed::Box;
@@ -16,8 +17,10 @@ use alloc::vec::Vec;
 use bootloader_api::info::MemoryRegionKind;
 use bootloader_api::BootInfo;
 use core::hint::black_box;
-use ipc::boot::{SelfTest, PAGE_FAULT_TEST_ADDRESS};
+use core::sync::atomic::AtomicU8;
+use ipc::boot::{SelfTest, PAGE_FAULT_TEST_ADDRESS, USER_PAGE_TEST_ADDRESS};
 use ipc::qemu::ExitCode;
+use x86_64::structures::paging::PageTableFlags;
 
 type Outcome = Result<(), String>;
 
@@ -37,6 +40,10 @@ pub fn run(test: SelfTest, boot: &BootInfo) -> ! {
         SelfTest::NoExecute => provoke(execute_heap),
         SelfTest::HeapGuard => provoke(read_past_heap),
         SelfTest::Panic => panic!("self-test panic"),
+        SelfTest::TextWrite => provoke(write_kernel_text),
+        SelfTest::DataExecute => provoke(execute_kernel_data),
+        SelfTest::Smep => user_page(USER_CODE).and_then(|page| provoke_at(page, execute_at)),
+        SelfTest::Smap => user_page(USER_DATA).and_then(|page| provoke_at(page, read_at)),
     };
     match outcome {
         Ok(()) => {
@@ -200,4 +207,55 @@ fn execute_heap() {
 fn read_past_heap() {
     // SAFETY: deliberately unsound: the page after the heap is its guard, never mapped.
     black_box(unsafe { core::ptr::read_volatile((HEAP_BASE + HEAP_SIZE) as *const u8) });
+}
+
+fn write_kernel_text() {
+    let text = write_kernel_text as fn() as *mut u8;
+    // SAFETY: deliberately unsound: the kernel's text is mapped read-only and CR0.WP makes
+    // that hold for the kernel, so the write faults instead of landing.
+    unsafe { core::ptr::write_volatile(text, 0xcc) };
+}
+
+/// A user page the kernel might be tricked into running: present, user, executable.
+const USER_CODE: PageTableFlags = PageTableFlags::PRESENT.union(PageTableFlags::USER_ACCESSIBLE);
+/// A user page the kernel might be tricked into reading: present, user, writable, no-execute.
+const USER_DATA: PageTableFlags = USER_CODE.union(PageTableFlags::WRITABLE).union(PageTableFlags::NO_EXECUTE);
+
+/// A lone `ret`, in the kernel's writable data (an atomic is never put in read-only data).
+static DATA_RET: [AtomicU8; 1] = [AtomicU8::new(0xc3)];
+
+fn execute_kernel_data() {
+    // SAFETY: deliberately unsound: the byte is a `ret`, a valid function body, but data
+    // pages are no-execute, so the call faults on the fetch.
+    let f: extern "C" fn() = unsafe { core::mem::transmute(DATA_RET.as_ptr()) };
+    f();
+}
+
+/// Maps one user-accessible page at [`USER_PAGE_TEST_ADDRESS`] in the kernel's own address
+/// space, holding a `ret` at its start.
+fn user_page(flags: PageTableFlags) -> Result<u64, String> {
+    paging::map_fresh(USER_PAGE_TEST_ADDRESS, 1, flags).map_err(|e| format!("cannot map the user page: {e:?}"))?;
+    let phys = paging::translate(USER_PAGE_TEST_ADDRESS).ok_or("the user page is not mapped")?;
+    // SAFETY: the frame was just mapped for this test alone; it is written through the
+    // physical window, not through the user mapping.
+    unsafe { core::ptr::write_volatile(mem::phys_to_virt(phys) as *mut u8, 0xc3) };
+    Ok(USER_PAGE_TEST_ADDRESS)
+}
+
+fn provoke_at(address: u64, fault: fn(u64)) -> Outcome {
+    fault(address);
+    Err("the expected fault did not happen".into())
+}
+
+fn execute_at(address: u64) {
+    // SAFETY: deliberately unsound: the page holds a `ret`, but it is a user page, and SMEP
+    // makes the kernel's fetch from it fault.
+    let f: extern "C" fn() = unsafe { core::mem::transmute(address) };
+    f();
+}
+
+fn read_at(address: u64) {
+    // SAFETY: deliberately unsound: a user page read by the kernel outside `stac`/`clac`,
+    // which SMAP makes fault.
+    black_box(unsafe { core::ptr::read_volatile(address as *const u8) });
 }

@@ -15,7 +15,7 @@ use crate::TestArgs;
 use anyhow::{bail, Context, Result};
 use ipc::boot::{
     SelfTest, ALL_ENDED_LINE, INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_FASTPATH, KEY_TEST, PAGE_FAULT_TEST_ADDRESS,
-    READY_LINE,
+    READY_LINE, USER_PAGE_TEST_ADDRESS,
 };
 use ipc::qemu::ExitCode;
 use std::io::{BufRead, BufReader};
@@ -61,6 +61,38 @@ fn expectation(test: SelfTest) -> (ExitCode, Vec<String>) {
             ],
         ),
         SelfTest::Panic => (Failure, vec!["PANIC at kernel/src/selftest.rs:".into(), "self-test panic".into()]),
+        SelfTest::TextWrite => (
+            Failure,
+            vec![
+                "EXCEPTION: page fault (#PF) in kernel mode".into(),
+                "error code: 0x3 (protection violation, write, supervisor)".into(),
+                "CR2: 0xffffffff8".into(),
+            ],
+        ),
+        SelfTest::DataExecute => (
+            Failure,
+            vec![
+                "EXCEPTION: page fault (#PF) in kernel mode".into(),
+                "error code: 0x11 (protection violation, instruction fetch, supervisor)".into(),
+                "CR2: 0xffffffff8".into(),
+            ],
+        ),
+        SelfTest::Smep => (
+            Failure,
+            vec![
+                "EXCEPTION: page fault (#PF) in kernel mode".into(),
+                "error code: 0x11 (protection violation, instruction fetch, supervisor)".into(),
+                format!("CR2: {USER_PAGE_TEST_ADDRESS:#018x}"),
+            ],
+        ),
+        SelfTest::Smap => (
+            Failure,
+            vec![
+                "EXCEPTION: page fault (#PF) in kernel mode".into(),
+                "error code: 0x1 (protection violation, read, supervisor)".into(),
+                format!("CR2: {USER_PAGE_TEST_ADDRESS:#018x}"),
+            ],
+        ),
     };
     // Every test runs after boot completes.
     lines.insert(0, READY_LINE.into());

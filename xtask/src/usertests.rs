@@ -111,7 +111,8 @@ pub fn cases() -> Vec<UserCase> {
             "faults",
             Firmware::Bios,
             "run=spinner:survivor:60 run=fault:kernel-read run=fault:text-write run=fault:nx-jump \
-             run=fault:privileged run=fault:divide run=fault:null run=fault:invalid-opcode",
+             run=fault:privileged run=fault:divide run=fault:null run=fault:invalid-opcode run=fault:umip \
+             run=fault:stack-overflow",
             check_faults,
         ),
         case("badcalls", Firmware::Bios, "run=badcalls", check_badcalls),
@@ -246,6 +247,10 @@ fn check_faults(out: &str) -> Result<(), String> {
         (7, "divide error (#DE)", "at rip 0x4"),
         (8, "page fault (#PF)", "address 0x0 (not present, read, user)"),
         (9, "invalid opcode (#UD)", "at rip 0x4"),
+        // UMIP: `sgdt` in ring 3.
+        (10, "general protection fault (#GP)", "error code 0x0"),
+        // The unmapped page below the initial stack (ipc::layout::USER_STACK_TOP).
+        (11, "page fault (#PF)", "address 0x7fffeffef"),
     ];
     let mut last = 0;
     for (pid, exception, detail) in reports {

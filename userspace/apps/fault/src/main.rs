@@ -8,7 +8,17 @@ use rt::{ipc, println};
 
 rt::main!(main);
 
-const KINDS: [&str; 7] = ["kernel-read", "text-write", "nx-jump", "privileged", "divide", "null", "invalid-opcode"];
+const KINDS: [&str; 9] = [
+    "kernel-read",
+    "text-write",
+    "nx-jump",
+    "privileged",
+    "divide",
+    "null",
+    "invalid-opcode",
+    "umip",
+    "stack-overflow",
+];
 
 fn main(args: rt::Args) -> u64 {
     let kind = args.get(0).unwrap_or("");
@@ -52,6 +62,17 @@ fn main(args: rt::Args) -> u64 {
         }
         // SAFETY: `ud2` touches no memory; it raises #UD.
         "invalid-opcode" => unsafe { asm!("ud2") },
+        "umip" => {
+            // `sgdt` would tell ring 3 where the kernel's GDT is; with UMIP on it raises #GP.
+            let mut gdtr = [0u8; 10];
+            // SAFETY: `sgdt` writes ten bytes, the size of the buffer it is given.
+            unsafe { asm!("sgdt [{}]", in(reg) gdtr.as_mut_ptr()) };
+            println!("read the GDT register: {gdtr:?}");
+        }
+        "stack-overflow" => {
+            // Below the stack is an unmapped guard: the recursion faults there.
+            println!("recursed {} deep", recurse(0));
+        }
         _ => {
             println!("usage: fault KIND, KIND one of {KINDS:?}");
             return 2;
@@ -59,4 +80,11 @@ fn main(args: rt::Args) -> u64 {
     }
     println!("still running after {kind}: the kernel let it through");
     1
+}
+
+/// Recurses without end, half a KiB of stack per call.
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 64]);
+    recurse(depth + 1) + frame[(depth % 64) as usize]
 }
