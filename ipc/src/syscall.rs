@@ -221,6 +221,15 @@ pub enum Syscall {
 /// What a thread costs its process's Memory quota: its IPC buffer page and its kernel stack.
 pub const THREAD_COST: u64 = crate::layout::PAGE_SIZE * (1 + KERNEL_STACK_PAGES);
 
+/// What a process's kernel records cost its Memory quota, in pages: its capability space
+/// with every slot filled, each with an object of its own (so Reply objects and copies are
+/// paid for), and its process and first thread's records. A process is charged, when it is
+/// made, its program's pages, its stack and IPC buffer, its first thread's kernel stack
+/// ([`KERNEL_STACK_PAGES`]), these pages, and the page tables its image needs; later page
+/// tables are charged as `Map`, `FrameMap` and `ThreadCreate` make them. All of it stays
+/// charged until the process ends.
+pub const PROCESS_RECORD_PAGES: u64 = 24;
+
 /// The pages of a thread's kernel stack (the kernel's own, counted here for [`THREAD_COST`]).
 pub const KERNEL_STACK_PAGES: u64 = 16;
 

@@ -105,6 +105,16 @@ struct Space {
     slots: Vec<Option<Held>>,
 }
 
+/// The most kernel heap one space's capabilities can hold: its slots (the hidden ones too),
+/// each filled with a capability to an object of its own, in slabs that may have grown to
+/// twice what they hold. A process's quota is charged this much (with its other records)
+/// when it is made, so the capabilities it holds never cost the kernel more than it paid.
+pub const fn space_bytes_max<T>() -> usize {
+    let slots = CSPACE_SLOTS as usize + HIDDEN_SLOTS as usize;
+    let per_capability = size_of::<Option<Node>>() + size_of::<Option<Entry<T>>>() + 2 * size_of::<u32>();
+    slots * (size_of::<Option<Held>>() + 2 * per_capability)
+}
+
 pub struct Caps<T> {
     objects: Slab<Entry<T>>,
     nodes: Slab<Node>,

@@ -80,25 +80,34 @@ fn is_user_page(addr: u64) -> bool {
 /// Intermediate tables in the user half: the leaf entries decide the permissions.
 const USER_TABLE: Flags = Flags::PRESENT.union(Flags::WRITABLE).union(Flags::USER_ACCESSIBLE);
 
-struct Frames;
+/// Frames for new page tables, counted.
+struct Frames {
+    made: u64,
+}
 
 // SAFETY: `alloc_zeroed_frame` hands out each free frame once, zeroed, as page tables need.
 unsafe impl FrameAllocator<Size4KiB> for Frames {
     fn allocate_frame(&mut self) -> Option<PhysFrame> {
-        alloc_zeroed_frame().map(|p| PhysFrame::containing_address(PhysAddr::new(p)))
+        let frame = alloc_zeroed_frame().map(|p| PhysFrame::containing_address(PhysAddr::new(p)))?;
+        self.made += 1;
+        Some(frame)
     }
 }
 
 pub struct AddressSpace {
     /// Physical address of the level-4 table.
     root: u64,
+    /// Page tables of the lower half made so far (the root not counted). They stay until the
+    /// space is dropped, and their owner's quota pays for them ([`AddressSpace::tables_missing`]
+    /// says beforehand what a mapping will make).
+    tables: u64,
 }
 
 impl AddressSpace {
     /// A space with the kernel's upper half and nothing in the lower half.
     pub fn new() -> Result<AddressSpace, MapError> {
         let root = alloc_zeroed_frame().ok_or(MapError::OutOfFrames)?;
-        let space = AddressSpace { root };
+        let space = AddressSpace { root, tables: 0 };
         let kernel = table(paging::kernel_root());
         let new = table(root);
         for i in USER_ENTRIES..512 {
@@ -109,6 +118,22 @@ impl AddressSpace {
 
     pub fn root(&self) -> u64 {
         self.root
+    }
+
+    /// Page tables of the lower half made so far.
+    pub fn tables(&self) -> u64 {
+        self.tables
+    }
+
+    /// How many page tables mapping every page of `[addr, addr + len)` would make: one per
+    /// 512 GiB, 1 GiB and 2 MiB region of the range whose table is not there yet.
+    pub fn tables_missing(&self, addr: u64, len: u64) -> u64 {
+        let Some(last) = len.checked_sub(1).and_then(|l| addr.checked_add(l)) else { return 0 };
+        let mut missing = 0;
+        for (shift, depth) in [(39, 1), (30, 2), (21, 3)] {
+            missing += ((addr >> shift)..=(last >> shift)).filter(|r| depth_at(self.root, r << shift) < depth).count();
+        }
+        missing as u64
     }
 
     fn mapper(&mut self) -> OffsetPageTable<'_> {
@@ -146,12 +171,14 @@ impl AddressSpace {
     fn map_frame(&mut self, addr: u64, phys: u64, flags: Flags) -> Result<(), MapError> {
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(addr));
         let frame = PhysFrame::containing_address(PhysAddr::new(phys));
+        let mut tables = Frames { made: 0 };
         let mut mapper = self.mapper();
         // SAFETY: the frame is fresh and now this space's, or a shared Frame's that outlives
         // the mapping; the page is in the lower half, which holds only this process's memory;
         // no flush is needed, as the page was unmapped.
-        let flush = unsafe { mapper.map_to_with_table_flags(page, frame, flags, USER_TABLE, &mut Frames) }?;
-        flush.ignore();
+        let result = unsafe { mapper.map_to_with_table_flags(page, frame, flags, USER_TABLE, &mut tables) };
+        self.tables += tables.made;
+        result?.ignore();
         Ok(())
     }
 
@@ -260,6 +287,21 @@ fn table(phys: u64) -> &'static mut PageTable {
     // window maps; tables change only with interrupts off on this one CPU, so no two of
     // these references are in use at once.
     unsafe { &mut *(phys_to_virt(phys) as *mut PageTable) }
+}
+
+/// How many levels of tables below the root exist for `addr`: 0 (no level-3 table) to 3 (its
+/// level-1 table is there).
+fn depth_at(root: u64, addr: u64) -> u32 {
+    let indices = [(addr >> 39) & 511, (addr >> 30) & 511, (addr >> 21) & 511];
+    let mut phys = root;
+    for (depth, &i) in indices.iter().enumerate() {
+        let entry = &table(phys)[i as usize];
+        if entry.is_unused() {
+            return depth as u32;
+        }
+        phys = entry.addr().as_u64();
+    }
+    3
 }
 
 /// The flags in force for a 4 KiB user page: the leaf's, with USER and WRITABLE only where

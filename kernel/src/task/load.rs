@@ -15,8 +15,16 @@ use crate::{ramdisk, warn};
 use alloc::vec::Vec;
 use ipc::layout::{thread_ipc_buffer, IPC_BUFFER, PAGE_SIZE, USER_STACK_PAGES, USER_STACK_TOP};
 use ipc::msg::BUFFER_ADDRESS_OFFSET;
-use ipc::syscall::{SPAWN_ARGS_MAX, THREAD_COST};
+use ipc::syscall::{KERNEL_STACK_PAGES, PROCESS_RECORD_PAGES, SPAWN_ARGS_MAX, THREAD_COST};
 use ipc::Error;
+
+// What `PROCESS_RECORD_PAGES` promises: a process's records fit in what it is charged for them.
+const _: () = assert!(
+    crate::cap::space_bytes_max::<crate::object::Object>()
+        + size_of::<Process>()
+        + size_of::<crate::task::table::Thread>()
+        <= (PROCESS_RECORD_PAGES * PAGE_SIZE) as usize
+);
 
 fn out_of_memory(_: MapError) -> Error {
     Error::OutOfMemory
@@ -24,16 +32,18 @@ fn out_of_memory(_: MapError) -> Error {
 
 /// Makes a process from boot program `name`, charged to Memory object `memory`: its
 /// address space with the program's segments and the IPC buffer, and an empty capability
-/// space. It has no thread until [`start`].
+/// space. It has no thread until [`start`]. The charge covers its pages, the page tables
+/// they needed, its first kernel stack and its kernel records
+/// ([`ipc::syscall::PROCESS_RECORD_PAGES`]).
 pub fn create(t: &mut Tasks, name: &str, memory: ObjId, priority: u8) -> Result<Pid, Error> {
     let file = ramdisk::program(name).ok_or(Error::NotFound)?;
     let image = elf::parse(file).map_err(|e| {
         warn!("program '{name}' is not a valid executable: {e:?}");
         Error::InvalidArgument
     })?;
-    let pages: u64 =
-        image.segments.iter().map(|s| (s.pages().1 - s.pages().0) / PAGE_SIZE).sum::<u64>() + USER_STACK_PAGES + 1;
-    let bytes = pages * PAGE_SIZE;
+    let program: u64 = image.segments.iter().map(|s| (s.pages().1 - s.pages().0) / PAGE_SIZE).sum();
+    let pages = program + USER_STACK_PAGES + 1 + KERNEL_STACK_PAGES + PROCESS_RECORD_PAGES;
+    let mut bytes = pages * PAGE_SIZE;
     t.charge(memory, bytes)?;
     let built = build(file, &image);
     let (space, ipc_buffer) = match built {
@@ -43,6 +53,12 @@ pub fn create(t: &mut Tasks, name: &str, memory: ObjId, priority: u8) -> Result<
             return Err(e);
         }
     };
+    // The page tables the image needed, known now that it is built.
+    if let Err(e) = t.charge(memory, space.tables() * PAGE_SIZE) {
+        t.credit(memory, bytes);
+        return Err(e);
+    }
+    bytes += space.tables() * PAGE_SIZE;
     t.caps.retain(memory);
     let pid = t.next_id();
     let cspace = t.caps.create_space();
@@ -116,27 +132,33 @@ pub fn thread(t: &mut Tasks, pid: Pid, priority: u8, entry: u64, stack: u64, arg
     let index = process.take_buffer().ok_or(Error::OutOfMemory)?;
     debug_assert_eq!(thread_cost(index), THREAD_COST, "the first buffer stays while the process lives");
     let address = thread_ipc_buffer(index);
+    let space = process.space.as_ref().expect("a running process has its space");
+    // A page table the buffer needs is charged too; it stays, charged, until the process ends.
+    let (tables, before) = (space.tables_missing(address, PAGE_SIZE), space.tables());
     let undo_buffer = |t: &mut Tasks| t.processes.get_mut(&pid).expect("checked").free_buffer(index);
-    if let Err(e) = t.charge(memory, THREAD_COST) {
+    if let Err(e) = t.charge(memory, THREAD_COST + tables * PAGE_SIZE) {
         undo_buffer(t);
         return Err(e);
     }
-    let undo = |t: &mut Tasks| {
+    let undo = |t: &mut Tasks, made: u64| {
         undo_buffer(t);
-        t.credit(memory, THREAD_COST);
+        t.credit(memory, THREAD_COST + (tables - made) * PAGE_SIZE);
+        t.processes.get_mut(&pid).expect("checked").charged += made * PAGE_SIZE;
     };
     let process = t.processes.get_mut(&pid).expect("checked");
     let space = process.space.as_mut().expect("a running process has its space");
     let Ok(phys) = space.map_pinned(address, Access::ReadWrite) else {
-        undo(t);
+        let made = space.tables() - before;
+        undo(t, made);
         return Err(Error::OutOfMemory);
     };
     let Some(kstack) = stack::alloc() else {
         space.unmap_pinned(address);
-        undo(t);
+        let made = space.tables() - before;
+        undo(t, made);
         return Err(Error::OutOfMemory);
     };
-    process.charged += THREAD_COST;
+    process.charged += THREAD_COST + tables * PAGE_SIZE;
     write_buffer_address(phys, address);
     // SAFETY: the kernel stack was just allocated for this thread alone.
     let context = unsafe { switch::new_thread_stack(kstack.top, entry, stack, [arg, address, 0]) };

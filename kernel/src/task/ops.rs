@@ -326,18 +326,23 @@ pub fn map(r: &mut Regs) -> Result<(), Error> {
         if (addr..end).step_by(PAGE_SIZE as usize).any(|page| space.is_mapped(page)) {
             return Err(Error::InvalidArgument);
         }
-        t.charge_pages(len / PAGE_SIZE)?;
+        // The page tables the mapping makes are charged too, and stay (charged) until the
+        // process ends: a process cannot make the kernel hold tables its quota has not paid.
+        let (tables, before) = (space.tables_missing(addr, len), space.tables());
+        t.charge_pages(len / PAGE_SIZE + tables)?;
         let space = t.current_process().space.as_mut().expect("running process without a space");
         for page in (addr..end).step_by(PAGE_SIZE as usize) {
             if space.map_new(page, access).is_err() {
-                // Out of memory: undo, so a failed call changes nothing.
+                // Out of memory: undo, so a failed call changes nothing (but the tables made).
                 for done in (addr..page).step_by(PAGE_SIZE as usize) {
                     space.unmap(done);
                 }
-                t.credit_pages(len / PAGE_SIZE);
+                let made = space.tables() - before;
+                t.credit_pages(len / PAGE_SIZE + tables - made);
                 return Err(Error::OutOfMemory);
             }
         }
+        debug_assert_eq!(t.current_process().space.as_ref().map(|s| s.tables() - before), Some(tables));
         Ok(())
     })
 }
@@ -413,12 +418,19 @@ pub fn frame_map(r: &mut Regs) -> Result<(), Error> {
         if (addr..end).step_by(PAGE_SIZE as usize).any(|page| space.is_mapped(page)) {
             return Err(Error::InvalidArgument);
         }
+        // The Frame's pages are paid for; the page tables the mapping makes are charged to
+        // the process whose space they are in, as `Map` charges them.
+        let (tables, before) = (space.tables_missing(addr, end - addr), space.tables());
+        t.charge_process(pid, tables)?;
+        let space = t.processes.get_mut(&pid).and_then(|p| p.space.as_mut()).expect("checked");
         for (i, &phys) in pages.iter().enumerate() {
             let page = addr + i as u64 * PAGE_SIZE;
             if space.map_shared(page, phys, flags.writable()).is_err() {
                 for done in (addr..page).step_by(PAGE_SIZE as usize) {
                     space.unmap(done);
                 }
+                let made = space.tables() - before;
+                t.credit_process(pid, tables - made);
                 return Err(Error::OutOfMemory);
             }
         }

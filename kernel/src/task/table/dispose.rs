@@ -22,16 +22,27 @@ impl Tasks {
         *used -= bytes;
     }
 
-    /// Charges the running process's quota for `pages` pages it maps itself.
+    /// Charges the running process's quota for `pages` pages it maps itself (or page tables
+    /// made for it).
     pub fn charge_pages(&mut self, pages: u64) -> Result<(), Error> {
-        let memory = self.current_process().memory.ok_or(Error::OutOfMemory)?;
-        self.charge(memory, pages * ipc::layout::PAGE_SIZE)?;
-        self.current_process().charged += pages * ipc::layout::PAGE_SIZE;
-        Ok(())
+        self.charge_process(self.current().pid, pages)
     }
 
     pub fn credit_pages(&mut self, pages: u64) {
-        let process = self.current_process();
+        self.credit_process(self.current().pid, pages)
+    }
+
+    /// Charges process `pid`'s quota for `pages` pages made for it, and counts them in what
+    /// it charged (given back when it ends). A process without a quota cannot be charged.
+    pub fn charge_process(&mut self, pid: Pid, pages: u64) -> Result<(), Error> {
+        let memory = self.processes.get(&pid).ok_or(Error::ObjectGone)?.memory.ok_or(Error::OutOfMemory)?;
+        self.charge(memory, pages * ipc::layout::PAGE_SIZE)?;
+        self.processes.get_mut(&pid).expect("checked").charged += pages * ipc::layout::PAGE_SIZE;
+        Ok(())
+    }
+
+    pub fn credit_process(&mut self, pid: Pid, pages: u64) {
+        let Some(process) = self.processes.get_mut(&pid) else { return };
         process.charged -= pages * ipc::layout::PAGE_SIZE;
         if let Some(memory) = process.memory {
             self.credit(memory, pages * ipc::layout::PAGE_SIZE);

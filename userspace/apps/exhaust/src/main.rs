@@ -1,0 +1,293 @@
+//! `exhaust SCENARIO`: spends what a process can spend until the kernel refuses, and checks
+//! that the refusal is a clean `OutOfMemory` (never a fault, never someone else's loss), that
+//! the process's parent can still do everything, and that the kernel's free frames and heap
+//! come back once everything is given back.
+//!
+//! - `objects`: endpoints and Frames from small quotas, a quota split from a quota, every
+//!   free slot filled with copies, a chain of copies as deep as the slots allow, revoked.
+//! - `tables`: a child with a 1 MiB quota maps and unmaps one page in one new GiB of its
+//!   address space after another. Each leaves page tables behind, which its quota must pay
+//!   for: it is refused within what the quota can pay, not when the machine runs dry.
+//! - `quota`: a child with a 2 MiB quota makes endpoints, processes, pages and threads, each
+//!   until refused; the parent, from its own quota, still can.
+//!
+//! Each child runs twice: the first run brings the kernel's tables that only grow (slabs, the
+//! kernel-stack region's page tables) to their high-water mark, the second is measured.
+#![no_std]
+#![no_main]
+
+use ipc::cap::{init_slots, Kind, Rights, Slot, CSPACE_SLOTS, OBJECT_COST, SELF};
+use ipc::layout::PAGE_SIZE;
+use ipc::syscall::{ExitStatus, MapFlags, PRIORITY_DEFAULT};
+use ipc::Error;
+use rt::cap::{self, Grant};
+use rt::check::Checks;
+use rt::{ipc, println, sys};
+
+extern crate alloc;
+use alloc::format;
+use alloc::vec::Vec;
+
+rt::main!(main);
+
+const KIB: u64 = 1 << 10;
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+
+fn main(args: rt::Args) -> u64 {
+    match args.get(0) {
+        Some("objects") => objects(),
+        Some("tables") => with_child("tables", MIB),
+        Some("tables-child") => tables_child(),
+        Some("quota") => with_child("quota", 2 * MIB),
+        Some("quota-child") => quota_child(),
+        Some("noop") => 0,
+        _ => {
+            println!("usage: exhaust objects | tables | quota");
+            2
+        }
+    }
+}
+
+/// Makes `n` objects of `kind` (`size`) from `memory`, each in a fresh slot, until one is
+/// refused; returns their slots and the refusal.
+fn make_until_refused(memory: Slot, kind: Kind, size: u64, n: usize) -> (Vec<Slot>, Option<Error>) {
+    let mut made = Vec::new();
+    for _ in 0..n {
+        let result = cap::alloc().and_then(|slot| {
+            sys::create(memory, kind, slot, size).inspect_err(|_| cap::free(slot))?;
+            Ok(slot)
+        });
+        match result {
+            Ok(slot) => made.push(slot),
+            Err(e) => return (made, Some(e)),
+        }
+    }
+    (made, None)
+}
+
+fn release_all(slots: Vec<Slot>) {
+    for slot in slots {
+        cap::release(slot);
+    }
+}
+
+fn objects() -> u64 {
+    let mut c = Checks::new("exhaust objects");
+    let mut stats = [(0, 0); 2];
+    for (round, stat) in stats.iter_mut().enumerate() {
+        let before = sys::mem_stats();
+        if let Err(e) = objects_round(&mut c) {
+            c.check(&format!("round {round}: a call that must work failed: {e:?}"), false);
+        }
+        let after = sys::mem_stats();
+        *stat = (before.0.wrapping_sub(after.0), after.1.wrapping_sub(before.1));
+    }
+    println!("exhaust objects, measured round: free frames -{}, kernel heap +{} bytes", stats[1].0, stats[1].1);
+    c.equal("the kernel's free frames and heap are back after the measured round", stats[1], (0, 0));
+    c.done()
+}
+
+fn objects_round(c: &mut Checks) -> Result<(), Error> {
+    // A quota of 100 endpoints holds exactly 100.
+    let small = cap::create(Kind::Memory, 100 * OBJECT_COST)?;
+    let (made, refused) = make_until_refused(small, Kind::Endpoint, 0, 200);
+    c.equal("endpoints a 100-endpoint quota holds", made.len(), 100);
+    c.equal("and the 101st is refused", refused, Some(Error::OutOfMemory));
+    release_all(made);
+    let (made, _) = make_until_refused(small, Kind::Endpoint, 0, 200);
+    c.equal("given back, the quota holds 100 again", made.len(), 100);
+    release_all(made);
+    cap::release(small);
+
+    // A quota split from a quota: what the inner one holds is the outer one's, until it goes.
+    let outer = cap::create(Kind::Memory, 64 * KIB)?;
+    let inner = cap::alloc()?;
+    sys::create(outer, Kind::Memory, inner, 32 * KIB)?;
+    let (from_inner, refused) = make_until_refused(inner, Kind::Frame, 1, 100);
+    c.equal("pages a 32 KiB inner quota holds", (from_inner.len(), refused), (8, Some(Error::OutOfMemory)));
+    let (from_outer, refused) = make_until_refused(outer, Kind::Frame, 1, 100);
+    c.equal("pages the 64 KiB outer one has left", (from_outer.len(), refused), (8, Some(Error::OutOfMemory)));
+    release_all(from_inner);
+    cap::release(inner);
+    let (more, _) = make_until_refused(outer, Kind::Frame, 1, 100);
+    c.equal("the inner quota gone, the outer one has its 32 KiB back", more.len(), 8);
+    release_all(more);
+    release_all(from_outer);
+    cap::release(outer);
+
+    // Every free slot filled: the next is refused, and the slots past the last do not exist.
+    let endpoint = cap::create(Kind::Endpoint, 0)?;
+    let mut copies = Vec::new();
+    let refused = loop {
+        match cap::alloc() {
+            Ok(slot) => match sys::cap_copy(endpoint, slot, Rights::ALL, SELF) {
+                Ok(()) => copies.push(slot),
+                Err(e) => break e,
+            },
+            Err(e) => break e,
+        }
+    };
+    c.equal("copies until no slot is free", refused, Error::OutOfMemory);
+    c.check(&format!("{} copies fill the free slots", copies.len()), copies.len() > 150);
+    c.expect(
+        "a copy to the slot past the last",
+        sys::cap_copy(endpoint, CSPACE_SLOTS, Rights::ALL, SELF),
+        Err(Error::InvalidCapability),
+    );
+    c.expect("a copy to a full slot", sys::cap_copy(endpoint, copies[0], Rights::ALL, SELF), Err(Error::SlotInUse));
+    release_all(copies);
+
+    // A chain of copies, each made from the one before, as deep as the slots allow; revoking
+    // the first capability takes the whole chain.
+    let mut chain = Vec::new();
+    let mut last = endpoint;
+    while let Ok(slot) = cap::alloc() {
+        if sys::cap_copy(last, slot, Rights::ALL, SELF).is_err() {
+            cap::free(slot);
+            break;
+        }
+        chain.push(slot);
+        last = slot;
+    }
+    c.check(&format!("a chain {} copies deep", chain.len()), chain.len() > 150);
+    c.expect("revoking its root", sys::cap_revoke(endpoint), Ok(()));
+    let left = chain.iter().filter(|&&s| sys::cap_inspect(s).is_ok()).count();
+    c.equal("capabilities of the chain left", left, 0);
+    for slot in chain {
+        cap::free(slot);
+    }
+    cap::release(endpoint);
+    Ok(())
+}
+
+/// Runs `exhaust NAME-child` twice with a quota of `quota` bytes, and checks that the
+/// parent still has everything and the kernel's memory is back after the second run.
+fn with_child(name: &str, quota: u64) -> u64 {
+    let mut c = Checks::new(&format!("exhaust {name}"));
+    let mut measured = (0, 0);
+    for round in 0..4 {
+        let before = sys::mem_stats();
+        let status = run_child(name, quota);
+        c.equal(&format!("round {round}: the child ended cleanly"), status, Ok(ExitStatus::Exited(0)));
+        let after = sys::mem_stats();
+        measured = (before.0.wrapping_sub(after.0), after.1.wrapping_sub(before.1));
+        println!("exhaust {name}, round {round}: free frames -{}, kernel heap +{} bytes", measured.0, measured.1);
+    }
+    c.equal("the kernel's free frames and heap are back after the measured child", measured, (0, 0));
+    // The parent was not starved: it can still make what the child could not.
+    let endpoint = cap::create(Kind::Endpoint, 0);
+    c.expect("the parent makes an endpoint", endpoint, Ok(()));
+    if let Ok(slot) = endpoint {
+        cap::release(slot);
+    }
+    let page = 4 * GIB;
+    c.expect("the parent maps a page", sys::map(page, PAGE_SIZE, MapFlags::WRITE), Ok(()));
+    // SAFETY: nothing refers to the page just mapped.
+    c.expect("and unmaps it", unsafe { sys::unmap(page, PAGE_SIZE) }, Ok(()));
+    let thread = rt::thread::spawn(|| {});
+    c.check("the parent makes a thread", thread.is_ok());
+    if let Ok(t) = thread {
+        c.expect("and joins it", t.join(), Ok(()));
+    }
+    let child = cap::spawn("exhaust", "noop", PRIORITY_DEFAULT, &[]);
+    c.check("the parent starts a process", child.is_ok());
+    if let Ok(slot) = child {
+        let _ = sys::wait(slot);
+        cap::release(slot);
+    }
+    c.done()
+}
+
+fn run_child(name: &str, quota: u64) -> Result<ExitStatus, Error> {
+    let memory = cap::create(Kind::Memory, quota)?;
+    let grants = [
+        Grant::new(memory, init_slots::MEMORY, Rights::ALL),
+        // The write right lets it make processes (`ProcessCreate`).
+        Grant::new(init_slots::ARCHIVE, init_slots::ARCHIVE, Rights::READ.union(Rights::WRITE)),
+    ];
+    let args = format!("{name}-child");
+    let spawned = cap::spawn_from(memory, "exhaust", &args, PRIORITY_DEFAULT, &grants, |_| Ok(()));
+    let status = spawned.and_then(|s| {
+        let status = sys::wait(s.slot);
+        cap::release(s.slot);
+        status
+    });
+    cap::release(memory);
+    status
+}
+
+/// Where the child's one-GiB steps start: far above its image, far below its stack.
+const TABLES_BASE: u64 = 1 << 40;
+
+fn tables_child() -> u64 {
+    let mut regions = 0u64;
+    let refused = loop {
+        let page = TABLES_BASE + regions * GIB;
+        if let Err(e) = sys::map(page, PAGE_SIZE, MapFlags::WRITE) {
+            break e;
+        }
+        // SAFETY: nothing refers to the page just mapped.
+        if let Err(e) = unsafe { sys::unmap(page, PAGE_SIZE) } {
+            break e;
+        }
+        regions += 1;
+    };
+    // Each new GiB costs two page tables; the quota (less this program's image) pays for at
+    // most 128 such pairs. A kernel that did not charge them would go on until the machine
+    // had no frames left.
+    let bound = MIB / PAGE_SIZE / 2;
+    println!("exhaust tables-child: {regions} GiB regions mapped and unmapped, then {refused:?} (bound {bound})");
+    u64::from(!(refused == Error::OutOfMemory && regions > 0 && regions <= bound))
+}
+
+fn quota_child() -> u64 {
+    let mut ok = true;
+    let mut report = |what: &str, made: usize, refused: Option<Error>| {
+        println!("exhaust quota-child: {made} {what}, then {refused:?}");
+        ok &= made > 0 && refused == Some(Error::OutOfMemory);
+    };
+    let (endpoints, refused) = make_until_refused(init_slots::MEMORY, Kind::Endpoint, 0, 10_000);
+    report("endpoints", endpoints.len(), refused);
+    release_all(endpoints);
+
+    let mut processes = Vec::new();
+    let refused = loop {
+        let Ok(slot) = cap::alloc() else { break Some(Error::OutOfMemory) };
+        match sys::process_create(init_slots::MEMORY, init_slots::ARCHIVE, "exhaust", slot) {
+            Ok(()) => processes.push(slot),
+            Err(e) => {
+                cap::free(slot);
+                break Some(e);
+            }
+        }
+    };
+    report("processes made (not started)", processes.len(), refused);
+    release_all(processes);
+
+    let mut pages = 0;
+    let refused = loop {
+        match sys::map(TABLES_BASE + pages * PAGE_SIZE, PAGE_SIZE, MapFlags::WRITE) {
+            Ok(()) => pages += 1,
+            Err(e) => break Some(e),
+        }
+    };
+    report("pages mapped", pages as usize, refused);
+    for i in 0..pages {
+        // SAFETY: nothing refers to the pages just mapped.
+        let _ = unsafe { sys::unmap(TABLES_BASE + i * PAGE_SIZE, PAGE_SIZE) };
+    }
+
+    // Threads that wait for ever: they end with the process.
+    let mut threads = 0;
+    let refused = loop {
+        match rt::thread::spawn(|| loop {
+            sys::sleep(1 << 20);
+        }) {
+            Ok(_) => threads += 1,
+            Err(e) => break Some(e),
+        }
+    };
+    report("threads", threads, refused);
+    u64::from(!ok)
+}
