@@ -81,6 +81,64 @@ fn revoke_reaches_every_space_and_keeps_the_original() {
     c.check();
 }
 
+/// Slots for `n` capabilities, `CSPACE_SLOTS` to a space, in fresh spaces.
+fn many_slots(c: &mut Caps<Obj>, n: u32) -> Vec<At> {
+    let per = CSPACE_SLOTS as u32;
+    let spaces: Vec<SpaceId> = (0..n.div_ceil(per)).map(|_| c.create_space()).collect();
+    (0..n).map(|i| at(spaces[(i / per) as usize], i % per)).collect()
+}
+
+/// A derivation chain 100,000 capabilities deep (each a copy of the one before, across 391
+/// spaces) is revoked, and deleted from its top down, without recursion: a recursive walk
+/// would overflow the kernel's stack long before, and this test thread's too.
+#[test]
+fn a_chain_a_hundred_thousand_deep_is_revoked_and_deleted() {
+    const DEPTH: u32 = 100_000;
+    let mut c = Caps::new();
+    let slots = many_slots(&mut c, DEPTH);
+    let mut freed = Vec::new();
+    c.create(slots[0], Obj(Kind::Endpoint, 1), Rights::ALL).unwrap();
+    let chain = |c: &mut Caps<Obj>| {
+        for pair in slots.windows(2) {
+            c.copy(pair[0], pair[1], Rights::ALL).unwrap();
+        }
+    };
+    chain(&mut c);
+    c.revoke(slots[0], &mut freed).unwrap();
+    assert!(freed.is_empty(), "revoke keeps the original, and so the object");
+    assert!(slots[1..].iter().all(|&s| c.get(s) == Err(Error::InvalidCapability)));
+    c.check();
+    chain(&mut c);
+    for &slot in &slots[..DEPTH as usize - 1] {
+        c.delete(slot, &mut freed).unwrap();
+    }
+    assert!(freed.is_empty(), "each delete hands the chain on to what is left");
+    c.delete(slots[DEPTH as usize - 1], &mut freed).unwrap();
+    assert_eq!(freed, vec![Obj(Kind::Endpoint, 1)]);
+    assert_eq!(c.object_count(), 0);
+}
+
+/// A tree 100,000 capabilities wide (copies and badged mints of one root, across 391 spaces)
+/// is revoked in one call, the root staying.
+#[test]
+fn a_tree_a_hundred_thousand_wide_is_revoked() {
+    const WIDTH: u32 = 100_000;
+    let mut c = Caps::new();
+    let slots = many_slots(&mut c, WIDTH + 1);
+    let mut freed = Vec::new();
+    c.create(slots[0], Obj(Kind::Endpoint, 0), Rights::ALL).unwrap();
+    for (i, &slot) in slots[1..].iter().enumerate() {
+        match i % 2 {
+            0 => c.copy(slots[0], slot, Rights::WRITE).unwrap(),
+            _ => c.mint(slots[0], slot, Rights::WRITE, i as u64).unwrap(),
+        }
+    }
+    c.revoke(slots[0], &mut freed).unwrap();
+    assert!(slots[1..].iter().all(|&s| c.get(s) == Err(Error::InvalidCapability)));
+    assert_eq!(c.object_count(), 1);
+    c.check();
+}
+
 #[test]
 fn destroying_a_space_frees_what_only_it_held() {
     let mut c = Caps::new();
