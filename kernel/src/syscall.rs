@@ -21,6 +21,9 @@ use alloc::vec::Vec;
 /// The argument registers, which the handlers overwrite with their results.
 type Regs = [u64; ARG_REGS];
 
+/// The length of the `syscall` instruction (0F 05), which a restarted call runs again.
+const SYSCALL_INSTRUCTION_LEN: u64 = 2;
+
 /// Runs the system call a thread entered the kernel with (`frame`, as the entry stub saved
 /// it) and leaves: returns the exit word of the frame the stub leaves by
 /// ([`task::exit_word`]). The entry stub has tried the fast path first for `Call` and
@@ -28,6 +31,12 @@ type Regs = [u64; ARG_REGS];
 #[inline(always)]
 pub fn handle(frame: &mut TrapFrame) -> u64 {
     let next = match Syscall::try_from(frame.rax).and_then(|call| handler(call)(&mut frame.args)) {
+        Ok(Next::Restart) => {
+            // The call runs again: RIP back onto its `syscall` instruction, whose number
+            // (RAX) and arguments the handler left as they were.
+            frame.rip -= SYSCALL_INSTRUCTION_LEN;
+            Next::Return
+        }
         Ok(next) => {
             frame.rax = 0;
             next
@@ -65,8 +74,8 @@ fn handler(call: Syscall) -> Handler {
         Syscall::CapMint => |r| returns(ops::mint(r)),
         Syscall::CapMove => |r| returns(ops::move_cap(r)),
         Syscall::CapDelete => |r| returns(ops::delete(r)),
-        Syscall::CapRevoke => |r| returns(ops::revoke(r)),
-        Syscall::Create => |r| returns(ops::create(r)),
+        Syscall::CapRevoke => ops::revoke,
+        Syscall::Create => ops::create,
         Syscall::ProcessCreate => |r| returns(process_create(r)),
         Syscall::ProcessStart => |r| returns(process_start(r)),
         Syscall::ProcessKill => |r| returns(ops::process_kill(r)),

@@ -120,6 +120,7 @@ pub fn cases() -> Vec<UserCase> {
         case("exhaust_objects", Firmware::Bios, "run=exhaust:objects", |o| check_scenario(o, "exhaust", "objects")),
         case("exhaust_tables", Firmware::Bios, "run=exhaust:tables", |o| check_scenario(o, "exhaust", "tables")),
         case("exhaust_quota", Firmware::Bios, "run=exhaust:quota", |o| check_scenario(o, "exhaust", "quota")),
+        case("exhaust_long", Firmware::Bios, "run=exhaust:long", |o| check_scenario(o, "exhaust", "long")),
         // A short run of `cargo xtask fuzz`: 20 seeds of 1,000 random calls, two at a time.
         case("fuzz", Firmware::Bios, "run=fuzz:run:1:20:1000:2:20000", check_fuzz),
         case("bad_elf", Firmware::Bios, "run=broken run=garbage run=init", check_bad_elf),

@@ -271,23 +271,31 @@ impl<T: Object> Caps<T> {
         Ok(())
     }
 
-    /// Deletes every capability derived from the one in `at` (not that one itself).
+    /// Deletes every capability derived from the one in `at` (not that one itself), in one
+    /// go (the kernel revokes in slices, [`Caps::revoke_some`]).
+    #[cfg(test)]
     pub fn revoke(&mut self, at: At, freed: &mut Vec<T>) -> Result<(), Error> {
+        self.revoke_some(at, usize::MAX, freed).map(drop)
+    }
+
+    /// Deletes up to `budget` of the capabilities derived from the one in `at`; true when
+    /// none is left. Called again, it goes on where it stopped, so a huge revoke can be done
+    /// in slices with interrupts taken in between (seL4's preemption point). Each step
+    /// deletes the last child of `at` and hands that child's children to `at`, so the whole
+    /// revoke costs one step per capability, however deep or wide the tree.
+    pub fn revoke_some(&mut self, at: At, budget: usize, freed: &mut Vec<T>) -> Result<bool, Error> {
         let node = self.node_at(at)?;
-        // Depth first, children before their parents, so no reparenting happens.
-        let mut stack = core::mem::take(&mut self.nodes.get_mut(node).expect("dead node").children);
-        let mut order = Vec::new();
-        while let Some(n) = stack.pop() {
-            order.push(n);
-            stack.extend(self.nodes.get(n).expect("dead node in the tree").children.iter().copied());
-        }
-        for n in order.into_iter().rev() {
-            let dead = self.nodes.remove(n).expect("dead node in the tree");
-            debug_assert!(dead.children.iter().all(|c| self.nodes.get(*c).is_none()));
+        for _ in 0..budget {
+            let Some(child) = self.nodes.get_mut(node).expect("dead node").children.pop() else { return Ok(true) };
+            let dead = self.nodes.remove(child).expect("dead node in the tree");
             *self.slot_mut(dead.at) = None;
+            for &c in &dead.children {
+                self.nodes.get_mut(c).expect("dead child").parent = Some(node);
+            }
+            self.nodes.get_mut(node).expect("dead node").children.extend(dead.children);
             self.release_cap(dead.obj, dead.rights, freed);
         }
-        Ok(())
+        Ok(self.nodes.get(node).expect("dead node").children.is_empty())
     }
 
     /// Takes a reference to `obj` that is not a capability (the kernel's own link).

@@ -108,6 +108,12 @@ fn a_chain_a_hundred_thousand_deep_is_revoked_and_deleted() {
     assert!(freed.is_empty(), "revoke keeps the original, and so the object");
     assert!(slots[1..].iter().all(|&s| c.get(s) == Err(Error::InvalidCapability)));
     c.check();
+    // In slices, as the kernel does it: one step per capability, however deep.
+    chain(&mut c);
+    let slices = (1..).find(|_| c.revoke_some(slots[0], 1000, &mut freed).unwrap()).unwrap();
+    assert_eq!(slices, 100, "99,999 capabilities in slices of 1,000");
+    assert!(slots[1..].iter().all(|&s| c.get(s) == Err(Error::InvalidCapability)));
+    c.check();
     chain(&mut c);
     for &slot in &slots[..DEPTH as usize - 1] {
         c.delete(slot, &mut freed).unwrap();

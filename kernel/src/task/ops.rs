@@ -3,7 +3,7 @@
 //! memory and Frames; interrupts and I/O ports. Each checks the capabilities it is given
 //! (slot, kind, rights) before it changes anything.
 
-use super::table::{with, FrameMapping, Tasks};
+use super::table::{with, FrameMapping, Next, PendingFrame, Tasks};
 use super::{ipc as msg, load};
 use crate::arch::{gdt, pic};
 use crate::cap::{At, FAULT_SLOT};
@@ -119,14 +119,26 @@ pub fn delete(r: &mut Regs) -> Result<(), Error> {
     with(|t| t.delete(t.slot(r[0])?))
 }
 
-pub fn revoke(r: &mut Regs) -> Result<(), Error> {
-    with(|t| t.revoke(t.slot(r[0])?))
+/// Capabilities a `CapRevoke` deletes in one slice; a larger revoke runs again
+/// ([`Next::Restart`]) until it is done, with interrupts taken in between.
+pub const REVOKE_SLICE: usize = 1024;
+
+/// Pages a `Create` zeroes for a Frame in one slice; a larger Frame is made over several
+/// runs of the call ([`Next::Restart`]), with interrupts taken in between.
+pub const FRAME_SLICE: usize = 256;
+
+pub fn revoke(r: &mut Regs) -> Result<Next, Error> {
+    match with(|t| t.revoke(t.slot(r[0])?, REVOKE_SLICE))? {
+        true => Ok(Next::Return),
+        false => Ok(Next::Restart),
+    }
 }
 
 /// `Create`: an Endpoint, Notification, Frame or Memory object, charged to a Memory object.
-pub fn create(r: &mut Regs) -> Result<(), Error> {
-    let [memory, kind, dest, size, ..] = *r;
-    let kind = Kind::try_from(kind)?;
+/// A Frame larger than [`FRAME_SLICE`] pages is made in slices ([`frame_pages`]).
+pub fn create(r: &mut Regs) -> Result<Next, Error> {
+    let [memory, kind_word, dest, size, ..] = *r;
+    let kind = Kind::try_from(kind_word)?;
     with(|t| {
         let mem_cap = t.caps.lookup(t.slot(memory)?, Kind::Memory, Rights::WRITE)?;
         let dest = t.slot(dest)?;
@@ -139,38 +151,59 @@ pub fn create(r: &mut Regs) -> Result<(), Error> {
             _ => None,
         }
         .ok_or(Error::InvalidArgument)?;
-        t.charge(mem_cap.obj, bytes)?;
         let charge = Charge { memory: mem_cap.obj, bytes };
         let object = match kind {
-            Kind::Endpoint => Object::Endpoint(Endpoint::new(), charge),
-            Kind::Notification => Object::Notification(Notification::new(), charge),
-            Kind::Memory => Object::Memory { limit: size, used: 0, parent: Some((mem_cap.obj, bytes)) },
-            _ => match zeroed_frames(size) {
+            Kind::Frame => match frame_pages(t, [memory, kind_word, r[2], size], charge, size as usize)? {
                 Some(pages) => Object::Frame { pages, charge },
-                None => {
-                    t.credit(mem_cap.obj, bytes);
-                    return Err(Error::OutOfMemory);
-                }
+                None => return Ok(Next::Restart),
             },
+            _ => {
+                t.charge(mem_cap.obj, bytes)?;
+                t.caps.retain(mem_cap.obj);
+                match kind {
+                    Kind::Endpoint => Object::Endpoint(Endpoint::new(), charge),
+                    Kind::Notification => Object::Notification(Notification::new(), charge),
+                    _ => Object::Memory { limit: size, used: 0, parent: Some((mem_cap.obj, bytes)) },
+                }
+            }
         };
-        t.caps.retain(mem_cap.obj);
-        t.caps.create(dest, object, Rights::ALL).map(drop)
+        t.caps.create(dest, object, Rights::ALL).map(|_| Next::Return)
     })
 }
 
-/// `pages` fresh zeroed frames, or None (and none kept) if memory runs out.
-fn zeroed_frames(pages: u64) -> Option<Vec<u64>> {
-    let mut frames = Vec::with_capacity(pages as usize);
-    for _ in 0..pages {
+/// The zeroed pages of a Frame of `size` pages, made [`FRAME_SLICE`] at a time: `Some` when
+/// all are made, `None` when the call must run again for the next slice. The first slice
+/// takes the charge for all of them and a hold on the Memory object, which the Frame keeps;
+/// until the last, the thread keeps them (`Thread::pending_frame`), and gives them up if it
+/// ends or makes another call to `Create` first.
+fn frame_pages(t: &mut Tasks, call: [u64; 4], charge: Charge, size: usize) -> Result<Option<Vec<u64>>, Error> {
+    let tid = t.running;
+    let mut pending = match t.thread(tid).pending_frame.take() {
+        Some(p) if p.call == call => p,
+        other => {
+            if let Some(p) = other {
+                t.drop_pending_frame(p);
+            }
+            t.charge(charge.memory, charge.bytes)?;
+            t.caps.retain(charge.memory);
+            PendingFrame { call, pages: Vec::with_capacity(size), charge }
+        }
+    };
+    let goal = (pending.pages.len() + FRAME_SLICE).min(size);
+    while pending.pages.len() < goal {
         match mem::paging::alloc_zeroed_frame() {
-            Some(p) => frames.push(p),
+            Some(p) => pending.pages.push(p),
             None => {
-                frames.into_iter().for_each(mem::free_frame);
-                return None;
+                t.drop_pending_frame(pending);
+                return Err(Error::OutOfMemory);
             }
         }
     }
-    Some(frames)
+    if pending.pages.len() < size {
+        t.thread(tid).pending_frame = Some(pending);
+        return Ok(None);
+    }
+    Ok(Some(pending.pages))
 }
 
 /// `ProcessCreate`: a process from a boot program, not started, with an empty capability

@@ -65,12 +65,22 @@ impl Tasks {
         self.dispose(freed);
     }
 
-    /// Revokes every capability derived from the one in `at`, then disposes as [`Tasks::delete`].
-    pub fn revoke(&mut self, at: At) -> Result<(), Error> {
+    /// Revokes up to `budget` of the capabilities derived from the one in `at`, then disposes
+    /// as [`Tasks::delete`]; true when none is left.
+    pub fn revoke(&mut self, at: At, budget: usize) -> Result<bool, Error> {
         let mut freed = Vec::new();
-        self.caps.revoke(at, &mut freed)?;
+        let done = self.caps.revoke_some(at, budget, &mut freed)?;
         self.dispose(freed);
-        Ok(())
+        Ok(done)
+    }
+
+    /// Gives up a Frame a thread was making in slices: its pages, its charge, its hold on
+    /// the Memory object.
+    pub fn drop_pending_frame(&mut self, pending: PendingFrame) {
+        pending.pages.into_iter().for_each(mem::free_frame);
+        let mut freed = Vec::new();
+        self.uncharge(pending.charge, &mut freed);
+        self.dispose(freed);
     }
 
     /// Drops a reference the kernel holds on `obj` (taken with `Caps::retain`), disposing of

@@ -37,6 +37,10 @@ pub enum Next {
     Block,
     /// It blocked, and hands the CPU to this thread (ready, not queued), past the run queue.
     Handoff(Tid),
+    /// Back to user mode at the system call itself, which runs again: a long call does one
+    /// slice of its work per run, and interrupts are taken between slices
+    /// (`syscall::handle` moves the return address back; [`leave`] sees `Return`).
+    Restart,
 }
 
 impl Tasks {
@@ -97,7 +101,7 @@ pub fn leave(next: Next, frame: &mut TrapFrame) -> u64 {
 fn switch_at_exit(next: Next, own: u64) -> u64 {
     let plan = with_entry(|t| {
         let leave = match next {
-            Next::Return => Leave::Preempt,
+            Next::Return | Next::Restart => Leave::Preempt,
             Next::Block => Leave::Block,
             Next::Handoff(tid) => Leave::Handoff(tid),
         };

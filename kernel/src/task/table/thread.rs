@@ -6,6 +6,7 @@ use super::Pid;
 use crate::arch::frame::TrapFrame;
 use crate::cap::{ObjId, SpaceId};
 use crate::mem::stack::KernelStack;
+use crate::object::Charge;
 use crate::sched::Tid;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -112,6 +113,17 @@ pub struct Thread {
     /// Stopped on a CPU exception: never returns to user mode; a wake-up that would resume
     /// it (its fault endpoint went away) ends its process instead.
     pub faulted: bool,
+    /// A large Frame its `Create` is making in slices (`task::ops::create`).
+    pub pending_frame: Option<PendingFrame>,
+}
+
+/// A Frame a `Create` is making a slice at a time: the call's arguments (the same call,
+/// made again, goes on with it; another gives it up), the pages zeroed so far, and the
+/// charge, taken for all of it at the first slice (with a hold on the Memory object).
+pub struct PendingFrame {
+    pub call: [u64; 4],
+    pub pages: Vec<u64>,
+    pub charge: Charge,
 }
 
 impl Thread {
@@ -196,6 +208,7 @@ impl Thread {
             bound: None,
             reply_slot: 0,
             faulted: false,
+            pending_frame: None,
         }
     }
 }

@@ -10,13 +10,18 @@
 //!   for: it is refused within what the quota can pay, not when the machine runs dry.
 //! - `quota`: a child with a 2 MiB quota makes endpoints, processes, pages and threads, each
 //!   until refused; the parent, from its own quota, still can.
+//! - `long`: a low-priority thread makes 16 MiB Frames and revokes a tree of 22,400
+//!   capabilities, again and again, while a high-priority one sleeps a tick at a time. The
+//!   kernel does such calls in slices, taking interrupts in between, so the sleeper must wake
+//!   *inside* them: on one CPU, with interrupts off in the kernel, it could not otherwise.
 //!
 //! Each child runs twice: the first run brings the kernel's tables that only grow (slabs, the
 //! kernel-stack region's page tables) to their high-water mark, the second is measured.
 #![no_std]
 #![no_main]
 
-use ipc::cap::{init_slots, Kind, Rights, Slot, CSPACE_SLOTS, OBJECT_COST, SELF};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use ipc::cap::{init_slots, Kind, Rights, Slot, CSPACE_SLOTS, FRAME_PAGES_MAX, GIVEN_SLOTS, OBJECT_COST, SELF};
 use ipc::layout::PAGE_SIZE;
 use ipc::syscall::{ExitStatus, MapFlags, PRIORITY_DEFAULT};
 use ipc::Error;
@@ -42,6 +47,7 @@ fn main(args: rt::Args) -> u64 {
         Some("quota") => with_child("quota", 2 * MIB),
         Some("quota-child") => quota_child(),
         Some("noop") => 0,
+        Some("long") => long(),
         _ => {
             println!("usage: exhaust objects | tables | quota");
             2
@@ -290,4 +296,129 @@ fn quota_child() -> u64 {
     };
     report("threads", threads, refused);
     u64::from(!ok)
+}
+
+/// What the `long` scenario's two threads record: the worker's calls, as (start, end) in
+/// microseconds since boot, and the sleeper's wake-ups.
+struct Record<const N: usize> {
+    stamps: [AtomicU64; N],
+    len: AtomicUsize,
+}
+
+impl<const N: usize> Record<N> {
+    const fn new() -> Self {
+        Record { stamps: [const { AtomicU64::new(0) }; N], len: AtomicUsize::new(0) }
+    }
+
+    fn push(&self, stamp: u64) {
+        let i = self.len.load(Ordering::Relaxed);
+        if i < N {
+            self.stamps[i].store(stamp, Ordering::Relaxed);
+            self.len.store(i + 1, Ordering::Release);
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = u64> + '_ {
+        self.stamps[..self.len.load(Ordering::Acquire)].iter().map(|s| s.load(Ordering::Relaxed))
+    }
+}
+
+static FRAME_CALLS: Record<1024> = Record::new();
+static REVOKE_CALLS: Record<64> = Record::new();
+static WAKES: Record<4096> = Record::new();
+static WORKER_DONE: AtomicBool = AtomicBool::new(false);
+static WORKER_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Ticks the worker makes Frames for, and trees it revokes.
+const FRAME_TICKS: u64 = 40;
+const REVOKE_ROUNDS: usize = 20;
+/// Unstarted processes that hold the tree's copies, `GIVEN_SLOTS..CSPACE_SLOTS` each.
+const HOLDERS: usize = 100;
+
+fn long() -> u64 {
+    let mut c = Checks::new("exhaust long");
+    let worker = rt::thread::spawn(|| {
+        // Let the main thread lower this one's priority first.
+        sys::sleep(2);
+        if long_worker().is_err() {
+            WORKER_FAILED.store(true, Ordering::Relaxed);
+        }
+        WORKER_DONE.store(true, Ordering::Release);
+    });
+    let Ok(worker) = worker else {
+        c.check("the worker thread starts", false);
+        return c.done();
+    };
+    c.expect("the worker drops below the sleeper", sys::thread_priority(worker.slot(), PRIORITY_DEFAULT - 10), Ok(()));
+    let (ticks_before, hz) = sys::ticks();
+    let micros_before = sys::micros_since_boot();
+    let mut latest = 0;
+    while !WORKER_DONE.load(Ordering::Acquire) {
+        let due = sys::micros_since_boot() + 1_000_000 / hz;
+        sys::sleep(1);
+        let woke = sys::micros_since_boot();
+        WAKES.push(woke);
+        latest = latest.max(woke.saturating_sub(due));
+    }
+    let ticks = sys::ticks().0 - ticks_before;
+    let micros = sys::micros_since_boot() - micros_before;
+    c.expect("the worker ends", worker.join(), Ok(()));
+    c.check("the worker's calls all succeeded", !WORKER_FAILED.load(Ordering::Relaxed));
+    let (frames, in_frames) = woke_inside(&FRAME_CALLS);
+    let (revokes, in_revokes) = woke_inside(&REVOKE_CALLS);
+    println!(
+        "exhaust long, figures: {frames} 16 MiB Frames and {revokes} revokes of {} capabilities; the sleeper woke {} \
+         times, {in_frames} of them with a Frame's making 1 ms or more from done, {in_revokes} with a revoke; at \
+         most {latest} us late; {ticks} ticks in {micros} us",
+        HOLDERS as u64 * (CSPACE_SLOTS - GIVEN_SLOTS),
+        WAKES.len.load(Ordering::Relaxed),
+    );
+    c.check("the sleeper woke in the midst of a Frame's making", in_frames > 0);
+    c.check("the sleeper woke in the midst of a revoke", in_revokes > 0);
+    c.done()
+}
+
+/// The worker's calls in `calls`, and how many wake-ups of the sleeper fell in the midst of
+/// one: 1 ms or more before it was done. (A call that kept interrupts out would have its
+/// pending tick taken the moment it returned, so the sleeper would wake just before its end,
+/// never in its midst.)
+fn woke_inside<const N: usize>(calls: &Record<N>) -> (usize, usize) {
+    let stamps: Vec<u64> = calls.all().collect();
+    let pairs: Vec<(u64, u64)> = stamps.chunks(2).filter(|p| p.len() == 2).map(|p| (p[0], p[1])).collect();
+    let midst = WAKES.all().filter(|&w| pairs.iter().any(|&(start, end)| start < w && w + 1000 <= end)).count();
+    (pairs.len(), midst)
+}
+
+/// Makes and deletes 16 MiB Frames for [`FRAME_TICKS`] ticks, then builds and revokes a
+/// tree of copies of an endpoint, held by [`HOLDERS`] unstarted processes, a few times.
+fn long_worker() -> Result<(), Error> {
+    let end = sys::ticks().0 + FRAME_TICKS;
+    while sys::ticks().0 < end {
+        let start = sys::micros_since_boot();
+        let frame = cap::create(Kind::Frame, FRAME_PAGES_MAX)?;
+        FRAME_CALLS.push(start);
+        FRAME_CALLS.push(sys::micros_since_boot());
+        cap::release(frame);
+    }
+    let endpoint = cap::create(Kind::Endpoint, 0)?;
+    let mut holders = Vec::new();
+    for _ in 0..HOLDERS {
+        let slot = cap::alloc()?;
+        sys::process_create(init_slots::MEMORY, init_slots::ARCHIVE, "exhaust", slot)?;
+        holders.push(slot);
+    }
+    for _ in 0..REVOKE_ROUNDS {
+        for &holder in &holders {
+            for slot in GIVEN_SLOTS..CSPACE_SLOTS {
+                sys::cap_copy(endpoint, slot, Rights::WRITE, holder)?;
+            }
+        }
+        let start = sys::micros_since_boot();
+        sys::cap_revoke(endpoint)?;
+        REVOKE_CALLS.push(start);
+        REVOKE_CALLS.push(sys::micros_since_boot());
+    }
+    release_all(holders);
+    cap::release(endpoint);
+    Ok(())
 }
