@@ -175,13 +175,13 @@ const SLOW_PATH_CASES: [&str; 6] = ["ipc_", "faults", "compat", "compat_hostile"
 /// What the kernel says when it boots with `fastpath=off`.
 const FASTPATH_OFF_LINE: &str = "IPC fast path off";
 
-/// Every self-test on BIOS; booting on UEFI too; then the user-space tests, in the run's
+/// Every self-test on UEFI (as the user cases, [`usertests::FIRMWARE`]); booting on BIOS too; then the user-space tests, in the run's
 /// profile, and those that ask for both once more on the release kernel (unless the whole
 /// run is a release one).
 fn cases(release_run: bool) -> Vec<Case> {
     let mut cases: Vec<Case> =
-        SelfTest::ALL.iter().map(|&test| Case::Kernel { firmware: Firmware::Bios, test }).collect();
-    cases.insert(1, Case::Kernel { firmware: Firmware::Uefi, test: SelfTest::Boot });
+        SelfTest::ALL.iter().map(|&test| Case::Kernel { firmware: usertests::FIRMWARE, test }).collect();
+    cases.insert(1, Case::Kernel { firmware: Firmware::Bios, test: SelfTest::Boot });
     cases.extend(usertests::cases().into_iter().map(|case| Case::User { case, release: false, slow: false }));
     if !release_run {
         let again = usertests::cases().into_iter().filter(|c| c.both_profiles);
@@ -425,9 +425,9 @@ mod tests {
             cases.iter().any(|c| matches!(c, Case::Kernel { test, firmware } if *test == t && *firmware == f))
         };
         for t in SelfTest::ALL {
-            assert!(has(t, Firmware::Bios), "{t:?}");
+            assert!(has(t, Firmware::Uefi), "{t:?}");
         }
-        assert!(has(SelfTest::Boot, Firmware::Uefi));
+        assert!(has(SelfTest::Boot, Firmware::Bios));
         let mut names: Vec<String> = cases.iter().map(Case::name).collect();
         names.sort();
         assert!(names.windows(2).all(|w| w[0] != w[1]), "case names are unique");
