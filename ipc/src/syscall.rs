@@ -59,12 +59,16 @@ pub enum Syscall {
     /// the Memory quota the process was made from. `flags` are [`MapFlags`]; writable and
     /// executable together are refused. Nothing is ever mapped below
     /// [`crate::layout::USER_MIN`], nor in the IPC buffer area
-    /// ([`crate::layout::IPC_BUFFER_AREA`]) (`BadAddress`).
+    /// ([`crate::layout::IPC_BUFFER_AREA`]) (`BadAddress`). The page tables the mapping
+    /// makes are charged too, and stay charged until the process ends. A long range is
+    /// mapped in slices, as `CapRevoke` is; a call refused midway unmaps what it had mapped.
     Map = 6,
     /// `(addr, len)`: unmaps a page-aligned user range and frees its own pages (a mapped
     /// Frame's pages stay the Frame's; once a mapping's last page is unmapped, the mapping no
     /// longer keeps the Frame alive). A range touching the IPC buffer area is refused whole
-    /// (`InvalidArgument`): a buffer is its thread's for as long as it lives.
+    /// (`InvalidArgument`): a buffer is its thread's for as long as it lives. A long range
+    /// is unmapped in slices, the address and length registers moved on past each (they
+    /// are the caller's to lose, as every call's argument registers are).
     Unmap = 7,
     // 8 was `Spawn`, which made processes without a capability; see `ProcessCreate`.
     /// `(process)` → `(status kind, value)`: waits for the process to end; see
@@ -90,15 +94,21 @@ pub enum Syscall {
     CapMove = 14,
     /// `(slot)`: empties the slot. The object goes when its last capability does.
     CapDelete = 15,
-    /// `(slot)`: deletes every capability derived from this one, in every process.
+    /// `(slot)`: deletes every capability derived from this one, in every process. A large
+    /// revoke is done in slices: between them the call goes back to user mode at its own
+    /// `syscall` instruction and runs again (interrupts are taken in between), which the
+    /// caller does not see but for the time it takes.
     CapRevoke = 16,
     /// `(memory, kind, dest, size)`: makes an object of `kind` ([`crate::cap::Kind`]:
     /// Endpoint, Notification, Frame of `size` pages, or Memory of `size` bytes) charged to
-    /// the Memory capability, and puts the capability to it, with all rights, in `dest`.
+    /// the Memory capability, and puts the capability to it, with all rights, in `dest`. A
+    /// large Frame is made in slices, as `CapRevoke` is; the thread holds the pages made so
+    /// far, charged, until the call is done, and gives them up if it ends first.
     Create = 17,
     /// `(memory, archive, name ptr, name len, dest)`: makes a process from boot program
     /// `name` with an empty capability space, not yet started; its memory is charged to
-    /// `memory`. Puts a Process capability with all rights in `dest`.
+    /// `memory` ([`PROCESS_RECORD_PAGES`] says what that covers). Puts a Process capability
+    /// with all rights in `dest`.
     ProcessCreate = 18,
     /// `(process, args ptr, args len, priority)` → `(pid)`: starts a created process. The
     /// priority may not exceed the caller's.

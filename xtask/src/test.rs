@@ -440,8 +440,8 @@ mod tests {
         assert!(both > 0);
         let release_copies = debug_run.iter().filter(|c| c.release(false)).count();
         assert_eq!(release_copies, both);
-        assert!(debug_run.iter().any(|c| c.name() == "qemu::bios::release::user::defect_null_page"));
-        assert!(debug_run.iter().any(|c| c.name() == "qemu::bios::user::defect_null_page"));
+        assert!(debug_run.iter().any(|c| c.name() == "qemu::uefi::release::user::defect_null_page"));
+        assert!(debug_run.iter().any(|c| c.name() == "qemu::uefi::user::defect_null_page"));
         let release_run = cases(true);
         assert_eq!(release_run.len(), debug_run.len() - both);
         assert!(release_run.iter().all(|c| c.release(true)));

@@ -92,9 +92,21 @@ pub fn map_phys(virt: u64, phys: u64, pages: u64, flags: Flags) -> Result<(), Ma
 /// A frame from the allocator, filled with zeroes.
 pub fn alloc_zeroed_frame() -> Option<u64> {
     let phys = alloc_frame()?;
+    // One `rep stosq` of 512 quadwords rather than `write_bytes`, which becomes a
+    // `rep stosb` of 4,096 bytes: under QEMU's TCG each repetition is emulated on its own, so
+    // the byte form made zeroing most of the cost of `Map`, Frames and process creation.
     // SAFETY: the frame was just allocated, so nothing else refers to it; it is seen through
-    // the physical window.
-    unsafe { core::ptr::write_bytes(phys_to_virt(phys) as *mut u8, 0, PAGE_SIZE as usize) };
+    // the physical window, page-aligned. The direction flag is clear, as the Rust ABI
+    // requires (every kernel entry clears it).
+    unsafe {
+        core::arch::asm!(
+            "rep stosq",
+            inout("rcx") PAGE_SIZE / 8 => _,
+            inout("rdi") phys_to_virt(phys) => _,
+            in("rax") 0u64,
+            options(nostack, preserves_flags)
+        )
+    };
     Some(phys)
 }
 

@@ -3,7 +3,7 @@
 //! memory and Frames; interrupts and I/O ports. Each checks the capabilities it is given
 //! (slot, kind, rights) before it changes anything.
 
-use super::table::{with, FrameMapping, Next, PendingFrame, Tasks};
+use super::table::{with, FrameMapping, Next, Pending, PendingFrame, Tasks};
 use super::{ipc as msg, load};
 use crate::arch::{gdt, pic};
 use crate::cap::{At, FAULT_SLOT};
@@ -125,7 +125,7 @@ pub const REVOKE_SLICE: usize = 1024;
 
 /// Pages a `Create` zeroes for a Frame in one slice; a larger Frame is made over several
 /// runs of the call ([`Next::Restart`]), with interrupts taken in between.
-pub const FRAME_SLICE: usize = 256;
+pub const FRAME_SLICE: usize = 64;
 
 pub fn revoke(r: &mut Regs) -> Result<Next, Error> {
     match with(|t| t.revoke(t.slot(r[0])?, REVOKE_SLICE))? {
@@ -174,14 +174,14 @@ pub fn create(r: &mut Regs) -> Result<Next, Error> {
 /// The zeroed pages of a Frame of `size` pages, made [`FRAME_SLICE`] at a time: `Some` when
 /// all are made, `None` when the call must run again for the next slice. The first slice
 /// takes the charge for all of them and a hold on the Memory object, which the Frame keeps;
-/// until the last, the thread keeps them (`Thread::pending_frame`), and gives them up if it
-/// ends or makes another call to `Create` first.
+/// until the last, the thread keeps them (`Thread::pending`), and gives them up if it ends
+/// or makes another call to `Create` or `Map` first.
 fn frame_pages(t: &mut Tasks, call: [u64; 4], charge: Charge, size: usize) -> Result<Option<Vec<u64>>, Error> {
     let tid = t.running;
-    let mut pending = match t.thread(tid).pending_frame.take() {
-        Some(p) if p.call == call => p,
+    let mut pending = match t.thread(tid).pending.take() {
+        Some(Pending::Frame(p)) if p.call == call => p,
         other => {
-            if let Some(p) = other {
+            if let Some(Pending::Frame(p)) = other {
                 t.drop_pending_frame(p);
             }
             t.charge(charge.memory, charge.bytes)?;
@@ -200,7 +200,7 @@ fn frame_pages(t: &mut Tasks, call: [u64; 4], charge: Charge, size: usize) -> Re
         }
     }
     if pending.pages.len() < size {
-        t.thread(tid).pending_frame = Some(pending);
+        t.thread(tid).pending = Some(Pending::Frame(pending));
         return Ok(None);
     }
     Ok(Some(pending.pages))
@@ -345,68 +345,109 @@ pub fn page_range(addr: u64, len: u64) -> Result<u64, Error> {
     Ok(end)
 }
 
-/// `Map`: fresh pages, charged to the process's quota; never in the IPC buffer area.
-pub fn map(r: &mut Regs) -> Result<(), Error> {
-    let [addr, len, flags, ..] = *r;
-    let flags = MapFlags::try_from(flags)?;
+/// Pages a `Map` maps (and zeroes), or an `Unmap` unmaps, in one slice; a longer range is
+/// done over several runs of the call ([`Next::Restart`]), with interrupts taken in between.
+pub const MAP_SLICE: u64 = 64;
+
+/// `Map`: fresh pages, charged to the process's quota; never in the IPC buffer area. Done
+/// [`MAP_SLICE`] pages at a time, each slice checked and charged (its page tables too) as it
+/// is mapped; the thread keeps how far it got (`Thread::pending`). A slice that fails undoes
+/// the slices before it, as an `Unmap` of them would, so a failed call changes nothing.
+pub fn map(r: &mut Regs) -> Result<Next, Error> {
+    let [addr, len, flags_word, ..] = *r;
+    let flags = MapFlags::try_from(flags_word)?;
     let end = page_range(addr, len)?;
     let access = Access::new(flags.writable(), flags.executable());
     if ipc::layout::touches_ipc_buffers(addr, len) {
         return Err(Error::BadAddress);
     }
     with(|t| {
-        let space = t.current_process().space.as_mut().expect("running process without a space");
-        if (addr..end).step_by(PAGE_SIZE as usize).any(|page| space.is_mapped(page)) {
-            return Err(Error::InvalidArgument);
-        }
-        // The page tables the mapping makes are charged too, and stay (charged) until the
-        // process ends: a process cannot make the kernel hold tables its quota has not paid.
-        let (tables, before) = (space.tables_missing(addr, len), space.tables());
-        t.charge_pages(len / PAGE_SIZE + tables)?;
-        let space = t.current_process().space.as_mut().expect("running process without a space");
-        for page in (addr..end).step_by(PAGE_SIZE as usize) {
-            if space.map_new(page, access).is_err() {
-                // Out of memory: undo, so a failed call changes nothing (but the tables made).
-                for done in (addr..page).step_by(PAGE_SIZE as usize) {
-                    space.unmap(done);
-                }
-                let made = space.tables() - before;
-                t.credit_pages(len / PAGE_SIZE + tables - made);
-                return Err(Error::OutOfMemory);
+        let call = [addr, len, flags_word, 0];
+        let done = match t.current_mut().pending.take() {
+            Some(Pending::Map { call: c, done }) if c == call => done,
+            Some(Pending::Frame(frame)) => {
+                t.drop_pending_frame(frame);
+                0
             }
+            _ => 0,
+        };
+        let from = addr + done * PAGE_SIZE;
+        let to = end.min(from + MAP_SLICE * PAGE_SIZE);
+        if let Err(e) = map_slice(t, from, to, access) {
+            unmap_range(t, addr, from);
+            return Err(e);
         }
-        debug_assert_eq!(t.current_process().space.as_ref().map(|s| s.tables() - before), Some(tables));
-        Ok(())
+        if to < end {
+            t.current_mut().pending = Some(Pending::Map { call, done: (to - addr) / PAGE_SIZE });
+            return Ok(Next::Restart);
+        }
+        Ok(Next::Return)
     })
+}
+
+/// Maps fresh pages at `[from, to)`, nothing of which may be mapped, charging them and the
+/// page tables they make. On error nothing is left mapped or charged but those tables, which
+/// stay, charged, as every page table does until the process ends.
+fn map_slice(t: &mut Tasks, from: u64, to: u64, access: Access) -> Result<(), Error> {
+    let space = t.current_process().space.as_mut().expect("running process without a space");
+    if (from..to).step_by(PAGE_SIZE as usize).any(|page| space.is_mapped(page)) {
+        return Err(Error::InvalidArgument);
+    }
+    let pages = (to - from) / PAGE_SIZE;
+    let (tables, before) = (space.tables_missing(from, to - from), space.tables());
+    t.charge_pages(pages + tables)?;
+    let space = t.current_process().space.as_mut().expect("running process without a space");
+    for page in (from..to).step_by(PAGE_SIZE as usize) {
+        if space.map_new(page, access).is_err() {
+            for done in (from..page).step_by(PAGE_SIZE as usize) {
+                space.unmap(done);
+            }
+            let made = space.tables() - before;
+            t.credit_pages(pages + tables - made);
+            return Err(Error::OutOfMemory);
+        }
+    }
+    debug_assert_eq!(t.current_process().space.as_ref().map(|s| s.tables() - before), Some(tables));
+    Ok(())
 }
 
 /// `Unmap`: the process's own pages are freed and credited; a Frame's stay the Frame's. A
 /// range that touches the IPC buffer area (where every pinned page is) is refused whole,
-/// before anything changes.
-pub fn unmap(r: &mut Regs) -> Result<(), Error> {
+/// before anything changes. Done [`MAP_SLICE`] pages at a time: between slices the call's
+/// address and length registers are moved on past what is done, and it runs again.
+pub fn unmap(r: &mut Regs) -> Result<Next, Error> {
     let [addr, len, ..] = *r;
     let end = page_range(addr, len)?;
     if ipc::layout::touches_ipc_buffers(addr, len) {
         return Err(Error::InvalidArgument);
     }
-    with(|t| {
-        // Pinned pages are IPC buffers, all in the area refused above.
-        let space = t.current_process().space.as_mut().expect("running process without a space");
-        let mut freed = 0;
-        let mut shared = Vec::new();
-        for page in (addr..end).step_by(PAGE_SIZE as usize) {
-            match space.unmap(page) {
-                Unmapped::Freed => freed += 1,
-                Unmapped::Shared(phys) => shared.push((page, phys)),
-                Unmapped::Nothing | Unmapped::Pinned => {}
-            }
+    let to = end.min(addr + MAP_SLICE * PAGE_SIZE);
+    with(|t| unmap_range(t, addr, to));
+    if to < end {
+        [r[0], r[1]] = [to, end - to];
+        return Ok(Next::Restart);
+    }
+    Ok(Next::Return)
+}
+
+/// Unmaps `[from, to)` of the running process as `Unmap` does: its own pages freed and
+/// credited, a Frame's let go of, pinned pages left.
+fn unmap_range(t: &mut Tasks, from: u64, to: u64) {
+    // Pinned pages are IPC buffers, which `Map` and `Unmap` never reach.
+    let space = t.current_process().space.as_mut().expect("running process without a space");
+    let mut freed = 0;
+    let mut shared = Vec::new();
+    for page in (from..to).step_by(PAGE_SIZE as usize) {
+        match space.unmap(page) {
+            Unmapped::Freed => freed += 1,
+            Unmapped::Shared(phys) => shared.push((page, phys)),
+            Unmapped::Nothing | Unmapped::Pinned => {}
         }
-        t.credit_pages(freed);
-        for (page, phys) in shared {
-            frame_page_unmapped(t, page, phys);
-        }
-        Ok(())
-    })
+    }
+    t.credit_pages(freed);
+    for (page, phys) in shared {
+        frame_page_unmapped(t, page, phys);
+    }
 }
 
 /// A Frame's page at physical `phys` was unmapped from `page` of the current process: the

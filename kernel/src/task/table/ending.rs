@@ -8,7 +8,7 @@ impl Tasks {
     /// killed or stopped), leaving it `Faulted`; its bound notification is let go.
     pub(in crate::task) fn detach(&mut self, tid: Tid) {
         self.leave_wait(tid);
-        if let Some(pending) = self.thread(tid).pending_frame.take() {
+        if let Some(Pending::Frame(pending)) = self.thread(tid).pending.take() {
             self.drop_pending_frame(pending);
         }
         if let Some(ntfn) = self.threads[&tid].bound {

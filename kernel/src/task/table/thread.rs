@@ -113,8 +113,17 @@ pub struct Thread {
     /// Stopped on a CPU exception: never returns to user mode; a wake-up that would resume
     /// it (its fault endpoint went away) ends its process instead.
     pub faulted: bool,
-    /// A large Frame its `Create` is making in slices (`task::ops::create`).
-    pub pending_frame: Option<PendingFrame>,
+    /// What a long call it is in the midst of has done so far (`Next::Restart`).
+    pub pending: Option<Pending>,
+}
+
+/// What a thread keeps between the slices of a long call.
+pub enum Pending {
+    /// A Frame its `Create` is making (`task::ops::create`).
+    Frame(PendingFrame),
+    /// A `Map` of `call`'s range (address, length, flags), `done` pages of it mapped and
+    /// charged so far (`task::ops::map`). Given up, those pages stay mapped, as the process's.
+    Map { call: [u64; 4], done: u64 },
 }
 
 /// A Frame a `Create` is making a slice at a time: the call's arguments (the same call,
@@ -208,7 +217,7 @@ impl Thread {
             bound: None,
             reply_slot: 0,
             faulted: false,
-            pending_frame: None,
+            pending: None,
         }
     }
 }
