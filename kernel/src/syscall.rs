@@ -21,9 +21,6 @@ use alloc::vec::Vec;
 /// The argument registers, which the handlers overwrite with their results.
 type Regs = [u64; ARG_REGS];
 
-/// The length of the `syscall` instruction (0F 05), which a restarted call runs again.
-const SYSCALL_INSTRUCTION_LEN: u64 = 2;
-
 /// Runs the system call a thread entered the kernel with (`frame`, as the entry stub saved
 /// it) and leaves: returns the exit word of the frame the stub leaves by
 /// ([`task::exit_word`]). The entry stub has tried the fast path first for `Call` and
@@ -31,12 +28,6 @@ const SYSCALL_INSTRUCTION_LEN: u64 = 2;
 #[inline(always)]
 pub fn handle(frame: &mut TrapFrame) -> u64 {
     let next = match Syscall::try_from(frame.rax).and_then(|call| handler(call)(&mut frame.args)) {
-        Ok(Next::Restart) => {
-            // The call runs again: RIP back onto its `syscall` instruction, whose number
-            // (RAX) and arguments the handler left as they were.
-            frame.rip -= SYSCALL_INSTRUCTION_LEN;
-            Next::Return
-        }
         Ok(next) => {
             frame.rax = 0;
             next

@@ -14,7 +14,7 @@ use crate::object::{Charge, Object};
 use alloc::vec::Vec;
 use ipc::cap::{init_slots, Kind, Rights, FRAME_PAGES_MAX, IO_PORTS_END, IRQ_LINES};
 use ipc::layout::PAGE_SIZE;
-use ipc::syscall::{ExitStatus, MapFlags, ARG_REGS};
+use ipc::syscall::{ExitStatus, MapFlags, Syscall, ARG_REGS};
 use ipc::Error;
 
 type Regs = [u64; ARG_REGS];
@@ -130,7 +130,7 @@ pub const FRAME_SLICE: usize = 64;
 pub fn revoke(r: &mut Regs) -> Result<Next, Error> {
     match with(|t| t.revoke(t.slot(r[0])?, REVOKE_SLICE))? {
         true => Ok(Next::Return),
-        false => Ok(Next::Restart),
+        false => Ok(Next::Restart(Syscall::CapRevoke)),
     }
 }
 
@@ -155,7 +155,7 @@ pub fn create(r: &mut Regs) -> Result<Next, Error> {
         let object = match kind {
             Kind::Frame => match frame_pages(t, [memory, kind_word, r[2], size], charge, size as usize)? {
                 Some(pages) => Object::Frame { pages, charge },
-                None => return Ok(Next::Restart),
+                None => return Ok(Next::Restart(Syscall::Create)),
             },
             _ => {
                 t.charge(mem_cap.obj, bytes)?;
@@ -379,7 +379,7 @@ pub fn map(r: &mut Regs) -> Result<Next, Error> {
         }
         if to < end {
             t.current_mut().pending = Some(Pending::Map { call, done: (to - addr) / PAGE_SIZE });
-            return Ok(Next::Restart);
+            return Ok(Next::Restart(Syscall::Map));
         }
         Ok(Next::Return)
     })
@@ -425,7 +425,7 @@ pub fn unmap(r: &mut Regs) -> Result<Next, Error> {
     with(|t| unmap_range(t, addr, to));
     if to < end {
         [r[0], r[1]] = [to, end - to];
-        return Ok(Next::Restart);
+        return Ok(Next::Restart(Syscall::Unmap));
     }
     Ok(Next::Return)
 }

@@ -10,6 +10,7 @@ use crate::mem::stack;
 use crate::sched::Tid;
 use alloc::collections::BTreeMap;
 use ipc::msg::MsgInfo;
+use ipc::syscall::Syscall;
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::registers::model_specific::FsBase;
 use x86_64::structures::paging::PhysFrame;
@@ -27,6 +28,9 @@ pub enum Leave {
     Handoff(Tid),
 }
 
+/// The length of the `syscall` instruction (0F 05), which a restarted call runs again.
+const SYSCALL_INSTRUCTION_LEN: u64 = 2;
+
 /// What a system call's handler decided the calling thread does next, put into effect as
 /// the system call leaves the kernel ([`leave`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,10 +41,11 @@ pub enum Next {
     Block,
     /// It blocked, and hands the CPU to this thread (ready, not queued), past the run queue.
     Handoff(Tid),
-    /// Back to user mode at the system call itself, which runs again: a long call does one
-    /// slice of its work per run, and interrupts are taken between slices
-    /// (`syscall::handle` moves the return address back; [`leave`] sees `Return`).
-    Restart,
+    /// Back to user mode at the system call itself (this one), which runs again: a long
+    /// call does one slice of its work per run, and interrupts are taken between slices.
+    /// [`leave`] moves the return address back onto the `syscall` instruction and puts the
+    /// call's number back in RAX; the handler left the arguments as the next run needs them.
+    Restart(Syscall),
 }
 
 impl Tasks {
@@ -92,16 +97,22 @@ pub fn leave(next: Next, frame: &mut TrapFrame) -> u64 {
     if next == Next::Return && !preempt_pending() {
         return own;
     }
-    switch_at_exit(next, own)
+    switch_at_exit(next, frame)
 }
 
 /// [`leave`] when the calling thread does not simply return: it blocks, hands the CPU to
 /// another thread, or is preempted.
 #[inline(never)]
-fn switch_at_exit(next: Next, own: u64) -> u64 {
+fn switch_at_exit(next: Next, frame: &mut TrapFrame) -> u64 {
+    // Here, off the common path, so a plain return pays nothing for it.
+    if let Next::Restart(call) = next {
+        frame.rip -= SYSCALL_INSTRUCTION_LEN;
+        frame.rax = call as u64;
+    }
+    let own = frame as *mut TrapFrame as u64;
     let plan = with_entry(|t| {
         let leave = match next {
-            Next::Return | Next::Restart => Leave::Preempt,
+            Next::Return | Next::Restart(_) => Leave::Preempt,
             Next::Block => Leave::Block,
             Next::Handoff(tid) => Leave::Handoff(tid),
         };
