@@ -24,6 +24,7 @@ pub mod init;
 pub mod long;
 pub mod name;
 pub mod print;
+pub mod rand;
 pub mod settings;
 mod start;
 pub mod store;

@@ -22,30 +22,12 @@ use ipc::proto::compat::{self as proto, ParcelHeader, Request, BLOCK, CONNECT, W
 use ipc::proto::Long;
 use rt::check::Checks;
 use rt::frame::Window;
+use rt::rand::XorShift;
 use rt::{ipc, println, sys};
 
 rt::main!(main);
 
 /// xorshift64*: a small generator, seeded, so a failing run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, one_in: u64) -> bool {
-        self.below(one_in) == 0
-    }
-}
-
 fn main(args: rt::Args) -> u64 {
     let mut c = Checks::new("compat-fuzz hostile");
     let count: u64 = args.get(0).and_then(|a| a.parse().ok()).unwrap_or(100_000);
@@ -66,7 +48,7 @@ fn main(args: rt::Args) -> u64 {
     let connected = connect(&frame, 14).map(|a| proto::read_connected(&a));
     c.check(&format!("connected: {connected:?}"), matches!(connected, Ok(Ok(_))));
     let (_, heap_before) = sys::mem_stats();
-    let mut rng = Rng(0x5ea1_c0de ^ args.pid);
+    let mut rng = XorShift::new(0x5ea1_c0de ^ args.pid);
     let mut answers = [0u64; 24];
     let mut died = 0;
     for i in 0..count {
@@ -105,13 +87,13 @@ fn main(args: rt::Args) -> u64 {
 }
 
 /// One hostile request (with, for some, garbage or a Parcel written into the Frame).
-fn hostile(rng: &mut Rng, frame: &mut [u8]) -> Long {
+fn hostile(rng: &mut XorShift, frame: &mut [u8]) -> Long {
     let mut m = match rng.below(8) {
         // Random words under a random label.
         0 => {
             let mut m = Long::new(rng.below(10) as u32);
             for _ in 0..rng.below(ipc::msg::MSG_MAX_WORDS as u64 + 1) {
-                m.push(rng.next());
+                m.push(rng.word());
             }
             m
         }
@@ -119,12 +101,12 @@ fn hostile(rng: &mut Rng, frame: &mut [u8]) -> Long {
             let (handle, count) = (small_or_any(rng), rng.below(4) as u32);
             match rng.below(3) {
                 0 => proto::request(Request::Release { handle, count }, rng.chance(2)),
-                1 => proto::request(Request::Link { handle, cookie: rng.next() }, false),
-                _ => proto::request(Request::Unlink { handle, cookie: rng.next() }, false),
+                1 => proto::request(Request::Link { handle, cookie: rng.word() }, false),
+                _ => proto::request(Request::Unlink { handle, cookie: rng.word() }, false),
             }
         }
         2 => {
-            let mut m = proto::request(Request::Reply { status: rng.next() as i32 & 0xff, wait: false }, rng.chance(2));
+            let mut m = proto::request(Request::Reply { status: rng.word() as i32 & 0xff, wait: false }, rng.chance(2));
             push_mutated(rng, &mut m, frame);
             m
         }
@@ -140,8 +122,8 @@ fn hostile(rng: &mut Rng, frame: &mut [u8]) -> Long {
         // Transactions: to the ServiceManager, to a handle it may hold, or to any number.
         _ => {
             let handle = if rng.chance(2) { 0 } else { small_or_any(rng) };
-            let code = if rng.chance(2) { rng.below(16) as u32 } else { rng.next() as u32 };
-            let flags = [0, 1, 0x10, rng.next() as u32][rng.below(4) as usize];
+            let code = if rng.chance(2) { rng.below(16) as u32 } else { rng.word() as u32 };
+            let flags = [0, 1, 0x10, rng.word() as u32][rng.below(4) as usize];
             let mut m = proto::request(Request::Transact { handle, code, flags }, rng.chance(2));
             push_mutated(rng, &mut m, frame);
             m
@@ -154,17 +136,17 @@ fn hostile(rng: &mut Rng, frame: &mut [u8]) -> Long {
     m
 }
 
-fn small_or_any(rng: &mut Rng) -> u32 {
+fn small_or_any(rng: &mut XorShift) -> u32 {
     if rng.chance(2) {
         rng.below(8) as u32
     } else {
-        rng.next() as u32
+        rng.word() as u32
     }
 }
 
 /// A ServiceManager request, mutated, pushed in the message or the Frame; or a header
 /// that lies.
-fn push_mutated(rng: &mut Rng, m: &mut Long, frame: &mut [u8]) {
+fn push_mutated(rng: &mut XorShift, m: &mut Long, frame: &mut [u8]) {
     let mut p = Parcel::for_android(Android::V14);
     p.write_interface_token(DESCRIPTOR);
     match rng.below(3) {
@@ -173,7 +155,7 @@ fn push_mutated(rng: &mut Rng, m: &mut Long, frame: &mut [u8]) {
             // addService with an object of a made-up kind, pointer or handle.
             p.write_string16(Some("fuzz.service"));
             let object =
-                FlatObject { kind: rng.next() as u32, flags: rng.next() as u32, value: rng.next(), cookie: rng.next() };
+                FlatObject { kind: rng.word() as u32, flags: rng.word() as u32, value: rng.word(), cookie: rng.word() };
             p.write_flat_object(if rng.chance(2) {
                 object
             } else {
@@ -182,7 +164,7 @@ fn push_mutated(rng: &mut Rng, m: &mut Long, frame: &mut [u8]) {
             p.write_bool(false);
             p.write_i32(8);
         }
-        _ => p.write_i32(rng.next() as i32),
+        _ => p.write_i32(rng.word() as i32),
     }
     let mut data = p.data().to_vec();
     let mut offsets: Vec<u32> = p.objects().iter().map(|&o| o as u32).collect();
@@ -203,14 +185,14 @@ fn push_mutated(rng: &mut Rng, m: &mut Long, frame: &mut [u8]) {
         // A header that lies: a length or object count past the limits, or a Parcel said to
         // be in the Frame, which holds garbage or a short Parcel.
         let header = ParcelHeader {
-            len: if rng.chance(2) { rng.next() as u32 } else { rng.below(proto::PARCEL_MAX as u64 + 1) as u32 },
+            len: if rng.chance(2) { rng.word() as u32 } else { rng.below(proto::PARCEL_MAX as u64 + 1) as u32 },
             objects: rng.below(proto::OBJECTS_MAX as u64 + 2) as u16,
             in_frame: true,
         };
         for b in frame.iter_mut().take(rng.below(256) as usize) {
-            *b = rng.next() as u8;
+            *b = rng.word() as u8;
         }
-        m.push(header.word() | if rng.chance(4) { rng.next() & (0xffff << 48) } else { 0 });
+        m.push(header.word() | if rng.chance(4) { rng.word() & (0xffff << 48) } else { 0 });
         return;
     }
     if !proto::push_parcel(m, &data, &offsets) {

@@ -30,6 +30,7 @@ use ipc::layout::{PAGE_SIZE, USER_END};
 use ipc::msg::{slot_pair, MsgInfo};
 use ipc::syscall::{ExitStatus, MapFlags, Syscall, ARG_REGS, PRIORITY_DEFAULT};
 use rt::cap::{self, Grant};
+use rt::rand::XorShift;
 use rt::{ipc, println, sys};
 
 rt::main!(main);
@@ -432,23 +433,20 @@ const WAITS: [u64; 2] = [Syscall::Recv as u64, Syscall::ReplyRecv as u64];
 /// How long the alarm gives them.
 const ALARM_US: u64 = 2_000;
 
-/// The generator: xorshift64*, and the shapes arguments are drawn from.
-struct Gen(u64);
+/// The generator (`rt::rand`'s xorshift64*), and the shapes arguments are drawn from.
+struct Gen(XorShift);
 
 impl Gen {
     fn new(seed: u64) -> Gen {
-        Gen(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+        Gen(XorShift::new(seed))
     }
 
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.0.word()
     }
 
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.below(n)
     }
 
     /// A call number: mostly a real one (never Exit, which would only end the run early),
