@@ -120,7 +120,8 @@ pub fn cases() -> Vec<UserCase> {
             check_faults,
         ),
         case("badcalls", FIRMWARE, "run=badcalls", check_badcalls),
-        case("churn", FIRMWARE, "run=churn:1000", check_churn),
+        case("churn", FIRMWARE, "run=churn:10000", |o| check_churn(o, "10000 processes")),
+        case("churn_threads", FIRMWARE, "run=churn:threads:10000", |o| check_churn(o, "10000 threads")),
         case("exhaust_objects", FIRMWARE, "run=exhaust:objects", |o| check_scenario(o, "exhaust", "objects")),
         case("exhaust_tables", FIRMWARE, "run=exhaust:tables", |o| check_scenario(o, "exhaust", "tables")),
         case("exhaust_quota", FIRMWARE, "run=exhaust:quota", |o| check_scenario(o, "exhaust", "quota")),
@@ -303,11 +304,11 @@ fn check_fuzz(out: &str) -> Result<(), String> {
     find(out, "process 'fuzz' (pid 2) exited with code 0", 0).map(drop)
 }
 
-fn check_churn(out: &str) -> Result<(), String> {
-    let head = "churn: 1000 processes;";
-    let line = out.lines().find(|l| l.contains(head)).ok_or_else(|| format!("output lacks \"{head}\""))?;
+fn check_churn(out: &str, what: &str) -> Result<(), String> {
+    let head = format!("churn: {what};");
+    let line = out.lines().find(|l| l.contains(&head)).ok_or_else(|| format!("output lacks \"{head}\""))?;
     // "free frames A -> B, kernel heap C -> D bytes": both pairs must be equal.
-    let figures: Vec<u64> = line[line.find(head).unwrap_or(0) + head.len()..]
+    let figures: Vec<u64> = line[line.find(&head).unwrap_or(0) + head.len()..]
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|w| w.parse().ok())
         .collect();
@@ -620,11 +621,12 @@ mod tests {
 
     #[test]
     fn churn_needs_both_figures_unchanged() {
-        let ok = "churn: 1000 processes; free frames 10 -> 10, kernel heap 5 -> 5 bytes\n\
+        let ok = "churn: 10000 threads; free frames 10 -> 10, kernel heap 5 -> 5 bytes\n\
                   process 'churn' (pid 2) exited with code 0";
-        assert_eq!(check_churn(ok), Ok(()));
-        assert!(check_churn(&ok.replace("10 -> 10", "10 -> 9")).is_err());
-        assert!(check_churn(&ok.replace("5 -> 5", "5 -> 6")).is_err());
+        assert_eq!(check_churn(ok, "10000 threads"), Ok(()));
+        assert!(check_churn(ok, "10000 processes").is_err());
+        assert!(check_churn(&ok.replace("10 -> 10", "10 -> 9"), "10000 threads").is_err());
+        assert!(check_churn(&ok.replace("5 -> 5", "5 -> 6"), "10000 threads").is_err());
     }
 
     #[test]
