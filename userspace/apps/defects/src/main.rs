@@ -240,9 +240,14 @@ fn faulted_child(c: &mut Checks, ep: Slot, notice: Slot, keep_handle: bool) -> O
         cap::release(p);
     }
     // It runs, and faults, while this process sleeps.
-    sys::sleep(2);
+    sys::sleep(SETTLE_TICKS);
     keep_handle.then_some(p)
 }
+
+/// Ticks this process sleeps while a child runs to its fault. The child needs well under a
+/// tick; two were once too few on a loaded host (the guest's clock runs on while QEMU waits
+/// for the CPU), so this leaves room.
+const SETTLE_TICKS: u64 = 10;
 
 /// Whether the death notice came (its bits are taken).
 fn ended(notice: Slot) -> bool {
@@ -301,7 +306,7 @@ fn faulted_orphan() -> u64 {
         c.expect("start a", sys::process_start(a, "null", low).map(drop), Ok(()));
         c.expect("a holds b", sys::cap_copy(b, 12, Rights::ALL, a), Ok(()));
         c.expect("start b", sys::process_start(b, "null", low).map(drop), Ok(()));
-        sys::sleep(2);
+        sys::sleep(SETTLE_TICKS);
         c.expect(
             "nothing can be given to a faulted process",
             sys::cap_copy(ep, 13, Rights::ALL, a),
