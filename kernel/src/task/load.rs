@@ -128,22 +128,22 @@ pub fn start(t: &mut Tasks, pid: Pid, args: &str) -> Result<(), Error> {
 /// buffer's address. On error nothing is left changed.
 pub fn thread(t: &mut Tasks, pid: Pid, priority: u8, entry: u64, stack: u64, arg: u64) -> Result<(Tid, u64), Error> {
     let process = t.processes.get_mut(&pid).ok_or(Error::ObjectGone)?;
-    let memory = process.memory.ok_or(Error::ObjectGone)?;
+    process.memory.ok_or(Error::ObjectGone)?;
     let index = process.take_buffer().ok_or(Error::OutOfMemory)?;
     debug_assert_eq!(thread_cost(index), THREAD_COST, "the first buffer stays while the process lives");
     let address = thread_ipc_buffer(index);
     let space = process.space.as_ref().expect("a running process has its space");
     // A page table the buffer needs is charged too; it stays, charged, until the process ends.
     let (tables, before) = (space.tables_missing(address, PAGE_SIZE), space.tables());
-    let undo_buffer = |t: &mut Tasks| t.processes.get_mut(&pid).expect("checked").free_buffer(index);
-    if let Err(e) = t.charge(memory, THREAD_COST + tables * PAGE_SIZE) {
-        undo_buffer(t);
+    let pages = THREAD_COST / PAGE_SIZE + tables;
+    if let Err(e) = t.charge_process(pid, pages) {
+        t.processes.get_mut(&pid).expect("checked").free_buffer(index);
         return Err(e);
     }
+    // On failure the buffer number and the charge go back, but for the tables made.
     let undo = |t: &mut Tasks, made: u64| {
-        undo_buffer(t);
-        t.credit(memory, THREAD_COST + (tables - made) * PAGE_SIZE);
-        t.processes.get_mut(&pid).expect("checked").charged += made * PAGE_SIZE;
+        t.processes.get_mut(&pid).expect("checked").free_buffer(index);
+        t.credit_process(pid, pages - made);
     };
     let process = t.processes.get_mut(&pid).expect("checked");
     let space = process.space.as_mut().expect("a running process has its space");
@@ -158,7 +158,6 @@ pub fn thread(t: &mut Tasks, pid: Pid, priority: u8, entry: u64, stack: u64, arg
         undo(t, made);
         return Err(Error::OutOfMemory);
     };
-    process.charged += THREAD_COST + tables * PAGE_SIZE;
     write_buffer_address(phys, address);
     // SAFETY: the kernel stack was just allocated for this thread alone.
     let context = unsafe { switch::new_thread_stack(kstack.top, entry, stack, [arg, address, 0]) };

@@ -137,11 +137,11 @@ pub fn revoke(r: &mut Regs) -> Result<Next, Error> {
 /// `Create`: an Endpoint, Notification, Frame or Memory object, charged to a Memory object.
 /// A Frame larger than [`FRAME_SLICE`] pages is made in slices ([`frame_pages`]).
 pub fn create(r: &mut Regs) -> Result<Next, Error> {
-    let [memory, kind_word, dest, size, ..] = *r;
+    let [memory, kind_word, dest_word, size, ..] = *r;
     let kind = Kind::try_from(kind_word)?;
     with(|t| {
         let mem_cap = t.caps.lookup(t.slot(memory)?, Kind::Memory, Rights::WRITE)?;
-        let dest = t.slot(dest)?;
+        let dest = t.slot(dest_word)?;
         if t.caps.get(dest).is_ok() {
             return Err(Error::SlotInUse);
         }
@@ -153,7 +153,7 @@ pub fn create(r: &mut Regs) -> Result<Next, Error> {
         .ok_or(Error::InvalidArgument)?;
         let charge = Charge { memory: mem_cap.obj, bytes };
         let object = match kind {
-            Kind::Frame => match frame_pages(t, [memory, kind_word, r[2], size], charge, size as usize)? {
+            Kind::Frame => match frame_pages(t, [memory, kind_word, dest_word, size], charge, size as usize)? {
                 Some(pages) => Object::Frame { pages, charge },
                 None => return Ok(Next::Restart(Syscall::Create)),
             },

@@ -383,15 +383,11 @@ fn long() -> u64 {
             (latest, latest_at) = (woke.saturating_sub(due), woke);
         }
     }
-    let span = |r: &dyn Fn() -> Vec<u64>| {
-        let v = r();
-        (v.first().copied().unwrap_or(0), v.last().copied().unwrap_or(0))
-    };
     println!(
         "exhaust long, latest wake at {latest_at} us; Frames {:?}, Maps {:?}, revokes {:?}",
-        span(&|| FRAME_CALLS.all().collect()),
-        span(&|| MAP_CALLS.all().chain(UNMAP_CALLS.all()).collect()),
-        span(&|| REVOKE_CALLS.all().collect()),
+        span(FRAME_CALLS.all()),
+        span(MAP_CALLS.all().chain(UNMAP_CALLS.all())),
+        span(REVOKE_CALLS.all()),
     );
     let ticks = sys::ticks().0 - ticks_before;
     let micros = sys::micros_since_boot() - micros_before;
@@ -413,6 +409,12 @@ fn long() -> u64 {
     c.check("the sleeper woke in the midst of a Frame's making", in_frames > 0);
     c.check("the sleeper woke in the midst of a revoke", in_revokes > 0);
     c.done()
+}
+
+/// The first and the last of a phase's time stamps.
+fn span(mut stamps: impl Iterator<Item = u64>) -> (u64, u64) {
+    let first = stamps.next().unwrap_or(0);
+    (first, stamps.last().unwrap_or(first))
 }
 
 /// The worker's calls in `calls`, and how many wake-ups of the sleeper fell in the midst of
