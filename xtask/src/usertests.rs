@@ -8,6 +8,7 @@ use crate::converse::Step;
 use crate::qemu::Firmware;
 
 mod compat;
+mod fire;
 mod services;
 
 /// The firmware the cases boot with, but `init`, which boots with both. Under TCG the BIOS
@@ -151,6 +152,7 @@ pub fn cases() -> Vec<UserCase> {
         described("store_survives", STORE.into(), check_store),
         described("settings_crash_load", crash_load_system("settings"), |o| check_crash_load(o, "settings")),
         described("gallery_crash_load", crash_load_system("gallery"), |o| check_crash_load(o, "gallery")),
+        described("servers_under_fire", fire::system(), fire::check),
         described("gallery_frames", services::gallery_system(), |o| check_ipctest(o, "gallery")),
         described("compat", compat::system(), compat::check),
         described("compat_hostile", compat::hostile_system(), compat::check_hostile),

@@ -37,6 +37,10 @@ errors! {
         Full = 4: "name table full",
         /// The request needs a capability and came without one.
         NoCapability = 5: "no capability given",
+        /// A program of the system provides the name, but it is not registered: its
+        /// provider has not started, or the name server has been started again and init
+        /// has not registered it again yet.
+        NotYet = 6: "not registered yet",
     }
 }
 

@@ -16,7 +16,18 @@ pub const SERVICE: &str = "compat";
 /// Compat's endpoint and this program's Frame.
 pub struct SeamChannel {
     endpoint: Slot,
+    /// The endpoint's slot was filled by [`connect`]'s lookup, and is released with the
+    /// channel; one given to [`connect_to`] stays the caller's.
+    owned: bool,
     frame: Window,
+}
+
+impl Drop for SeamChannel {
+    fn drop(&mut self) {
+        if self.owned {
+            rt::cap::release(self.endpoint);
+        }
+    }
 }
 
 impl Channel for SeamChannel {
@@ -39,6 +50,16 @@ impl Channel for SeamChannel {
 /// `android`, with a Frame as large as a Parcel may be.
 pub fn connect(android: Android) -> Result<Rc<Process>, StatusCode> {
     let (endpoint, _) = rt::name::lookup(SERVICE).map_err(|_| StatusCode::NameNotFound)?;
-    let frame = Window::new(FRAME_PAGES_MAX).map_err(|_| StatusCode::NoMemory)?;
-    Process::connect(Box::new(SeamChannel { endpoint, frame }), android)
+    open(endpoint, true, android)
+}
+
+/// Connects this program to compat through the endpoint capability in slot `endpoint` (one
+/// it was given, rather than looked up), as a program built for `android`.
+pub fn connect_to(endpoint: Slot, android: Android) -> Result<Rc<Process>, StatusCode> {
+    open(endpoint, false, android)
+}
+
+fn open(endpoint: Slot, owned: bool, android: Android) -> Result<Rc<Process>, StatusCode> {
+    let channel = SeamChannel { endpoint, owned, frame: Window::new(FRAME_PAGES_MAX).map_err(|_| StatusCode::NoMemory)? };
+    Process::connect(Box::new(channel), android)
 }

@@ -14,12 +14,17 @@
 //! programs that use it: the list of children, and ending or restarting one by name. With
 //! `exit_when_done` on the command line, once every unsupervised program has ended, init ends
 //! the supervised ones and exits (with no unsupervised program, once all have ended).
+//!
+//! While it supervises, init never waits for a server: the registrations a restart needs are
+//! made by a thread of its own (`registrar.rs`), so that a name server killed in the middle of
+//! one cannot stop init from starting it again.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
 mod child;
+mod registrar;
 mod serve;
 
 use alloc::string::String;
@@ -64,7 +69,7 @@ fn main(args: rt::Args) -> u64 {
         return 1;
     };
     let mut init =
-        Init { children: Vec::new(), name: None, faults, deaths, alive: 0, noticed: 0, watchers: Vec::new() };
+        Init { children: Vec::new(), name: None, registrar: None, faults, deaths, alive: 0, noticed: 0, watchers: Vec::new() };
     if let Some(bytes) = &description {
         if let Err(e) = init.describe(bytes) {
             println!("init: the system description: {e}");
@@ -102,6 +107,9 @@ struct Init {
     children: Vec<Child>,
     /// The name server's endpoint (init's original), once the description has one.
     name: Option<NameServer>,
+    /// The thread that registers names while init supervises (None: init registers them
+    /// itself, as it does while it starts the system).
+    registrar: Option<registrar::Registrar>,
     faults: Slot,
     deaths: Slot,
     /// A bit per child that runs.
@@ -143,14 +151,27 @@ impl Init {
 
     /// Registers `endpoint` as `service` with the name server: a copy that may call and pass
     /// capabilities, never receive, so the name server cannot take anyone's messages.
+    /// Registration waits for the name server's answer: while init supervises, its
+    /// registrar thread waits, not init.
     fn register(&self, service: &str, endpoint: Slot) {
         let Some(name) = self.name else { return };
-        let registered = cap::alloc().map_err(rt::name::Failed::Kernel).and_then(|copy| {
-            let made = sys::cap_copy(endpoint, copy, Rights::WRITE.union(Rights::GRANT), SELF);
-            let sent = made.map_err(rt::name::Failed::Kernel).and_then(|()| name.register(service, copy));
-            cap::release(copy);
-            sent
+        let copy = cap::alloc().and_then(|copy| {
+            sys::cap_copy(endpoint, copy, Rights::WRITE.union(Rights::GRANT), SELF)
+                .map(|()| copy)
+                .inspect_err(|_| cap::free(copy))
         });
+        let registered = match (copy, &self.registrar) {
+            (Err(e), _) => Err(rt::name::Failed::Kernel(e)),
+            (Ok(copy), Some(registrar)) => {
+                registrar.register(service, copy);
+                Ok(())
+            }
+            (Ok(copy), None) => {
+                let sent = name.register(service, copy);
+                cap::release(copy);
+                sent.map(drop)
+            }
+        };
         if let Err(e) = registered {
             println!("init: cannot register '{service}': {e}");
         }
@@ -223,6 +244,13 @@ impl Init {
         // A run to completion ends when its unsupervised programs have (the supervised ones
         // are the system they ran on); with none, when everything has.
         let any_unsupervised = self.children.len() > supervised.count_ones() as usize;
+        if supervised != 0 {
+            self.registrar = self.name.and_then(|name| {
+                registrar::Registrar::start(name)
+                    .inspect_err(|e| println!("init: no registrar thread ({e}); registering names itself"))
+                    .ok()
+            });
+        }
         loop {
             let ended = core::mem::take(&mut self.noticed) & self.alive;
             for i in (0..self.children.len()).filter(|i| ended & 1 << i != 0) {

@@ -7,7 +7,7 @@ use core::ptr::NonNull;
 use ipc::layout::PAGE_SIZE;
 use ipc::syscall::MapFlags;
 use linked_list_allocator::Heap;
-use spin::mutex::SpinMutex as Mutex;
+use crate::thread::Mutex;
 
 /// Where the heap starts; far from the program image and the stack.
 const HEAP_BASE: u64 = 0x0000_1000_0000_0000;
@@ -62,17 +62,7 @@ impl UserHeap {
     }
 }
 
-/// How a thread waits for the heap while another holds it: by sleeping a tick, so that a
-/// holder of lower priority gets the CPU to finish (spinning would keep it off for ever).
-struct Sleep;
-
-impl spin::RelaxStrategy for Sleep {
-    fn relax() {
-        sys::sleep(1);
-    }
-}
-
-struct Allocator(Mutex<UserHeap, Sleep>);
+struct Allocator(Mutex<UserHeap>);
 
 // SAFETY: allocation is delegated to linked_list_allocator, which hands out disjoint blocks of
 // memory that stays mapped (the heap never shrinks).

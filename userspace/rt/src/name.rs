@@ -71,7 +71,24 @@ impl NameServer {
     }
 }
 
-/// [`NameServer::lookup`] through the name server this program was given.
+/// How long [`lookup`] waits for a name to be registered (again), in ticks.
+const PATIENCE_TICKS: u64 = 200;
+
+/// [`NameServer::lookup`] through the name server this program was given, waiting a while
+/// for a name that is not registered yet ([`NameError::NotYet`]) and trying again when the
+/// name server dies under the call: both happen while the name server or the service's
+/// provider is started again.
 pub fn lookup(service: &str) -> Result<(Slot, u64), Failed> {
-    NameServer::GIVEN.lookup(service)
+    let mut waited = 0;
+    loop {
+        match NameServer::GIVEN.lookup(service) {
+            Err(Failed::Server(NameError::NotYet) | Failed::Kernel(ipc::Error::ObjectGone))
+                if waited < PATIENCE_TICKS =>
+            {
+                sys::sleep(1);
+                waited += 1;
+            }
+            other => return other,
+        }
+    }
 }

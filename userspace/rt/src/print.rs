@@ -56,12 +56,28 @@ impl LineWriter {
         let out = &self.buf[..whole];
         match core::str::from_utf8(out) {
             Ok("") => {}
-            Ok(text) if console().is_some_and(|c| to_console(c, text)) => {}
-            _ => debug_write(out),
+            Ok(text) => match console() {
+                Some(c) => drop(write_to(c, text)),
+                None => debug_write(out),
+            },
+            Err(_) => debug_write(out),
         }
         self.buf.copy_within(whole..self.len, 0);
         self.len -= whole;
     }
+}
+
+/// Writes `text` (a line, or part of one) through the console in slot `console`; if the
+/// console refuses it or is gone, the whole of it goes to the kernel's debug console
+/// instead, so no output is lost when the console dies in the middle of a line (the chunks
+/// it took were kept for the line's end and die with it). Returns whether the console took
+/// it all.
+pub fn write_to(console: Slot, text: &str) -> bool {
+    let taken = to_console(console, text);
+    if !taken {
+        debug_write(text.as_bytes());
+    }
+    taken
 }
 
 /// Sends `text` to the console in chunks; false if the console refused or is gone.

@@ -16,6 +16,19 @@ use ipc::layout::{PAGE_SIZE, THREADS_MAX};
 use ipc::syscall::MapFlags;
 use ipc::Error;
 
+/// A lock between this process's threads: a waiter sleeps a tick at a time, so that a holder
+/// of lower priority gets the CPU to finish (spinning would keep it off for ever).
+pub type Mutex<T> = spin::mutex::SpinMutex<T, Sleep>;
+
+/// How a [`Mutex`] waits: by sleeping a tick.
+pub struct Sleep;
+
+impl spin::RelaxStrategy for Sleep {
+    fn relax() {
+        sys::sleep(1);
+    }
+}
+
 /// Where the stack area starts: far from the image, the heap and the windows rt maps.
 const STACK_AREA: u64 = 0x0000_4000_0000_0000;
 /// The space each thread's stack slot takes; only its top [`STACK_PAGES`] are mapped.

@@ -75,6 +75,9 @@ pub fn writer(id: usize, writes: usize) -> u64 {
     };
     let (mut adds, mut removes) = (Vec::new(), Vec::new());
     for i in 0..writes {
+        if crate::stopped() {
+            break;
+        }
         let thumb = thumbnail(id, i);
         let len = frame.write(&thumb);
         let add = || gallery::add(GIVEN, &album, &name(i), i as u64, 1000 + i as u64, frame.slot, len);

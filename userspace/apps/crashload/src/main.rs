@@ -1,28 +1,45 @@
-//! `crashload SERVICE KILLS WRITES`: a server under load and under fire. Run as a program of
-//! a system that gives it the service (`settings` or `gallery`) and `init`'s service, it starts
-//! two writer processes (this program, given a copy of its capability to the service), then
-//! kills the server `KILLS` times at pseudo-random moments while they work. Each writer makes
-//! `WRITES` changes and undoes each ten changes later, so the server's store fills and is
-//! compacted, and it keeps what the server acknowledged. At the end every acknowledged change
-//! must be there, and every acknowledged undo must have happened. A change whose answer was
-//! lost with the server may or may not have happened, but nothing else may have.
+//! `crashload`: servers under load and under fire. Run as a program of a system that gives
+//! it the services it fires at and `init`'s service, it starts client processes (this
+//! program again, each given a copy of its capability to one service), then has init kill
+//! the servers again and again at pseudo-random moments while the clients work. Every
+//! request must be answered or refused with a clean error, nothing acknowledged may be lost,
+//! and nothing may hang.
 //!
-//! - settings (`writes = ["load."]`): set a fresh key, delete it later (`settings.rs`).
+//! - `crashload settings|gallery KILLS WRITES`: two writers of one service under `KILLS`
+//!   kills, each making `WRITES` changes and undoing each ten changes later, so the server's
+//!   store fills and is compacted.
+//! - `crashload fire KILLS WRITES`: one client of each of the name server, the console,
+//!   settings, weather, the gallery and compat (as a legacy app, through Binder), while
+//!   every one of those servers is killed `KILLS` times, in a random order (`fire.rs`). Each
+//!   client works until it is told to stop, or `WRITES` requests.
+//!
+//! The clients (`settings.rs`, `gallery.rs`, `clients.rs`, `compat.rs`):
+//! - settings (`writes = ["load."]`): set a fresh key, delete it later. At the end every
+//!   acknowledged change must be there, and every acknowledged delete must have happened.
 //! - gallery: add a photo with a thumbnail to the writer's album, remove it later; reads
 //!   list the album under load; at the end each photo is found by search and its thumbnail
-//!   compared byte for byte (`gallery.rs`).
+//!   compared byte for byte.
+//! - name: look up `settings`, which init registers again after each restart of either.
+//! - console: print numbered lines; the harness checks that every one reached the serial
+//!   line, through the console or, while it is dead, the kernel's debug console.
+//! - weather and compat: the conditions in a city; one model hour's answers must agree.
 //!
-//! It runs the load twice: a first round with a few kills lets the kernel's tables and the
-//! server's heap reach their working size; the second, with `KILLS` kills, is measured. It
-//! prints the counts (acknowledged, clean errors, losses, kills) and the kernel's free frames
-//! and heap before and after the second round, and exits with the number of failures: a
-//! writer that found a loss or a wrong answer, a kill that failed, or free frames not back
-//! where they were.
+//! A change whose answer was lost with the server may or may not have happened, but nothing
+//! else may have. Each round runs twice: a first with few kills lets the kernel's tables and
+//! the servers' heaps reach their working size; the second, with `KILLS` kills, is measured.
+//! It prints the counts (acknowledged, clean errors, losses, kills) and the kernel's free
+//! frames and heap before and after the second round (`fire`: free memory and what live
+//! processes are charged, together; see `fire.rs`), and exits with the number of failures:
+//! a client that found a loss or a wrong answer, a kill that failed, or memory not back
+//! where it was.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
+mod clients;
+mod compat;
+mod fire;
 mod gallery;
 mod settings;
 
@@ -31,14 +48,19 @@ use alloc::vec::Vec;
 use ipc::cap::{init_slots, Rights, Slot};
 use ipc::proto::init::{self as init_proto, Request};
 use ipc::syscall::{ExitStatus, PRIORITY_DEFAULT};
+use ipc::system::slots;
 use rt::cap::{self, Grant};
 use rt::sys::{self, Msg};
 use rt::{ipc, name, println};
 
 rt::main!(main);
 
-/// Where a writer finds the service capability its parent gave it.
-const GIVEN: Slot = 2;
+/// Where a client finds the service capability its parent gave it. It has no name server
+/// in the usual slot, so it prints on the kernel's debug console: the clients share this
+/// program's identity, and the console would join their half lines into one.
+const GIVEN: Slot = slots::SERVICE;
+/// Where a client started by `fire` finds the notification that tells it to stop.
+const STOP: Slot = slots::INTROSPECT;
 /// A change is undone this many changes after it was made.
 const LAG: usize = 10;
 
@@ -47,12 +69,40 @@ fn main(args: rt::Args) -> u64 {
     match (args.get(0), args.get(1)) {
         (Some("writer"), Some("settings")) => settings::writer(number(2), number(3)),
         (Some("writer"), Some("gallery")) => gallery::writer(number(2), number(3)),
+        (Some("writer"), Some("name")) => clients::name(number(2), number(3)),
+        (Some("writer"), Some("console")) => clients::console(number(2), number(3)),
+        (Some("writer"), Some("weather")) => clients::weather(number(2), number(3)),
+        (Some("writer"), Some("compat")) => compat::client(number(2), number(3)),
+        (Some("fire"), _) => fire::drive(number(1), number(2)),
         (Some(service @ ("settings" | "gallery")), _) => drive(service, number(1), number(2)),
         _ => {
-            println!("usage: crashload settings|gallery KILLS WRITES");
+            println!("usage: crashload settings|gallery KILLS WRITES | crashload fire KILLS WRITES");
             1
         }
     }
+}
+
+/// Whether the program that started this client has told it to stop (one given no stop
+/// notification runs its count out).
+pub fn stopped() -> bool {
+    sys::poll(STOP).is_ok_and(|bits| bits != 0)
+}
+
+/// Starts client `id` of `service` (the capability in slot `service_slot`) for at most
+/// `writes` requests, told to stop by `stop` if given. It gets this program's Memory (its
+/// Frames come out of this program's quota).
+pub fn spawn_client(kind: &str, id: usize, writes: usize, service_slot: Slot, stop: Option<Slot>) -> Option<Slot> {
+    let args = format!("writer {kind} {id} {writes}");
+    let mut grants = alloc::vec![
+        Grant::new(service_slot, GIVEN, Rights::WRITE.union(Rights::GRANT)),
+        Grant::new(init_slots::MEMORY, init_slots::MEMORY, Rights::ALL),
+    ];
+    if let Some(stop) = stop {
+        grants.push(Grant::new(stop, STOP, Rights::ALL));
+    }
+    cap::spawn("crashload", &args, PRIORITY_DEFAULT, &grants)
+        .inspect_err(|e| println!("crashload: cannot start a {kind} client: {e}"))
+        .ok()
 }
 
 /// What became of one change.
@@ -94,22 +144,9 @@ fn drive(name: &str, kills: usize, writes: usize) -> u64 {
 fn round(name: &str, service: Slot, init: Slot, first: usize, kills: usize, writes: usize) -> u64 {
     let mut writers = Vec::new();
     for id in first..first + 2 {
-        let args = format!("writer {name} {id} {writes}");
-        match cap::spawn(
-            "crashload",
-            &args,
-            PRIORITY_DEFAULT,
-            &[
-                Grant::new(service, GIVEN, Rights::WRITE.union(Rights::GRANT)),
-                // Its Frame for thumbnails comes out of this program's Memory.
-                Grant::new(init_slots::MEMORY, init_slots::MEMORY, Rights::ALL),
-            ],
-        ) {
-            Ok(slot) => writers.push(slot),
-            Err(e) => {
-                println!("crashload: cannot start a writer: {e}");
-                return 1;
-            }
+        match spawn_client(name, id, writes, service, None) {
+            Some(slot) => writers.push(slot),
+            None => return 1,
         }
     }
     let mut seed = 0x5eed;
@@ -120,15 +157,21 @@ fn round(name: &str, service: Slot, init: Slot, first: usize, kills: usize, writ
             done += 1;
         }
     }
-    let mut failed = 0;
-    for w in writers {
-        if sys::wait(w) != Ok(ExitStatus::Exited(0)) {
-            failed += 1;
-        }
-        cap::release(w);
-    }
+    let failed = wait_all(writers);
     // The last restart has finished (its backoff is 10 ms).
     sys::sleep(3);
     println!("crashload: {name} killed {done} times");
     failed + u64::from(done != kills as u64)
+}
+
+/// Waits for every client to end; the number that did not exit with 0.
+pub fn wait_all(clients: Vec<Slot>) -> u64 {
+    let mut failed = 0;
+    for c in clients {
+        if sys::wait(c) != Ok(ExitStatus::Exited(0)) {
+            failed += 1;
+        }
+        cap::release(c);
+    }
+    failed
 }

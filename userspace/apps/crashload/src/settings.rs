@@ -27,6 +27,9 @@ pub fn writer(id: usize, writes: usize) -> u64 {
         }
     };
     for i in 0..writes {
+        if crate::stopped() {
+            break;
+        }
         sets.push(note(settings::set(GIVEN, &key(i), Value::Int(i as i64))));
         if i >= LAG {
             let deleted = settings::del(GIVEN, &key(i - LAG));

@@ -177,7 +177,7 @@ impl Server {
                     return Err(NameError::Denied);
                 }
                 let entry = self.entry(&name)?;
-                let endpoint = entry.endpoint.ok_or(NameError::NotFound)?;
+                let endpoint = entry.endpoint.ok_or(NameError::NotYet)?;
                 let copy = cap::alloc().map_err(|_| NameError::Full)?;
                 let rights = Rights::WRITE.union(Rights::GRANT);
                 let badge = system::badge(client, entry.service);

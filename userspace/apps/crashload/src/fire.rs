@@ -1,0 +1,201 @@
+//! `crashload fire KILLS WRITES`: every server of the system under fire. One client of each
+//! works while init kills the servers, `KILLS` times each, in a pseudo-random order and at
+//! pseudo-random moments. Each kill waits until the server's last one has been restarted
+//! (init reports a new pid), so that every kill ends a running server. When the kills are
+//! done and every server is back, the clients are told to stop; each then checks what it was
+//! acknowledged and says what it saw. At the end init's restart count of every server must
+//! have grown by exactly the number of kills.
+
+use crate::{kill, next, spawn_client, wait_all};
+use alloc::vec::Vec;
+use ipc::cap::{Kind, Slot};
+use ipc::layout::PAGE_SIZE;
+use ipc::proto::init::State;
+use ipc::system::slots;
+use rt::{cap, init, ipc, name, println, sys};
+
+/// The servers fired at, by the name init knows each by (its first service's name too).
+const SERVERS: [&str; 6] = ["name", "console", "settings", "weather", "gallery", "compat"];
+
+/// How long a killed server may take to be back (init's backoff is 10 ms).
+const BACK_MICROS: u64 = 5_000_000;
+
+/// One server under fire.
+struct Target {
+    name: &'static str,
+    /// Its place in init's list of children.
+    child: u64,
+    /// The capability its client is given: the service (the name server's own slot for it).
+    service: Slot,
+    /// The pid of the process that runs it now.
+    pid: u32,
+}
+
+/// The pid and restart count of child `child` once it runs with a pid other than `not`.
+fn running(init: Slot, child: u64, not: u32) -> Option<(u32, u8)> {
+    let deadline = sys::micros_since_boot() + BACK_MICROS;
+    while sys::micros_since_boot() < deadline {
+        match init::child(init, child) {
+            Ok(Some((_, info))) if info.state == State::Running && info.pid != not => {
+                return Some((info.pid, info.restarts))
+            }
+            Ok(Some(_)) => sys::sleep(1),
+            _ => return None,
+        }
+    }
+    None
+}
+
+pub fn drive(kills: usize, writes: usize) -> u64 {
+    let Ok((init, _)) = name::lookup("init") else {
+        println!("crashload: needs init's service");
+        return 1;
+    };
+    let mut targets = Vec::new();
+    for name in SERVERS {
+        let service = match name {
+            "name" => Ok(slots::NAME),
+            _ => name::lookup(name).map(|(slot, _)| slot),
+        };
+        let child = (0..).map_while(|i| init::child(init, i).ok().flatten().map(|(n, _)| (i, n))).find(|(_, n)| n == name);
+        match (service, child) {
+            (Ok(service), Some((child, _))) => targets.push(Target { name, child, service, pid: 0 }),
+            _ => {
+                println!("crashload: needs the {name} server and its service");
+                return 1;
+            }
+        }
+    }
+    let restarts = |targets: &mut [Target]| -> Option<Vec<u8>> {
+        let mut counts = Vec::new();
+        for t in targets {
+            let (pid, restarts) = running(init, t.child, 0)?;
+            t.pid = pid;
+            counts.push(restarts);
+        }
+        Some(counts)
+    };
+    let Some(first) = restarts(&mut targets) else { return 1 };
+    let warm_up = round(init, &mut targets, 0, 2, writes);
+    let before = fresh(init, &mut targets);
+    let failed = round(init, &mut targets, SERVERS.len(), kills, writes);
+    let after = fresh(init, &mut targets);
+    let (Some(before), Some(after)) = (before, after) else { return 1 };
+    println!(
+        "crashload: memory free or charged to a process {} -> {} bytes, kernel heap {} -> {} bytes",
+        before.free_or_charged, after.free_or_charged, before.heap, after.heap
+    );
+    // Init restarted each server once for each kill.
+    let mut wrong = 0;
+    match restarts(&mut targets) {
+        Some(last) => {
+            for ((t, a), b) in targets.iter().zip(first).zip(last) {
+                // Two kills each to warm up, one each for a fresh baseline before and after.
+                let (n, want) = (usize::from(b - a), kills + 4);
+                if n != want {
+                    wrong += 1;
+                    println!("crashload: init restarted {} {n} times, not {want}", t.name);
+                }
+            }
+        }
+        None => wrong += 1,
+    }
+    warm_up + failed + wrong + u64::from(before.free_or_charged != after.free_or_charged)
+}
+
+/// Kills every server once more and lets the new ones set themselves up; then what the
+/// kernel's memory is doing ([`Memory`]).
+fn fresh(init: Slot, targets: &mut [Target]) -> Option<Memory> {
+    for t in targets.iter_mut() {
+        if kill(t.name, init) {
+            if let Some((pid, _)) = running(init, t.child, t.pid) {
+                t.pid = pid;
+            }
+        }
+    }
+    sys::sleep(20);
+    Memory::now()
+}
+
+/// The kernel's memory: its free frames, and the bytes charged to every live process (its
+/// image, mappings, page tables, kernel stacks and records), together in bytes; and its heap.
+/// A server's memory grows with the work it has done, within its quota (a gallery started
+/// again on a longer store log builds its index with more heap), so free frames alone do
+/// not come back; free and charged together must, or memory leaked outside every quota.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Memory {
+    free_or_charged: u64,
+    heap: u64,
+}
+
+impl Memory {
+    fn now() -> Option<Memory> {
+        let (frames, heap) = sys::mem_stats();
+        let mut charged = 0;
+        for i in 0.. {
+            match sys::process_info(slots::INTROSPECT, i) {
+                Ok(info) => charged += info.charged,
+                Err(ipc::Error::NotFound) => break,
+                Err(e) => {
+                    println!("crashload: cannot read the list of processes ({e}); needs introspect = true");
+                    return None;
+                }
+            }
+        }
+        Some(Memory { free_or_charged: frames * PAGE_SIZE + charged, heap })
+    }
+}
+
+/// One client of each server (numbered from `first`) while each server is killed `kills`
+/// times; returns the failures.
+fn round(init: Slot, targets: &mut [Target], first: usize, kills: usize, writes: usize) -> u64 {
+    // A stop notification per client: a poll takes the bits it finds.
+    let (mut clients, mut stops) = (Vec::new(), Vec::new());
+    for (i, t) in targets.iter().enumerate(){
+        let Ok(stop) = cap::create(Kind::Notification, 0) else { return 1 };
+        stops.push(stop);
+        match spawn_client(t.name, first + i, writes, t.service, Some(stop)) {
+            Some(c) => clients.push(c),
+            None => return 1,
+        }
+    }
+    // The clients get going before the first kill.
+    sys::sleep(10);
+    let mut left: Vec<usize> = targets.iter().map(|_| kills).collect();
+    let mut done: Vec<usize> = targets.iter().map(|_| 0).collect();
+    let mut seed = 0xf17e ^ first as u64;
+    let mut failed = 0;
+    while left.iter().any(|&l| l > 0) {
+        // Which server: any that has kills left.
+        let candidates: Vec<usize> = (0..left.len()).filter(|&i| left[i] > 0).collect();
+        let i = candidates[next(&mut seed) as usize % candidates.len()];
+        let t = &mut targets[i];
+        left[i] -= 1;
+        if !kill(t.name, init) {
+            println!("crashload: init could not kill {}", t.name);
+            continue;
+        }
+        done[i] += 1;
+        // Its restart: a new process, which init reports as running.
+        match running(init, t.child, t.pid) {
+            Some((pid, _)) => t.pid = pid,
+            None => {
+                println!("crashload: {} did not come back", t.name);
+                failed += 1;
+            }
+        }
+        // A restart keeps the processor busy for a while (a new process, and the server
+        // setting itself up above its clients): the clients need time between kills too.
+        sys::sleep(1 + next(&mut seed) % 4);
+    }
+    for stop in stops {
+        let _ = sys::signal(stop);
+        cap::release(stop);
+    }
+    failed += wait_all(clients);
+    for (t, n) in targets.iter().zip(done) {
+        println!("crashload: {} killed {n} times", t.name);
+        failed += u64::from(n != kills);
+    }
+    failed
+}
