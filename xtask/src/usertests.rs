@@ -153,6 +153,7 @@ pub fn cases() -> Vec<UserCase> {
         described("settings_crash_load", crash_load_system("settings"), |o| check_crash_load(o, "settings")),
         described("gallery_crash_load", crash_load_system("gallery"), |o| check_crash_load(o, "gallery")),
         described("servers_under_fire", fire::system(), fire::check),
+        described("hostile_native", hostile_system(), check_hostile),
         described("gallery_frames", services::gallery_system(), |o| check_ipctest(o, "gallery")),
         described("compat", compat::system(), compat::check),
         described("compat_hostile", compat::hostile_system(), compat::check_hostile),
@@ -432,6 +433,40 @@ fn check_crash_load(out: &str, service: &str) -> Result<(), String> {
     find(out, &format!("crashload: {service} killed 20 times"), 0)?;
     exited_cleanly(out, "crashload")
         .map_err(|_| format!("crashload failed: {}", out.lines().rfind(|l| l.contains("crashload:")).unwrap_or("")))
+}
+
+/// A test system: the native servers, supervised, and `hostile` sending each of them
+/// 5,000 messages of its own making.
+fn hostile_system() -> String {
+    let servers: String = DEFAULT_SYSTEM
+        .split("[[program]]")
+        .filter(|p| {
+            ["\"name\"", "\"console\"", "\"settings\"", "\"weather\"", "\"gallery\""]
+                .iter()
+                .any(|n| p.contains(&format!("name = {n}")))
+        })
+        .map(|p| format!("[[program]]{p}"))
+        .collect();
+    format!(
+        r#"{servers}
+[[program]]
+name = "hostile"
+priority = 100
+memory = "2 MiB"
+uses = ["init", "console", "settings", "weather", "gallery"]
+writes = ["hostile."]
+args = ["5000"]
+"#
+    )
+}
+
+/// Every server answered every message and lived; init restarted none of them.
+fn check_hostile(out: &str) -> Result<(), String> {
+    check_scenario(out, "hostile", "native")?;
+    match out.lines().find(|l| l.contains("init: '") && (l.contains("' ended") || l.contains("' faulted"))) {
+        Some(line) => Err(format!("a server ended: {}", line.trim())),
+        None => Ok(()),
+    }
 }
 
 /// The system `cargo xtask run` boots.

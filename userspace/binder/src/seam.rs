@@ -60,6 +60,7 @@ pub fn connect_to(endpoint: Slot, android: Android) -> Result<Rc<Process>, Statu
 }
 
 fn open(endpoint: Slot, owned: bool, android: Android) -> Result<Rc<Process>, StatusCode> {
-    let channel = SeamChannel { endpoint, owned, frame: Window::new(FRAME_PAGES_MAX).map_err(|_| StatusCode::NoMemory)? };
+    let channel =
+        SeamChannel { endpoint, owned, frame: Window::new(FRAME_PAGES_MAX).map_err(|_| StatusCode::NoMemory)? };
     Process::connect(Box::new(channel), android)
 }

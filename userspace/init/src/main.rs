@@ -68,8 +68,16 @@ fn main(args: rt::Args) -> u64 {
         println!("init: cannot make its endpoint and notification");
         return 1;
     };
-    let mut init =
-        Init { children: Vec::new(), name: None, registrar: None, faults, deaths, alive: 0, noticed: 0, watchers: Vec::new() };
+    let mut init = Init {
+        children: Vec::new(),
+        name: None,
+        registrar: None,
+        faults,
+        deaths,
+        alive: 0,
+        noticed: 0,
+        watchers: Vec::new(),
+    };
     if let Some(bytes) = &description {
         if let Err(e) = init.describe(bytes) {
             println!("init: the system description: {e}");

@@ -2,12 +2,12 @@
 //! fresh pages with the `Map` call.
 
 use crate::sys;
+use crate::thread::Mutex;
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 use ipc::layout::PAGE_SIZE;
 use ipc::syscall::MapFlags;
 use linked_list_allocator::Heap;
-use crate::thread::Mutex;
 
 /// Where the heap starts; far from the program image and the stack.
 const HEAP_BASE: u64 = 0x0000_1000_0000_0000;

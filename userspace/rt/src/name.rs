@@ -40,7 +40,10 @@ impl NameServer {
         let request = Request::Lookup(name(service)?);
         let slot = cap::alloc()?;
         cap::set_recv_slot(0, slot);
-        let answer = self.call(request).inspect_err(|_| cap::free(slot))?;
+        let answer = self.call(request);
+        // No later message may put a capability in the slot, which may be given back.
+        cap::set_recv_slot(0, Slot::MAX);
+        let answer = answer.inspect_err(|_| cap::free(slot))?;
         match proto::read_generation(&answer) {
             Ok(generation) if answer.caps == 1 => Ok((slot, generation)),
             other => {

@@ -50,9 +50,7 @@ pub fn name(id: usize, lookups: usize) -> u64 {
                 n.answered += 1;
                 cap::release(slot);
             }
-            Err(rt::Failed::Kernel(ipc::Error::ObjectGone) | rt::Failed::Server(NameError::NotYet)) => {
-                n.errors += 1
-            }
+            Err(rt::Failed::Kernel(ipc::Error::ObjectGone) | rt::Failed::Server(NameError::NotYet)) => n.errors += 1,
             other => {
                 n.unexpected += 1;
                 println!("writer {id}: unexpected answer to a lookup: {other:?}");

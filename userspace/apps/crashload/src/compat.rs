@@ -9,12 +9,12 @@
 
 use crate::clients::Counts;
 use crate::GIVEN;
-use alloc::collections::BTreeMap;
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use binder::client::{Channel, Process, Refused, SpIBinder};
 use binder::{Android, StatusCode};
-use legacy_aidl::i_weather_service::Proxy;
 use ipc::proto::Long;
+use legacy_aidl::i_weather_service::Proxy;
 use rt::{ipc, println, sys};
 
 const CITY: &str = "Bergen";

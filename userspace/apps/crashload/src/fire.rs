@@ -57,7 +57,8 @@ pub fn drive(kills: usize, writes: usize) -> u64 {
             "name" => Ok(slots::NAME),
             _ => name::lookup(name).map(|(slot, _)| slot),
         };
-        let child = (0..).map_while(|i| init::child(init, i).ok().flatten().map(|(n, _)| (i, n))).find(|(_, n)| n == name);
+        let child =
+            (0..).map_while(|i| init::child(init, i).ok().flatten().map(|(n, _)| (i, n))).find(|(_, n)| n == name);
         match (service, child) {
             (Ok(service), Some((child, _))) => targets.push(Target { name, child, service, pid: 0 }),
             _ => {
@@ -151,7 +152,7 @@ impl Memory {
 fn round(init: Slot, targets: &mut [Target], first: usize, kills: usize, writes: usize) -> u64 {
     // A stop notification per client: a poll takes the bits it finds.
     let (mut clients, mut stops) = (Vec::new(), Vec::new());
-    for (i, t) in targets.iter().enumerate(){
+    for (i, t) in targets.iter().enumerate() {
         let Ok(stop) = cap::create(Kind::Notification, 0) else { return 1 };
         stops.push(stop);
         match spawn_client(t.name, first + i, writes, t.service, Some(stop)) {
