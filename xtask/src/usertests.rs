@@ -435,18 +435,19 @@ fn check_crash_load(out: &str, service: &str) -> Result<(), String> {
         .map_err(|_| format!("crashload failed: {}", out.lines().rfind(|l| l.contains("crashload:")).unwrap_or("")))
 }
 
+/// The entries of `names` in the default system, as it has them.
+fn default_servers(names: &[&str]) -> String {
+    DEFAULT_SYSTEM
+        .split("[[program]]")
+        .filter(|p| names.iter().any(|n| p.contains(&format!("name = \"{n}\"\n"))))
+        .map(|p| format!("[[program]]{p}"))
+        .collect()
+}
+
 /// A test system: the native servers, supervised, and `hostile` sending each of them
 /// 5,000 messages of its own making.
 fn hostile_system() -> String {
-    let servers: String = DEFAULT_SYSTEM
-        .split("[[program]]")
-        .filter(|p| {
-            ["\"name\"", "\"console\"", "\"settings\"", "\"weather\"", "\"gallery\""]
-                .iter()
-                .any(|n| p.contains(&format!("name = {n}")))
-        })
-        .map(|p| format!("[[program]]{p}"))
-        .collect();
+    let servers = default_servers(&["name", "console", "settings", "weather", "gallery"]);
     format!(
         r#"{servers}
 [[program]]

@@ -11,60 +11,17 @@ pub const KILLS: u32 = 100;
 /// `crashload` above them all, so that its kills land wherever a server happens to be: in
 /// the middle of a request, or waiting for another server.
 pub fn system() -> String {
+    let servers = super::default_servers(&["name", "console", "settings", "weather", "gallery", "compat"]);
+    // Each may be restarted 250 times, 10 ms after its end.
+    let servers: String = servers
+        .lines()
+        .map(|l| match l.starts_with("supervise = ") {
+            true => "supervise = { restarts = 250, backoff_ms = 10 }\n".to_string(),
+            false => format!("{l}\n"),
+        })
+        .collect();
     format!(
-        r#"
-[[program]]
-name = "name"
-priority = 220
-memory = "1 MiB"
-provides = ["name"]
-archive = "read"
-supervise = {{ restarts = 250, backoff_ms = 10 }}
-
-[[program]]
-name = "console"
-priority = 200
-memory = "1 MiB"
-provides = ["console", "input"]
-ports = ["0x3f8-0x3ff"]
-irqs = [4]
-archive = "read"
-supervise = {{ restarts = 250, backoff_ms = 10 }}
-
-[[program]]
-name = "settings"
-priority = 180
-memory = "1 MiB"
-provides = ["settings"]
-archive = "read"
-store = "64 KiB"
-supervise = {{ restarts = 250, backoff_ms = 10 }}
-
-[[program]]
-name = "weather"
-priority = 160
-memory = "1 MiB"
-provides = ["weather"]
-uses = ["settings"]
-supervise = {{ restarts = 250, backoff_ms = 10 }}
-
-[[program]]
-name = "gallery"
-priority = 150
-memory = "4 MiB"
-provides = ["gallery"]
-store = "512 KiB"
-supervise = {{ restarts = 250, backoff_ms = 10 }}
-
-[[program]]
-name = "compat"
-priority = 140
-memory = "8 MiB"
-provides = ["compat"]
-uses = ["init", "settings", "weather", "gallery"]
-archive = "read"
-supervise = {{ restarts = 250, backoff_ms = 10 }}
-
+        r#"{servers}
 [[program]]
 name = "crashload"
 priority = 250
