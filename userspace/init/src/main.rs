@@ -16,8 +16,8 @@
 //! the supervised ones and exits (with no unsupervised program, once all have ended).
 //!
 //! While it supervises, init never waits for a server: the registrations a restart needs are
-//! made by a thread of its own (`registrar.rs`), so that a name server killed in the middle of
-//! one cannot stop init from starting it again.
+//! made by a thread of its own (`registrar.rs`), so that a name server that dies while a
+//! registration waits on it cannot stop init from starting it again.
 #![no_std]
 #![no_main]
 

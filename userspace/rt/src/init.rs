@@ -21,6 +21,12 @@ pub fn child(init: Slot, index: u64) -> Result<Option<(String, ChildInfo)>, Fail
     Ok(proto::read_child(&answer, &mut buf).map_err(Failed::Server)?.map(|(name, info)| (String::from(name), info)))
 }
 
+/// The child of init named `name`: its place in init's list and its state; None if init
+/// has none of that name (or could not be asked).
+pub fn find(init: Slot, name: &str) -> Option<(u64, ChildInfo)> {
+    (0..).map_while(|i| Some((i, child(init, i).ok()??))).find(|(_, (n, _))| n == name).map(|(i, (_, info))| (i, info))
+}
+
 /// Asks to hear of every child's end: bit *index* of `deaths` (an unbadged Notification),
 /// then a signal of `doorbell` (`proto::WATCH`).
 pub fn watch(init: Slot, deaths: Slot, doorbell: Slot) -> Result<(), Failed<InitError>> {

@@ -6,12 +6,13 @@
 //! acknowledged and says what it saw. At the end init's restart count of every server must
 //! have grown by exactly the number of kills.
 
-use crate::{kill, next, spawn_client, wait_all};
+use crate::{kill, spawn_client, wait_all};
 use alloc::vec::Vec;
 use ipc::cap::{Kind, Slot};
 use ipc::layout::PAGE_SIZE;
 use ipc::proto::init::State;
 use ipc::system::slots;
+use rt::rand::XorShift;
 use rt::{cap, init, ipc, name, println, sys};
 
 /// The servers fired at, by the name init knows each by (its first service's name too).
@@ -57,9 +58,7 @@ pub fn drive(kills: usize, writes: usize) -> u64 {
             "name" => Ok(slots::NAME),
             _ => name::lookup(name).map(|(slot, _)| slot),
         };
-        let child =
-            (0..).map_while(|i| init::child(init, i).ok().flatten().map(|(n, _)| (i, n))).find(|(_, n)| n == name);
-        match (service, child) {
+        match (service, init::find(init, name)) {
             (Ok(service), Some((child, _))) => targets.push(Target { name, child, service, pid: 0 }),
             _ => {
                 println!("crashload: needs the {name} server and its service");
@@ -104,15 +103,20 @@ pub fn drive(kills: usize, writes: usize) -> u64 {
     warm_up + failed + wrong + u64::from(before.free_or_charged != after.free_or_charged)
 }
 
+/// Has init kill `t`'s server, and waits until init runs it again (a new pid).
+fn fire_at(init: Slot, t: &mut Target) -> Result<(), &'static str> {
+    if !kill(t.name, init) {
+        return Err("init could not kill it");
+    }
+    t.pid = running(init, t.child, t.pid).ok_or("it did not come back")?.0;
+    Ok(())
+}
+
 /// Kills every server once more and lets the new ones set themselves up; then what the
 /// kernel's memory is doing ([`Memory`]).
 fn fresh(init: Slot, targets: &mut [Target]) -> Option<Memory> {
     for t in targets.iter_mut() {
-        if kill(t.name, init) {
-            if let Some((pid, _)) = running(init, t.child, t.pid) {
-                t.pid = pid;
-            }
-        }
+        let _ = fire_at(init, t);
     }
     sys::sleep(20);
     Memory::now()
@@ -164,30 +168,23 @@ fn round(init: Slot, targets: &mut [Target], first: usize, kills: usize, writes:
     sys::sleep(10);
     let mut left: Vec<usize> = targets.iter().map(|_| kills).collect();
     let mut done: Vec<usize> = targets.iter().map(|_| 0).collect();
-    let mut seed = 0xf17e ^ first as u64;
+    let mut rng = XorShift::new(0xf17e ^ first as u64);
     let mut failed = 0;
     while left.iter().any(|&l| l > 0) {
         // Which server: any that has kills left.
         let candidates: Vec<usize> = (0..left.len()).filter(|&i| left[i] > 0).collect();
-        let i = candidates[next(&mut seed) as usize % candidates.len()];
-        let t = &mut targets[i];
+        let i = candidates[rng.below(candidates.len() as u64) as usize];
         left[i] -= 1;
-        if !kill(t.name, init) {
-            println!("crashload: init could not kill {}", t.name);
-            continue;
-        }
-        done[i] += 1;
-        // Its restart: a new process, which init reports as running.
-        match running(init, t.child, t.pid) {
-            Some((pid, _)) => t.pid = pid,
-            None => {
-                println!("crashload: {} did not come back", t.name);
+        match fire_at(init, &mut targets[i]) {
+            Ok(()) => done[i] += 1,
+            Err(why) => {
+                println!("crashload: {}: {why}", targets[i].name);
                 failed += 1;
             }
         }
         // A restart keeps the processor busy for a while (a new process, and the server
         // setting itself up above its clients): the clients need time between kills too.
-        sys::sleep(1 + next(&mut seed) % 4);
+        sys::sleep(1 + rng.below(4));
     }
     for stop in stops {
         let _ = sys::signal(stop);

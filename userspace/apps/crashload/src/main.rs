@@ -50,6 +50,7 @@ use ipc::proto::init::{self as init_proto, Request};
 use ipc::syscall::{ExitStatus, PRIORITY_DEFAULT};
 use ipc::system::slots;
 use rt::cap::{self, Grant};
+use rt::rand::XorShift;
 use rt::sys::{self, Msg};
 use rt::{ipc, name, println};
 
@@ -113,12 +114,6 @@ pub enum Outcome<T> {
     Lost,
 }
 
-/// A small pseudo-random sequence: the kill moments repeat from run to run.
-fn next(seed: &mut u64) -> u64 {
-    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    *seed >> 33
-}
-
 fn kill(service: &str, init: Slot) -> bool {
     let Some(m) = init_proto::encode(Request::Kill(service)) else { return false };
     sys::call_ep(init, &Msg::from_proto(&m))
@@ -149,10 +144,11 @@ fn round(name: &str, service: Slot, init: Slot, first: usize, kills: usize, writ
             None => return 1,
         }
     }
-    let mut seed = 0x5eed;
+    // Seeded: the kill moments repeat from run to run.
+    let mut rng = XorShift::new(0x5eed);
     let mut done = 0;
     for _ in 0..kills {
-        sys::sleep(1 + next(&mut seed) % 4);
+        sys::sleep(1 + rng.below(4));
         if kill(name, init) {
             done += 1;
         }

@@ -204,15 +204,7 @@ fn alive(t: &Target) -> bool {
 
 /// Init's restart count of each of `names`, by its list of children.
 fn restarts(init: Slot, names: &[&str]) -> Option<Vec<u8>> {
-    names
-        .iter()
-        .map(|name| {
-            (0..)
-                .map_while(|i| rt::init::child(init, i).ok().flatten())
-                .find(|(n, _)| n == name)
-                .map(|(_, c)| c.restarts)
-        })
-        .collect()
+    names.iter().map(|name| rt::init::find(init, name).map(|(_, c)| c.restarts)).collect()
 }
 
 fn main(args: rt::Args) -> u64 {
