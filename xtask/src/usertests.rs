@@ -150,10 +150,12 @@ pub fn cases() -> Vec<UserCase> {
         described("ipc_restart", RESTART.into(), check_restart),
         described("console_output", console_system(), check_console_output),
         described("store_survives", STORE.into(), check_store),
-        described("settings_crash_load", crash_load_system("settings"), |o| check_crash_load(o, "settings")),
-        described("gallery_crash_load", crash_load_system("gallery"), |o| check_crash_load(o, "gallery")),
+        described("settings_crash_load", fire::crash_load_system("settings"), |o| {
+            fire::check_crash_load(o, "settings")
+        }),
+        described("gallery_crash_load", fire::crash_load_system("gallery"), |o| fire::check_crash_load(o, "gallery")),
         described("servers_under_fire", fire::system(), fire::check),
-        described("hostile_native", hostile_system(), check_hostile),
+        described("hostile_native", fire::hostile_system(), fire::check_hostile),
         described("gallery_frames", services::gallery_system(), |o| check_ipctest(o, "gallery")),
         described("compat", compat::system(), compat::check),
         described("compat_hostile", compat::hostile_system(), compat::check_hostile),
@@ -386,88 +388,6 @@ fn check_store(out: &str) -> Result<(), String> {
         ],
     )?;
     check_ipctest(out, "store")
-}
-
-/// A test system: the settings server, with a small store (so that it compacts), and
-/// `crashload` killing it 20 times while two writers make 400 writes each. The server runs
-/// below its clients, so that calls wait in its queue and kills land in the middle of them.
-fn crash_load_system(service: &str) -> String {
-    let name = crate::system::NAME_SERVER;
-    // The server runs below its clients, so they queue calls at it while it is killed; its
-    // store is small, so it compacts under load.
-    let (extra, writes) = match service {
-        "settings" => ("archive = \"read\"\nstore = \"16 KiB\"", "writes = [\"load.\"]\n"),
-        _ => ("store = \"64 KiB\"", ""),
-    };
-    format!(
-        r#"{name}
-[[program]]
-name = "{service}"
-priority = 90
-memory = "2 MiB"
-provides = ["{service}"]
-{extra}
-supervise = {{ restarts = 100, backoff_ms = 10 }}
-
-[[program]]
-name = "crashload"
-priority = 100
-memory = "8 MiB"
-uses = ["{service}", "init"]
-{writes}archive = "spawn"
-args = ["{service}", "20", "400"]
-"#
-    )
-}
-
-/// Both writers of each round found every acknowledged change; the server was killed 20
-/// times; memory came back to the baseline (crashload exits with the number of failures).
-fn check_crash_load(out: &str, service: &str) -> Result<(), String> {
-    for id in 0..4 {
-        let head = format!("writer {id}: ");
-        let line = out.lines().find(|l| l.contains(&head)).ok_or_else(|| format!("output lacks \"{head}\""))?;
-        if !line.trim_end().ends_with(" 0 unexpected, 0 lost") {
-            return Err(format!("a writer saw a loss or a wrong answer: {}", line.trim()));
-        }
-    }
-    find(out, &format!("crashload: {service} killed 20 times"), 0)?;
-    exited_cleanly(out, "crashload")
-        .map_err(|_| format!("crashload failed: {}", out.lines().rfind(|l| l.contains("crashload:")).unwrap_or("")))
-}
-
-/// The entries of `names` in the default system, as it has them.
-fn default_servers(names: &[&str]) -> String {
-    DEFAULT_SYSTEM
-        .split("[[program]]")
-        .filter(|p| names.iter().any(|n| p.contains(&format!("name = \"{n}\"\n"))))
-        .map(|p| format!("[[program]]{p}"))
-        .collect()
-}
-
-/// A test system: the native servers, supervised, and `hostile` sending each of them
-/// 5,000 messages of its own making.
-fn hostile_system() -> String {
-    let servers = default_servers(&["name", "console", "settings", "weather", "gallery"]);
-    format!(
-        r#"{servers}
-[[program]]
-name = "hostile"
-priority = 100
-memory = "2 MiB"
-uses = ["init", "console", "settings", "weather", "gallery"]
-writes = ["hostile."]
-args = ["5000"]
-"#
-    )
-}
-
-/// Every server answered every message and lived; init restarted none of them.
-fn check_hostile(out: &str) -> Result<(), String> {
-    check_scenario(out, "hostile", "native")?;
-    match out.lines().find(|l| l.contains("init: '") && (l.contains("' ended") || l.contains("' faulted"))) {
-        Some(line) => Err(format!("a server ended: {}", line.trim())),
-        None => Ok(()),
-    }
 }
 
 /// The system `cargo xtask run` boots.

@@ -1,8 +1,92 @@
 //! Servers under fire: the system's servers (name, console, settings, weather, gallery and
 //! compat) each killed 100 times at pseudo-random moments while a client of each works
-//! (`crashload fire`, `userspace/apps/crashload/src/fire.rs`).
+//! (`crashload fire`, `userspace/apps/crashload/src/fire.rs`); settings and the gallery under
+//! load while killed 20 times (`crashload settings|gallery`); and the native servers sent
+//! hostile messages (`hostile`).
 
-use super::find;
+use super::{check_scenario, exited_cleanly, find, DEFAULT_SYSTEM};
+
+/// A test system: the settings server, with a small store (so that it compacts), and
+/// `crashload` killing it 20 times while two writers make 400 writes each. The server runs
+/// below its clients, so that calls wait in its queue and kills land in the middle of them.
+pub fn crash_load_system(service: &str) -> String {
+    let name = crate::system::NAME_SERVER;
+    // The server runs below its clients, so they queue calls at it while it is killed; its
+    // store is small, so it compacts under load.
+    let (extra, writes) = match service {
+        "settings" => ("archive = \"read\"\nstore = \"16 KiB\"", "writes = [\"load.\"]\n"),
+        _ => ("store = \"64 KiB\"", ""),
+    };
+    format!(
+        r#"{name}
+[[program]]
+name = "{service}"
+priority = 90
+memory = "2 MiB"
+provides = ["{service}"]
+{extra}
+supervise = {{ restarts = 100, backoff_ms = 10 }}
+
+[[program]]
+name = "crashload"
+priority = 100
+memory = "8 MiB"
+uses = ["{service}", "init"]
+{writes}archive = "spawn"
+args = ["{service}", "20", "400"]
+"#
+    )
+}
+
+/// Both writers of each round found every acknowledged change; the server was killed 20
+/// times; memory came back to the baseline (crashload exits with the number of failures).
+pub fn check_crash_load(out: &str, service: &str) -> Result<(), String> {
+    for id in 0..4 {
+        let head = format!("writer {id}: ");
+        let line = out.lines().find(|l| l.contains(&head)).ok_or_else(|| format!("output lacks \"{head}\""))?;
+        if !line.trim_end().ends_with(" 0 unexpected, 0 lost") {
+            return Err(format!("a writer saw a loss or a wrong answer: {}", line.trim()));
+        }
+    }
+    find(out, &format!("crashload: {service} killed 20 times"), 0)?;
+    exited_cleanly(out, "crashload")
+        .map_err(|_| format!("crashload failed: {}", out.lines().rfind(|l| l.contains("crashload:")).unwrap_or("")))
+}
+
+/// The entries of `names` in the default system, as it has them.
+fn default_servers(names: &[&str]) -> String {
+    DEFAULT_SYSTEM
+        .split("[[program]]")
+        .filter(|p| names.iter().any(|n| p.contains(&format!("name = \"{n}\"\n"))))
+        .map(|p| format!("[[program]]{p}"))
+        .collect()
+}
+
+/// A test system: the native servers, supervised, and `hostile` sending each of them
+/// 5,000 messages of its own making.
+pub fn hostile_system() -> String {
+    let servers = default_servers(&["name", "console", "settings", "weather", "gallery"]);
+    format!(
+        r#"{servers}
+[[program]]
+name = "hostile"
+priority = 100
+memory = "2 MiB"
+uses = ["init", "console", "settings", "weather", "gallery"]
+writes = ["hostile."]
+args = ["5000"]
+"#
+    )
+}
+
+/// Every server answered every message and lived; init restarted none of them.
+pub fn check_hostile(out: &str) -> Result<(), String> {
+    check_scenario(out, "hostile", "native")?;
+    match out.lines().find(|l| l.contains("init: '") && (l.contains("' ended") || l.contains("' faulted"))) {
+        Some(line) => Err(format!("a server ended: {}", line.trim())),
+        None => Ok(()),
+    }
+}
 
 /// How many times each server is killed in the measured round.
 pub const KILLS: u32 = 100;
@@ -11,7 +95,7 @@ pub const KILLS: u32 = 100;
 /// `crashload` above them all, so that its kills land wherever a server happens to be: in
 /// the middle of a request, or waiting for another server.
 pub fn system() -> String {
-    let servers = super::default_servers(&["name", "console", "settings", "weather", "gallery", "compat"]);
+    let servers = default_servers(&["name", "console", "settings", "weather", "gallery", "compat"]);
     // Each may be restarted 250 times, 10 ms after its end.
     let servers: String = servers
         .lines()
