@@ -74,7 +74,8 @@ pub enum Syscall {
     /// `(process)` → `(status kind, value)`: waits for the process to end; see
     /// [`ExitStatus`]. Needs the read right.
     Wait = 9,
-    /// → `(free frames, kernel heap bytes in use)`: for tests and the shell.
+    /// → `(free frames, kernel heap bytes in use, kernel heap bytes mapped)`: for tests and
+    /// the shell. The heap is mapped from free frames as it grows, and keeps them.
     MemStats = 10,
     /// `(slot)` → `(kind, rights, badge, size)`: what a capability is
     /// ([`crate::cap::CapInfo`]); `size` is a Frame's number of pages, 0 for other kinds.

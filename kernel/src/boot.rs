@@ -35,7 +35,12 @@ pub fn kernel_main(boot: &'static mut BootInfo) -> ! {
         managed - free,
         (free * layout::PAGE_SIZE) >> 20
     );
-    info!("heap: {} MiB at {:#x}, guard pages on both sides", layout::HEAP_SIZE >> 20, layout::HEAP_BASE);
+    info!(
+        "heap: {} MiB at {:#x}, grown from free frames when full (up to {} GiB), unmapped on both sides",
+        layout::HEAP_INITIAL >> 20,
+        layout::HEAP_BASE,
+        layout::HEAP_RESERVED >> 30
+    );
 
     gdt::use_guarded_ist_stacks();
     let boot_stack = stack::alloc().expect("no memory for the boot stack");

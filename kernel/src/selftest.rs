@@ -5,7 +5,7 @@
 //! pass by never coming back: the report their fault produces is what `cargo xtask test` reads.
 
 use crate::arch::{cpu, pit, qemu, trap, tsc};
-use crate::mem::layout::{HEAP_BASE, HEAP_SIZE, PAGE_SIZE};
+use crate::mem::layout::{HEAP_BASE, HEAP_RESERVED, PAGE_SIZE};
 use crate::mem::paging;
 use crate::mem::{self, heap, stack};
 use crate::{error, info, time};
@@ -78,7 +78,9 @@ fn heap_and_frames() -> Outcome {
         let (during, _) = heap::usage();
         check(during >= heap_before + (4 << 20), || format!("heap usage {during} did not grow"))?;
         let mut huge = Vec::<u8>::new();
-        check(huge.try_reserve_exact(2 * HEAP_SIZE as usize).is_err(), || "reserved more than the heap".into())?;
+        check(huge.try_reserve_exact(HEAP_RESERVED as usize).is_err(), || {
+            "reserved more than the heap can grow to".into()
+        })?;
         info!("heap: {} KiB in use at peak", during / 1024);
     }
     let (heap_after, _) = heap::usage();
@@ -100,7 +102,30 @@ fn heap_and_frames() -> Outcome {
     let s = stack::alloc().ok_or("no kernel stack")?;
     stack::free(s);
     let (frames_after, _) = mem::frame_counts();
-    check(frames_after == frames_before, || format!("free frames {frames_before} before, {frames_after} after"))
+    check(frames_after == frames_before, || format!("free frames {frames_before} before, {frames_after} after"))?;
+
+    // Growth: more than the heap has free, in small blocks and one large one, comes from free
+    // frames, which stay with the heap afterwards.
+    let top_before = heap::top();
+    {
+        let (_, free) = heap::usage();
+        let small: Vec<Box<[u64; 32]>> = (0..(free / 256) as u64).map(|i| Box::new([i; 32])).collect();
+        let large = alloc::vec![0x5au8; 8 << 20];
+        let top = heap::top();
+        let (frames_now, _) = mem::frame_counts();
+        check(top > top_before, || "the heap did not grow".into())?;
+        // The frames the heap took, and the page tables that map them (one per 2 MiB).
+        let (pages, fell) = ((top - top_before) / PAGE_SIZE, frames_after - frames_now);
+        check(fell >= pages && fell - pages <= pages.div_ceil(512) + 1, || {
+            format!("the heap grew {pages} pages, the free frames fell by {fell}")
+        })?;
+        check(small.iter().enumerate().all(|(i, b)| b.iter().all(|&v| v == i as u64)), || {
+            "small blocks corrupted".into()
+        })?;
+        check(large.iter().all(|&b| b == 0x5a), || "the large block was corrupted".into())?;
+        info!("heap: grew from {} to {} MiB", (top_before - HEAP_BASE) >> 20, (top - HEAP_BASE) >> 20);
+    }
+    Ok(())
 }
 
 fn frames_come_from_usable_memory(boot: &BootInfo) -> Outcome {
@@ -205,8 +230,8 @@ fn execute_heap() {
 }
 
 fn read_past_heap() {
-    // SAFETY: deliberately unsound: the page after the heap is its guard, never mapped.
-    black_box(unsafe { core::ptr::read_volatile((HEAP_BASE + HEAP_SIZE) as *const u8) });
+    // SAFETY: deliberately unsound: nothing is mapped above the heap's top.
+    black_box(unsafe { core::ptr::read_volatile(heap::top() as *const u8) });
 }
 
 fn write_kernel_text() {

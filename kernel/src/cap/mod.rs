@@ -75,13 +75,18 @@ pub struct Cap {
     pub badge: Badge,
 }
 
+/// A capability in the derivation tree. A node's children are a list threaded through them
+/// (`first_child`, then each child's `next`, with `prev` back), so that deleting one of a
+/// million copies of a capability is a few stores, not a search of its siblings.
 struct Node {
     obj: ObjId,
     rights: Rights,
     badge: Badge,
     at: At,
     parent: Option<NodeId>,
-    children: Vec<NodeId>,
+    first_child: Option<NodeId>,
+    prev: Option<NodeId>,
+    next: Option<NodeId>,
 }
 
 struct Entry<T> {
@@ -281,21 +286,15 @@ impl<T: Object> Caps<T> {
     /// Deletes up to `budget` of the capabilities derived from the one in `at`; true when
     /// none is left. Called again, it goes on where it stopped, so a huge revoke can be done
     /// in slices with interrupts taken in between (seL4's preemption point). Each step
-    /// deletes the last child of `at` and hands that child's children to `at`, so the whole
-    /// revoke costs one step per capability, however deep or wide the tree.
+    /// deletes the first child of `at`, whose children pass to `at`, so the whole revoke costs
+    /// one step per capability and one more per child passed on, however deep or wide the tree.
     pub fn revoke_some(&mut self, at: At, budget: usize, freed: &mut Vec<T>) -> Result<bool, Error> {
         let node = self.node_at(at)?;
         for _ in 0..budget {
-            let Some(child) = self.nodes.get_mut(node).expect("dead node").children.pop() else { return Ok(true) };
-            let dead = self.nodes.remove(child).expect("dead node in the tree");
-            *self.slot_mut(dead.at) = None;
-            for &c in &dead.children {
-                self.nodes.get_mut(c).expect("dead child").parent = Some(node);
-            }
-            self.nodes.get_mut(node).expect("dead node").children.extend(dead.children);
-            self.release_cap(dead.obj, dead.rights, freed);
+            let Some(child) = self.node(node).first_child else { return Ok(true) };
+            self.delete_node(child, freed);
         }
-        Ok(self.nodes.get(node).expect("dead node").children.is_empty())
+        Ok(self.node(node).first_child.is_none())
     }
 
     /// Takes a reference to `obj` that is not a capability (the kernel's own link).
@@ -327,9 +326,10 @@ impl<T: Object> Caps<T> {
     }
 
     fn insert_node(&mut self, at: At, obj: ObjId, rights: Rights, badge: Badge, parent: Option<NodeId>) {
-        let node = self.nodes.insert(Node { obj, rights, badge, at, parent, children: Vec::new() });
+        let node =
+            self.nodes.insert(Node { obj, rights, badge, at, parent, first_child: None, prev: None, next: None });
         if let Some(p) = parent {
-            self.nodes.get_mut(p).expect("dead parent").children.push(node);
+            self.push_children(p, node, node);
         }
         let kind = self.object(obj).kind();
         *self.slot_mut(at) = Some(Held { node, cap: Cap { obj, kind, rights, badge } });
@@ -351,18 +351,66 @@ impl<T: Object> Caps<T> {
         self.release(obj, freed);
     }
 
+    /// Takes `node` out of the tree and its slot; its children pass to its parent (or become
+    /// roots). Costs a few stores, and one more per child.
     fn delete_node(&mut self, node: NodeId, freed: &mut Vec<T>) {
         let dead = self.nodes.remove(node).expect("delete of a dead node");
         *self.slot_mut(dead.at) = None;
-        if let Some(p) = dead.parent {
-            let siblings = &mut self.nodes.get_mut(p).expect("dead parent").children;
-            siblings.retain(|&c| c != node);
-            siblings.extend(dead.children.iter().copied());
+        // Out of its siblings' list.
+        match dead.prev {
+            Some(prev) => self.node_mut(prev).next = dead.next,
+            None => {
+                if let Some(p) = dead.parent {
+                    self.node_mut(p).first_child = dead.next;
+                }
+            }
         }
-        for &c in &dead.children {
-            self.nodes.get_mut(c).expect("dead child").parent = dead.parent;
+        if let Some(next) = dead.next {
+            self.node_mut(next).prev = dead.prev;
+        }
+        // Its children to its parent: each learns its new parent, and the list goes whole to
+        // the front of the parent's. Without a parent, each is a root, in no list.
+        let mut child = dead.first_child;
+        let mut last = None;
+        while let Some(c) = child {
+            let n = self.node_mut(c);
+            n.parent = dead.parent;
+            child = n.next;
+            if dead.parent.is_none() {
+                (n.prev, n.next) = (None, None);
+            }
+            last = Some(c);
+        }
+        if let (Some(p), Some(first), Some(last)) = (dead.parent, dead.first_child, last) {
+            self.push_children(p, first, last);
         }
         self.release_cap(dead.obj, dead.rights, freed);
+    }
+
+    /// Puts the list of siblings `first..=last` (linked by `next`, `first.prev` empty) at the
+    /// front of `parent`'s children. Their `parent` must already be `parent`, or be set by
+    /// the caller.
+    fn push_children(&mut self, parent: NodeId, first: NodeId, last: NodeId) {
+        let old = self.node(parent).first_child;
+        self.node_mut(last).next = old;
+        if let Some(old) = old {
+            self.node_mut(old).prev = Some(last);
+        }
+        self.node_mut(parent).first_child = Some(first);
+    }
+
+    fn node(&self, node: NodeId) -> &Node {
+        self.nodes.get(node).expect("a dead node in the tree")
+    }
+
+    fn node_mut(&mut self, node: NodeId) -> &mut Node {
+        self.nodes.get_mut(node).expect("a dead node in the tree")
+    }
+
+    /// The children of `node`, in their list's order.
+    #[cfg(test)]
+    fn children(&self, node: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        core::iter::successors(self.node(node).first_child, |&c| self.node(c).next)
     }
 
     fn node_at(&self, at: At) -> Result<NodeId, Error> {
@@ -394,6 +442,7 @@ impl<T: Object> Caps<T> {
     fn check(&self) {
         let mut refs = alloc::collections::BTreeMap::<ObjId, u32>::new();
         let mut readers = alloc::collections::BTreeMap::<ObjId, u32>::new();
+        let mut listed = 0;
         for (id, n) in self.nodes.iter() {
             assert_eq!(self.node_at(n.at), Ok(id), "node and slot agree");
             let held = self.get(n.at).expect("a node's slot holds it");
@@ -407,15 +456,25 @@ impl<T: Object> Caps<T> {
             *readers.entry(n.obj).or_default() += u32::from(n.rights.contains(Rights::READ));
             if let Some(p) = n.parent {
                 let parent = self.nodes.get(p).expect("parent alive");
-                assert!(parent.children.contains(&id));
                 assert!(parent.rights.contains(n.rights), "rights grew along the tree");
                 assert!(parent.badge == 0 || parent.badge == n.badge, "a badge changed");
                 assert_eq!(parent.obj, n.obj);
             }
-            for &c in &n.children {
-                assert_eq!(self.nodes.get(c).expect("child alive").parent, Some(id));
+            if n.parent.is_none() {
+                assert_eq!((n.prev, n.next), (None, None), "a root is in no list");
+            }
+            let mut prev = None;
+            for c in self.children(id) {
+                listed += 1;
+                let child = self.nodes.get(c).expect("child alive");
+                assert_eq!(child.parent, Some(id));
+                assert_eq!(child.prev, prev, "the list links back");
+                prev = Some(c);
             }
         }
+        // Every child names its parent, so each node with a parent is in that parent's list
+        // (and no other) when the lists hold as many nodes as have parents.
+        assert_eq!(listed, self.nodes.iter().filter(|(_, n)| n.parent.is_some()).count(), "every child is listed once");
         for (id, e) in self.objects.iter() {
             assert_eq!(refs.get(&id).copied().unwrap_or(0), e.refs, "object {id}: references counted");
             assert_eq!(readers.get(&id).copied().unwrap_or(0), e.readers, "object {id}: readers counted");

@@ -1,45 +1,58 @@
-//! A slab: values in a vector addressed by index, freed indices reused.
+//! A slab: values addressed by index, freed indices reused.
+//!
+//! The values live in chunks of [`CHUNK`], added one at a time as the slab fills. One vector
+//! of all of them would double when full: a copy of every capability in the system with
+//! interrupts off, and a moment when the old and the new block (three times what the slab
+//! holds) must both fit in the kernel heap, in one piece.
 
 use alloc::vec::Vec;
 
+/// Values per chunk.
+pub const CHUNK: usize = 64;
+
 pub struct Slab<T> {
-    items: Vec<Option<T>>,
+    chunks: Vec<Vec<Option<T>>>,
     free: Vec<u32>,
     len: usize,
 }
 
 impl<T> Slab<T> {
     pub const fn new() -> Self {
-        Slab { items: Vec::new(), free: Vec::new(), len: 0 }
+        Slab { chunks: Vec::new(), free: Vec::new(), len: 0 }
     }
 
     pub fn insert(&mut self, value: T) -> u32 {
         self.len += 1;
-        match self.free.pop() {
-            Some(i) => {
-                self.items[i as usize] = Some(value);
-                i
-            }
-            None => {
-                self.items.push(Some(value));
-                (self.items.len() - 1) as u32
-            }
+        if let Some(i) = self.free.pop() {
+            *self.entry(i).expect("a freed index is in a chunk") = Some(value);
+            return i;
         }
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        let last = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[last];
+        chunk.push(Some(value));
+        (last * CHUNK + chunk.len() - 1) as u32
     }
 
     pub fn remove(&mut self, id: u32) -> Option<T> {
-        let value = self.items.get_mut(id as usize)?.take()?;
+        let value = self.entry(id)?.take()?;
         self.free.push(id);
         self.len -= 1;
         Some(value)
     }
 
     pub fn get(&self, id: u32) -> Option<&T> {
-        self.items.get(id as usize)?.as_ref()
+        self.chunks.get(id as usize / CHUNK)?.get(id as usize % CHUNK)?.as_ref()
     }
 
     pub fn get_mut(&mut self, id: u32) -> Option<&mut T> {
-        self.items.get_mut(id as usize)?.as_mut()
+        self.entry(id)?.as_mut()
+    }
+
+    fn entry(&mut self, id: u32) -> Option<&mut Option<T>> {
+        self.chunks.get_mut(id as usize / CHUNK)?.get_mut(id as usize % CHUNK)
     }
 
     #[cfg(test)]
@@ -49,7 +62,7 @@ impl<T> Slab<T> {
 
     #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
-        self.items.iter().enumerate().filter_map(|(i, v)| v.as_ref().map(|v| (i as u32, v)))
+        self.chunks.iter().flatten().enumerate().filter_map(|(i, v)| v.as_ref().map(|v| (i as u32, v)))
     }
 }
 
@@ -68,5 +81,29 @@ mod tests {
         assert_eq!(s.get(b), Some(&'b'));
         assert_eq!(s.len(), 2);
         assert_eq!(s.get(99), None);
+    }
+
+    #[test]
+    fn values_span_chunks_and_chunks_never_move() {
+        let mut s = Slab::new();
+        let ids: Vec<u32> = (0..3 * CHUNK as u64 + 5).map(|v| s.insert(v)).collect();
+        assert_eq!(ids, (0..3 * CHUNK as u32 + 5).collect::<Vec<_>>());
+        assert_eq!(s.chunks.len(), 4);
+        let first = s.chunks[0].as_ptr();
+        for id in (0..ids.len() as u32).step_by(3) {
+            assert_eq!(s.remove(id), Some(u64::from(id)));
+        }
+        assert_eq!(s.get(3 * CHUNK as u32), None, "removed");
+        assert_eq!(s.get(3 * CHUNK as u32 + 1), Some(&(3 * CHUNK as u64 + 1)));
+        // Freed ids are used again before a new chunk is made.
+        let again: Vec<u32> = (0..ids.len().div_ceil(3)).map(|_| s.insert(7)).collect();
+        assert!(again.iter().all(|&id| id % 3 == 0 && (id as usize) < ids.len()));
+        assert_eq!(s.chunks.len(), 4);
+        assert_eq!(s.len(), ids.len());
+        s.insert(8);
+        s.insert(9);
+        assert_eq!(s.chunks.len(), 4, "the last chunk still had room");
+        assert_eq!(s.chunks[0].as_ptr(), first, "a chunk's values stay where they are");
+        assert_eq!(s.iter().count(), s.len());
     }
 }

@@ -15,9 +15,12 @@ pub const PML4_SPAN: u64 = 1 << 39;
 pub const BOOTLOADER_DYNAMIC: (u64, u64) = (0xffff_8000_0000_0000, 0xffff_bfff_ffff_f000);
 pub use ipc::boot::KERNEL_BASE;
 
-/// The kernel heap: mapped at boot, with the pages on both sides left unmapped.
+/// The kernel heap: [`HEAP_INITIAL`] bytes mapped at boot, grown from free frames when an
+/// allocation does not fit, up to [`HEAP_RESERVED`] bytes of address space. The page below it
+/// and everything above its top are left unmapped.
 pub const HEAP_BASE: u64 = 0xffff_e000_0000_0000;
-pub const HEAP_SIZE: u64 = 16 * 1024 * 1024;
+pub const HEAP_INITIAL: u64 = 16 * 1024 * 1024;
+pub const HEAP_RESERVED: u64 = 256 * 1024 * 1024 * 1024;
 
 /// Kernel stacks: slot `i` spans `STACK_SLOT` bytes; its top `STACK_SIZE` bytes are mapped, the
 /// rest below them is an unmapped guard, so an overflow faults instead of corrupting memory.
@@ -36,7 +39,7 @@ pub const KERNEL_PML4_SLOTS: [u64; 3] = [HEAP_BASE, STACKS_BASE, MMIO_BASE];
 
 // Each region, with its guards, fits in its level-4 slot; each stack slot has a guard.
 const _: () = {
-    assert!(HEAP_SIZE + PAGE_SIZE < PML4_SPAN);
+    assert!(HEAP_INITIAL <= HEAP_RESERVED && HEAP_RESERVED + PAGE_SIZE < PML4_SPAN);
     assert!(STACK_SLOTS as u64 * STACK_SLOT <= PML4_SPAN);
     assert!(STACK_SLOT - STACK_SIZE >= PAGE_SIZE);
     assert!(MMIO_SIZE <= PML4_SPAN);
@@ -77,11 +80,14 @@ pub enum Region {
     Mmio,
 }
 
-pub fn region_of(addr: u64) -> Option<Region> {
-    let heap_end = HEAP_BASE + HEAP_SIZE;
-    if (HEAP_BASE..heap_end).contains(&addr) {
+/// What `addr` is, with the heap mapped up to `heap_top`: past the top, up to the end of the
+/// heap's reserved span, is its guard.
+pub fn region_of(addr: u64, heap_top: u64) -> Option<Region> {
+    if (HEAP_BASE..heap_top).contains(&addr) {
         Some(Region::Heap)
-    } else if (HEAP_BASE - PAGE_SIZE..HEAP_BASE).contains(&addr) || (heap_end..heap_end + PAGE_SIZE).contains(&addr) {
+    } else if (HEAP_BASE - PAGE_SIZE..HEAP_BASE).contains(&addr)
+        || (heap_top..HEAP_BASE + HEAP_RESERVED + PAGE_SIZE).contains(&addr)
+    {
         Some(Region::HeapGuard)
     } else if (STACKS_BASE..STACKS_BASE + STACK_SLOTS as u64 * STACK_SLOT).contains(&addr) {
         let slot = StackSlot::new(((addr - STACKS_BASE) / STACK_SLOT) as usize);
@@ -127,13 +133,17 @@ mod tests {
     #[test]
     fn addresses_are_classified() {
         let s = StackSlot::new(7);
+        let top = HEAP_BASE + HEAP_INITIAL;
+        let region_of = |addr| region_of(addr, top);
         assert_eq!(region_of(s.bottom - 8), Some(Region::StackGuard(7)));
         assert_eq!(region_of(s.guard), Some(Region::StackGuard(7)));
         assert_eq!(region_of(s.bottom), Some(Region::Stack(7)));
         assert_eq!(region_of(s.top - 1), Some(Region::Stack(7)));
         assert_eq!(region_of(s.top), Some(Region::StackGuard(8)));
         assert_eq!(region_of(HEAP_BASE), Some(Region::Heap));
-        assert_eq!(region_of(HEAP_BASE + HEAP_SIZE), Some(Region::HeapGuard));
+        assert_eq!(region_of(top - 1), Some(Region::Heap));
+        assert_eq!(region_of(top), Some(Region::HeapGuard));
+        assert_eq!(region_of(HEAP_BASE + HEAP_RESERVED), Some(Region::HeapGuard));
         assert_eq!(region_of(HEAP_BASE - 1), Some(Region::HeapGuard));
         assert_eq!(region_of(MMIO_BASE), Some(Region::Mmio));
         assert_eq!(region_of(0x1000), None);

@@ -80,8 +80,8 @@ impl fmt::Display for PageFaultCode {
 }
 
 /// Says what a faulting address is, when the kernel's layout knows.
-fn address_note(addr: u64) -> Option<Note> {
-    match layout::region_of(addr)? {
+fn address_note(addr: u64, heap_top: u64) -> Option<Note> {
+    match layout::region_of(addr, heap_top)? {
         Region::StackGuard(i) => Some(Note::StackOverflow(i)),
         Region::HeapGuard => Some(Note::Text("kernel heap guard page: access outside the heap")),
         Region::Heap => Some(Note::Text("kernel heap")),
@@ -104,8 +104,9 @@ impl fmt::Display for Note {
     }
 }
 
-/// Writes the fatal-exception report for `frame`; `cr2` is the faulting address register.
-pub fn write_report(w: &mut impl Write, frame: &TrapFrame, cr2: u64) -> fmt::Result {
+/// Writes the fatal-exception report for `frame`; `cr2` is the faulting address register,
+/// `heap_top` the end of what is mapped for the kernel heap.
+pub fn write_report(w: &mut impl Write, frame: &TrapFrame, cr2: u64, heap_top: u64) -> fmt::Result {
     let (name, mnemonic) = name(frame.vector);
     let mode = if frame.came_from_user() { "user" } else { "kernel" };
     writeln!(w, "EXCEPTION: {name} ({mnemonic}) in {mode} mode, vector {}", frame.vector)?;
@@ -120,7 +121,7 @@ pub fn write_report(w: &mut impl Write, frame: &TrapFrame, cr2: u64) -> fmt::Res
     // fault that could not be delivered: that is how a stack overflow shows itself.
     if frame.vector == PAGE_FAULT || frame.vector == DOUBLE_FAULT {
         write!(w, "  CR2: {cr2:#018x}")?;
-        match address_note(cr2) {
+        match address_note(cr2, heap_top) {
             Some(note) => writeln!(w, " ({note})")?,
             None => writeln!(w)?,
         }
@@ -190,7 +191,7 @@ mod tests {
 
     fn report(frame: TrapFrame, cr2: u64) -> String {
         let mut s = String::new();
-        write_report(&mut s, &frame, cr2).unwrap();
+        write_report(&mut s, &frame, cr2, layout::HEAP_BASE + layout::HEAP_INITIAL).unwrap();
         s
     }
 

@@ -65,6 +65,6 @@ extern "C" fn seam_trap_dispatch(frame: &mut TrapFrame) {
 fn fatal(frame: &TrapFrame) -> ! {
     let cr2 = Cr2::read_raw();
     let mut out = console::emergency();
-    let _ = exception::write_report(&mut out, frame, cr2);
+    let _ = exception::write_report(&mut out, frame, cr2, crate::mem::heap::top());
     qemu::exit(ExitCode::Failure)
 }

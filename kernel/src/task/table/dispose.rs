@@ -93,8 +93,27 @@ impl Tasks {
 
     /// Does what each freed object's kind needs: wakes the threads blocked on it with
     /// `ObjectGone`, frees its memory, gives back its charge. Freeing one object can free
-    /// others (a reference it held was the last), so this works through a list.
-    pub fn dispose(&mut self, mut freed: Vec<Object>) {
+    /// others (a reference it held was the last), and end processes (a last handle), which
+    /// free more: all of it is worked through in lists, never by recursion, so a process
+    /// holding the last handles of a thousand others, each holding a thousand more, ends
+    /// on a kernel stack of fixed depth.
+    pub fn dispose(&mut self, freed: Vec<Object>) {
+        self.free_objects(freed);
+        self.end_pending();
+    }
+
+    /// Ends the processes listed to end (`ending`), and those their ends list, until none is
+    /// left.
+    pub(super) fn end_pending(&mut self) {
+        while let Some((pid, status)) = self.ending.pop() {
+            if self.processes.get(&pid).is_some_and(|p| p.status.is_none()) {
+                self.end_one(pid, status);
+            }
+        }
+    }
+
+    /// [`Tasks::dispose`] without ending the processes it lists to end.
+    pub(super) fn free_objects(&mut self, mut freed: Vec<Object>) {
         while let Some(object) = freed.pop() {
             match object {
                 Object::Endpoint(mut ep, charge) => {
@@ -165,11 +184,6 @@ impl Tasks {
                 for tid in ep.drain_senders().collect::<Vec<_>>() {
                     self.wake(tid, Err(Error::ObjectGone));
                 }
-            }
-        }
-        while let Some((pid, status)) = self.ending.pop() {
-            if self.processes.get(&pid).is_some_and(|p| p.status.is_none()) {
-                self.end_process(pid, status);
             }
         }
     }

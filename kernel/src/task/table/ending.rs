@@ -57,8 +57,16 @@ impl Tasks {
     /// Ends process `pid` with `status`: its threads leave whatever they wait on, its
     /// capabilities are deleted (waking whoever that concerns), its memory goes back. Threads
     /// other than the running one are freed at once; the running one's stack and the address
-    /// space are left for the next thread to free.
+    /// space are left for the next thread to free. Processes whose last handle it held end
+    /// too, after it.
     pub fn end_process(&mut self, pid: Pid, status: ExitStatus) {
+        self.end_one(pid, status);
+        self.end_pending();
+    }
+
+    /// [`Tasks::end_process`] for `pid` alone: the processes it lists to end are left to the
+    /// caller.
+    pub(super) fn end_one(&mut self, pid: Pid, status: ExitStatus) {
         let process = self.processes.get_mut(&pid).expect("ending a process that does not exist");
         let tids = core::mem::take(&mut process.threads);
         for &tid in &tids {
@@ -103,7 +111,7 @@ impl Tasks {
         if remove {
             self.processes.remove(&pid);
         }
-        self.dispose(freed);
+        self.free_objects(freed);
         let mut current = false;
         for tid in tids {
             match tid == self.running {

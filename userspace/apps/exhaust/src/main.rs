@@ -52,6 +52,7 @@ fn main(args: rt::Args) -> u64 {
         Some("quota-child") => quota_child(),
         Some("noop") => 0,
         Some("long") => long(),
+        Some("heap") => heap(),
         _ => {
             println!("usage: exhaust objects | tables | quota");
             2
@@ -237,6 +238,99 @@ fn run_child(name: &str, quota: u64) -> Result<ExitStatus, Error> {
     });
     cap::release(memory);
     status
+}
+
+/// Processes made (never started) from the program's whole quota, each with every slot of its
+/// capability space filled with a copy of one endpoint, until the kernel refuses one. Their
+/// capabilities are kept in the capability spaces of holder processes, so that the program's
+/// own slots do not bound how many there are. What they make the kernel hold is more than its
+/// boot heap: the heap must grow, and the quota, not the heap, must be what refuses. Done
+/// twice: the kernel's tables keep their size after the first (its slabs, the heap's pages
+/// and their page tables), so after the second the heap in use must be back where it was,
+/// and the free frames with it, counting those the heap took.
+fn heap() -> u64 {
+    let mut c = Checks::new("exhaust heap");
+    let boot_heap = sys::kernel_heap_mapped();
+    let mut after_first = (0, 0);
+    for round in 0..2 {
+        let before = (sys::mem_stats(), sys::kernel_heap_mapped());
+        let result = fill_heap();
+        c.check(
+            &format!("round {round}: processes were made until the quota refused one: {result:?}"),
+            matches!(result, Ok((n, Error::OutOfMemory, _)) if n > 0),
+        );
+        let ((frames, used), mapped) = (sys::mem_stats(), sys::kernel_heap_mapped());
+        // Free frames, counting those the heap holds.
+        let pool = frames + mapped / PAGE_SIZE;
+        println!(
+            "exhaust heap, round {round}: kernel heap {} -> {used} bytes in use, {} -> {} MiB mapped; free frames and the heap's {} -> {pool}",
+            before.0 .1,
+            before.1 >> 20,
+            mapped >> 20,
+            before.0 .0 + before.1 / PAGE_SIZE
+        );
+        if let Ok((_, _, ticks)) = result {
+            println!("exhaust heap, round {round}: giving everything back took {ticks} ticks");
+        }
+        if round == 0 {
+            c.check(&format!("the heap grew past its {} MiB at boot", boot_heap >> 20), mapped > boot_heap);
+            // The heap's new pages needed page tables, one per 2 MiB, which the kernel keeps.
+            let tables = (mapped - before.1).div_ceil(2 * MIB) + 1;
+            let lost = (before.0 .0 + before.1 / PAGE_SIZE).saturating_sub(pool);
+            c.check(&format!("no frame is lost but the heap's page tables: {lost}, at most {tables}"), lost <= tables);
+            after_first = (used, pool);
+        } else {
+            c.equal(
+                "after the second round, the heap in use and the frames are where the first left them",
+                (used, pool),
+                after_first,
+            );
+        }
+    }
+    let child = cap::spawn("exhaust", "noop", PRIORITY_DEFAULT, &[]);
+    c.check("the program then starts a process", child.is_ok());
+    if let Ok(slot) = child {
+        c.equal("which ends", sys::wait(slot), Ok(ExitStatus::Exited(0)));
+        cap::release(slot);
+    }
+    c.done()
+}
+
+/// Fills the kernel with processes until refused: how many, the refusal, and the ticks it
+/// took to give them all back.
+fn fill_heap() -> Result<(usize, Error, u64), Error> {
+    let endpoint = cap::create(Kind::Endpoint, 0)?;
+    let mut holders: Vec<Slot> = Vec::new();
+    let mut held = CSPACE_SLOTS;
+    let mut made = 0;
+    let refused = loop {
+        if held == CSPACE_SLOTS {
+            let holder = cap::alloc()?;
+            if let Err(e) = sys::process_create(init_slots::MEMORY, init_slots::ARCHIVE, "sleeper", holder) {
+                cap::free(holder);
+                break e;
+            }
+            holders.push(holder);
+            held = 0;
+        }
+        let slot = cap::alloc()?;
+        if let Err(e) = sys::process_create(init_slots::MEMORY, init_slots::ARCHIVE, "sleeper", slot) {
+            cap::free(slot);
+            break e;
+        }
+        for s in 0..CSPACE_SLOTS {
+            sys::cap_copy(endpoint, s, Rights::ALL, slot)?;
+        }
+        sys::cap_move(slot, held, *holders.last().expect("a holder"))?;
+        cap::free(slot);
+        held += 1;
+        made += 1;
+    };
+    println!("exhaust heap, filled: {made} processes in {} holders, then {refused:?}", holders.len());
+    let start = sys::ticks().0;
+    release_all(holders);
+    cap::release(endpoint);
+    Ok((made, refused, sys::ticks().0 - start))
 }
 
 /// Where the child's one-GiB steps start: far above its image, far below its stack.
