@@ -11,6 +11,7 @@
 pub mod boot;
 pub mod cap;
 pub mod error;
+pub mod fuzz;
 pub mod layout;
 pub mod msg;
 pub mod proto;

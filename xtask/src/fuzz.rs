@@ -6,13 +6,16 @@
 //! print), or a hang of the whole system (no `fuzz: done` within the timeout). The children's
 //! own ends — finished, ended themselves, faulted themselves, blocked and killed — are the
 //! fuzzer's business and are only counted. On a failure the seed and the last calls before it
-//! are printed, so that `--seeds S..S+1` reproduces it.
+//! are printed, and the failure is shrunk to a short sequence of calls that fails the same way
+//! (`shrink`), written to a replay file that `--replay FILE` runs again.
 
 use crate::artifacts::{self, Builder};
 use crate::qemu::{self, Accel, Firmware, Machine};
+use crate::shrink::{self, Shrinker};
 use crate::FuzzArgs;
 use anyhow::{bail, Context, Result};
 use ipc::boot::{KEY_EXIT_WHEN_DONE, KEY_RUN};
+use ipc::fuzz::SUPERVISOR_FAILED;
 use std::time::Duration;
 
 /// What a run of the fuzzer came to.
@@ -27,11 +30,12 @@ pub enum Verdict {
     Hung,
 }
 
-/// What the supervisor prints when it gives up.
-const SUPERVISOR_FAILED: &str = "fuzz: the supervisor failed";
 /// A guest that prints nothing for this long has hung: the supervisor prints a line per seed,
 /// and a seed ends within a few hundred milliseconds of guest time.
-const QUIET: Duration = Duration::from_secs(60);
+/// The fuzzer boots through UEFI: the BIOS loader reads the ramdisk with emulated disk calls,
+/// and under TCG takes about 27 s to reach the kernel, where UEFI takes about 3.
+pub const FIRMWARE: Firmware = Firmware::Uefi;
+pub const QUIET: Duration = Duration::from_secs(60);
 
 /// Judges a run's serial output: a kernel failure line wins over everything, then whether the
 /// supervisor finished.
@@ -61,24 +65,38 @@ pub fn parse_seeds(text: &str) -> Result<(u64, u64)> {
 }
 
 pub fn run(args: &FuzzArgs) -> Result<()> {
-    let (first, seeds) = parse_seeds(&args.seeds)?;
-    let per_seed = args.calls.div_ceil(seeds);
     let builder = Builder::new(!args.debug)?;
-    // Children that end early make fewer calls than their share: the supervisor goes on to
-    // further seeds until the calls asked for are made.
-    let cmdline =
-        format!("{KEY_RUN}=fuzz:run:{first}:{seeds}:{per_seed}:{}:{} {KEY_EXIT_WHEN_DONE}", args.procs, args.calls);
-    let images = builder.make("fuzz", &cmdline, &[Firmware::Bios])?;
-    let machine = Machine::new(Accel::Tcg, 1, Firmware::Bios)?;
+    let machine = Machine::new(Accel::Tcg, 1, FIRMWARE)?;
     println!("{}", machine.description());
-    println!(
-        "seam: fuzzing the {} kernel: seeds {first}..{} (and on, until {} calls are made), {per_seed} calls each, {} at once",
-        if args.debug { "debug" } else { "release" },
-        first + seeds,
-        args.calls,
-        args.procs
-    );
-    let run = qemu::run_until_quiet(&machine, images.get(Firmware::Bios), Duration::from_secs(args.timeout), QUIET)?;
+    let kernel = if args.debug { "debug" } else { "release" };
+    let timeout = Duration::from_secs(args.timeout);
+    let run = match &args.replay {
+        Some(file) => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+            println!("seam: fuzzing the {kernel} kernel: the replay {}", file.display());
+            shrink::replay(&builder, &machine, &text, args.plant, timeout)?
+        }
+        None => {
+            let (first, seeds) = parse_seeds(&args.seeds)?;
+            let per_seed = args.calls.div_ceil(seeds);
+            // Children that end early make fewer calls than their share: the supervisor goes on
+            // to further seeds until the calls asked for are made.
+            let plant = if args.plant { ":plant" } else { "" };
+            let cmdline = format!(
+                "{KEY_RUN}=fuzz:run:{first}:{seeds}:{per_seed}:{}:{}{plant} {KEY_EXIT_WHEN_DONE}",
+                args.procs, args.calls
+            );
+            let images = builder.make("fuzz", &cmdline, &[FIRMWARE])?;
+            println!(
+                "seam: fuzzing the {kernel} kernel: seeds {first}..{} (and on, until {} calls are made), {per_seed} calls each, {} at once{}",
+                first + seeds,
+                args.calls,
+                args.procs,
+                if args.plant { ", with the planted failure" } else { "" }
+            );
+            qemu::run_until_quiet(&machine, images.get(FIRMWARE), timeout, QUIET)?
+        }
+    };
     let log = artifacts::out_dir(!args.debug).join("fuzz.log");
     std::fs::write(&log, &run.output).with_context(|| format!("cannot write {}", log.display()))?;
     let lines: Vec<&str> = run.output.lines().filter(|l| l.contains("fuzz:")).collect();
@@ -87,22 +105,37 @@ pub fn run(args: &FuzzArgs) -> Result<()> {
         println!("{}", line.trim());
     }
     let seconds = run.elapsed.as_secs_f64();
-    match judge(&run.output, run.timed_out) {
+    let verdict = judge(&run.output, run.timed_out);
+    if verdict != Verdict::Clean {
+        println!("{}", tail(&run.output, 40));
+    }
+    if verdict != Verdict::Clean && args.replay.is_none() && !args.no_shrink {
+        let shrinker = Shrinker {
+            builder: &builder,
+            machine: &machine,
+            plant: args.plant,
+            release: !args.debug,
+            boots: args.shrink_boots,
+            timeout,
+        };
+        shrinker.shrink(&run.output, &verdict)?;
+    }
+    match verdict {
         Verdict::Clean => {
             let made = calls_made(&run.output).unwrap_or(0);
             println!("seam: clean: {made} calls in {seconds:.1} s ({:.0} calls/s)", made as f64 / seconds);
             Ok(())
         }
         Verdict::KernelFailed(line) => {
-            println!("{}", tail(&run.output, 40));
-            bail!("the kernel failed: {line} (the last seed line above names the seed; the calls before it follow it)")
+            bail!(
+                "the kernel failed: {line} (the last batch line above names its seeds; the whole log is in {})",
+                log.display()
+            )
         }
         Verdict::SupervisorFailed(line) => {
-            println!("{}", tail(&run.output, 40));
             bail!("the fuzzer's supervisor failed: {line} (the whole log is in {})", log.display())
         }
         Verdict::Hung => {
-            println!("{}", tail(&run.output, 40));
             bail!(
                 "the system hung: no `fuzz: done` within {} s, or nothing printed for {} s (the whole log is in {})",
                 args.timeout,

@@ -9,6 +9,7 @@ mod peer;
 mod plot;
 mod qemu;
 mod setup;
+mod shrink;
 mod system;
 mod test;
 mod trace;
@@ -68,6 +69,19 @@ struct FuzzArgs {
     /// Seconds the guest may run before the run counts as a hang.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
+    /// On a failure, do not shrink it to a short sequence of calls.
+    #[arg(long)]
+    no_shrink: bool,
+    /// The most boots a shrink may take.
+    #[arg(long, default_value_t = 150)]
+    shrink_boots: usize,
+    /// Plant a failure in the fuzzer (a copy into a slot, then an inspection of it), to try
+    /// the shrinker on a failure whose shortest sequence is known.
+    #[arg(long)]
+    plant: bool,
+    /// Run a replay file (as a shrink writes) instead of seeds.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]

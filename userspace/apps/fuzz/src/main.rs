@@ -13,7 +13,14 @@
 //! its last calls; then `fuzz: done`, with the counts and the kernel's free frames and heap
 //! before and after. With TOTAL (`fuzz run SEED SEEDS CALLS PROCS TOTAL`), seeds go on past
 //! the SEEDS first until the children have made TOTAL calls in all (children that end early
-//! make fewer than CALLS), up to [`MORE_SEEDS`] times as many seeds.
+//! make fewer than CALLS), up to [`MORE_SEEDS`] times as many seeds. A line starts each batch
+//! ([`ipc::fuzz::BATCH_LINE`]), so that the batch a kernel failure came in is known.
+//!
+//! `fuzz replay` runs one batch again from the replay file (`ipc::fuzz`), each child making
+//! only the calls its line keeps, and showing them when there are few: how `cargo xtask fuzz`
+//! shrinks a failure. With `plant` after either, a child that copies or mints a capability into
+//! a slot and then inspects that slot ends with [`ipc::fuzz::PLANTED_EXIT`], and the supervisor
+//! fails: a failure with a known shortest sequence, to try the shrinker on.
 //!
 //! The child's arguments mix small integers, slots of the capabilities it holds and makes,
 //! addresses in its own mappings, kernel-half, non-canonical and unmapped addresses, lengths
@@ -24,13 +31,17 @@
 
 extern crate alloc;
 
+mod child;
+mod gen;
+
+use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
-use ipc::cap::{init_slots, Kind, Rights, Slot, CSPACE_SLOTS, GIVEN_SLOTS, SELF};
-use ipc::layout::{PAGE_SIZE, USER_END};
-use ipc::msg::{slot_pair, MsgInfo};
-use ipc::syscall::{ExitStatus, MapFlags, Syscall, ARG_REGS, PRIORITY_DEFAULT};
+use gen::THREAD_STACKS_COUNT;
+use ipc::cap::{init_slots, Kind, Rights, Slot, GIVEN_SLOTS, SELF};
+use ipc::fuzz::{BATCH_LINE, PLANTED_EXIT, REPLAY_PATH, SUPERVISOR_FAILED};
+use ipc::msg::MsgInfo;
+use ipc::syscall::{ExitStatus, MapFlags, ARG_REGS, PRIORITY_DEFAULT};
 use rt::cap::{self, Grant};
-use rt::rand::XorShift;
 use rt::{ipc, println, sys};
 
 rt::main!(main);
@@ -110,17 +121,68 @@ impl Progress {
 }
 
 fn main(args: rt::Args) -> u64 {
-    let num = |i: usize| args.get(i).and_then(|a| a.parse::<u64>().ok());
-    match (args.get(0), num(1), num(2), num(3), num(4)) {
-        (Some("run"), Some(seed), Some(seeds), Some(calls), Some(procs)) if (1..=PROCS_MAX).contains(&procs) => {
-            supervise(seed, seeds, calls, procs, num(5).unwrap_or(0))
+    // The flags come last; the numbers before them.
+    let flag = |name: &str| args.words().any(|w| w == name);
+    let (replay, plant) = (flag("replay"), flag("plant"));
+    let numbers: alloc::vec::Vec<u64> = args.words().skip(1).map_while(|w| w.parse().ok()).collect();
+    match (args.get(0), &numbers[..]) {
+        (Some("run"), &[seed, seeds, calls, procs, ref total @ ..])
+            if (1..=PROCS_MAX).contains(&procs) && total.len() <= 1 =>
+        {
+            let total = total.first().copied().unwrap_or(0);
+            supervise(Plan { first: seed, seeds, calls, procs, total, replay: false, plant })
         }
-        (Some("child"), Some(seed), Some(calls), Some(index), None) => child(seed, calls, index),
+        (Some("replay"), []) => match child::replay_batch() {
+            Some((seed, calls, children)) if (1..=PROCS_MAX).contains(&children) => {
+                supervise(Plan { first: seed, seeds: children, calls, procs: children, total: 0, replay: true, plant })
+            }
+            _ => {
+                println!("{SUPERVISOR_FAILED}: {REPLAY_PATH} is not a replay file of 1 to {PROCS_MAX} children");
+                1
+            }
+        },
+        (Some("child"), &[seed, calls, index]) => child::child(seed, calls, index, child::Options { replay, plant }),
         _ => {
             println!(
-                "usage: fuzz run SEED SEEDS CALLS PROCS [TOTAL] (PROCS 1..={PROCS_MAX}) | fuzz child SEED CALLS INDEX"
+                "usage: fuzz run SEED SEEDS CALLS PROCS [TOTAL] [plant] (PROCS 1..={PROCS_MAX}) | fuzz replay [plant] \
+                 | fuzz child SEED CALLS INDEX [replay] [plant]"
             );
             2
+        }
+    }
+}
+
+/// What the supervisor runs: seeds `first..first + seeds` in batches of `procs`, `calls` each,
+/// and more until `total` calls are made; or (`replay`) one batch from the replay file.
+struct Plan {
+    first: u64,
+    seeds: u64,
+    calls: u64,
+    procs: u64,
+    total: u64,
+    replay: bool,
+    plant: bool,
+}
+
+/// Why the supervisor gave up.
+enum Failed {
+    /// A call it needs was refused.
+    Call(ipc::Error),
+    /// A child met the planted failure (`plant`): its seed.
+    Planted(u64),
+}
+
+impl From<ipc::Error> for Failed {
+    fn from(e: ipc::Error) -> Failed {
+        Failed::Call(e)
+    }
+}
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failed::Call(e) => write!(f, "{e}"),
+            Failed::Planted(seed) => write!(f, "the planted failure, seed {seed}"),
         }
     }
 }
@@ -148,11 +210,11 @@ impl End {
     }
 }
 
-fn supervise(first: u64, seeds: u64, calls: u64, procs: u64, total: u64) -> u64 {
-    match supervise_all(first, seeds, calls, procs, total) {
+fn supervise(plan: Plan) -> u64 {
+    match supervise_all(&plan) {
         Ok(()) => 0,
         Err(e) => {
-            println!("fuzz: the supervisor failed: {e}");
+            println!("{SUPERVISOR_FAILED}: {e}");
             1
         }
     }
@@ -211,7 +273,8 @@ struct Running {
 /// How many times the seeds asked for a run with a TOTAL may go on to.
 const MORE_SEEDS: u64 = 10;
 
-fn supervise_all(first: u64, seeds: u64, calls: u64, procs: u64, total: u64) -> Result<(), ipc::Error> {
+fn supervise_all(plan: &Plan) -> Result<(), Failed> {
+    let &Plan { first, seeds, calls, procs, total, .. } = plan;
     let page = cap::create(Kind::Frame, 1)?;
     sys::frame_map(page, PROGRESS_AT, MapFlags::WRITE, SELF)?;
     let note = cap::create(Kind::Notification, 0)?;
@@ -243,11 +306,13 @@ fn supervise_all(first: u64, seeds: u64, calls: u64, procs: u64, total: u64) -> 
         for &endpoint in shared.iter().take(ENDPOINTS) {
             partners.push(rt::thread::spawn(move || partner(endpoint))?);
         }
+        println!("{BATCH_LINE}{seed}..{}, {calls} calls each", seed + batch);
         let mut running = alloc::vec::Vec::new();
         for i in 0..batch {
-            running.push(start(seed + i, calls, i, page, &shared, ends[i as usize])?);
+            running.push(start(plan, seed + i, i, page, &shared, ends[i as usize])?);
         }
-        watch(&mut running, note, tick, calls)?;
+        watch(&mut running, note, tick, if plan.replay { 0 } else { calls })?;
+        let mut planted = None;
         for r in running {
             let end = r.end.unwrap_or(End::Blocked);
             let done = r.progress.calls();
@@ -260,6 +325,9 @@ fn supervise_all(first: u64, seeds: u64, calls: u64, procs: u64, total: u64) -> 
                 End::Blocked => alloc::format!("blocked for {STALL_MS} ms, killed"),
             };
             counts[end.index()] += 1;
+            if plan.plant && matches!(end, End::Ended(Some(PLANTED_EXIT))) {
+                planted = Some(r.seed);
+            }
             println!("fuzz: seed {}: {done} calls, {what}", r.seed);
             if !matches!(end, End::Finished) {
                 r.progress.show();
@@ -275,6 +343,9 @@ fn supervise_all(first: u64, seeds: u64, calls: u64, procs: u64, total: u64) -> 
         }
         for thread in partners {
             thread.join()?;
+        }
+        if let Some(seed) = planted {
+            return Err(Failed::Planted(seed));
         }
         seed += batch;
     }
@@ -325,7 +396,7 @@ const THREADS_PER_CHILD: u64 = 1 + THREAD_STACKS_COUNT + 8;
 
 /// Starts child `index` of a batch, for `seed`, with its own quota, the archive, the progress
 /// page and the batch's shared objects; `end` is signalled when it ends.
-fn start(seed: u64, calls: u64, index: u64, page: Slot, shared: &[Slot], end: Slot) -> Result<Running, ipc::Error> {
+fn start(plan: &Plan, seed: u64, index: u64, page: Slot, shared: &[Slot], end: Slot) -> Result<Running, ipc::Error> {
     let progress = Progress::map(index).ok_or(ipc::Error::InvalidArgument)?;
     progress.clear();
     let quota = cap::alloc()?;
@@ -338,7 +409,13 @@ fn start(seed: u64, calls: u64, index: u64, page: Slot, shared: &[Slot], end: Sl
     for (i, slot) in shared.iter().enumerate() {
         grants.push(Grant::new(*slot, SHARED_FIRST + i as Slot, Rights::ALL));
     }
-    let args = alloc::format!("child {seed} {calls} {index}");
+    let flags = match (plan.replay, plan.plant) {
+        (false, false) => "",
+        (true, false) => " replay",
+        (false, true) => " plant",
+        (true, true) => " replay plant",
+    };
+    let args = alloc::format!("child {seed} {} {index}{flags}", plan.calls);
     let spawned = cap::spawn_with("fuzz", &args, PRIORITY_DEFAULT - 1, &grants, |p| sys::process_notify_exit(p, end))?;
     Ok(Running { seed, process: spawned.slot, quota, progress, seen: u64::MAX, still: 0, end: None })
 }
@@ -377,281 +454,3 @@ fn watch(running: &mut [Running], note: Slot, tick: Slot, calls: u64) -> Result<
     let _ = sys::poll(note);
     Ok(())
 }
-
-/// The child: `calls` random system calls from `seed`.
-fn child(seed: u64, calls: u64, index: u64) -> u64 {
-    if sys::frame_map(2, PROGRESS_AT, MapFlags::WRITE, SELF).is_err() {
-        return 1;
-    }
-    let Some(progress) = Progress::map(index) else { return 1 };
-    // A notification bound to this thread, with the timer armed before each call that waits
-    // for a message or a signal: a receive with nobody to send wakes up when it fires.
-    let Ok(alarm) = cap::create(Kind::Notification, 0) else { return 1 };
-    if sys::ntfn_bind(alarm).is_err() {
-        return 1;
-    }
-    if sys::map(THREAD_STACKS, THREAD_STACKS_COUNT * THREAD_STACK, MapFlags::WRITE).is_err() {
-        return 1;
-    }
-    let mut gen = Gen::new(seed);
-    let mut buffer = [0u8; 256];
-    let mut succeeded = [0u32; Syscall::ALL.len() + 1];
-    let local = buffer.as_mut_ptr() as u64;
-    for n in 0..calls {
-        let (number, args) = gen.call(local);
-        progress.note(n, number, &args);
-        // A receive is woken by the bound alarm; a wait on a notification by that notification
-        // itself, if it is one the timer may signal.
-        if number == Syscall::NtfnWait as u64 {
-            let _ = sys::timer_set(args[0], ALARM_US);
-        } else if WAITS.contains(&number) {
-            let _ = sys::timer_set(alarm, ALARM_US);
-        }
-        // SAFETY: none: this is the fuzzer. A call may unmap or overwrite this process's own
-        // memory; the process may then fault, which the supervisor counts. The kernel must
-        // come to no harm whatever the call.
-        let done = unsafe { sys::raw(number, args) };
-        settle(number, &args, done.is_ok());
-        if done.is_ok() {
-            if let Some(count) = succeeded.get_mut(number as usize) {
-                *count += 1;
-            }
-        }
-    }
-    core::hint::black_box(&mut buffer);
-    // Which calls got through the kernel's checks, by number: what the run reached.
-    let mut line = alloc::string::String::new();
-    for (number, count) in succeeded.iter().enumerate().filter(|(_, c)| **c > 0) {
-        line += &alloc::format!(" {number}:{count}");
-    }
-    println!("fuzz: seed {seed}: succeeded by call number:{line}");
-    0
-}
-
-/// Calls that wait for a message or signal, before which the child arms its alarm.
-const WAITS: [u64; 2] = [Syscall::Recv as u64, Syscall::ReplyRecv as u64];
-/// How long the alarm gives them.
-const ALARM_US: u64 = 2_000;
-
-/// The generator (`rt::rand`'s xorshift64*), and the shapes arguments are drawn from.
-struct Gen(XorShift);
-
-impl Gen {
-    fn new(seed: u64) -> Gen {
-        Gen(XorShift::new(seed))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0.word()
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0.below(n)
-    }
-
-    /// A call number: mostly a real one (never Exit, which would only end the run early),
-    /// sometimes one that is not.
-    fn number(&mut self) -> u64 {
-        loop {
-            let number = match self.below(16) {
-                0 => [8, Syscall::ALL.len() as u64 + 1, 1 << 32, u64::MAX][self.below(4) as usize],
-                _ => Syscall::ALL[self.below(Syscall::ALL.len() as u64) as usize] as u64,
-            };
-            if number != Syscall::Exit as u64 {
-                return number;
-            }
-        }
-    }
-
-    /// One argument word; `local` is the address of a buffer of the caller's own.
-    fn arg(&mut self, local: u64) -> u64 {
-        let small = self.below(16);
-        match self.below(12) {
-            0..=3 => self.below(SLOTS),
-            4 => small,
-            5 => local + self.below(256),
-            6 => ipc::boot::KERNEL_BASE + self.below(1 << 20) * 8,
-            7 => 0x8000_0000_0000_0000 | self.next() >> 1,
-            8 => [0, PAGE_SIZE, USER_END - 8, USER_END, PROGRESS_AT, 0x10_0000][self.below(6) as usize] + small,
-            9 => u64::MAX - small,
-            10 => (self.next() & 0xffff_ffff_0000_0000) | self.below(160) | self.below(5) << 8,
-            _ => self.next(),
-        }
-    }
-
-    /// A slot the child may hold something in: a given one, or one its calls fill.
-    fn slot(&mut self) -> u64 {
-        match self.below(8) {
-            0..=2 => self.below(SHARED_FIRST + SHARED.len() as u64),
-            _ => GIVEN_SLOTS + self.below(SLOTS - GIVEN_SLOTS),
-        }
-    }
-
-    /// An info word a sender might use: a label, a few words, now and then a capability.
-    fn info(&mut self) -> u64 {
-        let caps = u64::from(self.below(4) == 0);
-        MsgInfo::new(self.below(4) as u32, self.below(9) as usize, caps as usize).encode()
-    }
-
-    /// A page in the child's own play area, where its maps go.
-    fn page(&mut self) -> u64 {
-        PLAY_AT + self.below(64) * PAGE_SIZE
-    }
-
-    fn call(&mut self, local: u64) -> (u64, [u64; ARG_REGS]) {
-        let number = self.number();
-        let mut args = [0; ARG_REGS];
-        for a in args.iter_mut() {
-            *a = self.arg(local);
-        }
-        // Three calls in four get arguments of the shape the call takes (valid or nearly), so
-        // that they pass the first checks and reach the code behind them; the rest stay random.
-        if self.below(4) != 0 {
-            self.shape(number, &mut args, local);
-        }
-        // A slot pair now and then, where Recv and ReplyRecv take one.
-        if self.below(4) == 0 {
-            args[0] = slot_pair(self.below(SLOTS), self.below(CSPACE_SLOTS + 4));
-        }
-        // Short sleeps only: a long one would just stall the run (the supervisor would kill
-        // it as blocked), and tells nothing a short one does not.
-        if number == Syscall::Sleep as u64 {
-            args[0] = self.below(3);
-        }
-        (number, args)
-    }
-
-    fn shape(&mut self, number: u64, a: &mut [u64; ARG_REGS], local: u64) {
-        let Ok(call) = Syscall::try_from(number) else { return };
-        let rights = self.below(16);
-        match call {
-            Syscall::Create => {
-                let kind = [Kind::Endpoint, Kind::Notification, Kind::Frame, Kind::Memory][self.below(4) as usize];
-                let size = if kind == Kind::Memory { PAGE_SIZE << self.below(5) } else { self.below(4) };
-                *a = [init_slots::MEMORY, kind as u64, self.slot(), size, 0, 0];
-            }
-            Syscall::CapCopy => *a = [self.slot(), self.slot(), rights, SELF, 0, 0],
-            Syscall::CapMint => *a = [self.slot(), self.slot(), rights, self.below(8), SELF, 0],
-            Syscall::CapMove => *a = [self.slot(), self.slot(), SELF, 0, 0, 0],
-            Syscall::CapDelete | Syscall::CapRevoke | Syscall::CapInspect => a[0] = self.slot(),
-            Syscall::Send | Syscall::NbSend | Syscall::Call => {
-                a[0] = self.slot();
-                a[1] = self.info();
-            }
-            Syscall::Recv => a[0] = slot_pair(self.slot(), self.slot()),
-            Syscall::ReplyRecv => {
-                a[0] = slot_pair(self.slot(), self.slot());
-                a[1] = self.info();
-            }
-            Syscall::Signal | Syscall::NtfnWait | Syscall::Poll | Syscall::NtfnBind | Syscall::Wait => {
-                a[0] = self.slot()
-            }
-            Syscall::ProcessKill | Syscall::ProcessInfo => a[0] = self.slot(),
-            Syscall::FrameMap => *a = [self.slot(), self.page(), self.below(8), SELF, 0, 0],
-            Syscall::Map => *a = [self.page(), PAGE_SIZE * (1 + self.below(4)), self.below(8), 0, 0, 0],
-            Syscall::Unmap => *a = [self.page(), PAGE_SIZE * (1 + self.below(4)), 0, 0, 0, 0],
-            Syscall::ProcessCreate => {
-                let name = NAMES[self.below(NAMES.len() as u64) as usize];
-                *a = [init_slots::MEMORY, init_slots::ARCHIVE, name.as_ptr() as u64, name.len() as u64, self.slot(), 0];
-            }
-            Syscall::ProcessStart => {
-                *a = [self.slot(), local, self.below(16), self.below(PRIORITY_DEFAULT as u64), 0, 0]
-            }
-            Syscall::ProcessSetFault | Syscall::ProcessNotifyExit => *a = [self.slot(), self.slot(), 0, 0, 0, 0],
-            Syscall::TimerSet => *a = [self.slot(), self.below(5_000), 0, 0, 0, 0],
-            // A thread of its own (or of a process it made) that makes random calls too, on
-            // one of the stacks mapped for them; now and then one that starts anywhere.
-            Syscall::ThreadCreate => {
-                let target = if self.below(4) == 0 { self.slot() } else { SELF };
-                let entry = if self.below(8) == 0 { a[1] } else { thread_body as *const () as u64 };
-                let seed = self.next() << 8;
-                let (stack, arg) = match (target == SELF).then(take_stack).flatten() {
-                    Some(index) => (stack_top(index), seed | OWN_STACK | index),
-                    None => (a[2], seed),
-                };
-                *a = [target, entry, stack, arg, self.slot(), 0];
-            }
-            Syscall::ThreadPriority | Syscall::ThreadSuspend | Syscall::ThreadResume | Syscall::ThreadEnd => {
-                a[0] = self.slot();
-                a[1] = self.below(PRIORITY_DEFAULT as u64 + 1);
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Where the stacks of the threads a child makes are mapped: [`THREAD_STACKS_COUNT`] of
-/// [`THREAD_STACK`] bytes, apart from the play area so that its unmaps leave them be (the
-/// random calls still may, now and then: the child then faults itself).
-const THREAD_STACKS: u64 = 0x4800_0000_0000;
-const THREAD_STACK: u64 = 4 * PAGE_SIZE;
-const THREAD_STACKS_COUNT: u64 = 16;
-/// The calls a thread the child makes makes before it ends itself.
-const THREAD_CALLS: u64 = 64;
-
-/// Which thread stacks are taken, a bit each. A thread gives its stack back as it ends; one
-/// ended by another thread's call never does, and once all are taken new threads get a
-/// random stack address (and most likely fault, ending the child).
-static STACKS_TAKEN: AtomicU64 = AtomicU64::new(0);
-
-/// A free thread stack's index, now taken.
-fn take_stack() -> Option<u64> {
-    let all = (1u64 << THREAD_STACKS_COUNT) - 1;
-    let taken =
-        STACKS_TAKEN.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| (t != all).then(|| t | (t + 1))).ok()?;
-    Some((!taken).trailing_zeros() as u64)
-}
-
-fn give_stack(index: u64) {
-    STACKS_TAKEN.fetch_and(!(1 << index), Ordering::Release);
-}
-
-/// The top of thread stack `index`, as after a `call`.
-fn stack_top(index: u64) -> u64 {
-    THREAD_STACKS + (1 + index) * THREAD_STACK - 8
-}
-
-/// In a thread's start argument: bit 4 says it was given thread stack `arg & 0xf`.
-const OWN_STACK: u64 = 0x10;
-
-/// After a call: a ThreadCreate that failed gives back the stack it took.
-fn settle(number: u64, args: &[u64; ARG_REGS], ok: bool) {
-    if number == Syscall::ThreadCreate as u64 && !ok && args[3] & OWN_STACK != 0 {
-        give_stack(args[3] & 0xf);
-    }
-}
-
-/// Where a child's extra thread starts: [`THREAD_CALLS`] random calls from the seed in `rdi`
-/// (which also says which stack it was given, [`OWN_STACK`]), then its end.
-extern "C" fn thread_body(arg: u64) -> ! {
-    let mut gen = Gen::new(arg);
-    let mut buffer = [0u8; 256];
-    let local = buffer.as_mut_ptr() as u64;
-    for _ in 0..THREAD_CALLS {
-        let (number, args) = gen.call(local);
-        // SAFETY: none, as for the child's own calls.
-        let done = unsafe { sys::raw(number, args) };
-        settle(number, &args, done.is_ok());
-    }
-    core::hint::black_box(&mut buffer);
-    if arg & OWN_STACK != 0 {
-        give_stack(arg & 0xf);
-    }
-    // The stack is no longer this thread's: from here to its end it must not touch it (a new
-    // thread may already be starting on it), so the last call is made from registers alone.
-    // SAFETY: ThreadEnd on the caller does not return; nothing here uses the stack.
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            in("rax") Syscall::ThreadEnd as u64,
-            in("rdi") SELF,
-            options(noreturn, nostack)
-        )
-    }
-}
-
-/// Programs a child may make processes of: ones that end by themselves, and one that is not
-/// in the archive.
-const NAMES: [&str; 3] = ["sleeper", "fault", "no-such-program"];
-/// Where the child's own maps go.
-const PLAY_AT: u64 = 0x4000_0000_0000;
