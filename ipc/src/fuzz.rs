@@ -2,11 +2,13 @@
 //! starts each batch of children, and the replay file with which the shrinker has one batch
 //! run again with only some of its calls made.
 //!
-//! The replay file, at [`REPLAY_PATH`] in the ramdisk: a first line `SEED CALLS`, then one
-//! line per child of the batch (child `i` runs seed `SEED + i`), each a [`Keep`]: `all`,
-//! `none`, or the indices of the calls to make, as inclusive ranges joined by dots
-//! (`0-12.40.97-99`). A child still draws every call of its sequence from its seed, so that
-//! each kept call has the arguments it had in the full run, and makes only the kept ones.
+//! The replay file, at [`REPLAY_PATH`] in the ramdisk, holds batches, run one after another.
+//! Each is a line `SEED CALLS`, then one line per child of the batch (child `i` runs seed
+//! `SEED + i`), each a [`Keep`]: `all`, `none`, or the indices of the calls to make, as
+//! inclusive ranges joined by dots (`0-12.40.97-99`). A child still draws every call of its
+//! sequence from its seed, so that each kept call has the arguments it had in the full run,
+//! and makes only the kept ones. Several batches let one boot try several candidates: the
+//! shrinker wants the first that fails, and a failure ends the boot there.
 //!
 //! Parsing borrows the text and allocates nothing.
 
@@ -14,7 +16,8 @@ use core::fmt;
 
 /// Where the replay file is in the ramdisk.
 pub const REPLAY_PATH: &str = "etc/fuzz-replay";
-/// How a line that starts a batch begins: `fuzz: batch FIRST..END, CALLS calls each`.
+/// How a line that starts a batch begins: `fuzz: batch FIRST..END, CALLS calls each`, and for
+/// batch `N` of a replay file, `, replay N` after.
 pub const BATCH_LINE: &str = "fuzz: batch ";
 /// How the line the supervisor prints when it gives up begins.
 pub const SUPERVISOR_FAILED: &str = "fuzz: the supervisor failed";
@@ -94,12 +97,47 @@ impl fmt::Display for Indices<'_> {
     }
 }
 
-/// The replay file's first line: the batch's first seed and each child's number of calls.
+/// A batch's first line: its first seed and each child's number of calls.
 pub fn parse_header(line: &str) -> Option<(u64, u64)> {
     let mut words = line.split_whitespace();
     let seed = words.next()?.parse().ok()?;
     let calls = words.next()?.parse().ok()?;
     words.next().is_none().then_some((seed, calls))
+}
+
+/// A batch's first line has two words; a child's line, one.
+fn is_header(line: &str) -> bool {
+    line.trim().contains(char::is_whitespace)
+}
+
+/// One batch of a replay file.
+pub struct ReplayBatch<'a> {
+    pub seed: u64,
+    pub calls: u64,
+    rest: core::str::Lines<'a>,
+}
+
+impl<'a> ReplayBatch<'a> {
+    /// Batch `index` of the replay file `text`.
+    pub fn nth(text: &'a str, index: usize) -> Option<ReplayBatch<'a>> {
+        let mut lines = text.lines();
+        let mut seen = 0;
+        loop {
+            let line = lines.next()?;
+            if is_header(line) {
+                if seen == index {
+                    let (seed, calls) = parse_header(line)?;
+                    return Some(ReplayBatch { seed, calls, rest: lines });
+                }
+                seen += 1;
+            }
+        }
+    }
+
+    /// Its children's lines, in order; `None` for one that is not a [`Keep`].
+    pub fn keeps(&self) -> impl Iterator<Item = Option<Keep<'a>>> + 'a {
+        self.rest.clone().take_while(|l| !is_header(l)).filter(|l| !l.trim().is_empty()).map(Keep::parse)
+    }
 }
 
 #[cfg(test)]
@@ -126,6 +164,18 @@ mod tests {
             assert_eq!(Keep::parse(bad), None, "{bad:?}");
         }
         assert!(Keep::parse("1-3.5").is_some());
+    }
+
+    #[test]
+    fn a_replay_file_holds_batches() {
+        let text = "9 600\nnone\n0-3\n\n9 600\n5\n11 10\nall\n";
+        let first = ReplayBatch::nth(text, 0).unwrap();
+        assert_eq!((first.seed, first.calls), (9, 600));
+        assert_eq!(first.keeps().collect::<Vec<_>>(), [Some(Keep::None), Some(Keep::Ranges("0-3"))]);
+        assert_eq!(ReplayBatch::nth(text, 1).unwrap().keeps().count(), 1);
+        let last = ReplayBatch::nth(text, 2).unwrap();
+        assert_eq!((last.seed, last.calls, last.keeps().count()), (11, 10, 1));
+        assert!(ReplayBatch::nth(text, 3).is_none());
     }
 
     #[test]

@@ -146,6 +146,37 @@ pub fn run(args: &FuzzArgs) -> Result<()> {
     }
 }
 
+/// The shrinker's own test (`cargo xtask test fuzz_shrink`): a run with the planted failure
+/// (seeds 9 and 10, 600 calls each, two at once: seed 9 meets it at call 212), shrunk. The
+/// shortest failing replay must fail the same way and make at most [`SHRUNK_MAX`] calls; the
+/// shortest there is makes 4 (empty a slot, make an endpoint, mint it into the slot, inspect
+/// the slot). Takes 2 to 4 minutes.
+pub fn shrink_check(builder: &Builder, release: bool) -> Result<String, String> {
+    let fail = |e: anyhow::Error| format!("{e:#}");
+    let machine = Machine::new(Accel::Tcg, 1, FIRMWARE).map_err(fail)?;
+    let timeout = Duration::from_secs(120);
+    let cmdline = format!("{KEY_RUN}=fuzz:run:9:2:600:2:0:plant {KEY_EXIT_WHEN_DONE}");
+    let images = builder.make("fuzz-shrink", &cmdline, &[FIRMWARE]).map_err(fail)?;
+    let run = qemu::run_until_quiet(&machine, images.get(FIRMWARE), timeout, QUIET).map_err(fail)?;
+    let verdict = judge(&run.output, run.timed_out);
+    if !matches!(&verdict, Verdict::SupervisorFailed(line) if line.contains("the planted failure, seed 9")) {
+        return Err(format!("the planted run did not fail as planted: {verdict:?}"));
+    }
+    let shrinker = Shrinker { builder, machine: &machine, plant: true, release, boots: 60, timeout };
+    let shrunk = shrinker.shrink(&run.output, &verdict).map_err(fail)?.ok_or("the failing batch did not fail alone")?;
+    if shrink::signature(&judge(&shrunk.output, false)) != shrink::signature(&verdict) {
+        return Err(format!("the shrunk replay does not fail the same way:\n{}", shrunk.output));
+    }
+    let shown = shrunk.output.lines().filter(|l| l.contains("fuzz:   replay: seed 9 call")).count();
+    if shrunk.kept.len() > SHRUNK_MAX || shown != shrunk.kept.len() {
+        return Err(format!("shrunk to {} calls ({shown} shown), more than {SHRUNK_MAX}", shrunk.kept.len()));
+    }
+    Ok(format!("{} calls in {} boots", shrunk.kept.len(), shrunk.boots))
+}
+
+/// The most calls the shrinker's test accepts for the planted failure.
+const SHRUNK_MAX: usize = 6;
+
 /// The calls the children made, from the supervisor's `fuzz: done: S seeds, N calls` line.
 fn calls_made(output: &str) -> Option<u64> {
     let done = output.lines().find_map(|l| l.split_once("fuzz: done: ").map(|(_, rest)| rest))?;

@@ -65,59 +65,85 @@ fn mask_numbers(line: &str) -> String {
 
 /// The batch the failure came in: the last batch line's first seed, end and calls per child.
 pub fn last_batch(output: &str) -> Option<(u64, u64, u64)> {
-    let line = output.lines().rev().find_map(|l| l.split_once(BATCH_LINE).map(|(_, rest)| rest))?;
+    let line = last_batch_line(output)?;
     let (seeds, rest) = line.split_once(", ")?;
     let (first, end) = seeds.split_once("..")?;
     let calls = rest.split(' ').next()?;
     Some((first.parse().ok()?, end.parse().ok()?, calls.parse().ok()?))
 }
 
-/// Zeller's ddmin: a subset of `items` on which `fails` holds, 1-minimal when the budget
-/// lasts (no single item can be taken out). `fails(items)` must hold to begin with.
-pub fn ddmin<T: Clone>(mut items: Vec<T>, fails: &mut impl FnMut(&[T]) -> Result<bool>) -> Result<Vec<T>> {
+/// Which batch of a replay file the last batch line names.
+pub fn last_replay(output: &str) -> Option<usize> {
+    last_batch_line(output)?.rsplit_once(", replay ")?.1.trim().parse().ok()
+}
+
+fn last_batch_line(output: &str) -> Option<&str> {
+    output.lines().rev().find_map(|l| l.split_once(BATCH_LINE).map(|(_, rest)| rest))
+}
+
+/// Candidates a boot tries, at most.
+const PER_BOOT: usize = 24;
+
+/// Answers, for candidates tried in order, which is the first to fail (`None`: none does).
+/// One boot tries many: a replay file runs its batches one after another, and the first
+/// failure ends the boot.
+pub trait FirstFailing<T> {
+    fn first_failing(&mut self, candidates: &[Vec<T>]) -> Result<Option<usize>>;
+}
+
+impl<T, F: FnMut(&[Vec<T>]) -> Result<Option<usize>>> FirstFailing<T> for F {
+    fn first_failing(&mut self, candidates: &[Vec<T>]) -> Result<Option<usize>> {
+        self(candidates)
+    }
+}
+
+/// Zeller's ddmin: a subset of `items` that still fails, 1-minimal when the budget lasts (no
+/// single item can be taken out). `items` must fail to begin with. Each round splits the set
+/// into `n` chunks and tries each chunk, then (with more than two) everything but each chunk,
+/// in that order, all in one [`FirstFailing`] question: the first that fails is kept.
+pub fn ddmin<T: Clone>(mut items: Vec<T>, tries: &mut impl FirstFailing<T>) -> Result<Vec<T>> {
     let mut n = 2;
     while items.len() >= 2 {
         let chunk = items.len().div_ceil(n);
         let chunks: Vec<Vec<T>> = items.chunks(chunk).map(<[T]>::to_vec).collect();
-        let mut reduced = false;
-        for (i, c) in chunks.iter().enumerate() {
-            if fails(c)? {
-                (items, n, reduced) = (c.clone(), 2, true);
-                break;
-            }
-            let rest: Vec<T> =
-                chunks.iter().enumerate().filter(|(j, _)| *j != i).flat_map(|(_, c)| c.clone()).collect();
-            if chunks.len() > 2 && fails(&rest)? {
-                (items, n, reduced) = (rest, (n - 1).max(2), true);
-                break;
+        let mut candidates = chunks.clone();
+        if chunks.len() > 2 {
+            for i in 0..chunks.len() {
+                candidates
+                    .push(chunks.iter().enumerate().filter(|(j, _)| *j != i).flat_map(|(_, c)| c.clone()).collect());
             }
         }
-        if !reduced {
-            if n >= items.len() {
-                break;
+        match tries.first_failing(&candidates)? {
+            Some(i) => {
+                n = if i < chunks.len() { 2 } else { (n - 1).max(2) };
+                items = candidates.swap_remove(i);
             }
-            n = (2 * n).min(items.len());
+            None if n >= items.len() => break,
+            None => n = (2 * n).min(items.len()),
         }
     }
     Ok(items)
 }
 
-/// The shortest `k` in `1..=longest` for which `fails(k)` holds, `fails(longest)` holding:
-/// a failure at call `k - 1` fails every prefix that reaches it.
-pub fn shortest_prefix(longest: u64, fails: &mut impl FnMut(u64) -> Result<bool>) -> Result<u64> {
+/// The shortest `k` in `1..=longest` for which the prefix of `k` fails, that of `longest`
+/// failing: a failure at call `k - 1` fails every prefix that reaches it. Each question
+/// tries up to `per_question` prefixes, evenly spread, shortest first.
+pub fn shortest_prefix(longest: u64, per_question: u64, tries: &mut impl FirstFailing<u64>) -> Result<u64> {
     let (mut passes, mut fails_at) = (0, longest);
     while fails_at - passes > 1 {
-        let mid = passes + (fails_at - passes) / 2;
-        match fails(mid)? {
-            true => fails_at = mid,
-            false => passes = mid,
+        let step = (fails_at - passes).div_ceil(per_question + 1).max(1);
+        let points: Vec<u64> = (1..).map(|i| passes + i * step).take_while(|&p| p < fails_at).collect();
+        let candidates: Vec<Vec<u64>> = points.iter().map(|&p| vec![p]).collect();
+        match tries.first_failing(&candidates)? {
+            Some(i) => (passes, fails_at) = (if i == 0 { passes } else { points[i - 1] }, points[i]),
+            None => passes = *points.last().expect("a point between"),
         }
     }
     Ok(fails_at)
 }
 
-/// The replay file for the batch from `seed` of `children` children, `calls` each, making the
-/// calls `kept` (child, index) names.
+/// A replay file's batch from `seed` of `children` children, `calls` each, making the calls
+/// `kept` (child, index) names.
 pub fn replay_text(seed: u64, calls: u64, children: u64, kept: &[(u64, u64)]) -> String {
     let mut text = format!("{seed} {calls}\n");
     for child in 0..children {
@@ -156,41 +182,47 @@ impl Shrinker<'_> {
         let children = end - seed;
         println!("seam: shrinking \"{want}\": batch {seed}..{end}, {calls} calls each, at most {} boots", self.boots);
         let boots = Cell::new(0);
-        let mut fails = |kept: &[(u64, u64)]| -> Result<bool> {
-            if boots.get() >= self.boots {
-                return Ok(false);
+        // Runs the candidates (each the calls to make, as (child, index)) in order, as many in
+        // a boot as it can: the first that fails as wanted. One that fails otherwise ends its
+        // boot too; the next boot goes on after it.
+        let mut tries = |candidates: &[Vec<(u64, u64)>]| -> Result<Option<usize>> {
+            let mut start = 0;
+            while start < candidates.len() && boots.get() < self.boots {
+                boots.set(boots.get() + 1);
+                let end = (start + PER_BOOT).min(candidates.len());
+                let text: String =
+                    candidates[start..end].iter().map(|kept| replay_text(seed, calls, children, kept)).collect();
+                let run = replay(self.builder, self.machine, &text, self.plant, self.timeout)?;
+                let verdict = judge(&run.output, run.timed_out);
+                let at = last_replay(&run.output).map(|i| start + i);
+                match (signature(&verdict), at) {
+                    (None, _) => start = end,
+                    (Some(got), Some(at)) if got == want => return Ok(Some(at)),
+                    (Some(_), Some(at)) => start = at + 1,
+                    (Some(_), None) => start = end,
+                }
             }
-            boots.set(boots.get() + 1);
-            let run = replay(
-                self.builder,
-                self.machine,
-                &replay_text(seed, calls, children, kept),
-                self.plant,
-                self.timeout,
-            )?;
-            Ok(signature(&judge(&run.output, run.timed_out)).as_ref() == Some(&want))
+            Ok(None)
         };
         let every = |chosen: &[u64], n: u64| -> Vec<(u64, u64)> {
             chosen.iter().flat_map(|&c| (0..n).map(move |i| (c, i))).collect()
         };
         let all: Vec<u64> = (0..children).collect();
-        if !fails(&every(&all, calls))? {
+        if tries(&[every(&all, calls)])?.is_none() {
             println!("seam: the batch does not fail that way on its own: it needs what earlier batches left");
             return Ok(None);
         }
-        let mut chosen = all.clone();
-        if children > 1 {
-            for c in all {
-                if fails(&every(&[c], calls))? {
-                    chosen = vec![c];
-                    break;
-                }
-            }
-        }
+        let alone: Vec<Vec<(u64, u64)>> = all.iter().map(|&c| every(&[c], calls)).collect();
+        let chosen = match children {
+            1 => all,
+            _ => tries(&alone)?.map_or(all, |c| vec![c as u64]),
+        };
         println!("seam: shrinking: children {chosen:?} of the batch; finding the shortest prefix");
-        let prefix = shortest_prefix(calls, &mut |n| fails(&every(&chosen, n)))?;
+        let prefix = shortest_prefix(calls, PER_BOOT as u64, &mut |points: &[Vec<u64>]| {
+            tries(&points.iter().map(|p| every(&chosen, p[0])).collect::<Vec<_>>())
+        })?;
         println!("seam: shrinking: the first {prefix} calls fail; cutting them down ({} boots so far)", boots.get());
-        let kept = ddmin(every(&chosen, prefix), &mut fails)?;
+        let kept = ddmin(every(&chosen, prefix), &mut tries)?;
         let text = replay_text(seed, calls, children, &kept);
         let path = artifacts::out_dir(self.release).join("fuzz-replay.txt");
         std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
@@ -234,49 +266,57 @@ fn display(path: &Path) -> String {
 mod tests {
     use super::*;
 
+    /// A [`FirstFailing`] from a predicate, counting the questions asked.
+    fn asking<'a, T>(
+        questions: &'a mut usize,
+        fails: impl Fn(&[T]) -> bool + 'a,
+    ) -> impl FnMut(&[Vec<T>]) -> Result<Option<usize>> + 'a {
+        move |candidates| {
+            *questions += 1;
+            Ok(candidates.iter().position(|c| fails(c)))
+        }
+    }
+
     #[test]
     fn ddmin_finds_the_calls_a_failure_needs() {
         // Fails when 3, 17 and 60 are all there: ddmin finds exactly those.
         let needed = [3u64, 17, 60];
-        let mut tries = 0;
-        let found = ddmin((0..100).collect(), &mut |s: &[u64]| {
-            tries += 1;
-            Ok(needed.iter().all(|n| s.contains(n)))
-        })
-        .unwrap();
+        let mut questions = 0;
+        let found =
+            ddmin((0..100).collect(), &mut asking(&mut questions, |s: &[u64]| needed.iter().all(|n| s.contains(n))))
+                .unwrap();
         assert_eq!(found, needed);
-        assert!(tries < 200, "{tries} tries");
+        assert!(questions < 40, "{questions} questions");
         // One needed item: found by halving.
-        let found = ddmin((0..1000).collect(), &mut |s: &[u64]| Ok(s.contains(&777))).unwrap();
+        let found = ddmin((0..1000).collect(), &mut asking(&mut 0, |s: &[u64]| s.contains(&777))).unwrap();
         assert_eq!(found, [777]);
     }
 
     #[test]
     fn ddmin_keeps_what_it_cannot_test_away() {
-        // A budget spent (every further try "passes"): what is left still fails.
-        let mut budget = 5;
-        let found = ddmin((0..64).collect(), &mut |s: &[u64]| {
+        // A budget spent (nothing fails any more): what is left still fails.
+        let mut budget = 3;
+        let found = ddmin((0..64).collect(), &mut |candidates: &[Vec<u64>]| {
             if budget == 0 {
-                return Ok(false);
+                return Ok(None);
             }
             budget -= 1;
-            Ok(s.contains(&40))
+            Ok(candidates.iter().position(|c| c.contains(&40)))
         })
         .unwrap();
         assert!(found.contains(&40) && found.len() < 64);
     }
 
     #[test]
-    fn the_shortest_failing_prefix_is_found_by_bisection() {
-        let mut tries = 0;
-        let k = shortest_prefix(10_000, &mut |n| {
-            tries += 1;
-            Ok(n > 4_321)
-        })
-        .unwrap();
+    fn the_shortest_failing_prefix_is_found_a_few_questions_at_a_time() {
+        let mut questions = 0;
+        let k = shortest_prefix(10_000, 24, &mut asking(&mut questions, |p: &[u64]| p[0] > 4_321)).unwrap();
         assert_eq!(k, 4_322);
-        assert!(tries <= 14);
-        assert_eq!(shortest_prefix(1, &mut |_| Ok(true)).unwrap(), 1);
+        assert!(questions <= 3, "{questions} questions");
+        let k = shortest_prefix(10_000, 1, &mut asking(&mut 0, |p: &[u64]| p[0] > 4_321)).unwrap();
+        assert_eq!(k, 4_322, "one prefix a question: bisection");
+        assert_eq!(shortest_prefix(1, 24, &mut asking(&mut 0, |_: &[u64]| true)).unwrap(), 1);
+        assert_eq!(shortest_prefix(100, 24, &mut asking(&mut 0, |p: &[u64]| p[0] >= 1)).unwrap(), 1);
     }
 
     #[test]
@@ -297,6 +337,9 @@ mod tests {
         let out = "fuzz: batch 1..4, 500 calls each\nfuzz: seed 1: 500 calls, finished\nfuzz: batch 4..7, 500 calls each\nPANIC";
         assert_eq!(last_batch(out), Some((4, 7, 500)));
         assert_eq!(last_batch("PANIC"), None);
+        assert_eq!(last_replay(out), None);
+        let out = "fuzz: batch 9..10, 600 calls each, replay 0\nfuzz: batch 9..10, 600 calls each, replay 13\nPANIC";
+        assert_eq!((last_batch(out), last_replay(out)), (Some((9, 10, 600)), Some(13)));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! `N passed, M failed`.
 
 use crate::artifacts::{self, Builder};
+use crate::fuzz;
 use crate::qemu::{self, Accel, Firmware, Machine};
 use crate::untangle::Untangler;
 use crate::usertests::{self, UserCase};
@@ -355,6 +356,24 @@ pub fn run(args: &TestArgs) -> Result<()> {
                     }
                     println!("---- end of {} ----", case.name());
                 }
+            }
+        }
+    }
+
+    // The fuzzer's shrinker, which boots many times.
+    let shrink = "qemu::uefi::tool::fuzz_shrink";
+    if args.filter.as_ref().is_none_or(|f| shrink.contains(f.as_str())) {
+        let start = std::time::Instant::now();
+        let builder = Builder::new(release_run)?;
+        let seconds = || start.elapsed().as_secs_f64();
+        match fuzz::shrink_check(&builder, release_run) {
+            Ok(what) => {
+                tally.passed += 1;
+                println!("test {shrink} ... ok ({:.1} s): {what}", seconds());
+            }
+            Err(why) => {
+                tally.failed += 1;
+                println!("test {shrink} ... FAILED ({:.1} s): {why}", seconds());
             }
         }
     }

@@ -5,15 +5,15 @@ use crate::gen::{settle, Gen, ALARM_US, THREAD_STACK, THREAD_STACKS, THREAD_STAC
 use crate::{Progress, PROGRESS_AT};
 use alloc::vec::Vec;
 use ipc::cap::{init_slots, Kind, SELF};
-use ipc::fuzz::{parse_header, Keep, PLANTED_EXIT, REPLAY_PATH};
+use ipc::fuzz::{ReplayBatch, PLANTED_EXIT, REPLAY_PATH};
 use ipc::syscall::{MapFlags, Syscall, ARG_REGS};
 use rt::ipc;
 use rt::{cap, println, sys};
 
 /// How the child was asked to run.
 pub struct Options {
-    /// Make only the calls line `index + 1` of the replay file keeps, and show each.
-    pub replay: bool,
+    /// Make only the calls its line of this batch of the replay file keeps, and show each.
+    pub replay: Option<usize>,
     /// End with [`PLANTED_EXIT`] on meeting the planted failure.
     pub plant: bool,
 }
@@ -27,16 +27,16 @@ pub fn child(seed: u64, calls: u64, index: u64, options: Options) -> u64 {
     }
     let Some(progress) = Progress::map(index) else { return 1 };
     let mut kept = match options.replay {
-        true => match kept_calls(index) {
+        Some(batch) => match kept_calls(batch, index) {
             Some(kept) => kept,
             None => {
-                println!("fuzz: seed {seed}: no line for child {index} in {REPLAY_PATH}");
+                println!("fuzz: seed {seed}: no line for child {index} of batch {batch} in {REPLAY_PATH}");
                 return 1;
             }
         },
-        false => Kept::all(),
+        None => Kept::all(),
     };
-    let show = options.replay && kept.count() <= SHOWN_MAX;
+    let show = options.replay.is_some() && kept.count() <= SHOWN_MAX;
     // A notification bound to this thread, with the timer armed before each call that waits
     // for a message or a signal: a receive with nobody to send wakes up when it fires.
     let Ok(alarm) = cap::create(Kind::Notification, 0) else { return 1 };
@@ -142,21 +142,15 @@ impl Kept {
     }
 }
 
-/// Child `index`'s line of the replay file.
-fn kept_calls(index: u64) -> Option<Kept> {
-    let text = cap::read_file(init_slots::ARCHIVE, REPLAY_PATH).ok()?;
-    let text = core::str::from_utf8(&text).ok()?;
-    let line = text.lines().nth(1 + index as usize)?;
-    let keep = Keep::parse(line)?;
+/// Child `index`'s line of batch `batch` of the replay file.
+fn kept_calls(batch: usize, index: u64) -> Option<Kept> {
+    let text = replay_file()?;
+    let keep = ReplayBatch::nth(&text, batch)?.keeps().nth(index as usize)??;
     Some(Kept { ranges: keep.ranges().collect(), at: 0 })
 }
 
-/// The replay file's seed, calls per child and number of children.
-pub fn replay_batch() -> Option<(u64, u64, u64)> {
+/// The replay file's text.
+pub fn replay_file() -> Option<alloc::string::String> {
     let text = cap::read_file(init_slots::ARCHIVE, REPLAY_PATH).ok()?;
-    let text = core::str::from_utf8(&text).ok()?;
-    let mut lines = text.lines();
-    let (seed, calls) = parse_header(lines.next()?)?;
-    let children = lines.filter(|l| Keep::parse(l).is_some()).count() as u64;
-    Some((seed, calls, children))
+    alloc::string::String::from_utf8(text).ok()
 }

@@ -16,7 +16,7 @@
 //! make fewer than CALLS), up to [`MORE_SEEDS`] times as many seeds. A line starts each batch
 //! ([`ipc::fuzz::BATCH_LINE`]), so that the batch a kernel failure came in is known.
 //!
-//! `fuzz replay` runs one batch again from the replay file (`ipc::fuzz`), each child making
+//! `fuzz replay` runs the replay file's batches (`ipc::fuzz`), each child making
 //! only the calls its line keeps, and showing them when there are few: how `cargo xtask fuzz`
 //! shrinks a failure. With `plant` after either, a child that copies or mints a capability into
 //! a slot and then inspects that slot ends with [`ipc::fuzz::PLANTED_EXIT`], and the supervisor
@@ -38,7 +38,7 @@ use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 use gen::THREAD_STACKS_COUNT;
 use ipc::cap::{init_slots, Kind, Rights, Slot, GIVEN_SLOTS, SELF};
-use ipc::fuzz::{BATCH_LINE, PLANTED_EXIT, REPLAY_PATH, SUPERVISOR_FAILED};
+use ipc::fuzz::{ReplayBatch, BATCH_LINE, PLANTED_EXIT, REPLAY_PATH, SUPERVISOR_FAILED};
 use ipc::msg::MsgInfo;
 use ipc::syscall::{ExitStatus, MapFlags, ARG_REGS, PRIORITY_DEFAULT};
 use rt::cap::{self, Grant};
@@ -122,30 +122,39 @@ impl Progress {
 
 fn main(args: rt::Args) -> u64 {
     // The flags come last; the numbers before them.
-    let flag = |name: &str| args.words().any(|w| w == name);
-    let (replay, plant) = (flag("replay"), flag("plant"));
-    let numbers: alloc::vec::Vec<u64> = args.words().skip(1).map_while(|w| w.parse().ok()).collect();
+    let words: alloc::vec::Vec<&str> = args.words().collect();
+    let plant = words.contains(&"plant");
+    // A child's `replay B`: batch B of the replay file.
+    let batch = words.iter().position(|&w| w == "replay").and_then(|i| words.get(i + 1)?.parse().ok());
+    let numbers: alloc::vec::Vec<u64> = words.iter().skip(1).map_while(|w| w.parse().ok()).collect();
     match (args.get(0), &numbers[..]) {
         (Some("run"), &[seed, seeds, calls, procs, ref total @ ..])
             if (1..=PROCS_MAX).contains(&procs) && total.len() <= 1 =>
         {
             let total = total.first().copied().unwrap_or(0);
-            supervise(Plan { first: seed, seeds, calls, procs, total, replay: false, plant })
+            supervise(Plan { first: seed, seeds, calls, procs, total, replay: None, plant })
         }
-        (Some("replay"), []) => match child::replay_batch() {
-            Some((seed, calls, children)) if (1..=PROCS_MAX).contains(&children) => {
-                supervise(Plan { first: seed, seeds: children, calls, procs: children, total: 0, replay: true, plant })
+        (Some("replay"), []) => {
+            match child::replay_file().filter(|t| valid_replay(t)) {
+                Some(text) => {
+                    let first = ReplayBatch::nth(&text, 0).map_or(0, |b| b.seed);
+                    let batches = (0..).map_while(|i| ReplayBatch::nth(&text, i));
+                    let procs = batches.map(|b| b.keeps().count() as u64).max().unwrap_or(1);
+                    supervise(Plan { first, seeds: 0, calls: 0, procs, total: 0, replay: Some(text), plant })
+                }
+                None => {
+                    println!("{SUPERVISOR_FAILED}: {REPLAY_PATH} is not a replay file of batches of 1 to {PROCS_MAX} children");
+                    1
+                }
             }
-            _ => {
-                println!("{SUPERVISOR_FAILED}: {REPLAY_PATH} is not a replay file of 1 to {PROCS_MAX} children");
-                1
-            }
-        },
-        (Some("child"), &[seed, calls, index]) => child::child(seed, calls, index, child::Options { replay, plant }),
+        }
+        (Some("child"), &[seed, calls, index]) => {
+            child::child(seed, calls, index, child::Options { replay: batch, plant })
+        }
         _ => {
             println!(
                 "usage: fuzz run SEED SEEDS CALLS PROCS [TOTAL] [plant] (PROCS 1..={PROCS_MAX}) | fuzz replay [plant] \
-                 | fuzz child SEED CALLS INDEX [replay] [plant]"
+                 | fuzz child SEED CALLS INDEX [replay BATCH] [plant]"
             );
             2
         }
@@ -153,15 +162,53 @@ fn main(args: rt::Args) -> u64 {
 }
 
 /// What the supervisor runs: seeds `first..first + seeds` in batches of `procs`, `calls` each,
-/// and more until `total` calls are made; or (`replay`) one batch from the replay file.
+/// and more until `total` calls are made; or (`replay`, the file's text) the replay file's
+/// batches, one after another.
 struct Plan {
     first: u64,
     seeds: u64,
     calls: u64,
     procs: u64,
     total: u64,
-    replay: bool,
+    replay: Option<alloc::string::String>,
     plant: bool,
+}
+
+/// One batch: children for seeds `seed..seed + children`, `calls` each; `replay`: which batch
+/// of the replay file it is.
+struct Batch {
+    seed: u64,
+    children: u64,
+    calls: u64,
+    replay: Option<usize>,
+}
+
+impl Plan {
+    /// Batch number `index`, which starts at `seed` if the plan is not a replay, when
+    /// `made` calls have been made; `None` when the plan is done.
+    fn batch(&self, index: usize, seed: u64, made: u64) -> Option<Batch> {
+        let &Plan { first, seeds, calls, procs, total, .. } = self;
+        match &self.replay {
+            Some(text) => {
+                let b = ReplayBatch::nth(text, index)?;
+                Some(Batch { seed: b.seed, children: b.keeps().count() as u64, calls: b.calls, replay: Some(index) })
+            }
+            None if seed < first + seeds => {
+                Some(Batch { seed, children: procs.min(first + seeds - seed), calls, replay: None })
+            }
+            None if made < total && seed < first + seeds * MORE_SEEDS => {
+                Some(Batch { seed, children: procs, calls, replay: None })
+            }
+            None => None,
+        }
+    }
+}
+
+/// Whether every batch of a replay file has 1 to [`PROCS_MAX`] children, each line a `Keep`.
+fn valid_replay(text: &str) -> bool {
+    let mut batches = (0..).map_while(|i| ReplayBatch::nth(text, i)).peekable();
+    batches.peek().is_some()
+        && batches.all(|b| (1..=PROCS_MAX as usize).contains(&b.keeps().count()) && b.keeps().all(|k| k.is_some()))
 }
 
 /// Why the supervisor gave up.
@@ -274,7 +321,7 @@ struct Running {
 const MORE_SEEDS: u64 = 10;
 
 fn supervise_all(plan: &Plan) -> Result<(), Failed> {
-    let &Plan { first, seeds, calls, procs, total, .. } = plan;
+    let &Plan { first, procs, .. } = plan;
     let page = cap::create(Kind::Frame, 1)?;
     sys::frame_map(page, PROGRESS_AT, MapFlags::WRITE, SELF)?;
     let note = cap::create(Kind::Notification, 0)?;
@@ -287,15 +334,14 @@ fn supervise_all(plan: &Plan) -> Result<(), Failed> {
     warm_up(procs)?;
     let (mut frames_before, mut heap_before) = sys::mem_stats();
     let (mut made, mut counts) = (0, [0u64; 4]);
-    let mut seed = first;
-    let last = first + seeds * MORE_SEEDS;
-    while seed < first + seeds || (made < total && seed < last) {
+    let (mut seed, mut index, mut seeds_run) = (first, 0, 0);
+    while let Some(Batch { seed: from, children: batch, calls, replay }) = plan.batch(index, seed, made) {
+        seed = from;
         // The baseline is taken after the first batch: kernel tables that only grow (the
         // page tables of the kernel-stack region, the heap's free list) reach their size.
-        if seed == first + procs {
+        if index == 1 {
             (frames_before, heap_before) = sys::mem_stats();
         }
-        let batch = if seed < first + seeds { procs.min(first + seeds - seed) } else { procs };
         let mut shared = alloc::vec::Vec::new();
         for kind in SHARED {
             shared.push(cap::create(kind, 0)?);
@@ -306,12 +352,17 @@ fn supervise_all(plan: &Plan) -> Result<(), Failed> {
         for &endpoint in shared.iter().take(ENDPOINTS) {
             partners.push(rt::thread::spawn(move || partner(endpoint))?);
         }
-        println!("{BATCH_LINE}{seed}..{}, {calls} calls each", seed + batch);
+        match replay {
+            Some(n) => println!("{BATCH_LINE}{seed}..{}, {calls} calls each, replay {n}", seed + batch),
+            None => println!("{BATCH_LINE}{seed}..{}, {calls} calls each", seed + batch),
+        }
         let mut running = alloc::vec::Vec::new();
         for i in 0..batch {
-            running.push(start(plan, seed + i, i, page, &shared, ends[i as usize])?);
+            let child = Child { seed: seed + i, calls, index: i, replay };
+            running.push(start(plan, child, page, &shared, ends[i as usize])?);
         }
-        watch(&mut running, note, tick, if plan.replay { 0 } else { calls })?;
+        // A replayed child makes fewer calls than its sequence has: ending cleanly is enough.
+        watch(&mut running, note, tick, if replay.is_some() { 0 } else { calls })?;
         let mut planted = None;
         for r in running {
             let end = r.end.unwrap_or(End::Blocked);
@@ -348,13 +399,15 @@ fn supervise_all(plan: &Plan) -> Result<(), Failed> {
             return Err(Failed::Planted(seed));
         }
         seed += batch;
+        seeds_run += batch;
+        index += 1;
     }
     let (frames_after, heap_after) = sys::mem_stats();
     println!(
         "fuzz: done: {} seeds ({first}..{seed}), {made} calls: {} finished, {} ended themselves, {} faulted themselves, {} blocked; \
          partners took {} messages; \
          free frames {frames_before} -> {frames_after}, kernel heap {heap_before} -> {heap_after} bytes",
-        seed - first,
+        seeds_run,
         counts[0],
         counts[1],
         counts[2],
@@ -396,7 +449,17 @@ const THREADS_PER_CHILD: u64 = 1 + THREAD_STACKS_COUNT + 8;
 
 /// Starts child `index` of a batch, for `seed`, with its own quota, the archive, the progress
 /// page and the batch's shared objects; `end` is signalled when it ends.
-fn start(plan: &Plan, seed: u64, index: u64, page: Slot, shared: &[Slot], end: Slot) -> Result<Running, ipc::Error> {
+/// Which child to start: for `seed`, `calls` calls, number `index` of its batch, from batch
+/// `replay` of the replay file.
+struct Child {
+    seed: u64,
+    calls: u64,
+    index: u64,
+    replay: Option<usize>,
+}
+
+fn start(plan: &Plan, child: Child, page: Slot, shared: &[Slot], end: Slot) -> Result<Running, ipc::Error> {
+    let Child { seed, calls, index, replay } = child;
     let progress = Progress::map(index).ok_or(ipc::Error::InvalidArgument)?;
     progress.clear();
     let quota = cap::alloc()?;
@@ -409,13 +472,9 @@ fn start(plan: &Plan, seed: u64, index: u64, page: Slot, shared: &[Slot], end: S
     for (i, slot) in shared.iter().enumerate() {
         grants.push(Grant::new(*slot, SHARED_FIRST + i as Slot, Rights::ALL));
     }
-    let flags = match (plan.replay, plan.plant) {
-        (false, false) => "",
-        (true, false) => " replay",
-        (false, true) => " plant",
-        (true, true) => " replay plant",
-    };
-    let args = alloc::format!("child {seed} {} {index}{flags}", plan.calls);
+    let replay = replay.map(|b| alloc::format!(" replay {b}")).unwrap_or_default();
+    let plant = if plan.plant { " plant" } else { "" };
+    let args = alloc::format!("child {seed} {calls} {index}{replay}{plant}");
     let spawned = cap::spawn_with("fuzz", &args, PRIORITY_DEFAULT - 1, &grants, |p| sys::process_notify_exit(p, end))?;
     Ok(Running { seed, process: spawned.slot, quota, progress, seen: u64::MAX, still: 0, end: None })
 }
