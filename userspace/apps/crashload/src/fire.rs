@@ -7,12 +7,15 @@
 //! have grown by exactly the number of kills.
 
 use crate::{kill, spawn_client, wait_all};
+use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 use ipc::cap::{Kind, Slot};
 use ipc::layout::PAGE_SIZE;
 use ipc::proto::init::State;
 use ipc::system::slots;
 use rt::rand::XorShift;
+use rt::sys::Msg;
 use rt::{cap, init, ipc, name, println, sys};
 
 /// The servers fired at, by the name init knows each by (its first service's name too).
@@ -83,8 +86,15 @@ pub fn drive(kills: usize, writes: usize) -> u64 {
     let (Some(before), Some(after)) = (before, after) else { return 1 };
     println!(
         "crashload: memory free or charged to a process {} -> {} bytes, kernel heap {} -> {} bytes",
-        before.free_or_charged, after.free_or_charged, before.heap, after.heap
+        before.free_or_charged(),
+        after.free_or_charged(),
+        before.heap,
+        after.heap
     );
+    let leaked = before.free_or_charged() != after.free_or_charged();
+    if leaked {
+        before.show_difference(&after);
+    }
     // Init restarted each server once for each kill.
     let mut wrong = 0;
     match restarts(&mut targets) {
@@ -100,7 +110,7 @@ pub fn drive(kills: usize, writes: usize) -> u64 {
         }
         None => wrong += 1,
     }
-    warm_up + failed + wrong + u64::from(before.free_or_charged != after.free_or_charged)
+    warm_up + failed + wrong + u64::from(leaked)
 }
 
 /// Has init kill `t`'s server, and waits until init runs it again (a new pid).
@@ -113,33 +123,54 @@ fn fire_at(init: Slot, t: &mut Target) -> Result<(), &'static str> {
 }
 
 /// Kills every server once more and lets the new ones set themselves up; then what the
-/// kernel's memory is doing ([`Memory`]).
+/// kernel's memory is doing ([`Memory`]), once it is still.
 fn fresh(init: Slot, targets: &mut [Target]) -> Option<Memory> {
     for t in targets.iter_mut() {
         let _ = fire_at(init, t);
     }
-    sys::sleep(20);
-    Memory::now()
+    // A server answers once it has set itself up, and that takes a while after a long round:
+    // settings and the gallery first read their store logs, and compat waits for both.
+    for t in targets.iter() {
+        let _ = sys::call_ep(t.service, &Msg::new(UNKNOWN_LABEL, &[]));
+    }
+    let mut last = Memory::now()?;
+    for _ in 0..SETTLE_TRIES {
+        sys::sleep(5);
+        let now = Memory::now()?;
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    Some(last)
 }
+
+/// A label no server's protocol has: each answers it with an error.
+const UNKNOWN_LABEL: u32 = 0x7e57_0000;
+
+/// How many readings, 5 ticks apart, [`fresh`] takes at most for two to agree.
+const SETTLE_TRIES: usize = 40;
 
 /// The kernel's memory: its free frames, and the bytes charged to every live process (its
 /// image, mappings, page tables, kernel stacks and records), together in bytes; and its heap.
 /// A server's memory grows with the work it has done, within its quota (a gallery started
 /// again on a longer store log builds its index with more heap), so free frames alone do
 /// not come back; free and charged together must, or memory leaked outside every quota.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Memory {
-    free_or_charged: u64,
+    free: u64,
     heap: u64,
+    /// Each live process: its pid, name and the bytes charged to it.
+    processes: Vec<(u64, String, u64)>,
 }
 
 impl Memory {
     fn now() -> Option<Memory> {
         let (frames, heap) = sys::mem_stats();
-        let mut charged = 0;
+        let mut processes = Vec::new();
         for i in 0.. {
             match sys::process_info(slots::INTROSPECT, i) {
-                Ok(info) => charged += info.charged,
+                Ok(info) => processes.push((info.pid, info.name(&mut [0; 64]).into(), info.charged)),
                 Err(ipc::Error::NotFound) => break,
                 Err(e) => {
                     println!("crashload: cannot read the list of processes ({e}); needs introspect = true");
@@ -147,7 +178,20 @@ impl Memory {
                 }
             }
         }
-        Some(Memory { free_or_charged: frames * PAGE_SIZE + charged, heap })
+        Some(Memory { free: frames * PAGE_SIZE, heap, processes })
+    }
+
+    fn free_or_charged(&self) -> u64 {
+        self.free + self.processes.iter().map(|p| p.2).sum::<u64>()
+    }
+
+    /// Says how `after` differs: the free bytes, and each process's charge.
+    fn show_difference(&self, after: &Memory) {
+        println!("crashload: free {} -> {} bytes", self.free, after.free);
+        for (when, m) in [("before", self), ("after", after)] {
+            let list: Vec<String> = m.processes.iter().map(|(pid, name, c)| format!("{name}[{pid}] {c}")).collect();
+            println!("crashload: charged {when}: {}", list.join(", "));
+        }
     }
 }
 
