@@ -117,6 +117,7 @@ pub fn run(args: &FuzzArgs) -> Result<()> {
             release: !args.debug,
             boots: args.shrink_boots,
             timeout,
+            quiet: false,
         };
         shrinker.shrink(&run.output, &verdict)?;
     }
@@ -162,7 +163,7 @@ pub fn shrink_check(builder: &Builder, release: bool) -> Result<String, String> 
     if !matches!(&verdict, Verdict::SupervisorFailed(line) if line.contains("the planted failure, seed 9")) {
         return Err(format!("the planted run did not fail as planted: {verdict:?}"));
     }
-    let shrinker = Shrinker { builder, machine: &machine, plant: true, release, boots: 60, timeout };
+    let shrinker = Shrinker { builder, machine: &machine, plant: true, release, boots: 60, timeout, quiet: true };
     let shrunk = shrinker.shrink(&run.output, &verdict).map_err(fail)?.ok_or("the failing batch did not fail alone")?;
     if shrink::signature(&judge(&shrunk.output, false)) != shrink::signature(&verdict) {
         return Err(format!("the shrunk replay does not fail the same way:\n{}", shrunk.output));

@@ -170,6 +170,8 @@ pub struct Shrinker<'a> {
     pub release: bool,
     pub boots: usize,
     pub timeout: Duration,
+    /// Prints nothing (a test runs it beside others and reports what it came to).
+    pub quiet: bool,
 }
 
 impl Shrinker<'_> {
@@ -177,10 +179,18 @@ impl Shrinker<'_> {
     /// it tries and the shortest failing replay it finds, with the command that runs it again.
     /// `None` when the failing batch does not fail on its own.
     pub fn shrink(&self, output: &str, verdict: &Verdict) -> Result<Option<Shrunk>> {
+        let say = |line: String| {
+            if !self.quiet {
+                println!("{line}");
+            }
+        };
         let want = signature(verdict).context("a clean run has nothing to shrink")?;
         let (seed, end, calls) = last_batch(output).context("the output names no batch")?;
         let children = end - seed;
-        println!("seam: shrinking \"{want}\": batch {seed}..{end}, {calls} calls each, at most {} boots", self.boots);
+        say(format!(
+            "seam: shrinking \"{want}\": batch {seed}..{end}, {calls} calls each, at most {} boots",
+            self.boots
+        ));
         let boots = Cell::new(0);
         // Runs the candidates (each the calls to make, as (child, index)) in order, as many in
         // a boot as it can: the first that fails as wanted. One that fails otherwise ends its
@@ -209,7 +219,7 @@ impl Shrinker<'_> {
         };
         let all: Vec<u64> = (0..children).collect();
         if tries(&[every(&all, calls)])?.is_none() {
-            println!("seam: the batch does not fail that way on its own: it needs what earlier batches left");
+            say("seam: the batch does not fail that way on its own: it needs what earlier batches left".into());
             return Ok(None);
         }
         let alone: Vec<Vec<(u64, u64)>> = all.iter().map(|&c| every(&[c], calls)).collect();
@@ -217,11 +227,14 @@ impl Shrinker<'_> {
             1 => all,
             _ => tries(&alone)?.map_or(all, |c| vec![c as u64]),
         };
-        println!("seam: shrinking: children {chosen:?} of the batch; finding the shortest prefix");
+        say(format!("seam: shrinking: children {chosen:?} of the batch; finding the shortest prefix"));
         let prefix = shortest_prefix(calls, PER_BOOT as u64, &mut |points: &[Vec<u64>]| {
             tries(&points.iter().map(|p| every(&chosen, p[0])).collect::<Vec<_>>())
         })?;
-        println!("seam: shrinking: the first {prefix} calls fail; cutting them down ({} boots so far)", boots.get());
+        say(format!(
+            "seam: shrinking: the first {prefix} calls fail; cutting them down ({} boots so far)",
+            boots.get()
+        ));
         let kept = ddmin(every(&chosen, prefix), &mut tries)?;
         let text = replay_text(seed, calls, children, &kept);
         let path = artifacts::out_dir(self.release).join("fuzz-replay.txt");
@@ -232,17 +245,17 @@ impl Shrinker<'_> {
             .lines()
             .filter(|l| l.contains("fuzz:   replay") || l.contains("PANIC") || l.contains("EXCEPTION"))
         {
-            println!("{}", line.trim());
+            say(line.trim().into());
         }
         let boots = boots.get();
-        println!(
+        say(format!(
             "seam: shrunk to {} calls in {boots} boots{}; run it again with: cargo xtask fuzz{}{} --replay {}",
             kept.len(),
             if boots >= self.boots { " (the boot budget ran out: it may shrink further)" } else { "" },
             if self.release { "" } else { " --debug" },
             if self.plant { " --plant" } else { "" },
             display(&path)
-        );
+        ));
         Ok(Some(Shrunk { kept, boots, output: run.output }))
     }
 }

@@ -310,77 +310,91 @@ pub fn run(args: &TestArgs) -> Result<()> {
         .into_iter()
         .filter(|c| args.filter.as_ref().is_none_or(|f| c.name().contains(f.as_str())))
         .collect();
-    if !cases.is_empty() {
-        println!("== QEMU tests");
-        // One build per profile the cases need, the run's own first.
-        let mut builders: Vec<(bool, Builder)> = Vec::new();
-        for release in [release_run, !release_run] {
-            if cases.iter().any(|c| c.release(release_run) == release) {
-                builders.push((release, Builder::new(release)?));
-            }
-        }
-        let mut announced = Vec::new();
-        for (i, case) in cases.iter().enumerate() {
-            let builder = &builders.iter().find(|(r, _)| *r == case.release(release_run)).expect("built above").1;
-            let init = builder.program(INIT_PROGRAM).context("no init program was built")?;
-            let fixtures = usertests::fixtures(init);
-            let firmware = case.firmware();
-            let machine = Machine::new(Accel::Tcg, 1, firmware)?;
-            if !announced.contains(&firmware) {
-                println!("{}", machine.description());
-                announced.push(firmware);
-            }
-            let mut files = fixtures.clone();
-            if let Case::User { case: UserCase { system: Some(toml), .. }, .. } = case {
-                files.push(builder.system_text(toml).with_context(|| format!("the system of {}", case.name()))?);
-            }
-            let images = builder.make_with(&format!("test-{i}"), &case.cmdline(), &[firmware], &files)?;
-            let timeout = Duration::from_secs(args.timeout);
-            let run = match case {
-                Case::User { case, .. } if !case.conversation.is_empty() => {
-                    qemu::converse(&machine, images.get(firmware), timeout, case.conversation.clone())?
-                }
-                _ => qemu::run_captured(&machine, images.get(firmware), timeout)?,
-            };
-            match case.judge(&run) {
-                None => {
-                    tally.passed += 1;
-                    println!("test {} ... ok ({:.1} s)", case.name(), run.elapsed.as_secs_f64());
-                }
-                Some(why) => {
-                    tally.failed += 1;
-                    println!("test {} ... FAILED ({:.1} s): {why}", case.name(), run.elapsed.as_secs_f64());
-                    println!("---- serial output of {} ----", case.name());
-                    for line in run.output.lines() {
-                        println!("    {line}");
-                    }
-                    println!("---- end of {} ----", case.name());
-                }
-            }
-        }
-    }
-
-    // The fuzzer's shrinker, which boots many times.
+    // The fuzzer's shrinker boots many times, one after another: it runs beside the cases.
     let shrink = "qemu::uefi::tool::fuzz_shrink";
-    if args.filter.as_ref().is_none_or(|f| shrink.contains(f.as_str())) {
-        let start = std::time::Instant::now();
-        let builder = Builder::new(release_run)?;
-        let seconds = || start.elapsed().as_secs_f64();
-        match fuzz::shrink_check(&builder, release_run) {
-            Ok(what) => {
-                tally.passed += 1;
-                println!("test {shrink} ... ok ({:.1} s): {what}", seconds());
-            }
-            Err(why) => {
-                tally.failed += 1;
-                println!("test {shrink} ... FAILED ({:.1} s): {why}", seconds());
-            }
+    let shrinking = args.filter.as_ref().is_none_or(|f| shrink.contains(f.as_str()));
+    if !cases.is_empty() || shrinking {
+        println!("== QEMU tests");
+    }
+    // One build per profile the cases need, the run's own first.
+    let mut builders: Vec<(bool, Builder)> = Vec::new();
+    for release in [release_run, !release_run] {
+        if cases.iter().any(|c| c.release(release_run) == release) || (shrinking && release == release_run) {
+            builders.push((release, Builder::new(release)?));
         }
     }
+    std::thread::scope(|s| -> Result<()> {
+        let shrinker = shrinking.then(|| {
+            let builder = &builders.iter().find(|(r, _)| *r == release_run).expect("built above").1;
+            s.spawn(move || {
+                let start = std::time::Instant::now();
+                (fuzz::shrink_check(builder, release_run), start.elapsed().as_secs_f64())
+            })
+        });
+        run_cases(args, &cases, &builders, &mut tally)?;
+        if let Some(shrinker) = shrinker {
+            match shrinker.join().expect("the shrinker's thread panicked") {
+                (Ok(what), seconds) => {
+                    tally.passed += 1;
+                    println!("test {shrink} ... ok ({seconds:.1} s): {what}");
+                }
+                (Err(why), seconds) => {
+                    tally.failed += 1;
+                    println!("test {shrink} ... FAILED ({seconds:.1} s): {why}");
+                }
+            }
+        }
+        Ok(())
+    })?;
 
     println!("{} passed, {} failed", tally.passed, tally.failed);
     if tally.failed > 0 {
         std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// Runs the QEMU cases one after another, each on its own image, tallying what they come to.
+fn run_cases(args: &TestArgs, cases: &[Case], builders: &[(bool, Builder)], tally: &mut Tally) -> Result<()> {
+    let release_run = args.build.release;
+    let mut announced = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let builder = &builders.iter().find(|(r, _)| *r == case.release(release_run)).expect("built above").1;
+        let init = builder.program(INIT_PROGRAM).context("no init program was built")?;
+        let fixtures = usertests::fixtures(init);
+        let firmware = case.firmware();
+        let machine = Machine::new(Accel::Tcg, 1, firmware)?;
+        if !announced.contains(&firmware) {
+            println!("{}", machine.description());
+            announced.push(firmware);
+        }
+        let mut files = fixtures.clone();
+        if let Case::User { case: UserCase { system: Some(toml), .. }, .. } = case {
+            files.push(builder.system_text(toml).with_context(|| format!("the system of {}", case.name()))?);
+        }
+        let images = builder.make_with(&format!("test-{i}"), &case.cmdline(), &[firmware], &files)?;
+        let timeout = Duration::from_secs(args.timeout);
+        let run = match case {
+            Case::User { case, .. } if !case.conversation.is_empty() => {
+                qemu::converse(&machine, images.get(firmware), timeout, case.conversation.clone())?
+            }
+            _ => qemu::run_captured(&machine, images.get(firmware), timeout)?,
+        };
+        match case.judge(&run) {
+            None => {
+                tally.passed += 1;
+                println!("test {} ... ok ({:.1} s)", case.name(), run.elapsed.as_secs_f64());
+            }
+            Some(why) => {
+                tally.failed += 1;
+                println!("test {} ... FAILED ({:.1} s): {why}", case.name(), run.elapsed.as_secs_f64());
+                println!("---- serial output of {} ----", case.name());
+                for line in run.output.lines() {
+                    println!("    {line}");
+                }
+                println!("---- end of {} ----", case.name());
+            }
+        }
     }
     Ok(())
 }
