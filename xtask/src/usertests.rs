@@ -172,6 +172,10 @@ pub fn cases() -> Vec<UserCase> {
             ..described("gallery", services::without_demos(), services::check_gallery_session)
         },
         UserCase {
+            conversation: services::name_fault_session(),
+            ..described("name_fault_at_boot", services::name_fault_system(), services::check_name_fault)
+        },
+        UserCase {
             conversation: services::demo_session(),
             ..described("demo_apps", DEFAULT_SYSTEM.into(), services::check_demo_session)
         },

@@ -15,9 +15,11 @@
 //! `exit_when_done` on the command line, once every unsupervised program has ended, init ends
 //! the supervised ones and exits (with no unsupervised program, once all have ended).
 //!
-//! While it supervises, init never waits for a server: the registrations a restart needs are
-//! made by a thread of its own (`registrar.rs`), so that a name server that dies while a
-//! registration waits on it cannot stop init from starting it again.
+//! Init never waits for a server: registrations, at boot and after each restart, are made by a
+//! thread of its own (`registrar.rs`), so that a name server that dies while a registration
+//! waits on it cannot stop init from starting it again. (At boot the name server's death
+//! would otherwise leave init waiting for ever in its endpoint's queue, with nobody left to
+//! start it.)
 #![no_std]
 #![no_main]
 
@@ -93,6 +95,12 @@ fn main(args: rt::Args) -> u64 {
             Err(e) => println!("init: run={word}: {e}"),
         }
     }
+    // From here on init never waits for the name server: a thread of its own registers names.
+    init.registrar = init.name.and_then(|name| {
+        registrar::Registrar::start(name)
+            .inspect_err(|e| println!("init: no registrar thread ({e}); registering names itself"))
+            .ok()
+    });
     for i in 0..init.children.len() {
         if init.start(i) {
             init.alive |= 1 << i;
@@ -115,8 +123,8 @@ struct Init {
     children: Vec<Child>,
     /// The name server's endpoint (init's original), once the description has one.
     name: Option<NameServer>,
-    /// The thread that registers names while init supervises (None: init registers them
-    /// itself, as it does while it starts the system).
+    /// The thread that registers names (None: there is no name server, or no thread could be
+    /// made and init registers them itself).
     registrar: Option<registrar::Registrar>,
     faults: Slot,
     deaths: Slot,
@@ -252,13 +260,6 @@ impl Init {
         // A run to completion ends when its unsupervised programs have (the supervised ones
         // are the system they ran on); with none, when everything has.
         let any_unsupervised = self.children.len() > supervised.count_ones() as usize;
-        if supervised != 0 {
-            self.registrar = self.name.and_then(|name| {
-                registrar::Registrar::start(name)
-                    .inspect_err(|e| println!("init: no registrar thread ({e}); registering names itself"))
-                    .ok()
-            });
-        }
         loop {
             let ended = core::mem::take(&mut self.noticed) & self.alive;
             for i in (0..self.children.len()).filter(|i| ended & 1 << i != 0) {

@@ -1,10 +1,10 @@
-//! The registrar: a thread of init that registers names with the name server while init
-//! supervises. A registration is a call, and the name server may die in the middle of it, or
-//! before it takes it; init, which would start the name server again, must not be the one
-//! waiting. Init queues each registration (the name and a copy of the endpoint) and signals
-//! the registrar, which makes the calls in order. A call to a dead name server waits in its
-//! endpoint's queue (init keeps the endpoint) for the next one, or fails with it; either way
-//! init registers every name again when it restarts the name server.
+//! The registrar: a thread of init that registers names with the name server, at boot and
+//! while init supervises. A registration is a call, and the name server may die in the middle
+//! of it, or before it takes it; init, which would start the name server again, must not be
+//! the one waiting. Init queues each registration (the name and a copy of the endpoint) and
+//! signals the registrar, which makes the calls in order. A call to a dead name server waits
+//! in its endpoint's queue (init keeps the endpoint) for the next one, or fails with it;
+//! either way init registers every name again when it restarts the name server.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;

@@ -345,6 +345,48 @@ pub fn check_gallery_session(out: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A test system: the default one without its demos, whose name server faults (once) when
+/// init registers `weather` with it at boot, with names registered before it and after.
+pub fn name_fault_system() -> String {
+    let hooked = "provides = [\"name\"]\nstore = \"4 KiB\"\nargs = [\"fault-once-at\", \"weather\"]\n";
+    without_demos().replacen("provides = [\"name\"]\n", hooked, 1)
+}
+
+/// Every name the default system's servers provide, and init's.
+const NAMES: [&str; 8] = ["name", "init", "console", "input", "settings", "weather", "gallery", "compat"];
+
+/// Once init has started the name server again, a weather call works and the shell lists
+/// every name. (Init's registrar runs above the shell, so by the time the shell is answered,
+/// init has registered everything again.)
+pub fn name_fault_session() -> Vec<Step> {
+    [
+        vec![Step::expect("init: 'name' faulted"), Step::expect("init: started 'name'")],
+        vec![Step::line(""), Step::expect("seam> ")],
+        command("weather Oslo", "Oslo: "),
+        command("services", "compat"),
+    ]
+    .concat()
+}
+
+/// The name server faulted at `weather` and was started again, once; init booted on and
+/// registered every name with the new one (the shell's `services` lists them all).
+pub fn check_name_fault(out: &str) -> Result<(), String> {
+    super::in_order(
+        out,
+        &["name: faulting at the registration of 'weather'", "init: 'name' faulted", "init: started 'name'", "seam> "],
+    )?;
+    let starts = out.matches("init: started 'name'").count();
+    if starts != 2 {
+        return Err(format!("the name server was started {starts} times, not twice"));
+    }
+    let listing = answer(out, "services")?;
+    let listed: Vec<&str> = listing.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    match NAMES.iter().find(|n| !listed.contains(n)) {
+        Some(missing) => Err(format!("'{missing}' is not registered after the fault:\n{listing}")),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

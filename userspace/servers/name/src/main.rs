@@ -7,6 +7,11 @@
 //! is init, which registers every service at start and after each restart, and may do
 //! anything. A lookup gets a copy of the service's endpoint badged with the caller's number
 //! and the name's place among its provider's names, so servers know who calls them.
+//!
+//! `fault-once-at NAME`, for a name server given a store, is a test hook: the first time in the
+//! life of the store that it is asked to register NAME, it faults instead of answering, as a
+//! name server with a bug would in the midst of init's registrations. The store remembers, so
+//! the instance init starts again registers NAME like any other.
 #![no_std]
 #![no_main]
 
@@ -48,7 +53,14 @@ struct Server {
     entries: Vec<Entry>,
 }
 
-fn main(_: rt::Args) -> u64 {
+fn main(args: rt::Args) -> u64 {
+    let mut fault_once = match FaultOnce::from_args(&args) {
+        Ok(f) => f,
+        Err(e) => {
+            println!("name: {e}");
+            return 1;
+        }
+    };
     let programs = match read_description() {
         Ok(p) => p,
         Err(e) => {
@@ -79,7 +91,12 @@ fn main(_: rt::Args) -> u64 {
         let result = match (system::caller(m.badge), Request::decode(&request)) {
             (None, _) => Err(NameError::Denied),
             (_, Err(e)) => Err(e),
-            (Some(client), Ok(r)) => server.handle(client, r, incoming),
+            (Some(client), Ok(r)) => {
+                if let (Request::Register(name), Some(f)) = (&r, fault_once.as_mut()) {
+                    f.on_register(name);
+                }
+                server.handle(client, r, incoming)
+            }
         };
         // A capability the request carried and the server did not keep goes.
         if request.caps > 0 && sys::cap_inspect(incoming).is_ok() {
@@ -94,6 +111,37 @@ fn main(_: rt::Args) -> u64 {
             }
             Err(e) => proto::refuse(e),
         });
+    }
+}
+
+/// The `fault-once-at` hook: the name, and the store's first byte, set once it has faulted.
+struct FaultOnce {
+    name: Name,
+    done: &'static mut u8,
+}
+
+impl FaultOnce {
+    fn from_args(args: &rt::Args) -> Result<Option<FaultOnce>, &'static str> {
+        let mut words = args.words();
+        if words.next() != Some("fault-once-at") {
+            return Ok(None);
+        }
+        let name = words.next().and_then(Name::new).ok_or("fault-once-at: which name?")?;
+        let store = rt::store::map().map_err(|_| "fault-once-at needs a store")?;
+        let done = store.first_mut().ok_or("fault-once-at: the store is empty")?;
+        Ok(Some(FaultOnce { name, done }))
+    }
+
+    /// Faults if `name` is the hook's and it has not faulted before.
+    fn on_register(&mut self, name: &Name) {
+        if *name != self.name || *self.done != 0 {
+            return;
+        }
+        *self.done = 1;
+        println!("name: faulting at the registration of '{}', as asked", name.as_str());
+        // SAFETY: `ud2` only raises an invalid-opcode exception: the kernel stops this process
+        // there and tells its supervisor, and nothing of this program runs after it.
+        unsafe { core::arch::asm!("ud2", options(nomem, nostack)) };
     }
 }
 
