@@ -128,6 +128,9 @@ pub fn cases() -> Vec<UserCase> {
         case("exhaust_quota", FIRMWARE, "run=exhaust:quota", |o| check_scenario(o, "exhaust", "quota")),
         case("exhaust_long", FIRMWARE, "run=exhaust:long", |o| check_scenario(o, "exhaust", "long")),
         case("exhaust_heap", FIRMWARE, "run=exhaust:heap", |o| check_scenario(o, "exhaust", "heap")),
+        case("exhaust_whole", FIRMWARE, "run=exhaust:whole:compat:crashload:exhaust", |o| {
+            check_scenario(o, "exhaust", "whole")
+        }),
         // A short run of `cargo xtask fuzz`: 20 seeds of 1,000 random calls, two at a time.
         case("fuzz", FIRMWARE, "run=fuzz:run:1:20:1000:2:20000", check_fuzz),
         case("bad_elf", FIRMWARE, "run=broken run=garbage run=init", check_bad_elf),

@@ -14,6 +14,12 @@
 //!   tree of 22,400 capabilities, again and again, while a high-priority one sleeps a tick at a time. The
 //!   kernel does such calls in slices, taking interrupts in between, so the sleeper must wake
 //!   *inside* them: on one CPU, with interrupts off in the kernel, it could not otherwise.
+//! - `whole [PROGRAM...]`: times the calls the kernel still makes in one piece, at their
+//!   largest: reading the largest of the programs named (or of the system description's)
+//!   from the archive, making a process of it, mapping a
+//!   16 MiB Frame, and ending a process that holds [`HOLD_BYTES`] and a full capability
+//!   space. It checks only that they work; the figures (exact under `-icount shift=0`) are
+//!   for the book, which says which calls are left whole and why.
 //!
 //! Each child runs six times: the first brings the kernel's tables that only grow (slabs, the
 //! kernel-stack region's page tables) to their working size, the others are measured.
@@ -31,6 +37,7 @@ use rt::{ipc, println, sys};
 
 extern crate alloc;
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 rt::main!(main);
@@ -53,8 +60,10 @@ fn main(args: rt::Args) -> u64 {
         Some("noop") => 0,
         Some("long") => long(),
         Some("heap") => heap(),
+        Some("whole") => whole(&args),
+        Some("hold-child") => hold_child(),
         _ => {
-            println!("usage: exhaust objects | tables | quota");
+            println!("usage: exhaust objects | tables | quota | long | heap | whole");
             2
         }
     }
@@ -566,4 +575,122 @@ fn long_worker() -> Result<(), Error> {
     release_all(holders);
     cap::release(endpoint);
     Ok(())
+}
+
+/// What the process `whole` ends holds: mapped memory, charged to its quota.
+const HOLD_BYTES: u64 = 64 * MIB;
+/// Where `hold-child` finds the notification it signals once it holds everything.
+const HOLD_READY: Slot = GIVEN_SLOTS - 1;
+
+fn whole(args: &rt::Args) -> u64 {
+    let mut c = Checks::new("exhaust whole");
+    let mut figures = Vec::new();
+    let mut timed = |c: &mut Checks, what: String, result: Result<(), Error>, micros: u64| {
+        c.expect(&what, result, Ok(()));
+        figures.push(format!("{what} {micros} us"));
+    };
+    let named: Vec<&str> = args.words().skip(1).collect();
+    let largest = largest_program(&named);
+    c.check(&format!("the system's largest program is found: {largest:?}"), largest.is_ok());
+    if let Ok((name, len)) = largest {
+        let path = format!("{}{name}", ipc::boot::PROGRAM_DIR);
+        let mut bytes = alloc::vec![0u8; len];
+        let start = sys::micros_since_boot();
+        let read = sys::archive_read(init_slots::ARCHIVE, &path, &mut bytes, 0);
+        let micros = sys::micros_since_boot() - start;
+        timed(&mut c, format!("ArchiveRead of {path} ({len} bytes)"), read.map(drop), micros);
+        let made = cap::alloc().map(|slot| {
+            let start = sys::micros_since_boot();
+            let made = sys::process_create(init_slots::MEMORY, init_slots::ARCHIVE, &name, slot);
+            let micros = sys::micros_since_boot() - start;
+            if made.is_ok() {
+                cap::release(slot);
+            } else {
+                cap::free(slot);
+            }
+            (made, micros)
+        });
+        if let Ok((made, micros)) = made {
+            timed(&mut c, format!("ProcessCreate of '{name}'"), made, micros);
+        }
+    }
+    match cap::create(Kind::Frame, FRAME_PAGES_MAX) {
+        Ok(frame) => {
+            let start = sys::micros_since_boot();
+            let mapped = sys::frame_map(frame, TABLES_BASE, MapFlags::WRITE, SELF);
+            let micros = sys::micros_since_boot() - start;
+            timed(&mut c, format!("FrameMap of {} MiB", FRAME_PAGES_MAX * PAGE_SIZE / MIB), mapped, micros);
+            // SAFETY: nothing refers to the Frame's mapping.
+            let _ = unsafe { sys::unmap(TABLES_BASE, FRAME_PAGES_MAX * PAGE_SIZE) };
+            cap::release(frame);
+        }
+        Err(e) => c.check(&format!("a 16 MiB Frame is made: {e:?}"), false),
+    }
+    match end_holder() {
+        Ok((killed, micros)) => {
+            timed(
+                &mut c,
+                format!("ProcessKill of a process holding {} MiB and {CSPACE_SLOTS} slots", HOLD_BYTES / MIB),
+                killed,
+                micros,
+            );
+        }
+        Err(e) => c.check(&format!("the holding process is made and ready: {e:?}"), false),
+    }
+    println!("exhaust whole, figures: {}", figures.join("; "));
+    c.done()
+}
+
+/// The name and size of the largest of `named`, or with none named, of the programs the
+/// system description names.
+fn largest_program(named: &[&str]) -> Result<(String, usize), Error> {
+    let text = if named.is_empty() { rt::system::description().map_err(|_| Error::NotFound)? } else { String::new() };
+    let described = ipc::system::programs(&text).flatten().map(|p| p.name);
+    let mut largest = None;
+    for name in named.iter().copied().chain(described) {
+        let path = format!("{}{name}", ipc::boot::PROGRAM_DIR);
+        let (len, _) = sys::archive_read(init_slots::ARCHIVE, &path, &mut [], 0)?;
+        if largest.as_ref().is_none_or(|&(_, l)| len > l) {
+            largest = Some((String::from(name), len));
+        }
+    }
+    largest.map(|(name, len)| (name, len as usize)).ok_or(Error::NotFound)
+}
+
+/// Starts `hold-child`, waits until it holds everything, and kills it, timing the kill.
+fn end_holder() -> Result<(Result<(), Error>, u64), Error> {
+    let memory = cap::create(Kind::Memory, HOLD_BYTES + 4 * MIB)?;
+    let ready = cap::create(Kind::Notification, 0)?;
+    let grants = [Grant::new(memory, init_slots::MEMORY, Rights::ALL), Grant::new(ready, HOLD_READY, Rights::WRITE)];
+    let spawned = cap::spawn_from(memory, "exhaust", "hold-child", PRIORITY_DEFAULT, &grants, |_| Ok(()));
+    let result = spawned.and_then(|child| {
+        let signalled = sys::ntfn_wait(ready);
+        let start = sys::micros_since_boot();
+        let killed = sys::process_kill(child.slot);
+        let micros = sys::micros_since_boot() - start;
+        cap::release(child.slot);
+        signalled.map(|_| (killed, micros))
+    });
+    cap::release(ready);
+    cap::release(memory);
+    result
+}
+
+/// Maps [`HOLD_BYTES`], fills its capability space with copies of the notification it was
+/// given, signals it, and waits to be killed.
+fn hold_child() -> u64 {
+    if let Err(e) = sys::map(TABLES_BASE, HOLD_BYTES, MapFlags::WRITE) {
+        println!("exhaust hold-child: cannot map: {e:?}");
+        return 1;
+    }
+    for slot in GIVEN_SLOTS..CSPACE_SLOTS {
+        if let Err(e) = sys::cap_copy(HOLD_READY, slot, Rights::WRITE, SELF) {
+            println!("exhaust hold-child: cannot fill slot {slot}: {e:?}");
+            return 1;
+        }
+    }
+    let _ = sys::signal(HOLD_READY);
+    loop {
+        sys::sleep(1000);
+    }
 }
