@@ -10,7 +10,7 @@ use crate::task::ipc::{self, Mode};
 use crate::task::{introspect, ops, threads, Next};
 use crate::{info, task, time};
 use ::ipc::syscall::{
-    ExitStatus, Syscall, ARCHIVE_NAME_MAX, ARG_REGS, DEBUG_WRITE_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX,
+    ExitStatus, Syscall, ARCHIVE_NAME_MAX, ARCHIVE_READ_MAX, ARG_REGS, DEBUG_WRITE_MAX, SPAWN_ARGS_MAX, SPAWN_NAME_MAX,
 };
 use ::ipc::trace::{EVENT_WORDS, TRACE_READ_MAX};
 use ::ipc::Error;
@@ -172,14 +172,16 @@ fn debug_write(r: &mut Regs) -> Result<(), Error> {
     Ok(())
 }
 
-/// `ArchiveRead`: a boot-archive file, or the part of it from `offset` that fits the buffer.
+/// `ArchiveRead`: the part of a boot-archive file from `offset` that fits the buffer, up to
+/// `ARCHIVE_READ_MAX` bytes (the copy runs with interrupts off).
 fn archive_read(r: &mut Regs) -> Result<(), Error> {
     let [archive, name, name_len, buf, buf_len, offset] = *r;
     let name = read_user_str(name, name_len, ARCHIVE_NAME_MAX)?;
     ops::archive_check(archive)?;
     let file = crate::ramdisk::file(&name).ok_or(Error::NotFound)?;
     let rest = file.get(usize::try_from(offset).unwrap_or(usize::MAX)..).unwrap_or(&[]);
-    let part = &rest[..rest.len().min(usize::try_from(buf_len).unwrap_or(usize::MAX))];
+    let most = buf_len.min(ARCHIVE_READ_MAX) as usize;
+    let part = &rest[..rest.len().min(most)];
     task::with_current_space(|space| space.check_user(buf, part.len() as u64, true))?;
     // SAFETY: the range was just checked to be mapped, user-accessible and writable in the
     // active address space (the caller's), and nothing can unmap it before the copy: the

@@ -187,12 +187,20 @@ pub fn create(kind: Kind, size: u64) -> Result<Slot, Error> {
     Ok(slot)
 }
 
-/// The whole of boot-archive file `name`, read through the Archive capability in `archive`.
+/// The whole of boot-archive file `name`, read through the Archive capability in `archive`
+/// (a read at a time: each copies at most [`ipc::syscall::ARCHIVE_READ_MAX`] bytes).
 pub fn read_file(archive: Slot, name: &str) -> Result<alloc::vec::Vec<u8>, Error> {
     let (len, _) = sys::archive_read(archive, name, &mut [], 0)?;
     let mut bytes = alloc::vec![0; len as usize];
-    let (_, copied) = sys::archive_read(archive, name, &mut bytes, 0)?;
-    bytes.truncate(copied);
+    let mut done = 0;
+    while done < bytes.len() {
+        let (_, copied) = sys::archive_read(archive, name, &mut bytes[done..], done as u64)?;
+        if copied == 0 {
+            break;
+        }
+        done += copied;
+    }
+    bytes.truncate(done);
     Ok(bytes)
 }
 

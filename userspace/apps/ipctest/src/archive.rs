@@ -1,8 +1,10 @@
 //! The `archive` scenario: reading boot-archive files (`ArchiveRead`) and carving a smaller
 //! I/O port range out of a larger one (`IoPortsDerive`), what each allows and refuses.
 
+use alloc::format;
 use ipc::cap::{init_slots, Kind, Rights, SELF};
 use ipc::layout::USER_IMAGE_BASE;
+use ipc::syscall::ARCHIVE_READ_MAX;
 use ipc::Error;
 use rt::cap;
 use rt::check::Checks;
@@ -17,7 +19,17 @@ pub fn archive() -> u64 {
     let archive = init_slots::ARCHIVE;
     let elf = cap::read_file(archive, "bin/ipctest");
     c.check("read this program's own file: an ELF", elf.as_ref().is_ok_and(|f| f.starts_with(b"\x7fELF")));
-    let len = elf.map(|f| f.len() as u64).unwrap_or(0);
+    let elf = elf.unwrap_or_default();
+    let len = elf.len() as u64;
+    // One read copies at most ARCHIVE_READ_MAX bytes, whatever the buffer; read_file reads on.
+    let mut whole = alloc::vec![0u8; elf.len()];
+    let first = sys::archive_read(archive, "bin/ipctest", &mut whole, 0);
+    let most = len.min(ARCHIVE_READ_MAX) as usize;
+    c.check(
+        &format!("one read of {len} bytes copies {most} (got {first:?})"),
+        first == Ok((len, most)) && whole[..most] == elf[..most],
+    );
+    c.check("the file is larger than one read, so read_file took several", len > ARCHIVE_READ_MAX);
     let mut four = [0u8; 4];
     let tail = sys::archive_read(archive, "bin/ipctest", &mut four, len - 2);
     c.check("a read near the end copies what is left", tail == Ok((len, 2)));
