@@ -125,6 +125,13 @@ pub fn run(args: &FuzzArgs) -> Result<()> {
         Verdict::Clean => {
             let made = calls_made(&run.output).unwrap_or(0);
             println!("seam: clean: {made} calls in {seconds:.1} s ({:.0} calls/s)", made as f64 / seconds);
+            if args.replay.is_none() && made < args.calls {
+                bail!(
+                    "only {made} of the {} calls asked for were made: the seeds ran out (the supervisor goes on to \
+                     at most a thousand times the seeds given); give more with --seeds",
+                    args.calls
+                );
+            }
             Ok(())
         }
         Verdict::KernelFailed(line) => {

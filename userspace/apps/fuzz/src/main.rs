@@ -317,8 +317,11 @@ struct Running {
     end: Option<End>,
 }
 
-/// How many times the seeds asked for a run with a TOTAL may go on to.
-const MORE_SEEDS: u64 = 10;
+/// How many times the seeds asked for a run with a TOTAL may go on to. Most children block
+/// (and are killed) after a few thousand calls, so a million calls from the ten seeds
+/// `cargo xtask fuzz` starts with take about 500 seeds; the bound only stops a run whose
+/// children make no calls at all from going on for ever.
+const MORE_SEEDS: u64 = 1000;
 
 fn supervise_all(plan: &Plan) -> Result<(), Failed> {
     let &Plan { first, procs, .. } = plan;
