@@ -420,8 +420,14 @@ fn supervise_all(plan: &Plan) -> Result<(), Failed> {
     Ok(())
 }
 
-/// Set when the warm-up's threads may end.
+/// Set when the warm-up's threads may end; each counts itself out in [`WARM_ENDED`].
 static WARM: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+static WARM_ENDED: AtomicU64 = AtomicU64::new(0);
+/// Where the warm-up's thread stacks are mapped, [`WARM_STACK`] bytes each. They stay mapped
+/// (a thread counts itself out just before its `ThreadEnd`, still on its stack), and are
+/// charged before the baseline.
+const WARM_STACKS: u64 = 0x5400_0000_0000;
+const WARM_STACK: u64 = 2 * ipc::layout::PAGE_SIZE;
 
 /// Raises the kernel's tables to the size a batch can make them reach, before the baseline.
 /// The kernel keeps the page tables of its kernel-stack region once made, and gives each new
@@ -429,21 +435,38 @@ static WARM: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::ne
 /// ever before, a page table is added and stays: growth to a high-water mark, not a leak.
 /// A batch has at most about [`THREADS_PER_CHILD`] threads alive per child, so that many
 /// threads of the supervisor's own, alive at once, take the mark past anything a batch
-/// reaches.
+/// reaches. They are not `rt` threads: each of those holds two capability slots as long as
+/// it lives, and with 8 children there would be more threads than the supervisor has slots.
+/// A thread lives on when its Thread capability is deleted, so one slot does for them all.
 fn warm_up(procs: u64) -> Result<(), ipc::Error> {
-    let mut threads = alloc::vec::Vec::new();
-    for _ in 0..procs * THREADS_PER_CHILD + ENDPOINTS as u64 {
-        threads.push(rt::thread::spawn(|| {
-            while !WARM.load(Ordering::Acquire) {
-                sys::sleep(1);
-            }
-        })?);
-    }
+    let count = procs * THREADS_PER_CHILD + ENDPOINTS as u64;
+    sys::map(WARM_STACKS, count * WARM_STACK, MapFlags::WRITE)?;
+    let slot = cap::alloc()?;
+    let mut made = 0;
+    let result = (0..count).try_for_each(|i| {
+        // The stack pointer as just after a `call`: 16-byte aligned minus the return address.
+        let rsp = WARM_STACKS + (i + 1) * WARM_STACK - 8;
+        // SAFETY: `warm_thread` takes nothing and runs on the stack given, which is its own
+        // (nothing else uses the warm-up's mapping, which is never unmapped).
+        unsafe { sys::thread_create(SELF, warm_thread as *const () as u64, rsp, 0, slot) }?;
+        made += 1;
+        sys::cap_delete(slot)
+    });
     WARM.store(true, Ordering::Release);
-    for thread in threads {
-        thread.join()?;
+    while WARM_ENDED.load(Ordering::Acquire) < made {
+        sys::sleep(1);
     }
-    Ok(())
+    cap::free(slot);
+    result
+}
+
+/// A warm-up thread: waits for the word, counts itself out and ends.
+extern "C" fn warm_thread() -> ! {
+    while !WARM.load(Ordering::Acquire) {
+        sys::sleep(1);
+    }
+    WARM_ENDED.fetch_add(1, Ordering::Release);
+    sys::thread_exit()
 }
 
 /// Threads a child may have alive at once, with a margin: its first, one per stack it maps
