@@ -21,7 +21,7 @@ fn thumbnail(id: usize, i: usize) -> Vec<u8> {
 /// if there is one. The time range keeps the search to that one photo: a name prefix alone
 /// also matches the longer names after it ("p1" matches "p10" to "p199"), more than a page.
 fn find(name: &str, time: u64) -> Result<Option<u32>, Failed> {
-    let page = gallery::retry_once(|| gallery::search(GIVEN, name, time, time, 0))?;
+    let page = crate::read_through(|| gallery::search(GIVEN, name, time, time, 0))?;
     let id = page.photos().find(|p| p.name.as_str() == name).map(|p| p.id);
     Ok(id)
 }
@@ -137,7 +137,7 @@ pub fn writer(id: usize, writes: usize) -> u64 {
             (Outcome::Acked(photo), None, None) => report(format!("{} (#{photo}) is gone", name(i))),
             (_, _, Some(f)) => {
                 let want = thumbnail(id, i);
-                match gallery::retry_once(|| gallery::thumb(GIVEN, f, frame.slot)) {
+                match crate::read_through(|| gallery::thumb(GIVEN, f, frame.slot)) {
                     Ok(len) if frame.read(len) == want.as_slice() => {}
                     other => report(format!("{}'s thumbnail is wrong: {other:?}", name(i))),
                 }

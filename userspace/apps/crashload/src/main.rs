@@ -114,6 +114,25 @@ pub enum Outcome<T> {
     Lost,
 }
 
+/// The most times [`read_through`] tries, a tick apart.
+const READ_TRIES: usize = 200;
+
+/// A read of the final check, tried again, a tick later, each time it meets a kill: the kills
+/// may go on while a writer checks, and two in a row defeat a single retry. A read changes
+/// nothing, so trying it again is always right; one that [`READ_TRIES`] tries cannot get
+/// through is reported as it failed.
+pub fn read_through<T, E>(call: impl Fn() -> Result<T, rt::Failed<E>>) -> Result<T, rt::Failed<E>> {
+    let mut result = call();
+    for _ in 1..READ_TRIES {
+        if !matches!(result, Err(rt::Failed::Kernel(ipc::Error::ObjectGone))) {
+            break;
+        }
+        sys::sleep(1);
+        result = call();
+    }
+    result
+}
+
 fn kill(service: &str, init: Slot) -> bool {
     let Some(m) = init_proto::encode(Request::Kill(service)) else { return false };
     sys::call_ep(init, &Msg::from_proto(&m))

@@ -39,10 +39,10 @@ pub fn writer(id: usize, writes: usize) -> u64 {
             dels.push(note(deleted));
         }
     }
-    // Every acknowledged change must be there. Reads retry once past a restart.
+    // Every acknowledged change must be there. Reads go on through the restarts they meet.
     let mut lost = 0;
     for (i, &set) in sets.iter().enumerate() {
-        let got = settings::retry_once(|| settings::get(GIVEN, &key(i)));
+        let got = crate::read_through(|| settings::get(GIVEN, &key(i)));
         // What the key holds: its value, nothing, or something it must never hold.
         let present = match &got {
             Ok(settings::Setting::Int(v)) if *v == i as i64 => Some(true),
