@@ -58,8 +58,9 @@ impl TrapFrame {
 }
 
 /// The assembly that pushes the general registers as the first 15 fields of a [`TrapFrame`]
-/// (r15 first, so the argument registers end at the lowest addresses). Both entry stubs, for
-/// interrupts and for `syscall`, use this one sequence; `seam_trap_return` pops it in reverse.
+/// (r15 first, so the argument registers end at the lowest addresses). The interrupt stubs
+/// and the `syscall` stub's fast path use this one sequence (the stub's general path leaves
+/// the callee-saved slots for later, see `syscall.rs`); `seam_trap_return` pops it in reverse.
 #[cfg(target_os = "none")]
 macro_rules! push_general_registers {
     () => {

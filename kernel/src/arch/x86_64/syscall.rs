@@ -8,6 +8,13 @@
 //! switched away and resumed like any other, and a new thread can leave through the
 //! interrupt return path. The dispatcher behind the stub is safe Rust (`crate::syscall`).
 //!
+//! For every call but `Call` and `ReplyRecv` (the fast path's), the frame's slots for the six
+//! callee-saved registers are left unwritten on entry: the Rust code preserves those
+//! registers, so a call that returns by its own frame finds them where they were, and the
+//! stub neither saves nor restores them (12 instructions of the null call). A call that
+//! leaves any other way — blocked, preempted, or by `iretq` — writes them into its frame
+//! before it goes, since the thread will resume from the frame.
+//!
 //! NMI and machine check run on IST stacks, so they are safe anywhere in the stub; between
 //! the `swapgs`es they would find the user's GS, which the kernel's trap code never reads.
 
@@ -107,26 +114,68 @@ core::arch::global_asm!(
     "  pushq %rcx",
     "  pushq $0",
     "  pushq ${vector}",
-    super::frame::push_general_registers!(),
     // `Call` and `ReplyRecv` try the fast path first, which goes on to the general path
-    // itself when it does not apply.
-    // They never return: they go on at `seam_syscall_exit` or `seam_syscall_general` (see
-    // `continue_at`).
-    "  movq %rsp, %rdi",
+    // itself when it does not apply. They save every register, and never return: they go
+    // on at `seam_syscall_exit` or `seam_syscall_general` (see `continue_at`).
     "  cmpq ${call}, %rax",
     "  je 2f",
     "  cmpq ${reply_recv}, %rax",
-    "  jne seam_syscall_general",
-    "  call seam_fast_reply_recv",
-    "  ud2",
+    "  je 3f",
+    // Every other call. The frame leaves the six callee-saved registers' slots unwritten:
+    // the Rust code keeps those registers as they are, so a return by this thread's own
+    // frame needs them from nowhere. Leaving any other way, the stub writes them first.
+    "  subq $32, %rsp", // r15, r14, r13, r12
+    "  pushq %r11",
+    "  subq $8, %rsp", // rbp
+    "  pushq %rcx",
+    "  subq $8, %rsp", // rbx
+    "  pushq %rax; pushq %r9; pushq %r8; pushq %r10; pushq %rdx; pushq %rsi; pushq %rdi",
+    "  movq %rsp, %rdi",
+    "  call seam_syscall_dispatch",
+    // By its own frame, with sysret: the answer is the frame's address, bits 0 and 1 clear.
+    "  cmpq %rsp, %rax",
+    "  jne 4f",
+    "  popq %rdi; popq %rsi; popq %rdx; popq %r10; popq %r8; popq %r9; popq %rax",
+    // rbx, rcx, rbp, r11, r12 to r15 (the callee-saved ones still in their registers, rcx
+    // and r11 loaded below), the vector and the error code.
+    "  addq $80, %rsp",
+    "  popq %rcx",     // RIP
+    "  addq $8, %rsp", // CS
+    "  popq %r11",     // RFLAGS
+    "  popq %rsp",     // the user's RSP
+    "  swapgs",
+    "  sysretq",
+    // Any other way out: this thread will resume from its frame, which must be whole.
+    "4:",
+    "  movq %rbx, {rbx}(%rsp)",
+    "  movq %rbp, {rbp}(%rsp)",
+    "  movq %r12, {r12}(%rsp)",
+    "  movq %r13, {r13}(%rsp)",
+    "  movq %r14, {r14}(%rsp)",
+    "  movq %r15, {r15}(%rsp)",
+    "  jmp 5f",
     "2:",
+    super::frame::push_general_registers!(),
+    "  movq %rsp, %rdi",
     "  call seam_fast_call",
     "  ud2",
-    // Every other call, and a `Call` or `ReplyRecv` the fast path did not take (it comes
-    // back here with the frame in %rdi and %rsp).
+    "3:",
+    super::frame::push_general_registers!(),
+    "  movq %rsp, %rdi",
+    "  call seam_fast_reply_recv",
+    "  ud2",
+    // A `Call` or `ReplyRecv` the fast path did not take: it comes back here with its whole
+    // frame in %rdi and %rsp (the registers hold the fast path's values, not the user's).
     ".global seam_syscall_general",
     "seam_syscall_general:",
     "  call seam_syscall_dispatch",
+    // Bit 1 of the answer: not a frame but another thread's kernel context to enter
+    // (`task::leave`). This thread's frame is whole by now.
+    "5:",
+    "  btrq $1, %rax",
+    "  jnc seam_syscall_exit",
+    "  movq %rax, %rdi",
+    "  jmp seam_enter_context",
     // The fast path leaves by here, with the exit word in %rax.
     ".global seam_syscall_exit",
     "seam_syscall_exit:",
@@ -159,6 +208,12 @@ core::arch::global_asm!(
     "  sysretq",
     call = const ipc::syscall::Syscall::Call as u64,
     reply_recv = const ipc::syscall::Syscall::ReplyRecv as u64,
+    rbx = const core::mem::offset_of!(TrapFrame, rbx),
+    rbp = const core::mem::offset_of!(TrapFrame, rbp),
+    r12 = const core::mem::offset_of!(TrapFrame, r12),
+    r13 = const core::mem::offset_of!(TrapFrame, r13),
+    r14 = const core::mem::offset_of!(TrapFrame, r14),
+    r15 = const core::mem::offset_of!(TrapFrame, r15),
     user_rsp = const USER_RSP,
     kernel_rsp = const KERNEL_RSP,
     user_ss = const 0x1b, // user data selector | RPL 3, checked in `check_selectors`

@@ -87,8 +87,10 @@ pub fn reschedule(leave: Leave) {
 
 /// Leaves the kernel at the end of a system call whose handler decided `next`: returns the
 /// exit word for the entry stub (see [`exit_word`]) — the caller's own frame, or
-/// that of the thread that runs instead, whose system call returns then. A thread that
-/// resumes inside the kernel is resumed there instead, and this does not return.
+/// that of the thread that runs instead, whose system call returns then — or, for a thread
+/// that resumes inside the kernel, its saved kernel context with bit 1 set
+/// ([`ENTER_CONTEXT`]). The stub enters the context itself, after it has written the
+/// registers its frame left out (the general path's frame lacks the callee-saved ones).
 #[inline(always)]
 pub fn leave(next: Next, frame: &mut TrapFrame) -> u64 {
     // The thread's own frame, as the entry stub saved it: a system call's, at a RIP the
@@ -121,9 +123,13 @@ fn switch_at_exit(next: Next, frame: &mut TrapFrame) -> u64 {
     });
     match plan {
         None => own,
-        Some(plan) => plan.enter(),
+        Some(plan) => plan.leave_word(),
     }
 }
+
+/// Bit 1 of the general path's answer to the entry stub: a kernel context to enter, not a
+/// frame. (Both are 8-byte aligned addresses; bit 0 of a frame's word says `iretq`.)
+pub const ENTER_CONTEXT: u64 = 2;
 
 /// The entry stub's word for returning to user mode from `frame`: its address, with bit 0
 /// set when `sysret` cannot be used. `sysret` to a non-canonical RIP faults in kernel mode
@@ -297,6 +303,23 @@ impl Switch {
             // off; its stack and space were installed above. The outgoing thread resumes from
             // its frame, so nothing on this stack is needed again.
             Target::Stack(context) => unsafe { crate::arch::switch::enter_context(context) },
+        }
+    }
+}
+
+impl Switch {
+    /// As [`Switch::enter`] for the general path's end: installs the incoming thread and
+    /// returns its exit word, or its kernel context with [`ENTER_CONTEXT`] for the entry stub
+    /// to enter, which completes the outgoing thread's frame first.
+    #[inline(always)]
+    fn leave_word(self) -> u64 {
+        self.install();
+        match self.to {
+            Target::Frame(exit) => exit,
+            Target::Stack(context) => {
+                debug_assert!(context % 8 == 0, "a kernel context is a stack pointer");
+                context | ENTER_CONTEXT
+            }
         }
     }
 }
