@@ -296,7 +296,7 @@ fn check_badcalls(out: &str) -> Result<(), String> {
     if let Some(line) = out.lines().find(|l| l.contains("FAIL:")) {
         return Err(line.trim().to_string());
     }
-    in_order(out, &["badcalls: 21 checks, 0 failed", "process 'badcalls' (pid 2) exited with code 0"])
+    in_order(out, &["badcalls: 24 checks, 0 failed", "process 'badcalls' (pid 2) exited with code 0"])
 }
 
 /// The fuzzer's supervisor got through every seed (the kernel did not fail: the harness checks

@@ -5,11 +5,11 @@
 #![no_main]
 
 use core::arch::asm;
-use ipc::cap::init_slots;
+use ipc::cap::{init_slots, Kind};
 use ipc::layout::{PAGE_SIZE, USER_END};
 use ipc::syscall::{Syscall, ARG_REGS};
 use ipc::Error;
-use rt::{ipc, println, sys};
+use rt::{cap, ipc, println, sys};
 
 rt::main!(main);
 
@@ -63,9 +63,16 @@ fn main(_: rt::Args) -> u64 {
             failed += 1;
         }
     }
-    for (what, ok) in
-        [("callee registers survive a syscall", registers_survive()), ("null call still works", sys::null().is_ok())]
-    {
+    let survivals = [
+        ("callee registers survive a syscall", registers_survive(Syscall::Null, 0)),
+        ("callee registers survive a sleep", registers_survive(Syscall::Sleep, 1)),
+        // The thread leaves the kernel by another thread's frame and resumes from its own,
+        // which the stub must have filled in.
+        ("callee registers survive a wait for a notification", registers_survive_a_wait()),
+        ("callee registers survive a yield", registers_survive(Syscall::Yield, 0)),
+        ("null call still works", sys::null().is_ok()),
+    ];
+    for (what, ok) in survivals {
         if ok {
             println!("ok: {what}");
         } else {
@@ -73,15 +80,31 @@ fn main(_: rt::Args) -> u64 {
             failed += 1;
         }
     }
-    println!("badcalls: {} checks, {failed} failed", checks.len() + 2);
+    println!("badcalls: {} checks, {failed} failed", checks.len() + survivals.len());
     failed
 }
 
-/// Loads known values into the registers the ABI preserves, makes a call, and compares.
-fn registers_survive() -> bool {
+/// [`registers_survive`] for an `NtfnWait` that blocks until a thread of this process signals
+/// the notification a tick later.
+fn registers_survive_a_wait() -> bool {
+    let Ok(ntfn) = cap::create(Kind::Notification, 0) else { return false };
+    let signaller = rt::thread::spawn(move || {
+        sys::sleep(1);
+        let _ = sys::signal(ntfn);
+    });
+    let survived = signaller.is_ok() && registers_survive(Syscall::NtfnWait, ntfn);
+    let joined = signaller.is_ok_and(|t| t.join().is_ok());
+    cap::release(ntfn);
+    survived && joined
+}
+
+/// Loads known values into the registers the ABI preserves, makes call `number` with `arg`
+/// in its first argument register, and compares.
+fn registers_survive(number: Syscall, arg: u64) -> bool {
     let mut diff: u64;
     // SAFETY: the block saves and restores rbx and rbp (which Rust reserves) on the stack,
-    // declares every other register it changes, and the Null call touches no memory.
+    // declares every other register it changes, and the calls it is given (Null, Sleep,
+    // Yield, NtfnWait) touch no memory.
     unsafe {
         asm!(
             "push rbx",
@@ -95,9 +118,10 @@ fn registers_survive() -> bool {
             "mov rax, rbx",
             "pop rbp",
             "pop rbx",
-            inlateout("rax") Syscall::Null as u64 => diff,
+            inlateout("rax") number as u64 => diff,
+            inlateout("rdi") arg => _,
             out("rcx") _, out("r11") _, out("r12") _, out("r13") _, out("r14") _, out("r15") _,
-            out("rdi") _, out("rsi") _, out("rdx") _, out("r10") _, out("r8") _, out("r9") _,
+            out("rsi") _, out("rdx") _, out("r10") _, out("r8") _, out("r9") _,
         );
     }
     diff == 0
