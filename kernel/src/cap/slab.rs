@@ -3,22 +3,29 @@
 //! The values live in chunks of [`CHUNK`], added one at a time as the slab fills. One vector
 //! of all of them would double when full: a copy of every capability in the system with
 //! interrupts off, and a moment when the old and the new block (three times what the slab
-//! holds) must both fit in the kernel heap, in one piece.
+//! holds) must both fit in the kernel heap, in one piece. A chunk is a fixed-size array, so
+//! a look-up checks only which chunk: the place in it is `id % CHUNK`, in range by
+//! construction (the IPC fast path makes six look-ups a round trip).
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 /// Values per chunk.
 pub const CHUNK: usize = 64;
 
+type Chunk<T> = Box<[Option<T>; CHUNK]>;
+
 pub struct Slab<T> {
-    chunks: Vec<Vec<Option<T>>>,
+    chunks: Vec<Chunk<T>>,
+    /// Indices below this were handed out at some time; the rest of the last chunk is new.
+    used: usize,
     free: Vec<u32>,
     len: usize,
 }
 
 impl<T> Slab<T> {
     pub const fn new() -> Self {
-        Slab { chunks: Vec::new(), free: Vec::new(), len: 0 }
+        Slab { chunks: Vec::new(), used: 0, free: Vec::new(), len: 0 }
     }
 
     pub fn insert(&mut self, value: T) -> u32 {
@@ -27,13 +34,13 @@ impl<T> Slab<T> {
             *self.entry(i).expect("a freed index is in a chunk") = Some(value);
             return i;
         }
-        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-            self.chunks.push(Vec::with_capacity(CHUNK));
+        if self.used == self.chunks.len() * CHUNK {
+            self.chunks.push(empty_chunk());
         }
-        let last = self.chunks.len() - 1;
-        let chunk = &mut self.chunks[last];
-        chunk.push(Some(value));
-        (last * CHUNK + chunk.len() - 1) as u32
+        let id = self.used as u32;
+        self.used += 1;
+        *self.entry(id).expect("the last chunk has room") = Some(value);
+        id
     }
 
     pub fn remove(&mut self, id: u32) -> Option<T> {
@@ -43,16 +50,19 @@ impl<T> Slab<T> {
         Some(value)
     }
 
+    #[inline]
     pub fn get(&self, id: u32) -> Option<&T> {
-        self.chunks.get(id as usize / CHUNK)?.get(id as usize % CHUNK)?.as_ref()
+        self.chunks.get(id as usize / CHUNK)?[id as usize % CHUNK].as_ref()
     }
 
+    #[inline]
     pub fn get_mut(&mut self, id: u32) -> Option<&mut T> {
         self.entry(id)?.as_mut()
     }
 
+    #[inline]
     fn entry(&mut self, id: u32) -> Option<&mut Option<T>> {
-        self.chunks.get_mut(id as usize / CHUNK)?.get_mut(id as usize % CHUNK)
+        Some(&mut self.chunks.get_mut(id as usize / CHUNK)?[id as usize % CHUNK])
     }
 
     #[cfg(test)]
@@ -62,8 +72,15 @@ impl<T> Slab<T> {
 
     #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
-        self.chunks.iter().flatten().enumerate().filter_map(|(i, v)| v.as_ref().map(|v| (i as u32, v)))
+        self.chunks.iter().flat_map(|c| c.iter()).enumerate().filter_map(|(i, v)| v.as_ref().map(|v| (i as u32, v)))
     }
+}
+
+/// A chunk of empty places, made on the heap (an array of large values built on the kernel
+/// stack first could overflow it).
+fn empty_chunk<T>() -> Chunk<T> {
+    let places: Box<[Option<T>]> = (0..CHUNK).map(|_| None).collect();
+    places.try_into().unwrap_or_else(|_| unreachable!("CHUNK places were made"))
 }
 
 #[cfg(test)]
