@@ -305,9 +305,7 @@ impl Switch {
             Target::Stack(context) => unsafe { crate::arch::switch::enter_context(context) },
         }
     }
-}
 
-impl Switch {
     /// As [`Switch::enter`] for the general path's end: installs the incoming thread and
     /// returns its exit word, or its kernel context with [`ENTER_CONTEXT`] for the entry stub
     /// to enter, which completes the outgoing thread's frame first.
