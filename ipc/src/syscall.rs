@@ -74,8 +74,9 @@ pub enum Syscall {
     /// `(process)` → `(status kind, value)`: waits for the process to end; see
     /// [`ExitStatus`]. Needs the read right.
     Wait = 9,
-    /// → `(free frames, kernel heap bytes in use, kernel heap bytes mapped)`: for tests and
-    /// the shell. The heap is mapped from free frames as it grows, and keeps them.
+    /// → `(free frames, kernel heap bytes in use, kernel heap bytes mapped, kernel table bytes
+    /// mapped)`: for tests and the shell. The heap and the capability tables (arrays that grow
+    /// in place) are mapped from free frames as they grow, and keep them.
     MemStats = 10,
     /// `(slot)` → `(kind, rights, badge, size)`: what a capability is
     /// ([`crate::cap::CapInfo`]); `size` is a Frame's number of pages, 0 for other kinds.

@@ -136,7 +136,8 @@ fn wait(r: &mut Regs) -> Result<(), Error> {
 }
 
 fn mem_stats(r: &mut Regs) -> Result<(), Error> {
-    [r[0], r[1], r[2]] = [mem::frame_counts().0, heap::usage().0 as u64, heap::top() - mem::layout::HEAP_BASE];
+    [r[0], r[1], r[2], r[3]] =
+        [mem::frame_counts().0, heap::usage().0 as u64, heap::top() - mem::layout::HEAP_BASE, mem::array::mapped()];
     Ok(())
 }
 

@@ -1,50 +1,36 @@
 //! A slab: values addressed by index, freed indices reused.
 //!
-//! The values live in chunks of [`CHUNK`], added one at a time as the slab fills. One vector
-//! of all of them would double when full: a copy of every capability in the system with
-//! interrupts off, and a moment when the old and the new block (three times what the slab
-//! holds) must both fit in the kernel heap, in one piece. A chunk is a fixed-size array, so
-//! a look-up checks only which chunk: the place in it is `id % CHUNK`, in range by
-//! construction (the IPC fast path makes six look-ups a round trip).
+//! The values live in an array that grows in place ([`crate::mem::array`]): growing never
+//! moves or copies them, and a look-up is one bounds check (the IPC fast path makes six a
+//! round trip).
 
-use alloc::boxed::Box;
+use crate::mem::array::Array;
 use alloc::vec::Vec;
 
-/// Values per chunk.
-pub const CHUNK: usize = 64;
-
-type Chunk<T> = Box<[Option<T>; CHUNK]>;
-
 pub struct Slab<T> {
-    chunks: Vec<Chunk<T>>,
-    /// Indices below this were handed out at some time; the rest of the last chunk is new.
-    used: usize,
+    places: Array<Option<T>>,
     free: Vec<u32>,
     len: usize,
 }
 
 impl<T> Slab<T> {
     pub const fn new() -> Self {
-        Slab { chunks: Vec::new(), used: 0, free: Vec::new(), len: 0 }
+        Slab { places: Array::new(), free: Vec::new(), len: 0 }
     }
 
     pub fn insert(&mut self, value: T) -> u32 {
         self.len += 1;
         if let Some(i) = self.free.pop() {
-            *self.entry(i).expect("a freed index is in a chunk") = Some(value);
+            *self.places.get_mut(i as usize).expect("a freed index has its place") = Some(value);
             return i;
         }
-        if self.used == self.chunks.len() * CHUNK {
-            self.chunks.push(empty_chunk());
-        }
-        let id = self.used as u32;
-        self.used += 1;
-        *self.entry(id).expect("the last chunk has room") = Some(value);
+        let id = u32::try_from(self.places.len()).expect("fewer than 2^32 values");
+        self.places.push(Some(value));
         id
     }
 
     pub fn remove(&mut self, id: u32) -> Option<T> {
-        let value = self.entry(id)?.take()?;
+        let value = self.places.get_mut(id as usize)?.take()?;
         self.free.push(id);
         self.len -= 1;
         Some(value)
@@ -52,17 +38,12 @@ impl<T> Slab<T> {
 
     #[inline]
     pub fn get(&self, id: u32) -> Option<&T> {
-        self.chunks.get(id as usize / CHUNK)?[id as usize % CHUNK].as_ref()
+        self.places.get(id as usize)?.as_ref()
     }
 
     #[inline]
     pub fn get_mut(&mut self, id: u32) -> Option<&mut T> {
-        self.entry(id)?.as_mut()
-    }
-
-    #[inline]
-    fn entry(&mut self, id: u32) -> Option<&mut Option<T>> {
-        Some(&mut self.chunks.get_mut(id as usize / CHUNK)?[id as usize % CHUNK])
+        self.places.get_mut(id as usize)?.as_mut()
     }
 
     #[cfg(test)]
@@ -72,15 +53,8 @@ impl<T> Slab<T> {
 
     #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
-        self.chunks.iter().flat_map(|c| c.iter()).enumerate().filter_map(|(i, v)| v.as_ref().map(|v| (i as u32, v)))
+        self.places.iter().enumerate().filter_map(|(i, v)| v.as_ref().map(|v| (i as u32, v)))
     }
-}
-
-/// A chunk of empty places, made on the heap (an array of large values built on the kernel
-/// stack first could overflow it).
-fn empty_chunk<T>() -> Chunk<T> {
-    let places: Box<[Option<T>]> = (0..CHUNK).map(|_| None).collect();
-    places.try_into().unwrap_or_else(|_| unreachable!("CHUNK places were made"))
 }
 
 #[cfg(test)]
@@ -101,26 +75,19 @@ mod tests {
     }
 
     #[test]
-    fn values_span_chunks_and_chunks_never_move() {
+    fn freed_ids_are_used_before_new_ones() {
         let mut s = Slab::new();
-        let ids: Vec<u32> = (0..3 * CHUNK as u64 + 5).map(|v| s.insert(v)).collect();
-        assert_eq!(ids, (0..3 * CHUNK as u32 + 5).collect::<Vec<_>>());
-        assert_eq!(s.chunks.len(), 4);
-        let first = s.chunks[0].as_ptr();
-        for id in (0..ids.len() as u32).step_by(3) {
+        let ids: Vec<u32> = (0..200u64).map(|v| s.insert(v)).collect();
+        assert_eq!(ids, (0..200).collect::<Vec<_>>());
+        for id in (0..200).step_by(3) {
             assert_eq!(s.remove(id), Some(u64::from(id)));
         }
-        assert_eq!(s.get(3 * CHUNK as u32), None, "removed");
-        assert_eq!(s.get(3 * CHUNK as u32 + 1), Some(&(3 * CHUNK as u64 + 1)));
-        // Freed ids are used again before a new chunk is made.
-        let again: Vec<u32> = (0..ids.len().div_ceil(3)).map(|_| s.insert(7)).collect();
-        assert!(again.iter().all(|&id| id % 3 == 0 && (id as usize) < ids.len()));
-        assert_eq!(s.chunks.len(), 4);
-        assert_eq!(s.len(), ids.len());
-        s.insert(8);
-        s.insert(9);
-        assert_eq!(s.chunks.len(), 4, "the last chunk still had room");
-        assert_eq!(s.chunks[0].as_ptr(), first, "a chunk's values stay where they are");
+        assert_eq!(s.get(198), None, "removed");
+        assert_eq!(s.get(199), Some(&199));
+        let again: Vec<u32> = (0..67).map(|_| s.insert(7)).collect();
+        assert!(again.iter().all(|&id| id % 3 == 0 && id < 200));
+        assert_eq!(s.len(), 200);
+        assert_eq!(s.insert(8), 200, "a new id once none is free");
         assert_eq!(s.iter().count(), s.len());
     }
 }

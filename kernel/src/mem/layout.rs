@@ -34,8 +34,15 @@ pub const STACK_SLOTS: usize = 4096;
 pub const MMIO_BASE: u64 = STACKS_BASE + PML4_SPAN;
 pub const MMIO_SIZE: u64 = 1024 * 1024 * 1024;
 
+/// Arrays that grow in place (`mem::array`, the capability tables' slabs): array `i` has
+/// `ARRAY_SPAN` bytes of address space from `ARRAYS_BASE + i * ARRAY_SPAN`, mapped from its
+/// start as it grows; the rest of its span is an unmapped guard.
+pub const ARRAYS_BASE: u64 = MMIO_BASE + PML4_SPAN;
+pub const ARRAY_SPAN: u64 = 64 * 1024 * 1024 * 1024;
+pub const ARRAY_REGIONS: usize = 8;
+
 /// Level-4 indexes the kernel owns and must find empty when it starts.
-pub const KERNEL_PML4_SLOTS: [u64; 3] = [HEAP_BASE, STACKS_BASE, MMIO_BASE];
+pub const KERNEL_PML4_SLOTS: [u64; 4] = [HEAP_BASE, STACKS_BASE, MMIO_BASE, ARRAYS_BASE];
 
 // Each region, with its guards, fits in its level-4 slot; each stack slot has a guard.
 const _: () = {
@@ -43,6 +50,7 @@ const _: () = {
     assert!(STACK_SLOTS as u64 * STACK_SLOT <= PML4_SPAN);
     assert!(STACK_SLOT - STACK_SIZE >= PAGE_SIZE);
     assert!(MMIO_SIZE <= PML4_SPAN);
+    assert!(ARRAY_REGIONS as u64 * ARRAY_SPAN <= PML4_SPAN);
 };
 
 pub const fn pml4_index(addr: u64) -> usize {
@@ -78,6 +86,8 @@ pub enum Region {
     Stack(usize),
     StackGuard(usize),
     Mmio,
+    /// In the span of grow-in-place array `i`, mapped or not.
+    Array(usize),
 }
 
 /// What `addr` is, with the heap mapped up to `heap_top`: past the top, up to the end of the
@@ -94,6 +104,8 @@ pub fn region_of(addr: u64, heap_top: u64) -> Option<Region> {
         Some(if addr < slot.bottom { Region::StackGuard(slot.index) } else { Region::Stack(slot.index) })
     } else if (MMIO_BASE..MMIO_BASE + MMIO_SIZE).contains(&addr) {
         Some(Region::Mmio)
+    } else if (ARRAYS_BASE..ARRAYS_BASE + ARRAY_REGIONS as u64 * ARRAY_SPAN).contains(&addr) {
+        Some(Region::Array(((addr - ARRAYS_BASE) / ARRAY_SPAN) as usize))
     } else {
         None
     }
@@ -146,6 +158,8 @@ mod tests {
         assert_eq!(region_of(HEAP_BASE + HEAP_RESERVED), Some(Region::HeapGuard));
         assert_eq!(region_of(HEAP_BASE - 1), Some(Region::HeapGuard));
         assert_eq!(region_of(MMIO_BASE), Some(Region::Mmio));
+        assert_eq!(region_of(ARRAYS_BASE), Some(Region::Array(0)));
+        assert_eq!(region_of(ARRAYS_BASE + 3 * ARRAY_SPAN - 1), Some(Region::Array(2)));
         assert_eq!(region_of(0x1000), None);
         assert_eq!(region_of(KERNEL_BASE), None);
     }

@@ -5,6 +5,7 @@
 //! level-4 slots, and maps the heap. Frame and layout arithmetic is host-tested; the rest
 //! touches page tables and runs only in the kernel.
 
+pub(crate) mod array;
 pub(crate) mod frame;
 pub mod layout;
 pub(crate) mod regions;

@@ -133,10 +133,10 @@ pub fn mem_stats() -> (u64, u64) {
     call(Syscall::MemStats, [0; 6]).map(|r| (r[0], r[1])).unwrap_or((0, 0))
 }
 
-/// The bytes of memory the kernel heap has taken from free frames, in all (it grows when
-/// full, and keeps what it took).
-pub fn kernel_heap_mapped() -> u64 {
-    call(Syscall::MemStats, [0; 6]).map(|r| r[2]).unwrap_or(0)
+/// The bytes of memory the kernel has taken from free frames for its heap and its capability
+/// tables, in all (each grows when full, and keeps what it took).
+pub fn kernel_mapped() -> u64 {
+    call(Syscall::MemStats, [0; 6]).map(|r| r[2] + r[3]).unwrap_or(0)
 }
 
 /// What a capability slot holds.

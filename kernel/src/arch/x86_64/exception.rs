@@ -87,6 +87,7 @@ fn address_note(addr: u64, heap_top: u64) -> Option<Note> {
         Region::Heap => Some(Note::Text("kernel heap")),
         Region::Stack(_) => Some(Note::Text("kernel stack")),
         Region::Mmio => Some(Note::Text("device memory")),
+        Region::Array(_) => Some(Note::Text("a kernel array (past its end if not mapped)")),
     }
 }
 
