@@ -372,8 +372,6 @@ impl Syscall {
 impl TryFrom<u64> for Syscall {
     type Error = Error;
 
-    /// A `match` rather than a table lookup, so the kernel's dispatcher compiles to a single
-    /// jump table.
     #[inline]
     fn try_from(number: u64) -> Result<Self, Error> {
         Ok(match number {

@@ -6,6 +6,7 @@ use crate::arch::frame::TrapFrame;
 use crate::arch::usercopy;
 use crate::ipc::fastpath;
 use crate::mem::{self, heap};
+use crate::sched::Tid;
 use crate::task::ipc::{self, Mode};
 use crate::task::{introspect, ops, threads, Next};
 use crate::{info, task, time};
@@ -27,12 +28,17 @@ type Regs = [u64; ARG_REGS];
 /// `ReplyRecv` (`ipc::fastpath`); this is every call it did not take.
 #[inline(always)]
 pub fn handle(frame: &mut TrapFrame) -> u64 {
-    let next = match Syscall::try_from(frame.rax).and_then(|call| handler(call)(&mut frame.args)) {
-        Ok(next) => {
-            frame.rax = 0;
-            next
-        }
-        Err(e) => {
+    let done = match HANDLERS.get(frame.rax as usize) {
+        Some(handler) => handler(&mut frame.args),
+        None => Done::Failed(Error::UnknownSyscall),
+    };
+    frame.rax = 0;
+    let next = match done {
+        Done::Return => Next::Return,
+        Done::Block => Next::Block,
+        Done::Handoff(tid) => Next::Handoff(tid),
+        Done::Restart(call) => Next::Restart(call),
+        Done::Failed(e) => {
             frame.rax = e.code();
             Next::Return
         }
@@ -40,24 +46,73 @@ pub fn handle(frame: &mut TrapFrame) -> u64 {
     task::leave(next, frame)
 }
 
-/// What a handler gives back: what the calling thread does next, or the error its call
-/// returns. Handlers write their results over the argument registers in place (a register
-/// that carries no result keeps its value).
-type Handler = fn(&mut Regs) -> Result<Next, Error>;
+/// What a handler gives back: what the calling thread does next ([`Next`]), or the error its
+/// call returns. Flat, a tag and a word, so that it comes back in two registers; a
+/// `Result<Next, Error>` came back through memory, four instructions more on every call.
+#[derive(Clone, Copy)]
+enum Done {
+    Return,
+    Block,
+    Handoff(Tid),
+    Restart(Syscall),
+    Failed(Error),
+}
 
-/// The handler of each system call. Handlers are called through the pointer, never inlined
-/// into the dispatcher, so a call pays only for its own handler's registers and stack (the
-/// null call for none).
-fn handler(call: Syscall) -> Handler {
+impl From<Result<Next, Error>> for Done {
+    #[inline(always)]
+    fn from(result: Result<Next, Error>) -> Done {
+        match result {
+            Ok(Next::Return) => Done::Return,
+            Ok(Next::Block) => Done::Block,
+            Ok(Next::Handoff(tid)) => Done::Handoff(tid),
+            Ok(Next::Restart(call)) => Done::Restart(call),
+            Err(e) => Done::Failed(e),
+        }
+    }
+}
+
+/// A handler writes its results over the argument registers in place (a register that
+/// carries no result keeps its value).
+type Handler = fn(&mut Regs) -> Done;
+
+/// One past the highest system call number.
+const NUMBERS: usize = {
+    let mut end = 0;
+    let mut i = 0;
+    while i < Syscall::ALL.len() {
+        if Syscall::ALL[i] as usize >= end {
+            end = Syscall::ALL[i] as usize + 1;
+        }
+        i += 1;
+    }
+    end
+};
+
+/// The handler of every number below [`NUMBERS`], those no call has (8, once `Spawn`)
+/// included, so that the dispatcher checks a number once. Handlers are called through the
+/// pointer, never inlined into the dispatcher, so a call pays only for its own handler's
+/// registers and stack (the null call for none).
+static HANDLERS: [Handler; NUMBERS] = {
+    let mut table: [Handler; NUMBERS] = [|_| Done::Failed(Error::UnknownSyscall); NUMBERS];
+    let mut i = 0;
+    while i < Syscall::ALL.len() {
+        table[Syscall::ALL[i] as usize] = handler(Syscall::ALL[i]);
+        i += 1;
+    }
+    table
+};
+
+/// The handler of each system call.
+const fn handler(call: Syscall) -> Handler {
     match call {
-        Syscall::Null => |_| Ok(Next::Return),
+        Syscall::Null => |_| Done::Return,
         Syscall::DebugWrite => |r| returns(debug_write(r)),
         Syscall::Exit => |r| task::end_current(ExitStatus::Exited(r[0])),
         Syscall::Yield => |_| returns(yield_now()),
         Syscall::Sleep => |r| returns(sleep(r)),
         Syscall::Ticks => |r| returns(ticks(r)),
-        Syscall::Map => ops::map,
-        Syscall::Unmap => ops::unmap,
+        Syscall::Map => |r| ops::map(r).into(),
+        Syscall::Unmap => |r| ops::unmap(r).into(),
         Syscall::Wait => |r| returns(wait(r)),
         Syscall::MemStats => |r| returns(mem_stats(r)),
         Syscall::CapInspect => |r| returns(ops::inspect(r)),
@@ -65,25 +120,25 @@ fn handler(call: Syscall) -> Handler {
         Syscall::CapMint => |r| returns(ops::mint(r)),
         Syscall::CapMove => |r| returns(ops::move_cap(r)),
         Syscall::CapDelete => |r| returns(ops::delete(r)),
-        Syscall::CapRevoke => ops::revoke,
-        Syscall::Create => ops::create,
+        Syscall::CapRevoke => |r| ops::revoke(r).into(),
+        Syscall::Create => |r| ops::create(r).into(),
         Syscall::ProcessCreate => |r| returns(process_create(r)),
         Syscall::ProcessStart => |r| returns(process_start(r)),
         Syscall::ProcessKill => |r| returns(ops::process_kill(r)),
         Syscall::ProcessSetFault => |r| returns(ops::process_set_fault(r)),
-        Syscall::Send => |r| ipc::send(r, Mode::Send),
-        Syscall::NbSend => |r| ipc::send(r, Mode::NonBlocking),
+        Syscall::Send => |r| ipc::send(r, Mode::Send).into(),
+        Syscall::NbSend => |r| ipc::send(r, Mode::NonBlocking).into(),
         Syscall::Call => |r| {
             fastpath::count_general(true);
-            ipc::send(r, Mode::Call)
+            ipc::send(r, Mode::Call).into()
         },
-        Syscall::Recv => ipc::recv,
+        Syscall::Recv => |r| ipc::recv(r).into(),
         Syscall::ReplyRecv => |r| {
             fastpath::count_general(false);
-            ipc::reply_recv(r)
+            ipc::reply_recv(r).into()
         },
         Syscall::Signal => |r| returns(ipc::signal(r)),
-        Syscall::NtfnWait => ipc::wait,
+        Syscall::NtfnWait => |r| ipc::wait(r).into(),
         Syscall::Poll => |r| returns(ipc::poll(r)),
         Syscall::NtfnBind => |r| returns(ipc::bind(r)),
         Syscall::FrameMap => |r| returns(ops::frame_map(r)),
@@ -98,11 +153,11 @@ fn handler(call: Syscall) -> Handler {
         Syscall::TimerSet => |r| returns(ops::timer_set(r)),
         Syscall::IpcStats => |r| {
             [r[0], r[1], r[2]] = fastpath::stats();
-            Ok(Next::Return)
+            Done::Return
         },
         Syscall::ThreadCreate => |r| returns(threads::create(r)),
         Syscall::ThreadPriority => |r| returns(threads::priority(r)),
-        Syscall::ThreadSuspend => threads::suspend,
+        Syscall::ThreadSuspend => |r| threads::suspend(r).into(),
         Syscall::ThreadResume => |r| returns(threads::resume(r)),
         Syscall::ThreadEnd => |r| returns(threads::end(r)),
         Syscall::TraceRead => |r| returns(trace_read(r)),
@@ -111,8 +166,11 @@ fn handler(call: Syscall) -> Handler {
 
 /// A handler's result for a call that returns to its caller when it is done.
 #[inline(always)]
-fn returns(done: Result<(), Error>) -> Result<Next, Error> {
-    done.map(|()| Next::Return)
+fn returns(done: Result<(), Error>) -> Done {
+    match done {
+        Ok(()) => Done::Return,
+        Err(e) => Done::Failed(e),
+    }
 }
 
 fn yield_now() -> Result<(), Error> {
