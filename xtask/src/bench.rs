@@ -158,6 +158,50 @@ fn print_figures(title: &str, figures: &[Figure]) {
     }
 }
 
+/// A figure of this run beside the same figure of an earlier one (medians).
+#[derive(Debug, PartialEq)]
+struct Change {
+    name: String,
+    earlier: Option<u64>,
+    now: u64,
+}
+
+/// Seam's figures of this run beside those of an earlier run's report, in this run's order.
+fn changes(earlier: &Value, now: &[Figure]) -> Vec<Change> {
+    let results = earlier["results"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let earlier_median = |name: &str| {
+        results.iter().find(|r| r["system"] == "seam" && r["name"] == name).and_then(|r| r["median"].as_u64())
+    };
+    now.iter().map(|f| Change { name: f.name.clone(), earlier: earlier_median(&f.name), now: f.median }).collect()
+}
+
+/// Prints [`changes`], and how many figures grew or shrank. Figures from another
+/// configuration (not under icount, another QEMU) are not comparable instruction for
+/// instruction: said first.
+fn print_changes(path: &std::path::Path, earlier: &Value, config: &Config, now: &[Figure]) -> Result<()> {
+    let then = &earlier["config"];
+    if then["icount"] != json!(config.icount) || then["qemu"] != json!(config.qemu) || then["cpu"] != json!(config.cpu)
+    {
+        println!("\nnote: {} was measured in another configuration: {}", path.display(), then);
+    }
+    println!("\nSeam against {} (median TSC cycles)", path.display());
+    println!("{:<28} {:>10} {:>10} {:>8}", "benchmark", "earlier", "now", "change");
+    let (mut slower, mut faster) = (0, 0);
+    for c in changes(earlier, now) {
+        let Some(before) = c.earlier else {
+            println!("{:<28} {:>10} {:>10} {:>8}", c.name, "-", c.now, "new");
+            continue;
+        };
+        let diff = c.now as i64 - before as i64;
+        slower += usize::from(diff > 0);
+        faster += usize::from(diff < 0);
+        let change = if diff == 0 { "=".to_string() } else { format!("{diff:+}") };
+        println!("{:<28} {:>10} {:>10} {:>8}", c.name, before, c.now, change);
+    }
+    println!("{slower} slower, {faster} faster than {}", path.display());
+    Ok(())
+}
+
 fn print_comparison(seam: &[Figure], linux: &[Figure]) {
     println!("\nSeam and Linux side by side (median TSC cycles; ratio = Linux / Seam)");
     println!("{:<36} {:>10} {:>10} {:>10}", "benchmark", "Seam", "Linux", "ratio");
@@ -313,6 +357,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote {}", path.display());
     }
+    if let Some(path) = &args.compare {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let earlier: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+        print_changes(path, &earlier, &config, &seam)?;
+    }
     if let Some(dir) = &args.plot {
         for path in plot::draw(dir, &config, &seam, &linux)? {
             println!("wrote {}", path.display());
@@ -324,6 +373,23 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changes_pair_figures_by_name_and_mark_new_ones() {
+        let earlier = json!({"results": [
+            {"system": "seam", "name": "ipc_call_reply_0", "median": 634},
+            {"system": "linux", "name": "null_syscall", "median": 338},
+            {"system": "seam", "name": "null_syscall", "median": 84},
+        ]});
+        let now = [figure("null_syscall", 77), figure("ipc_call_reply_0", 586), figure("brand_new", 10)];
+        let got = changes(&earlier, &now);
+        let pairs: Vec<_> = got.iter().map(|c| (c.name.as_str(), c.earlier, c.now)).collect();
+        assert_eq!(
+            pairs,
+            [("null_syscall", Some(84), 77), ("ipc_call_reply_0", Some(634), 586), ("brand_new", None, 10)]
+        );
+        assert!(changes(&json!({}), &now).iter().all(|c| c.earlier.is_none()), "a report without results");
+    }
 
     fn figure(name: &str, median: u64) -> Figure {
         Figure { name: name.into(), iters: 100_000, min: median - 1, median, p99: median + 10 }

@@ -204,6 +204,10 @@ struct BenchArgs {
     /// Draw SVG charts into this directory: latency versus payload size, and the round trips.
     #[arg(long)]
     plot: Option<std::path::PathBuf>,
+    /// Compare Seam's figures with those of an earlier run's JSON (`--json`), figure by
+    /// figure: `docs/bench-icount.json` holds those chapter 4 records last.
+    #[arg(long)]
+    compare: Option<std::path::PathBuf>,
     /// The Debian kernel package of the Linux peer (default: the one linux-image-amd64
     /// depends on).
     #[arg(long)]
@@ -213,7 +217,7 @@ struct BenchArgs {
     timeout: u64,
     /// Instead of timing, step through one of each IPC operation under gdb and say where its
     /// instructions go, function by function (needs gdb).
-    #[arg(long, conflicts_with_all = ["peer", "json", "plot"])]
+    #[arg(long, conflicts_with_all = ["peer", "json", "plot", "compare"])]
     breakdown: bool,
 }
 

@@ -110,10 +110,11 @@ struct Space {
     slots: Vec<Option<Held>>,
 }
 
-/// The most kernel heap one space's capabilities can hold: its slots (the hidden ones too),
-/// each filled with a capability to an object of its own, in slabs that may have grown to
-/// twice what they hold. A process's quota is charged this much (with its other records)
-/// when it is made, so the capabilities it holds never cost the kernel more than it paid.
+/// The most kernel memory one space's capabilities can hold: its slots (the hidden ones too),
+/// each filled with a capability to an object of its own, each counted twice in the slabs
+/// (their arrays keep the places of freed values and map pages ahead of need), with the slabs'
+/// lists of free places. A process's quota is charged this much (with its other records) when
+/// it is made, so the capabilities it holds never cost the kernel more than it paid.
 pub const fn space_bytes_max<T>() -> usize {
     let slots = CSPACE_SLOTS as usize + HIDDEN_SLOTS as usize;
     let per_capability = size_of::<Option<Node>>() + size_of::<Option<Entry<T>>>() + 2 * size_of::<u32>();
