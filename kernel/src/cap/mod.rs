@@ -23,6 +23,7 @@
 
 mod slab;
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use ipc::cap::{Badge, Kind, Rights, CSPACE_SLOTS};
 use ipc::Error;
@@ -106,8 +107,13 @@ struct Held {
     cap: Cap,
 }
 
+/// Slots in a space, the hidden ones included.
+const SPACE_SLOTS: usize = CSPACE_SLOTS as usize + HIDDEN_SLOTS as usize;
+
+/// A space's slots: a fixed-size array, so that a slot checked against `CSPACE_SLOTS` (as
+/// [`At::user`] does) needs no second bounds check, and a space is one pointer in its slab.
 struct Space {
-    slots: Vec<Option<Held>>,
+    slots: Box<[Option<Held>; SPACE_SLOTS]>,
 }
 
 /// The most kernel memory one space's capabilities can hold: its slots (the hidden ones too),
@@ -116,7 +122,7 @@ struct Space {
 /// lists of free places. A process's quota is charged this much (with its other records) when
 /// it is made, so the capabilities it holds never cost the kernel more than it paid.
 pub const fn space_bytes_max<T>() -> usize {
-    let slots = CSPACE_SLOTS as usize + HIDDEN_SLOTS as usize;
+    let slots = SPACE_SLOTS;
     let per_capability = size_of::<Option<Node>>() + size_of::<Option<Entry<T>>>() + 2 * size_of::<u32>();
     slots * (size_of::<Option<Held>>() + 2 * per_capability)
 }
@@ -142,7 +148,9 @@ impl<T: Object> Caps<T> {
 
     /// A new, empty space.
     pub fn create_space(&mut self) -> SpaceId {
-        let slots = (0..CSPACE_SLOTS as u32 + HIDDEN_SLOTS).map(|_| None).collect();
+        // Made on the heap: the array built on the kernel stack first could overflow it.
+        let slots: Box<[Option<Held>]> = (0..SPACE_SLOTS).map(|_| None).collect();
+        let slots = slots.try_into().unwrap_or_else(|_| unreachable!("SPACE_SLOTS slots were made"));
         self.spaces.insert(Space { slots })
     }
 
