@@ -125,7 +125,8 @@ pub enum Syscall {
     /// or no such receiver at the time of the fault, it ends at once, as without an endpoint.
     ProcessSetFault = 21,
     /// `(endpoint, info, w0..w3)`: sends a message, blocking until a receiver takes it. On a
-    /// Reply capability: answers the call it stands for, never blocks, and uses it up. When
+    /// Reply capability: answers the call it stands for, never blocks, and uses it up; so
+    /// does [`REPLY_IN_THREAD`] for the call the calling thread keeps. When
     /// no capability to the endpoint with the read right is left, nobody can ever receive:
     /// the send fails with `ObjectGone` rather than wait, and so do senders already waiting.
     Send = 22,
@@ -136,11 +137,14 @@ pub enum Syscall {
     Call = 24,
     /// `(endpoint | reply << 32)` → `(badge, info, w0..w3)`: waits for a message. If it is
     /// a call, a Reply capability for it is put in slot `reply` (which must be empty or hold
-    /// a used reply). A notification bound to the thread may answer instead
-    /// ([`crate::msg::LABEL_NOTIFICATION`]).
+    /// a reply; an old one goes, and its caller, if still waiting, gets `ObjectGone`), or,
+    /// with `reply` = [`REPLY_IN_THREAD`], the receiving thread keeps the answer owed (a call
+    /// it still kept is dropped the same way). A notification bound to the thread may answer
+    /// instead ([`crate::msg::LABEL_NOTIFICATION`]).
     Recv = 25,
     /// `(endpoint | reply << 32, info, w0..w3)` → as `Recv`: answers the call in slot
-    /// `reply` (if its caller is gone, the answer is dropped), then waits on `endpoint`.
+    /// `reply`, or the one the thread keeps (if its caller is gone, or there is none, the
+    /// answer is dropped), then waits on `endpoint`.
     ReplyRecv = 26,
     /// `(notification)`: sets the capability's badge bits in the notification word (bit 0
     /// for an unbadged capability) and wakes a waiter.
@@ -230,6 +234,16 @@ pub enum Syscall {
     /// the kernel was booted without the `trace` flag.
     TraceRead = 47,
 }
+
+/// The reply "slot" of a `Recv` or `ReplyRecv` that names no slot: the receiving thread keeps
+/// the answer it owes a caller, as seL4's threads keep their caller. Such an answer is given
+/// by the thread's next `ReplyRecv` with it, or by `Send` on it (nothing kept, or a caller
+/// gone: the answer is dropped); it cannot be moved or copied, and it is dropped (the caller
+/// gets `ObjectGone`) if the thread receives again, with a reply slot or without, before it
+/// gives it, or ends, or its process stops. The IPC fast path answers it without a
+/// capability or object look-up, so it suits a server that answers each call before it takes
+/// the next; one that answers later receives into a slot.
+pub const REPLY_IN_THREAD: u64 = 0xffff_ffff;
 
 /// What a thread costs its process's Memory quota: its IPC buffer page and its kernel stack.
 pub const THREAD_COST: u64 = crate::layout::PAGE_SIZE * (1 + KERNEL_STACK_PAGES);

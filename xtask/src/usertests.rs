@@ -138,6 +138,7 @@ pub fn cases() -> Vec<UserCase> {
         case("ipc_rights", FIRMWARE, "run=ipctest:rights", |o| check_ipctest(o, "rights")),
         case("ipc_words", FIRMWARE, "run=ipctest:words", |o| check_ipctest(o, "words")),
         case("ipc_slowpath", FIRMWARE, "run=ipctest:slowpath", |o| check_ipctest(o, "slowpath")),
+        case("ipc_kept", FIRMWARE, "run=ipctest:kept", |o| check_ipctest(o, "kept")),
         case("ipc_threads", FIRMWARE, "run=ipctest:threads", |o| check_ipctest(o, "threads")),
         case("ipc_revoke", FIRMWARE, "run=ipctest:revoke", |o| check_ipctest(o, "revoke")),
         case("ipc_transfer", FIRMWARE, "run=ipctest:transfer", |o| check_ipctest(o, "transfer")),

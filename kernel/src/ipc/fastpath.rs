@@ -9,12 +9,14 @@
 //! 3. a receiver is waiting on the endpoint;
 //! 4. the receiver's priority is not lower than the caller's (running it next is what the
 //!    scheduler would choose anyway);
-//! 5. the receiver's reply slot is empty, or holds a used reply capability that is the only
+//! 5. the receiver keeps its answers itself (it received with `REPLY_IN_THREAD`: nothing to
+//!    look up), or its reply slot is empty, or holds a used reply capability that is the only
 //!    one to its object (the usual case: the fast reply leaves it there), which is reused;
 //! 6. the receiver is on this CPU (always, with one CPU).
 //!
-//! Then the message goes to the receiver, a Reply capability to its reply slot, the caller
-//! waits for the answer, and the CPU switches straight to the receiver.
+//! Then the message goes to the receiver, which now owes the caller an answer (kept by the
+//! thread, or a Reply capability in its reply slot), the caller waits for it, and the CPU
+//! switches straight to the receiver.
 //!
 //! Both need the partner to resume from its trap frame (it blocked in a system call, as a
 //! waiting receiver or caller always does): the message and the status are written there,
@@ -22,13 +24,14 @@
 //!
 //! `ReplyRecv` takes it when all of these hold:
 //! 1. the answer is words only;
-//! 2. the reply slot holds a Reply capability with the write right, whose caller still
-//!    waits, with a priority not lower than the server's;
-//! 3. the endpoint slot holds an Endpoint capability with the read right, and no sender is
-//!    queued on it (the server is going to block);
-//! 4. no notification bound to the server has bits pending.
+//! 2. the endpoint slot holds an Endpoint capability with the read right;
+//! 3. the server keeps the answer itself (`REPLY_IN_THREAD`), or the reply slot holds a Reply
+//!    capability with the write right; either way its caller still waits, with a priority not
+//!    lower than the server's;
+//! 4. no sender is queued on the endpoint (the server is going to block);
+//! 5. no notification bound to the server has bits pending.
 //!
-//! Then the answer goes to the caller, the Reply capability is used up (it stays in its slot,
+//! Then the answer goes to the caller (a Reply capability is used up: it stays in its slot,
 //! answering nothing, until a call reuses it), the server waits on the endpoint, and the CPU
 //! switches straight to the caller.
 //!
@@ -37,18 +40,18 @@
 //! boot flag `fastpath=off` sends every call that way, to show it. So that each object is
 //! looked up once, one change is made before the last checks and undone if one fails: `Call`
 //! takes the receiver off the endpoint before it checks the reply slot (and puts it back at
-//! the head), `ReplyRecv` takes the caller off the Reply object before it checks the rest
-//! (and gives it back). Either way the general path finds the state the call found.
+//! the head), `ReplyRecv` takes the caller off the thread or the Reply object before it checks
+//! the rest (and gives it back). Either way the general path finds the state the call found.
 
 use crate::cap::{At, Caps, ObjId};
 use crate::object::Object;
 use crate::sched::Tid;
 use crate::task::buffer::copy_buffer_words;
-use crate::task::{with_entry, State, Switch, Tasks, Thread, Threads};
+use crate::task::{with_entry, State, Switch, Tasks, Thread, Threads, KEEPS_REPLY};
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use ipc::cap::{Kind, Rights};
 use ipc::msg::{is_words_only, split_slot_pair, MsgInfo, MSG_REGS};
-use ipc::syscall::ARG_REGS;
+use ipc::syscall::{ARG_REGS, REPLY_IN_THREAD};
 use ipc::trace;
 
 type Regs = [u64; ARG_REGS];
@@ -145,7 +148,7 @@ fn call<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Switch> {
     // The receiver is taken while its endpoint is at hand. The reply slot is checked last:
     // if it does not do, the receiver goes back to the head of the queue, as it was.
     ep.take_receiver();
-    let Some(reply) = reply_for(caps, At { space: server.cspace, slot: server.reply_slot }, me) else {
+    let Some(awaiting) = claim_reply(caps, server, rx, me) else {
         if let Object::Endpoint(ep, _) = caps.object_mut(cap.obj) {
             ep.put_back_receiver(rx);
         }
@@ -153,13 +156,30 @@ fn call<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Switch> {
     };
     // Every condition holds: from here on the call is made.
     copy_long_message(caller, server, r[1]);
-    caller.block_in_frame(State::AwaitingReply { reply });
+    caller.block_in_frame(awaiting);
     note::<TRACE>(trace::Kind::Call, caller, me, rx, cap.badge, r[1]);
     note::<TRACE>(trace::Kind::Receive, server, rx, me, cap.badge, r[1]);
     note::<TRACE>(trace::Kind::Switch, caller, me, rx, 0, 0);
     sched.handoff(rx, server.priority);
     *running = rx;
     Some(server.take_message_and_switch_in(cap.badge, r, processes))
+}
+
+/// Gives receiver `server` (thread `rx`) the answer it owes `caller`: kept by the thread, if
+/// it received so (`KEEPS_REPLY`: no look-up at all), or through its reply slot
+/// ([`reply_for`]). Returns the state the caller waits in; None, with nothing changed, if the
+/// reply slot does not do.
+#[inline(always)]
+fn claim_reply(caps: &mut Caps<Object>, server: &mut Thread, rx: Tid, caller: Tid) -> Option<State> {
+    if server.reply_slot == KEEPS_REPLY {
+        if server.caller.is_some() {
+            return None;
+        }
+        server.caller = Some(caller);
+        return Some(State::AwaitingThread { server: rx });
+    }
+    let reply = reply_for(caps, At { space: server.cspace, slot: server.reply_slot }, caller)?;
+    Some(State::AwaitingReply { reply })
 }
 
 /// The Reply object that is to answer a call from `caller` to the receiver whose reply slot
@@ -194,6 +214,14 @@ fn copy_long_message(from: &Thread, to: &Thread, info: u64) {
     }
 }
 
+/// Where the answer a `ReplyRecv` gives was kept: by the thread, or as a Reply capability
+/// (its object, and its slot, where the used capability stays for the next call to reuse).
+#[derive(Clone, Copy)]
+enum Kept {
+    Thread,
+    Object(ObjId, u32),
+}
+
 /// The checks and the work of `ReplyRecv`; returns the switch to the caller, which runs next.
 /// `TRACE`: records the reply and the switch.
 #[inline(always)]
@@ -202,27 +230,33 @@ fn reply_recv<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Switch> {
     let me = *running;
     let (ep_slot, reply_slot) = split_slot_pair(r[0]);
     let cspace = threads.get(&me)?.cspace;
-    let reply_at = At::user(cspace, reply_slot).ok()?;
-    let reply = caps.get(reply_at).ok()?;
     let ep = caps.get(At::user(cspace, ep_slot).ok()?).ok()?;
-    if reply.kind != Kind::Reply
-        || !reply.rights.contains(Rights::WRITE)
-        || ep.kind != Kind::Endpoint
-        || !ep.rights.contains(Rights::READ)
-    {
+    if ep.kind != Kind::Endpoint || !ep.rights.contains(Rights::READ) {
         return None;
     }
-    // The caller waiting for the answer is taken off the reply object at once: the reply
-    // capability is used up, and stays in the slot for the next call to reuse. If a check
-    // below fails, the caller is given back to it, as it was.
-    let Object::Reply { caller } = caps.object_mut(reply.obj) else { return None };
-    let waiting = caller.take()?;
+    // The caller waiting for the answer is taken at once: off the thread, or off the Reply
+    // object (the reply capability is used up, and stays in the slot for the next call to
+    // reuse). If a check below fails, the caller is given back, as it was.
+    let (waiting, kept) = if reply_slot == REPLY_IN_THREAD {
+        (threads.get_mut(&me)?.caller.take()?, Kept::Thread)
+    } else {
+        let reply_at = At::user(cspace, reply_slot).ok()?;
+        let reply = caps.get(reply_at).ok()?;
+        if reply.kind != Kind::Reply || !reply.rights.contains(Rights::WRITE) {
+            return None;
+        }
+        let Object::Reply { caller } = caps.object_mut(reply.obj) else { return None };
+        (caller.take()?, Kept::Object(reply.obj, reply_at.slot))
+    };
     let Some([server, client]) = answerable(threads, caps, me, waiting, ep.obj) else {
-        give_back(caps, reply.obj, waiting);
+        give_back(threads, caps, me, kept, waiting);
         return None;
     };
     // Every condition holds: from here on the answer is given.
-    server.reply_slot = reply_at.slot;
+    server.reply_slot = match kept {
+        Kept::Thread => KEEPS_REPLY,
+        Kept::Object(_, slot) => slot,
+    };
     server.block_in_frame(State::Receiving { ep: ep.obj });
     copy_long_message(server, client, r[1]);
     note::<TRACE>(trace::Kind::Reply, server, me, waiting, 0, r[1]);
@@ -262,11 +296,20 @@ fn answerable<'a>(
     Some([server, client])
 }
 
-/// Undoes `reply_recv`'s first change, when a later check fails: `waiting` is the caller of
-/// Reply object `reply` again (the reply then goes the general way).
+/// Undoes `reply_recv`'s first change, when a later check fails: `waiting` is the caller
+/// thread `me` keeps, or that of the Reply object, again (the reply then goes the general way).
 #[cold]
-fn give_back(caps: &mut Caps<Object>, reply: ObjId, waiting: Tid) {
-    if let Object::Reply { caller } = caps.object_mut(reply) {
-        *caller = Some(waiting);
+fn give_back(threads: &mut Threads, caps: &mut Caps<Object>, me: Tid, kept: Kept, waiting: Tid) {
+    match kept {
+        Kept::Thread => {
+            if let Some(server) = threads.get_mut(&me) {
+                server.caller = Some(waiting);
+            }
+        }
+        Kept::Object(reply, _) => {
+            if let Object::Reply { caller } = caps.object_mut(reply) {
+                *caller = Some(waiting);
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@
 //! into effect. Calls of words only go through `ipc::fastpath` first.
 
 use super::buffer::{buffer_word, copy_buffer_words};
-use super::table::{with, Msg, Next, State, Tasks};
+use super::table::{with, Msg, Next, State, Tasks, KEEPS_REPLY};
 use crate::cap::At;
 use crate::ipc::{Endpoint, Notification};
 use crate::object::Object;
@@ -20,7 +20,7 @@ use ipc::cap::{Kind, Rights};
 use ipc::msg::{
     split_slot_pair, MsgInfo, BUFFER_RECV_SLOTS_OFFSET, BUFFER_SEND_CAPS_OFFSET, LABEL_NOTIFICATION, MSG_REGS,
 };
-use ipc::syscall::ARG_REGS;
+use ipc::syscall::{ARG_REGS, REPLY_IN_THREAD};
 use ipc::trace::Kind as Event;
 use ipc::Error;
 
@@ -99,9 +99,41 @@ fn clear_reply_slot(t: &mut Tasks, at: At) -> Result<(), Error> {
     }
 }
 
-/// Puts a reply capability for `caller`'s call in the reply slot of `server`, which is
-/// receiving; the caller now waits for the answer.
+/// Where a receive puts the reply of a call: a slot of the receiver's, or the receiving
+/// thread itself (`REPLY_IN_THREAD`).
+#[derive(Clone, Copy)]
+enum ReplyTo {
+    Slot(At),
+    Thread,
+}
+
+impl ReplyTo {
+    fn of(t: &Tasks, reply: u64) -> Result<ReplyTo, Error> {
+        if reply == REPLY_IN_THREAD {
+            Ok(ReplyTo::Thread)
+        } else {
+            t.slot(reply).map(ReplyTo::Slot)
+        }
+    }
+
+    /// As `Thread::reply_slot` holds it.
+    fn word(self) -> u32 {
+        match self {
+            ReplyTo::Slot(at) => at.slot,
+            ReplyTo::Thread => KEEPS_REPLY,
+        }
+    }
+}
+
+/// Gives `caller`'s call to `server`, which is receiving: a reply capability in its reply
+/// slot, or the answer kept by the thread; the caller now waits for the answer.
 fn make_reply(t: &mut Tasks, server: Tid, caller: Tid) {
+    if t.threads[&server].reply_slot == KEEPS_REPLY {
+        debug_assert!(t.threads[&server].caller.is_none(), "the receive dropped what it kept");
+        t.thread(server).caller = Some(caller);
+        t.thread(caller).state = State::AwaitingThread { server };
+        return;
+    }
     let at = At { space: t.threads[&server].cspace, slot: t.threads[&server].reply_slot };
     // The slot was emptied when the receive began, but a holder of the server's Process
     // capability may have filled it since: the kernel's claim on it wins.
@@ -117,6 +149,12 @@ fn make_reply(t: &mut Tasks, server: Tid, caller: Tid) {
 pub fn send(r: &mut Regs, mode: Mode) -> Result<Next, Error> {
     let info = MsgInfo::decode(r[1])?;
     with(|t| {
+        if r[0] == REPLY_IN_THREAD && mode != Mode::Call {
+            if let Some(c) = answer_kept(t, info, Msg::from_regs(0, r)) {
+                t.wake(c, Ok(()));
+            }
+            return Ok(Next::Return);
+        }
         let at = t.slot(r[0])?;
         let cap = t.caps.get(at)?;
         if cap.kind == Kind::Reply && mode != Mode::Call {
@@ -184,6 +222,18 @@ fn reply(t: &mut Tasks, at: At, info: MsgInfo, msg: Msg) -> Result<Option<Tid>, 
     Ok(Some(c))
 }
 
+/// Answers the call the running thread keeps (`REPLY_IN_THREAD`), if it keeps one whose
+/// caller still waits. Returns the caller, now holding the answer and ready but not queued.
+fn answer_kept(t: &mut Tasks, info: MsgInfo, msg: Msg) -> Option<Tid> {
+    let me = t.running;
+    let c = t.current_mut().caller.take()?;
+    note(t, Event::Reply, me, c, 0, info.label);
+    let delivered = transfer(t, me, c, info, info.caps > 0);
+    t.thread(c).deliver(&Msg { badge: 0, info: delivered.encode(), ..msg });
+    t.ready_for_handoff(c);
+    Some(c)
+}
+
 /// `Recv`: waits on an endpoint for a message.
 pub fn recv(r: &mut Regs) -> Result<Next, Error> {
     with(|t| receive(t, r, None))
@@ -194,10 +244,12 @@ pub fn reply_recv(r: &mut Regs) -> Result<Next, Error> {
     let info = MsgInfo::decode(r[1])?;
     let (_, reply_slot) = split_slot_pair(r[0]);
     with(|t| {
-        let at = t.slot(reply_slot)?;
-        let caller = match t.caps.get(at) {
-            Err(_) => None,
-            Ok(_) => reply(t, at, info, Msg::from_regs(0, r))?,
+        let caller = match ReplyTo::of(t, reply_slot)? {
+            ReplyTo::Thread => answer_kept(t, info, Msg::from_regs(0, r)),
+            ReplyTo::Slot(at) => match t.caps.get(at) {
+                Err(_) => None,
+                Ok(_) => reply(t, at, info, Msg::from_regs(0, r))?,
+            },
         };
         receive(t, r, caller)
     })
@@ -220,8 +272,12 @@ fn receive(t: &mut Tasks, r: &mut Regs, answered: Option<Tid>) -> Result<Next, E
 
 fn receive_locked(t: &mut Tasks, r: &mut Regs, ep_slot: u64, reply_slot: u64) -> Result<Next, Error> {
     let cap = t.caps.lookup(t.slot(ep_slot)?, Kind::Endpoint, Rights::READ)?;
-    let reply_at = t.slot(reply_slot)?;
-    clear_reply_slot(t, reply_at)?;
+    let reply_to = ReplyTo::of(t, reply_slot)?;
+    if let ReplyTo::Slot(at) = reply_to {
+        clear_reply_slot(t, at)?;
+    }
+    // A thread keeps one answer, until its next receive of either kind.
+    t.drop_kept_caller(t.running);
     if let Some(bits) = take_bound_bits(t) {
         note(t, Event::Receive, t.running, 0, bits, LABEL_NOTIFICATION);
         write_message(r, &notification_message(bits));
@@ -231,7 +287,7 @@ fn receive_locked(t: &mut Tasks, r: &mut Regs, ep_slot: u64, reply_slot: u64) ->
     let Some(tx) = endpoint(t, cap.obj).take_sender() else {
         let thread = t.current_mut();
         thread.state = State::Receiving { ep: cap.obj };
-        thread.reply_slot = reply_at.slot;
+        thread.reply_slot = reply_to.word();
         endpoint(t, cap.obj).queue_receiver(me);
         return Ok(Next::Block);
     };
@@ -244,7 +300,7 @@ fn receive_locked(t: &mut Tasks, r: &mut Regs, ep_slot: u64, reply_slot: u64) ->
     if faulted {
         t.thread(tx).state = State::Faulted;
     } else if state == (State::Sending { ep: cap.obj, call: true }) {
-        t.current_mut().reply_slot = reply_at.slot;
+        t.current_mut().reply_slot = reply_to.word();
         make_reply(t, me, tx);
     } else {
         t.wake(tx, Ok(()));

@@ -8,6 +8,7 @@ impl Tasks {
     /// killed or stopped), leaving it `Faulted`; its bound notification is let go.
     pub(in crate::task) fn detach(&mut self, tid: Tid) {
         self.leave_wait(tid);
+        self.drop_kept_caller(tid);
         if let Some(Pending::Frame(pending)) = self.thread(tid).pending.take() {
             self.drop_pending_frame(pending);
         }
@@ -38,6 +39,13 @@ impl Tasks {
                     *caller = None;
                 }
             }
+            State::AwaitingThread { server } => {
+                if let Some(s) = self.threads.get_mut(&server) {
+                    if s.caller == Some(tid) {
+                        s.caller = None;
+                    }
+                }
+            }
             State::Waiting { ntfn } => {
                 if let Object::Notification(n, _) = self.caps.object_mut(ntfn) {
                     n.remove(tid);
@@ -51,6 +59,14 @@ impl Tasks {
                     p.joiners.retain(|&t| t != tid);
                 }
             }
+        }
+    }
+
+    /// The answer thread `tid` keeps for a caller (`KEEPS_REPLY`) will never come: the caller
+    /// gets `ObjectGone`, as when a Reply capability goes unanswered.
+    pub(in crate::task) fn drop_kept_caller(&mut self, tid: Tid) {
+        if let Some(caller) = self.thread(tid).caller.take() {
+            self.wake(caller, Err(Error::ObjectGone));
         }
     }
 
@@ -169,6 +185,9 @@ impl Tasks {
                 self.thread(tid).faulted = true;
             }
         }
+        // Nor will the faulting thread answer what it keeps (its Reply capabilities go with
+        // the process's capabilities).
+        self.drop_kept_caller(self.running);
     }
 
     /// Takes an ended thread, off the CPU, out of the table and frees its kernel stack.

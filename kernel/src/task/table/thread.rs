@@ -13,6 +13,11 @@ use alloc::vec::Vec;
 use ipc::msg::{MsgInfo, MSG_REGS};
 use ipc::Error;
 
+/// `Thread::reply_slot` of a receive that keeps the reply in the thread
+/// (`ipc::syscall::REPLY_IN_THREAD`, which fits the field).
+pub const KEEPS_REPLY: u32 = ipc::syscall::REPLY_IN_THREAD as u32;
+const _: () = assert!(KEEPS_REPLY as u64 == ipc::syscall::REPLY_IN_THREAD);
+
 /// A message in flight: what a blocked sender offers, or what a woken receiver gets.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Msg {
@@ -58,6 +63,11 @@ pub enum State {
     /// Its call was received; waits for the answer through the reply object.
     AwaitingReply {
         reply: ObjId,
+    },
+    /// Its call was received by a thread that keeps the answer itself
+    /// (`ipc::syscall::REPLY_IN_THREAD`): waits for that thread's answer.
+    AwaitingThread {
+        server: Tid,
     },
     /// Waiting for bits on a notification.
     Waiting {
@@ -108,8 +118,11 @@ pub struct Thread {
     pub fs_base: u64,
     /// The notification bound to the thread (its `Recv` also takes signals).
     pub bound: Option<ObjId>,
-    /// Where a `Recv` in progress puts the reply capability of a call.
+    /// Where a `Recv` in progress puts the reply capability of a call, or
+    /// [`KEEPS_REPLY`]: the thread keeps it.
     pub reply_slot: u32,
+    /// The caller this thread owes an answer it keeps itself (`AwaitingThread` on it).
+    pub caller: Option<Tid>,
     /// Stopped on a CPU exception: never returns to user mode; a wake-up that would resume
     /// it (its fault endpoint went away) ends its process instead.
     pub faulted: bool,
@@ -216,6 +229,7 @@ impl Thread {
             fs_base: ipc::layout::thread_ipc_buffer(0),
             bound: None,
             reply_slot: 0,
+            caller: None,
             faulted: false,
             pending: None,
         }

@@ -38,7 +38,7 @@ use rt::cap::{self, Grant};
 use rt::ipc::cap::{Kind, Rights, Slot, SELF};
 use rt::ipc::layout::PAGE_SIZE;
 use rt::ipc::msg::{MsgInfo, MSG_MAX_WORDS, MSG_REGS};
-use rt::ipc::syscall::{MapFlags, PRIORITY_DEFAULT};
+use rt::ipc::syscall::{MapFlags, PRIORITY_DEFAULT, REPLY_IN_THREAD};
 use rt::ipc::Error;
 use rt::println;
 use rt::sys::{self, Msg};
@@ -474,8 +474,10 @@ pub extern "C" fn breakdown_mark(operation: u64) {
 /// the bytes out of the shared Frame into its own memory and its answer (the same bytes) back
 /// in; QUIT by ending.
 fn ipc_server() -> u64 {
-    let (reply, received) = (cap::alloc().unwrap_or(40), cap::alloc().unwrap_or(41));
+    let received = cap::alloc().unwrap_or(41);
     cap::set_recv_slot(0, received);
+    // The thread keeps each call's answer itself: it answers every call before the next.
+    let reply = REPLY_IN_THREAD;
     if sys::frame_map(GIVEN + 1, SHARED_AT, MapFlags::WRITE, SELF).is_err() {
         return 1;
     }

@@ -6,7 +6,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use ipc::cap::{init_slots, Kind, CSPACE_SLOTS, GIVEN_SLOTS, SELF};
 use ipc::layout::{PAGE_SIZE, USER_END};
 use ipc::msg::{slot_pair, MsgInfo};
-use ipc::syscall::{Syscall, ARG_REGS, PRIORITY_DEFAULT};
+use ipc::syscall::{Syscall, ARG_REGS, PRIORITY_DEFAULT, REPLY_IN_THREAD};
 use rt::ipc;
 use rt::rand::XorShift;
 use rt::sys;
@@ -92,9 +92,15 @@ impl Gen {
         if self.below(4) != 0 {
             self.shape(number, &mut args, local);
         }
-        // A slot pair now and then, where Recv and ReplyRecv take one.
+        // A slot pair now and then, where Recv and ReplyRecv take one; its reply half past the
+        // slots, or the thread's own (the last of the four values past them).
         if self.below(4) == 0 {
-            args[0] = slot_pair(self.below(SLOTS), self.below(CSPACE_SLOTS + 4));
+            let endpoint = self.below(SLOTS);
+            let reply = match self.below(CSPACE_SLOTS + 4) {
+                r if r == CSPACE_SLOTS + 3 => REPLY_IN_THREAD,
+                r => r,
+            };
+            args[0] = slot_pair(endpoint, reply);
         }
         // Short sleeps only: a long one would just stall the run (the supervisor would kill
         // it as blocked), and tells nothing a short one does not.

@@ -6,7 +6,7 @@
 //!
 //! Scenarios: `pingpong`, `rights`, `revoke`, `transfer`, `notify`, `irq`, `shared`,
 //! `capcalls`, `restart`, `archive`, `console`, `typing`, `store`, `gallery`, `words`, `slowpath`,
-//! `threads`.
+//! `kept`, `threads`.
 #![no_std]
 #![no_main]
 
@@ -27,6 +27,7 @@ use rt::{ipc, println};
 mod archive;
 mod console;
 mod gallery;
+mod kept;
 mod slowpath;
 mod store;
 mod threads;
@@ -51,6 +52,10 @@ fn main(args: rt::Args) -> u64 {
         "pingpong" => pingpong(),
         "words" => stray_words(),
         "slowpath" => slowpath::slow_path(),
+        "kept" => kept::kept(),
+        "kept-caller" => kept::kept_caller(),
+        "kept-exit" => kept::kept_server(false),
+        "kept-fault" => kept::kept_server(true),
         "slow-server" => slowpath::slow_server(),
         "queuer" => slowpath::queuer(),
         "threads" => threads::threads(),
@@ -83,7 +88,7 @@ fn main(args: rt::Args) -> u64 {
         "reader" => reader(),
         _ => {
             println!(
-                "usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls|restart|archive|console|typing|store|gallery|words|slowpath|threads|trace|trace-off"
+                "usage: ipctest pingpong|rights|revoke|transfer|notify|irq|shared|capcalls|restart|archive|console|typing|store|gallery|words|slowpath|kept|threads|trace|trace-off"
             );
             2
         }
