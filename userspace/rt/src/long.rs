@@ -6,6 +6,7 @@ use crate::sys::{self, Msg};
 use ipc::cap::Slot;
 use ipc::msg::{MsgInfo, MSG_MAX_WORDS, MSG_REGS};
 use ipc::proto::Long;
+use ipc::syscall::REPLY_IN_THREAD;
 use ipc::Error;
 
 /// The registers of `m`, its other words put in the IPC buffer.
@@ -73,10 +74,14 @@ pub struct Received<'a> {
 /// answer `handle` returns while it waits for the next one (None for a notification, which
 /// has nobody to answer). A capability a request carried that the handler did not move out
 /// is deleted, so the next request finds the slot empty. Returns only when receiving fails.
+/// The thread keeps each answer it owes itself (`REPLY_IN_THREAD`): it gives every answer
+/// before it takes the next request, so it needs no reply slot, and the IPC fast path answers
+/// without looking one up.
 pub fn serve(endpoint: Slot, mut handle: impl FnMut(Received) -> Option<Long>) -> Error {
-    let (reply, incoming) = match (cap::alloc(), cap::alloc()) {
-        (Ok(reply), Ok(incoming)) => (reply, incoming),
-        (Err(e), _) | (_, Err(e)) => return e,
+    let reply = REPLY_IN_THREAD;
+    let incoming = match cap::alloc() {
+        Ok(incoming) => incoming,
+        Err(e) => return e,
     };
     let mut answer: Option<Long> = None;
     loop {

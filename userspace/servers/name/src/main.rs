@@ -21,6 +21,7 @@ use alloc::vec::Vec;
 use ipc::cap::{Rights, Slot, SELF};
 use ipc::proto::name::{self as proto, Name, NameError, Request};
 use ipc::proto::Message;
+use ipc::syscall::REPLY_IN_THREAD;
 use ipc::system::{self, slots, ProgramNumber};
 use rt::cap;
 use rt::sys::{self, Msg};
@@ -69,7 +70,8 @@ fn main(args: rt::Args) -> u64 {
         }
     };
     let mut server = Server { programs, entries: Vec::new() };
-    let (reply, incoming) = (cap::alloc().expect("slot"), cap::alloc().expect("slot"));
+    // Every answer is given before the next request is taken: the thread keeps it, no slot.
+    let (reply, incoming) = (REPLY_IN_THREAD, cap::alloc().expect("slot"));
     let mut answer: Option<Message> = None;
     // The lookup answer's copy of an endpoint, deleted once the answer has gone.
     let mut sent: Option<Slot> = None;
