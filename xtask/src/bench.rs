@@ -178,7 +178,7 @@ fn changes(earlier: &Value, now: &[Figure]) -> Vec<Change> {
 /// Prints [`changes`], and how many figures grew or shrank. Figures from another
 /// configuration (not under icount, another QEMU) are not comparable instruction for
 /// instruction: said first.
-fn print_changes(path: &std::path::Path, earlier: &Value, config: &Config, now: &[Figure]) -> Result<()> {
+fn print_changes(path: &std::path::Path, earlier: &Value, config: &Config, now: &[Figure]) {
     let then = &earlier["config"];
     if then["icount"] != json!(config.icount) || then["qemu"] != json!(config.qemu) || then["cpu"] != json!(config.cpu)
     {
@@ -199,7 +199,6 @@ fn print_changes(path: &std::path::Path, earlier: &Value, config: &Config, now: 
         println!("{:<28} {:>10} {:>10} {:>8}", c.name, before, c.now, change);
     }
     println!("{slower} slower, {faster} faster than {}", path.display());
-    Ok(())
 }
 
 fn print_comparison(seam: &[Figure], linux: &[Figure]) {
@@ -360,7 +359,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(path) = &args.compare {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let earlier: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-        print_changes(path, &earlier, &config, &seam)?;
+        print_changes(path, &earlier, &config, &seam);
     }
     if let Some(dir) = &args.plot {
         for path in plot::draw(dir, &config, &seam, &linux)? {

@@ -169,10 +169,10 @@ core::arch::global_asm!(
     ".global seam_syscall_general",
     "seam_syscall_general:",
     "  call seam_syscall_dispatch",
-    // Bit 1 of the answer: not a frame but another thread's kernel context to enter
-    // (`task::leave`). This thread's frame is whole by now.
+    // The `ENTER_CONTEXT` bit of the answer: not a frame but another thread's kernel context
+    // to enter (`task::leave`). This thread's frame is whole by now.
     "5:",
-    "  btrq $1, %rax",
+    "  btrq ${enter_context_bit}, %rax",
     "  jnc seam_syscall_exit",
     "  movq %rax, %rdi",
     "  jmp seam_enter_context",
@@ -208,6 +208,7 @@ core::arch::global_asm!(
     "  sysretq",
     call = const ipc::syscall::Syscall::Call as u64,
     reply_recv = const ipc::syscall::Syscall::ReplyRecv as u64,
+    enter_context_bit = const crate::task::ENTER_CONTEXT.trailing_zeros(),
     rbx = const core::mem::offset_of!(TrapFrame, rbx),
     rbp = const core::mem::offset_of!(TrapFrame, rbp),
     r12 = const core::mem::offset_of!(TrapFrame, r12),
