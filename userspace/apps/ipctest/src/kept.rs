@@ -33,7 +33,7 @@ const FAILED: u64 = 1 << 32;
 fn outcome(r: Result<Msg, Error>) -> u64 {
     match r {
         Ok(m) => 1 + m.words[0],
-        Err(e) => FAILED + e.code(),
+        Err(e) => failed(e),
     }
 }
 
