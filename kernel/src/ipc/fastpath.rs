@@ -47,7 +47,7 @@ use crate::cap::{At, Caps, ObjId};
 use crate::object::Object;
 use crate::sched::Tid;
 use crate::task::buffer::copy_buffer_words;
-use crate::task::{with_entry, State, Switch, Tasks, Thread, Threads, KEEPS_REPLY};
+use crate::task::{with_entry, Exit, Handoff, State, Tasks, Thread, Threads, KEEPS_REPLY};
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use ipc::cap::{Kind, Rights};
 use ipc::msg::{is_words_only, split_slot_pair, MsgInfo, MSG_REGS};
@@ -93,11 +93,10 @@ pub fn stats() -> [u64; 3] {
     [u64::from(enabled()), GENERAL_CALLS.load(Ordering::Relaxed), GENERAL_REPLY_RECVS.load(Ordering::Relaxed)]
 }
 
-/// `Call` (`CALL`) or `ReplyRecv` by the fast path: the exit word of the partner's frame, to
-/// leave the kernel by (see `task::exit_word`), or None, with nothing done, if a condition
-/// does not hold.
+/// `Call` (`CALL`) or `ReplyRecv` by the fast path: how to leave the kernel into the partner
+/// (see `task::Exit`), or None, with nothing done, if a condition does not hold.
 #[inline(always)]
-pub(crate) fn attempt<const CALL: bool>(r: &Regs) -> Option<u64> {
+pub(crate) fn attempt<const CALL: bool>(r: &Regs) -> Option<Exit> {
     if !is_words_only(r[1]) {
         return None;
     }
@@ -116,7 +115,7 @@ pub(crate) fn attempt<const CALL: bool>(r: &Regs) -> Option<u64> {
 /// straight line (and its plan in registers).
 #[cold]
 #[inline(never)]
-fn traced<const CALL: bool>(r: &Regs) -> Option<u64> {
+fn traced<const CALL: bool>(r: &Regs) -> Option<Exit> {
     let plan = with_entry(|t| if CALL { call::<true>(t, r) } else { reply_recv::<true>(t, r) })?;
     Some(plan.enter())
 }
@@ -132,7 +131,7 @@ fn note<const TRACE: bool>(kind: trace::Kind, thread: &Thread, tid: Tid, partner
 /// The checks and the work of `Call`; returns the switch to the receiver, which runs next.
 /// `TRACE`: records the call, the receive and the switch.
 #[inline(always)]
-fn call<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Switch> {
+fn call<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Handoff> {
     let Tasks { threads, caps, sched, running, processes, .. } = t;
     let me = *running;
     let cap = caps.get(At::user(threads.get(&me)?.cspace, r[0]).ok()?).ok()?;
@@ -225,7 +224,7 @@ enum Kept {
 /// The checks and the work of `ReplyRecv`; returns the switch to the caller, which runs next.
 /// `TRACE`: records the reply and the switch.
 #[inline(always)]
-fn reply_recv<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Switch> {
+fn reply_recv<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Handoff> {
     let Tasks { threads, caps, sched, running, processes, .. } = t;
     let me = *running;
     let (ep_slot, reply_slot) = split_slot_pair(r[0]);

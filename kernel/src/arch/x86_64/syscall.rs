@@ -20,6 +20,7 @@
 
 use super::frame::{TrapFrame, FRAME_SIZE};
 use super::gdt;
+use crate::task::{message_registers, Exit};
 use core::cell::UnsafeCell;
 use x86_64::registers::model_specific::{Efer, EferFlags, GsBase, KernelGsBase, LStar, SFMask, Star};
 use x86_64::registers::rflags::RFlags;
@@ -133,16 +134,16 @@ core::arch::global_asm!(
     "  movq %rsp, %rdi",
     "  call seam_syscall_dispatch",
     // By its own frame, with sysret: the answer is the frame's address, bits 0 and 1 clear.
+    // The callee-saved registers are still in their registers; the rest is loaded from the
+    // frame (loads, not pops: no instructions to step over the slots not needed).
     "  cmpq %rsp, %rax",
     "  jne 4f",
-    "  popq %rdi; popq %rsi; popq %rdx; popq %r10; popq %r8; popq %r9; popq %rax",
-    // rbx, rcx, rbp, r11, r12 to r15 (the callee-saved ones still in their registers, rcx
-    // and r11 loaded below), the vector and the error code.
-    "  addq $80, %rsp",
-    "  popq %rcx",     // RIP
-    "  addq $8, %rsp", // CS
-    "  popq %r11",     // RFLAGS
-    "  popq %rsp",     // the user's RSP
+    "  movq {rdi}(%rsp), %rdi; movq {rsi}(%rsp), %rsi; movq {rdx}(%rsp), %rdx",
+    "  movq {r10}(%rsp), %r10; movq {r8}(%rsp), %r8; movq {r9}(%rsp), %r9",
+    "  movq {rax}(%rsp), %rax",
+    "  movq {rip}(%rsp), %rcx",
+    "  movq {rflags}(%rsp), %r11",
+    "  movq {rsp}(%rsp), %rsp",
     "  swapgs",
     "  sysretq",
     // Any other way out: this thread will resume from its frame, which must be whole.
@@ -176,36 +177,36 @@ core::arch::global_asm!(
     "  jnc seam_syscall_exit",
     "  movq %rax, %rdi",
     "  jmp seam_enter_context",
-    // The fast path leaves by here, with the exit word in %rax.
+    // The general path and the fast path leave by here, with the exit word in %rax.
     ".global seam_syscall_exit",
     "seam_syscall_exit:",
     // The answer is the frame to leave by: this thread's, or that of the thread the call
     // switched to. Bit 0 set means it cannot be returned to with sysret.
     "  btrq $0, %rax",
-    "  movq %rax, %rsp",
-    "  jc seam_trap_return",
-    "  popq %rdi",
-    "  popq %rsi",
-    "  popq %rdx",
-    "  popq %r10",
-    "  popq %r8",
-    "  popq %r9",
-    "  popq %rax",
-    "  popq %rbx",
-    "  addq $8, %rsp", // rcx: the return RIP goes there below
-    "  popq %rbp",
-    "  addq $8, %rsp", // r11: the return RFLAGS go there below
-    "  popq %r12",
-    "  popq %r13",
-    "  popq %r14",
-    "  popq %r15",
-    "  addq $16, %rsp", // vector, error code
-    "  popq %rcx",      // RIP
-    "  addq $8, %rsp",  // CS
-    "  popq %r11",      // RFLAGS
-    "  popq %rsp",      // the user's RSP; SS is left behind on the kernel stack
+    "  jc 6f",
+    "  movq %rax, %rcx",
+    "  movq {rdi}(%rcx), %rdi; movq {rsi}(%rcx), %rsi; movq {rdx}(%rcx), %rdx",
+    "  movq {r10}(%rcx), %r10; movq {r8}(%rcx), %r8; movq {r9}(%rcx), %r9",
+    "  movq {rax}(%rcx), %rax",
+    // The fast path leaves by here with the message it carries already in the argument
+    // registers and the status in %rax, the frame to leave by in %rcx: the rest of the
+    // registers come from the frame. Loads, not pops: the slots not needed cost nothing.
+    ".global seam_fast_exit",
+    "seam_fast_exit:",
+    "  movq {rbx}(%rcx), %rbx",
+    "  movq {rbp}(%rcx), %rbp",
+    "  movq {r12}(%rcx), %r12",
+    "  movq {r13}(%rcx), %r13",
+    "  movq {r14}(%rcx), %r14",
+    "  movq {r15}(%rcx), %r15",
+    "  movq {rflags}(%rcx), %r11",
+    "  movq {rsp}(%rcx), %rsp",
+    "  movq {rip}(%rcx), %rcx",
     "  swapgs",
     "  sysretq",
+    "6:",
+    "  movq %rax, %rsp",
+    "  jmp seam_trap_return",
     call = const ipc::syscall::Syscall::Call as u64,
     reply_recv = const ipc::syscall::Syscall::ReplyRecv as u64,
     enter_context_bit = const crate::task::ENTER_CONTEXT.trailing_zeros(),
@@ -215,6 +216,16 @@ core::arch::global_asm!(
     r13 = const core::mem::offset_of!(TrapFrame, r13),
     r14 = const core::mem::offset_of!(TrapFrame, r14),
     r15 = const core::mem::offset_of!(TrapFrame, r15),
+    rdi = const core::mem::offset_of!(TrapFrame, args),
+    rsi = const core::mem::offset_of!(TrapFrame, args) + 8,
+    rdx = const core::mem::offset_of!(TrapFrame, args) + 16,
+    r10 = const core::mem::offset_of!(TrapFrame, args) + 24,
+    r8 = const core::mem::offset_of!(TrapFrame, args) + 32,
+    r9 = const core::mem::offset_of!(TrapFrame, args) + 40,
+    rax = const core::mem::offset_of!(TrapFrame, rax),
+    rip = const core::mem::offset_of!(TrapFrame, rip),
+    rflags = const core::mem::offset_of!(TrapFrame, rflags),
+    rsp = const core::mem::offset_of!(TrapFrame, rsp),
     user_rsp = const USER_RSP,
     kernel_rsp = const KERNEL_RSP,
     user_ss = const 0x1b, // user data selector | RPL 3, checked in `check_selectors`
@@ -254,16 +265,33 @@ extern "C" fn seam_fast_reply_recv(frame: &TrapFrame) -> ! {
     continue_at(crate::ipc::fastpath::attempt::<false>(&frame.args), frame)
 }
 
-/// Goes on from the fast path: out of the kernel by the exit word, or, when the fast path
-/// did not apply (None), to the general path for the system call in `frame`.
+/// Goes on from the fast path: out of the kernel into the partner as `exit` says, or, when
+/// the fast path did not apply (None), to the general path for the system call in `frame`.
 #[inline(always)]
-fn continue_at(exit: Option<u64>, frame: &TrapFrame) -> ! {
+fn continue_at(exit: Option<Exit>, frame: &TrapFrame) -> ! {
     match exit {
+        Some(Exit::Message { frame: to, badge }) => {
+            let [a0, a1, a2, a3, a4, a5] = message_registers(badge, &frame.args);
+            // SAFETY: `seam_fast_exit` leaves by `sysret` from the frame in %rcx, which the
+            // fast path checked fit for it, with the argument registers and %rax as given
+            // here (the message and the status): what is on this stack is not needed.
+            unsafe {
+                core::arch::asm!(
+                    "jmp seam_fast_exit",
+                    in("rcx") to, in("rax") 0u64,
+                    in("rdi") a0, in("rsi") a1, in("rdx") a2, in("r10") a3, in("r8") a4, in("r9") a5,
+                    options(noreturn, att_syntax)
+                )
+            }
+        }
         // SAFETY: the stub's exit takes an exit word in %rax (the fast path's answer, as the
-        // dispatcher's), and moves %rsp to it first: what is on this stack is not needed.
-        Some(exit) => unsafe {
+        // dispatcher's): what is on this stack is not needed.
+        Some(Exit::Word(exit)) => unsafe {
             core::arch::asm!("jmp seam_syscall_exit", in("rax") exit, options(noreturn, att_syntax))
         },
+        // SAFETY: the partner's saved kernel context; its stack and space are installed, and
+        // this thread resumes from its frame, so nothing on this stack is needed again.
+        Some(Exit::Context(context)) => unsafe { crate::arch::switch::enter_context(context) },
         // SAFETY: the general path expects the frame the stub built in %rdi and %rsp, as it
         // was when the stub called the fast path; nothing above it on the stack is needed.
         None => unsafe {

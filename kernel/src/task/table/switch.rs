@@ -137,7 +137,7 @@ pub const ENTER_CONTEXT: u64 = 2;
 /// canonical page, so this never happens today, but a frame written in place could.
 pub fn exit_word(frame: &TrapFrame) -> u64 {
     let address = frame as *const TrapFrame as u64;
-    address | u64::from(frame.rip >= ipc::layout::USER_END || frame.vector != syscall::SYSCALL_VECTOR)
+    address | u64::from(!sysret_fits(frame))
 }
 
 /// Where a planned switch resumes the incoming thread.
@@ -148,10 +148,36 @@ enum Target {
     Frame(u64),
 }
 
+/// How the fast path leaves the kernel into the thread it switched to.
+pub(crate) enum Exit {
+    /// By `sysret` from the thread's frame at `frame`, with the status 0 and the message
+    /// in the sender's registers (see [`message_registers`]) loaded straight into the
+    /// argument registers: nothing is written into the frame, whose argument slots are dead
+    /// once the thread is back in user mode.
+    Message { frame: u64, badge: u64 },
+    /// By an exit word (see [`exit_word`]), as the general path leaves: the message is in
+    /// the frame.
+    Word(u64),
+    /// Inside the kernel, from this saved kernel context (a thread the fast path wakes
+    /// always resumes from its frame, so this is never taken).
+    Context(u64),
+}
+
 /// A switch decided under the lock, to be made after it is released.
 pub struct Switch {
     save: *mut u64,
     to: Target,
+    install: Install,
+}
+
+/// The fast path's switch: what to install, and how to leave the kernel.
+pub(crate) struct Handoff {
+    install: Install,
+    exit: Exit,
+}
+
+/// What a switch installs for the incoming thread.
+struct Install {
     root: u64,
     kstack_top: Option<u64>,
     io: Option<*const crate::arch::gdt::IoBitmap>,
@@ -199,61 +225,77 @@ impl Thread {
     /// it the running thread.
     #[inline(always)]
     pub fn switch_in(&mut self, processes: &BTreeMap<Pid, Process>, save: *mut u64) -> Switch {
-        self.switch_in_with(processes, save, None)
-    }
-
-    /// As [`Thread::switch_in`] for a thread the fast path wakes: the message in the sender's
-    /// system-call registers `r` goes into its frame first (see [`write_message`]), and it
-    /// is made ready; its frame is found once for both.
-    #[inline(always)]
-    pub fn take_message_and_switch_in(&mut self, badge: u64, r: &Regs, processes: &BTreeMap<Pid, Process>) -> Switch {
-        self.state = State::Ready;
-        self.switch_in_with(processes, core::ptr::null_mut(), Some((badge, r)))
-    }
-
-    /// [`Thread::switch_in`], with a `message` (badge and registers) for a thread that
-    /// resumes from its frame.
-    #[inline(always)]
-    fn switch_in_with(
-        &mut self,
-        processes: &BTreeMap<Pid, Process>,
-        save: *mut u64,
-        message: Option<(u64, &Regs)>,
-    ) -> Switch {
         let to = match self.frame_mut() {
-            Some(frame) => {
-                if let Some((badge, r)) = message {
-                    write_message(frame, badge, r);
-                }
-                Target::Frame(exit_word(frame))
-            }
+            Some(frame) => Target::Frame(exit_word(frame)),
             None => Target::Stack(self.context),
         };
+        Switch { save, to, install: self.install_plan(processes) }
+    }
+
+    /// As [`Thread::switch_in`] for a thread the fast path wakes, which resumes from its
+    /// frame: the message in the sender's system-call registers `r`, with `badge`, goes to
+    /// it in registers as it leaves the kernel ([`Exit::Message`]), or into its frame first
+    /// if it cannot leave by `sysret`; it is made ready.
+    #[inline(always)]
+    pub(crate) fn take_message_and_switch_in(
+        &mut self,
+        badge: u64,
+        r: &Regs,
+        processes: &BTreeMap<Pid, Process>,
+    ) -> Handoff {
+        self.state = State::Ready;
+        let exit = match self.frame_mut() {
+            Some(frame) if sysret_fits(frame) => Exit::Message { frame: frame as *mut TrapFrame as u64, badge },
+            Some(frame) => {
+                write_message(frame, badge, r);
+                Exit::Word(exit_word(frame))
+            }
+            None => Exit::Context(self.context),
+        };
+        Handoff { install: self.install_plan(processes), exit }
+    }
+
+    /// What a switch to this thread installs; it is no longer off the CPU in its frame.
+    #[inline(always)]
+    fn install_plan(&mut self, processes: &BTreeMap<Pid, Process>) -> Install {
         self.in_frame = false;
         let io = match self.io {
             true => processes.get(&self.pid).and_then(|p| p.io_bitmap.as_deref().map(|b| b as *const _)),
             false => None,
         };
-        Switch { save, to, root: self.root, kstack_top: self.kstack.as_ref().map(|s| s.top), io, fs_base: self.fs_base }
+        Install { root: self.root, kstack_top: self.kstack.as_ref().map(|s| s.top), io, fs_base: self.fs_base }
     }
 }
 
 type Regs = [u64; ipc::syscall::ARG_REGS];
 
-/// Writes into a woken thread's frame the message in a sender's system-call registers `r`,
-/// and a success status: the badge, the info word (words only, already checked) and the
-/// words it counts, zeros past them, as its system call returns them.
+/// The registers a thread woken by the fast path receives, from the message in a sender's
+/// system-call registers `r`: the badge, the info word (words only, already checked) and the
+/// words it counts, zeros past them (never the sender's other registers).
 #[inline(always)]
-fn write_message(frame: &mut TrapFrame, badge: u64, r: &Regs) {
-    let a = &mut frame.args;
+pub(crate) fn message_registers(badge: u64, r: &Regs) -> Regs {
     match MsgInfo::word_count(r[1]) {
-        0 => *a = [badge, r[1], 0, 0, 0, 0],
-        1 => *a = [badge, r[1], r[2], 0, 0, 0],
-        2 => *a = [badge, r[1], r[2], r[3], 0, 0],
-        3 => *a = [badge, r[1], r[2], r[3], r[4], 0],
-        _ => *a = [badge, r[1], r[2], r[3], r[4], r[5]],
+        0 => [badge, r[1], 0, 0, 0, 0],
+        1 => [badge, r[1], r[2], 0, 0, 0],
+        2 => [badge, r[1], r[2], r[3], 0, 0],
+        3 => [badge, r[1], r[2], r[3], r[4], 0],
+        _ => [badge, r[1], r[2], r[3], r[4], r[5]],
     }
+}
+
+/// Writes into a woken thread's frame the message in a sender's system-call registers `r`
+/// ([`message_registers`]) and a success status, as its system call returns them: for a
+/// frame the fast path cannot leave by with `sysret`.
+#[cold]
+fn write_message(frame: &mut TrapFrame, badge: u64, r: &Regs) {
+    frame.args = message_registers(badge, r);
     frame.rax = 0;
+}
+
+/// Whether a thread can be returned to from `frame` by `sysret` (see [`exit_word`]).
+#[inline(always)]
+fn sysret_fits(frame: &TrapFrame) -> bool {
+    frame.rip < ipc::layout::USER_END && frame.vector == syscall::SYSCALL_VECTOR
 }
 
 /// The page-table root installed on this CPU (0 until the first switch installs one).
@@ -263,7 +305,7 @@ static ROOT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(
 /// between them leaves it alone.
 static FS_BASE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
-impl Switch {
+impl Install {
     /// Installs the incoming thread's kernel stack, I/O permissions, FS base and address space.
     #[inline(always)]
     fn install(&self) {
@@ -290,28 +332,26 @@ impl Switch {
             }
         }
     }
+}
 
-    /// Makes the switch for a running thread that resumes from its frame (see
-    /// [`Tasks::leave_for`]): returns the incoming thread's exit word for the entry stub, or
-    /// resumes it inside the kernel and does not return.
+impl Handoff {
+    /// Makes the fast path's switch, for a running thread that resumes from its frame (see
+    /// [`Tasks::leave_for`]): installs the incoming thread and returns how to leave the
+    /// kernel into it.
     #[inline(always)]
-    pub(crate) fn enter(self) -> u64 {
-        self.install();
-        match self.to {
-            Target::Frame(exit) => exit,
-            // SAFETY: `context` is the incoming thread's saved kernel context; interrupts are
-            // off; its stack and space were installed above. The outgoing thread resumes from
-            // its frame, so nothing on this stack is needed again.
-            Target::Stack(context) => unsafe { crate::arch::switch::enter_context(context) },
-        }
+    pub(crate) fn enter(self) -> Exit {
+        self.install.install();
+        self.exit
     }
+}
 
-    /// As [`Switch::enter`] for the general path's end: installs the incoming thread and
+impl Switch {
+    /// As [`Handoff::enter`] for the general path's end: installs the incoming thread and
     /// returns its exit word, or its kernel context with [`ENTER_CONTEXT`] for the entry stub
     /// to enter, which completes the outgoing thread's frame first.
     #[inline(always)]
     fn leave_word(self) -> u64 {
-        self.install();
+        self.install.install();
         match self.to {
             Target::Frame(exit) => exit,
             Target::Stack(context) => {
@@ -325,7 +365,7 @@ impl Switch {
 /// Makes a planned switch: the incoming thread's kernel stack, I/O permissions and address
 /// space, then its saved context or frame. Returns when the calling thread runs again.
 pub fn switch(plan: Switch) {
-    plan.install();
+    plan.install.install();
     match plan.to {
         // SAFETY: `save` points into the outgoing thread's boxed entry, which stays in the
         // table until the next thread frees it in `finish_switch`, after this switch;
