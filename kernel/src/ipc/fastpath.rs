@@ -47,7 +47,7 @@ use crate::cap::{At, Caps, ObjId};
 use crate::object::Object;
 use crate::sched::Tid;
 use crate::task::buffer::copy_buffer_words;
-use crate::task::{with_entry, Exit, Handoff, State, Tasks, Thread, Threads, KEEPS_REPLY};
+use crate::task::{lock_entry, with_entry, Exit, State, Tasks, Thread, Threads, KEEPS_REPLY};
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use ipc::cap::{Kind, Rights};
 use ipc::msg::{is_words_only, split_slot_pair, MsgInfo, MSG_REGS};
@@ -93,31 +93,49 @@ pub fn stats() -> [u64; 3] {
     [u64::from(enabled()), GENERAL_CALLS.load(Ordering::Relaxed), GENERAL_REPLY_RECVS.load(Ordering::Relaxed)]
 }
 
-/// `Call` (`CALL`) or `ReplyRecv` by the fast path: how to leave the kernel into the partner
-/// (see `task::Exit`), or None, with nothing done, if a condition does not hold.
+/// Which way a `Call` or `ReplyRecv` with system-call registers `r` goes.
+pub(crate) enum Route {
+    /// The full path: the message carries capabilities, or the fast path is off.
+    General,
+    /// The fast path ([`fast`]).
+    Fast,
+    /// The fast path with trace records ([`traced`]).
+    Traced,
+}
+
+/// The way for a `Call` or `ReplyRecv` with system-call registers `r`: the entry stub's
+/// function takes each way to its own exit, so that what the fast path found stays in
+/// registers (one way's answer merged with another's would go through memory).
 #[inline(always)]
-pub(crate) fn attempt<const CALL: bool>(r: &Regs) -> Option<Exit> {
+pub(crate) fn route(r: &Regs) -> Route {
     if !is_words_only(r[1]) {
-        return None;
+        return Route::General;
     }
-    let mode = MODE.load(Ordering::Relaxed);
-    if mode == FAST {
-        let plan = with_entry(|t| if CALL { call::<false>(t, r) } else { reply_recv::<false>(t, r) })?;
-        Some(plan.enter())
-    } else if mode == TRACED {
-        traced::<CALL>(r)
-    } else {
-        None
+    match MODE.load(Ordering::Relaxed) {
+        FAST => Route::Fast,
+        TRACED => Route::Traced,
+        _ => Route::General,
     }
 }
 
-/// As [`attempt`]'s work, with trace records: out of line, so the untraced path keeps its
-/// straight line (and its plan in registers).
+/// `Call` (`CALL`) or `ReplyRecv` by the fast path: how to leave the kernel into the partner
+/// (see `task::Exit`), or None, with nothing done, if a condition does not hold.
+#[inline(always)]
+pub(crate) fn fast<const CALL: bool>(r: &Regs) -> Option<Exit> {
+    let mut t = lock_entry();
+    if CALL {
+        call::<false>(&mut t, r)
+    } else {
+        reply_recv::<false>(&mut t, r)
+    }
+}
+
+/// As [`fast`], with trace records: out of line, so the untraced path keeps its straight
+/// line.
 #[cold]
 #[inline(never)]
-fn traced<const CALL: bool>(r: &Regs) -> Option<Exit> {
-    let plan = with_entry(|t| if CALL { call::<true>(t, r) } else { reply_recv::<true>(t, r) })?;
-    Some(plan.enter())
+pub(crate) fn traced<const CALL: bool>(r: &Regs) -> Option<Exit> {
+    with_entry(|t| if CALL { call::<true>(t, r) } else { reply_recv::<true>(t, r) })
 }
 
 /// Records an event of the fast path's (`TRACE` only: without, this is nothing).
@@ -128,10 +146,11 @@ fn note<const TRACE: bool>(kind: trace::Kind, thread: &Thread, tid: Tid, partner
     }
 }
 
-/// The checks and the work of `Call`; returns the switch to the receiver, which runs next.
+/// The checks and the work of `Call`, with the switch to the receiver, which runs next;
+/// returns how to leave the kernel into it.
 /// `TRACE`: records the call, the receive and the switch.
 #[inline(always)]
-fn call<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Handoff> {
+fn call<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Exit> {
     let Tasks { threads, caps, sched, running, processes, .. } = t;
     let me = *running;
     let cap = caps.get(At::user(threads.get(&me)?.cspace, r[0]).ok()?).ok()?;
@@ -221,10 +240,11 @@ enum Kept {
     Object(ObjId, u32),
 }
 
-/// The checks and the work of `ReplyRecv`; returns the switch to the caller, which runs next.
+/// The checks and the work of `ReplyRecv`, with the switch to the caller, which runs next;
+/// returns how to leave the kernel into it.
 /// `TRACE`: records the reply and the switch.
 #[inline(always)]
-fn reply_recv<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Handoff> {
+fn reply_recv<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Exit> {
     let Tasks { threads, caps, sched, running, processes, .. } = t;
     let me = *running;
     let (ep_slot, reply_slot) = split_slot_pair(r[0]);

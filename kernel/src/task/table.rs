@@ -24,11 +24,12 @@ use ipc::msg::{MsgInfo, LABEL_FAULT};
 use ipc::qemu::ExitCode;
 use ipc::syscall::ExitStatus;
 use ipc::Error;
-use spin::Mutex;
+use lock::{Guard, TableLock};
 use x86_64::instructions::interrupts;
 
 mod dispose;
 mod ending;
+mod lock;
 mod process;
 mod switch;
 mod thread;
@@ -92,7 +93,7 @@ fn take_preempt() -> bool {
     PREEMPT.swap(false, core::sync::atomic::Ordering::Relaxed)
 }
 
-static TASKS: Mutex<Tasks> = Mutex::new(Tasks {
+static TASKS: TableLock<Tasks> = TableLock::new(Tasks {
     sched: Scheduler::new(),
     sleepers: Sleepers::new(),
     timers: Sleepers::new(),
@@ -116,8 +117,15 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
 /// `syscall` clears IF), so there is no flag to save and restore.
 #[inline(always)]
 pub(crate) fn with_entry<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
-    debug_assert!(!interrupts::are_enabled(), "with_entry with interrupts on");
-    f(&mut TASKS.lock())
+    f(&mut lock_entry())
+}
+
+/// As [`with_entry`], as a guard that releases the table when dropped: for the fast path,
+/// whose work is inlined whole into its entry function (a closure may not be).
+#[inline(always)]
+pub(crate) fn lock_entry() -> Guard<'static, Tasks> {
+    debug_assert!(!interrupts::are_enabled(), "the task table taken with interrupts on");
+    TASKS.lock()
 }
 
 impl Tasks {

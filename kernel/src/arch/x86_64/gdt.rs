@@ -62,6 +62,12 @@ static TSS: TssCell = TssCell(UnsafeCell::new(TssWithMap {
 /// Whether the TSS holds a process's bitmap (else all ports are closed).
 static IO_OPEN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
+/// Whether a process's I/O permissions are installed (a switch must close them).
+#[inline(always)]
+pub fn io_open() -> bool {
+    IO_OPEN.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// Installs the running process's I/O permissions: its bitmap, or none.
 pub fn set_io_bitmap(bitmap: Option<&IoBitmap>) {
     use core::sync::atomic::Ordering::Relaxed;
@@ -139,7 +145,8 @@ pub fn selectors() -> Selectors {
 pub(crate) fn set_kernel_stack(top: u64) {
     // SAFETY: as in `set_ist`: one CPU, and the kernel runs with interrupts disabled, so no
     // trap from user mode can read RSP0 while it changes.
-    unsafe { (*TSS.0.get()).tss.privilege_stack_table[0] = VirtAddr::new_truncate(top) };
+    // A kernel stack's top is a canonical kernel address, so it is stored as it is.
+    unsafe { (*TSS.0.get()).tss.privilege_stack_table[0] = VirtAddr::new_unsafe(top) };
 }
 
 /// Replaces the early IST stacks with kernel stacks that have guard pages below them.

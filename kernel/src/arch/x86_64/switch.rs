@@ -61,7 +61,6 @@ core::arch::global_asm!(
 extern "C" {
     fn seam_switch_context(save_rsp: *mut u64, load_rsp: u64);
     fn seam_switch_to_frame(save_rsp: *mut u64, frame: u64);
-    fn seam_enter_context(load_rsp: u64) -> !;
     fn seam_thread_start();
 }
 
@@ -96,18 +95,6 @@ pub unsafe fn switch_to_frame(save_rsp: *mut u64, frame: u64) {
     // SAFETY: the caller's obligations; the assembly saves the callee-saved registers as
     // `seam_switch_context` does, and leaves through `seam_trap_return`, which pops the frame.
     unsafe { seam_switch_to_frame(save_rsp, frame) }
-}
-
-/// Resumes the thread whose kernel context is at `load_rsp`, saving nothing of the running
-/// one: the caller's kernel stack is abandoned where it is.
-///
-/// # Safety
-/// As [`switch_context`]'s obligations 2 and 3; and nothing on the running kernel stack may
-/// be needed again: the running thread either resumes from its trap frame or never runs.
-pub unsafe fn enter_context(load_rsp: u64) -> ! {
-    // SAFETY: the caller's obligations; the assembly restores what `seam_switch_context`
-    // saved and returns into it.
-    unsafe { seam_enter_context(load_rsp) }
 }
 
 /// Prepares a new thread's kernel stack, whose top is `top`, so that switching to it enters

@@ -173,6 +173,8 @@ core::arch::global_asm!(
     // The `ENTER_CONTEXT` bit of the answer: not a frame but another thread's kernel context
     // to enter (`task::leave`). This thread's frame is whole by now.
     "5:",
+    ".global seam_syscall_leave",
+    "seam_syscall_leave:",
     "  btrq ${enter_context_bit}, %rax",
     "  jnc seam_syscall_exit",
     "  movq %rax, %rdi",
@@ -251,18 +253,28 @@ extern "C" fn seam_syscall_dispatch(frame: &mut TrapFrame) -> u64 {
 
 /// `Call` by the fast path; if it does not apply, the general path takes the call.
 ///
-/// The fast path never returns to the stub that called it, but jumps on ([`continue_at`]):
-/// a function that does not return need not save the registers the C convention has it
-/// preserve, and the stub needs none of them, as it leaves by a frame whichever way.
+/// The fast path never returns to the stub that called it, but jumps on ([`continue_at`]).
+/// Each way goes on by its own [`continue_at`], so that what the fast path found reaches the
+/// exit in registers.
 #[no_mangle]
 extern "C" fn seam_fast_call(frame: &TrapFrame) -> ! {
-    continue_at(crate::ipc::fastpath::attempt::<true>(&frame.args), frame)
+    fast_ipc::<true>(frame)
 }
 
 /// `ReplyRecv` by the fast path, as [`seam_fast_call`].
 #[no_mangle]
 extern "C" fn seam_fast_reply_recv(frame: &TrapFrame) -> ! {
-    continue_at(crate::ipc::fastpath::attempt::<false>(&frame.args), frame)
+    fast_ipc::<false>(frame)
+}
+
+#[inline(always)]
+fn fast_ipc<const CALL: bool>(frame: &TrapFrame) -> ! {
+    use crate::ipc::fastpath::{fast, route, traced, Route};
+    match route(&frame.args) {
+        Route::Fast => continue_at(fast::<CALL>(&frame.args), frame),
+        Route::Traced => continue_at(traced::<CALL>(&frame.args), frame),
+        Route::General => continue_at(None, frame),
+    }
 }
 
 /// Goes on from the fast path: out of the kernel into the partner as `exit` says, or, when
@@ -284,14 +296,12 @@ fn continue_at(exit: Option<Exit>, frame: &TrapFrame) -> ! {
                 )
             }
         }
-        // SAFETY: the stub's exit takes an exit word in %rax (the fast path's answer, as the
-        // dispatcher's): what is on this stack is not needed.
+        // SAFETY: the stub's way out takes the general path's answer in %rax (an exit word,
+        // or a kernel context with ENTER_CONTEXT), with this thread's frame whole, as the
+        // fast path's stub left it: what is on this stack above it is not needed.
         Some(Exit::Word(exit)) => unsafe {
-            core::arch::asm!("jmp seam_syscall_exit", in("rax") exit, options(noreturn, att_syntax))
+            core::arch::asm!("jmp seam_syscall_leave", in("rax") exit, options(noreturn, att_syntax))
         },
-        // SAFETY: the partner's saved kernel context; its stack and space are installed, and
-        // this thread resumes from its frame, so nothing on this stack is needed again.
-        Some(Exit::Context(context)) => unsafe { crate::arch::switch::enter_context(context) },
         // SAFETY: the general path expects the frame the stub built in %rdi and %rsp, as it
         // was when the stub called the fast path; nothing above it on the stack is needed.
         None => unsafe {

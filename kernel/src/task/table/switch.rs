@@ -4,7 +4,7 @@
 //! then its frame or its saved kernel context). Runs with interrupts off.
 
 use super::{preempt_pending, with, with_entry, Pid, Process, State, Tasks, Thread, HAS_REMAINS, IDLE, PREEMPT};
-use crate::arch::frame::TrapFrame;
+use crate::arch::frame::{TrapFrame, FRAME_SIZE};
 use crate::arch::syscall;
 use crate::mem::stack;
 use crate::sched::Tid;
@@ -155,12 +155,10 @@ pub(crate) enum Exit {
     /// argument registers: nothing is written into the frame, whose argument slots are dead
     /// once the thread is back in user mode.
     Message { frame: u64, badge: u64 },
-    /// By an exit word (see [`exit_word`]), as the general path leaves: the message is in
-    /// the frame.
+    /// As the general path leaves: by an exit word (see [`exit_word`]; the message is in
+    /// the frame), or by a kernel context with [`ENTER_CONTEXT`] (a thread the fast path
+    /// wakes always resumes from its frame, so this is never taken).
     Word(u64),
-    /// Inside the kernel, from this saved kernel context (a thread the fast path wakes
-    /// always resumes from its frame, so this is never taken).
-    Context(u64),
 }
 
 /// A switch decided under the lock, to be made after it is released.
@@ -168,12 +166,6 @@ pub struct Switch {
     save: *mut u64,
     to: Target,
     install: Install,
-}
-
-/// The fast path's switch: what to install, and how to leave the kernel.
-pub(crate) struct Handoff {
-    install: Install,
-    exit: Exit,
 }
 
 /// What a switch installs for the incoming thread.
@@ -232,27 +224,62 @@ impl Thread {
         Switch { save, to, install: self.install_plan(processes) }
     }
 
-    /// As [`Thread::switch_in`] for a thread the fast path wakes, which resumes from its
-    /// frame: the message in the sender's system-call registers `r`, with `badge`, goes to
-    /// it in registers as it leaves the kernel ([`Exit::Message`]), or into its frame first
-    /// if it cannot leave by `sysret`; it is made ready.
+    /// As [`Thread::switch_in`] and the switch itself, for a thread the fast path wakes,
+    /// which resumes from its frame: the message in the sender's system-call registers `r`,
+    /// with `badge`, goes to it in registers as it leaves the kernel ([`Exit::Message`]), or
+    /// into its frame first if it cannot leave by `sysret`; it is made ready, and its kernel
+    /// stack, I/O permissions, FS base and address space are installed at once, with the
+    /// table at hand. The caller makes it the running thread and leaves as the answer says.
     #[inline(always)]
     pub(crate) fn take_message_and_switch_in(
         &mut self,
         badge: u64,
         r: &Regs,
         processes: &BTreeMap<Pid, Process>,
-    ) -> Handoff {
+    ) -> Exit {
         self.state = State::Ready;
+        match self.frame_mut() {
+            Some(frame) if sysret_fits(frame) => {
+                let address = frame as *mut TrapFrame as u64;
+                // The frame is at the top of the kernel stack: its end is the stack's top.
+                self.install_now(address + FRAME_SIZE as u64, processes);
+                Exit::Message { frame: address, badge }
+            }
+            _ => self.take_message_and_switch_in_otherwise(badge, r, processes),
+        }
+    }
+
+    /// [`Thread::take_message_and_switch_in`] for a thread that cannot leave by `sysret`:
+    /// the message goes into its frame.
+    #[cold]
+    #[inline(never)]
+    fn take_message_and_switch_in_otherwise(
+        &mut self,
+        badge: u64,
+        r: &Regs,
+        processes: &BTreeMap<Pid, Process>,
+    ) -> Exit {
         let exit = match self.frame_mut() {
-            Some(frame) if sysret_fits(frame) => Exit::Message { frame: frame as *mut TrapFrame as u64, badge },
             Some(frame) => {
                 write_message(frame, badge, r);
                 Exit::Word(exit_word(frame))
             }
-            None => Exit::Context(self.context),
+            None => Exit::Word(self.context | ENTER_CONTEXT),
         };
-        Handoff { install: self.install_plan(processes), exit }
+        self.install_plan(processes).install();
+        exit
+    }
+
+    /// The fast path's install of this thread, whose kernel stack's top is `kstack_top`, with
+    /// the table at hand: the I/O bitmap is only looked up when one is, or is to be, installed.
+    #[inline(always)]
+    fn install_now(&mut self, kstack_top: u64, processes: &BTreeMap<Pid, Process>) {
+        self.in_frame = false;
+        syscall::set_kernel_stack(kstack_top);
+        if self.io || crate::arch::gdt::io_open() {
+            set_io_of(self.io.then_some(self.pid), processes);
+        }
+        install_space(self.fs_base, self.root);
     }
 
     /// What a switch to this thread installs; it is no longer off the CPU in its frame.
@@ -315,38 +342,42 @@ impl Install {
         // SAFETY: the bitmap is boxed in a live process's entry, which is only removed after
         // its thread has left the CPU (and this switch installs another one before that).
         crate::arch::gdt::set_io_bitmap(self.io.map(|b| unsafe { &*b }));
-        use core::sync::atomic::Ordering::Relaxed;
-        if FS_BASE.load(Relaxed) != self.fs_base {
-            FS_BASE.store(self.fs_base, Relaxed);
-            FsBase::write(VirtAddr::new_truncate(self.fs_base));
-        }
-        if ROOT.load(Relaxed) != self.root {
-            ROOT.store(self.root, Relaxed);
-            // SAFETY: `root` is the kernel's table or that of a live process (its space is
-            // freed only after its thread is off the CPU for good); all share the kernel half,
-            // where this code and stack are. A root is a table's frame, so page-aligned, as
-            // `from_start_address_unchecked` requires.
-            unsafe {
-                let frame = PhysFrame::from_start_address_unchecked(PhysAddr::new_truncate(self.root));
-                Cr3::write(frame, Cr3Flags::empty());
-            }
-        }
+        install_space(self.fs_base, self.root);
     }
 }
 
-impl Handoff {
-    /// Makes the fast path's switch, for a running thread that resumes from its frame (see
-    /// [`Tasks::leave_for`]): installs the incoming thread and returns how to leave the
-    /// kernel into it.
-    #[inline(always)]
-    pub(crate) fn enter(self) -> Exit {
-        self.install.install();
-        self.exit
+/// Installs the I/O bitmap of process `pid`, or none.
+#[cold]
+#[inline(never)]
+fn set_io_of(pid: Option<Pid>, processes: &BTreeMap<Pid, Process>) {
+    let bitmap = pid.and_then(|pid| processes.get(&pid)).and_then(|p| p.io_bitmap.as_deref());
+    crate::arch::gdt::set_io_bitmap(bitmap);
+}
+
+/// Installs an incoming thread's FS base and page-table root, where they differ from those
+/// installed.
+#[inline(always)]
+fn install_space(fs_base: u64, root: u64) {
+    use core::sync::atomic::Ordering::Relaxed;
+    if FS_BASE.load(Relaxed) != fs_base {
+        FS_BASE.store(fs_base, Relaxed);
+        FsBase::write(VirtAddr::new_truncate(fs_base));
+    }
+    if ROOT.load(Relaxed) != root {
+        ROOT.store(root, Relaxed);
+        // SAFETY: `root` is the kernel's table or that of a live process (its space is freed
+        // only after its thread is off the CPU for good); all share the kernel half, where
+        // this code and stack are. A root is a table's frame: a physical address,
+        // page-aligned, as `new_unsafe` and `from_start_address_unchecked` require.
+        unsafe {
+            let frame = PhysFrame::from_start_address_unchecked(PhysAddr::new_unsafe(root));
+            Cr3::write(frame, Cr3Flags::empty());
+        }
     }
 }
 
 impl Switch {
-    /// As [`Handoff::enter`] for the general path's end: installs the incoming thread and
+    /// Makes the switch at the general path's end: installs the incoming thread and
     /// returns its exit word, or its kernel context with [`ENTER_CONTEXT`] for the entry stub
     /// to enter, which completes the outgoing thread's frame first.
     #[inline(always)]
