@@ -228,8 +228,14 @@ fn reply_for(caps: &mut Caps<Object>, at: At, caller: Tid) -> Option<ObjId> {
 #[inline(always)]
 fn copy_long_message(from: &Thread, to: &Thread, info: u64) {
     if MsgInfo::word_count(info) > MSG_REGS {
-        copy_buffer_words(from.ipc_buffer, to.ipc_buffer, MsgInfo::buffer_word_count(info));
+        copy_buffer(from.ipc_buffer, to.ipc_buffer, MsgInfo::buffer_word_count(info));
     }
+}
+
+/// [`copy_long_message`]'s copy, out of the straight line a message in registers takes.
+#[inline(never)]
+fn copy_buffer(from: u64, to: u64, words: usize) {
+    copy_buffer_words(from, to, words);
 }
 
 /// Where the answer a `ReplyRecv` gives was kept: by the thread, or as a Reply capability

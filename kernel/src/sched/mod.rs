@@ -106,9 +106,16 @@ impl Scheduler {
     /// The running thread blocks and hands the CPU straight to `tid` (priority `prio`), which
     /// was blocked too: the IPC path's direct switch, which leaves the run queue alone. The
     /// rest of the slice goes with it.
+    #[inline]
     pub fn handoff(&mut self, tid: Tid, prio: u8) {
-        let left = self.current.map_or(TIME_SLICE_TICKS, |r| r.left.max(1));
-        self.current = Some(Running { tid, prio, left });
+        match &mut self.current {
+            Some(run) => {
+                run.tid = tid;
+                run.prio = prio;
+                run.left = run.left.max(1);
+            }
+            None => self.current = Some(Running { tid, prio, left: TIME_SLICE_TICKS }),
+        }
     }
 
     /// Whether a ready thread outranks priority `prio`.

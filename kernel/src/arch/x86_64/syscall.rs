@@ -103,11 +103,10 @@ core::arch::global_asm!(
     "  swapgs",
     "  movq %rsp, %gs:{user_rsp}",
     "  movq %gs:{kernel_rsp}, %rsp",
-    // The user's RFLAGS, made fit to return to once here (by `sysret` or `iretq`): only the
-    // bits user code may hold, interrupts on, bit 1 set.
-    "  andl ${user_flags}, %r11d",
-    "  orl ${entry_flags}, %r11d",
-    // The frame, top down, as an interrupt from user mode would leave it.
+    // The frame, top down, as an interrupt from user mode would leave it. Its RFLAGS (in
+    // %r11) are the user's as they were, as an interrupt's frame has them: user code cannot
+    // clear IF or raise IOPL, and what else it may set (DF, AC, NT, TF) is its own to get
+    // back, by `sysret` or `iretq` (which checks the kernel's NT, not the popped one).
     "  pushq ${user_ss}",
     "  pushq %gs:{user_rsp}",
     "  pushq %r11",
@@ -233,8 +232,6 @@ core::arch::global_asm!(
     user_ss = const 0x1b, // user data selector | RPL 3, checked in `check_selectors`
     user_cs = const 0x23, // user code selector | RPL 3
     vector = const SYSCALL_VECTOR,
-    user_flags = const USER_FLAGS,
-    entry_flags = const RFlags::INTERRUPT_FLAG.bits() | 0x2,
     options(att_syntax)
 );
 

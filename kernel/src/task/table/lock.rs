@@ -1,35 +1,43 @@
 //! The task table's lock. Seam runs on one CPU, and the kernel with interrupts off, so no two
-//! paths can hold the table at once: the lock is a flag, not a spin lock (no atomic
-//! read-modify-write). It is still checked: taking it while it is held, a re-entry and a bug
-//! of the kernel's own, panics where a spin lock would hang without a word.
+//! paths can hold the table at once: the lock is a plain flag, not a spin lock (no atomic
+//! read-modify-write, and a test of it is one compare). It is still checked: taking it while
+//! it is held, a re-entry and a bug of the kernel's own, panics where a spin lock would hang
+//! without a word.
+//!
+//! Nothing but the code holding the table runs between the flag's store and the release: no
+//! interrupt (they are off), no other CPU. Where interrupts come back on after a release
+//! (`task::with`), the `sti` is an `asm!` block, which the compiler does not move memory
+//! accesses across.
 
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicBool, Ordering};
 
 pub struct TableLock<T> {
-    held: AtomicBool,
+    held: UnsafeCell<bool>,
     value: UnsafeCell<T>,
 }
 
 // SAFETY: the value is reached only through a `Guard`, and at most one exists at a time (the
-// flag); with one CPU and interrupts off while it is held, no other path runs meanwhile.
+// flag); with one CPU and interrupts off while the flag is read, written or held, no other
+// path runs meanwhile.
 unsafe impl<T: Send> Sync for TableLock<T> {}
 
 impl<T> TableLock<T> {
     pub const fn new(value: T) -> Self {
-        Self { held: AtomicBool::new(false), value: UnsafeCell::new(value) }
+        Self { held: UnsafeCell::new(false), value: UnsafeCell::new(value) }
     }
 
     /// Takes the lock. Must be called with interrupts off.
     #[inline(always)]
     pub fn lock(&self) -> Guard<'_, T> {
-        // Acquire and Release compile to plain moves on x86; they keep the compiler from
-        // moving the table's accesses out of the guarded stretch.
-        if self.held.load(Ordering::Acquire) {
-            taken_twice();
+        // SAFETY: the flag is only read and written here and in `Guard::drop`, with
+        // interrupts off on the one CPU: never two at once.
+        unsafe {
+            if *self.held.get() {
+                taken_twice();
+            }
+            *self.held.get() = true;
         }
-        self.held.store(true, Ordering::Relaxed);
         Guard { lock: self }
     }
 }
@@ -63,6 +71,7 @@ impl<T> DerefMut for Guard<'_, T> {
 impl<T> Drop for Guard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.lock.held.store(false, Ordering::Release);
+        // SAFETY: as in `TableLock::lock`.
+        unsafe { *self.lock.held.get() = false };
     }
 }
