@@ -153,10 +153,7 @@ fn note<const TRACE: bool>(kind: trace::Kind, thread: &Thread, tid: Tid, partner
 fn call<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Exit> {
     let Tasks { threads, caps, sched, running, processes, .. } = t;
     let me = *running;
-    let cap = caps.get(At::user(threads.get(&me)?.cspace, r[0]).ok()?).ok()?;
-    if cap.kind != Kind::Endpoint || !cap.rights.contains(Rights::WRITE) {
-        return None;
-    }
+    let cap = caps.find(At::user(threads.get(&me)?.cspace, r[0]).ok()?, Kind::Endpoint, Rights::WRITE)?;
     let Object::Endpoint(ep, _) = caps.object_mut(cap.obj) else { return None };
     let rx = ep.peek_receiver()?;
     let [caller, server] = threads.pair_mut(me, rx)?;
@@ -255,10 +252,7 @@ fn reply_recv<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Exit> {
     let me = *running;
     let (ep_slot, reply_slot) = split_slot_pair(r[0]);
     let cspace = threads.get(&me)?.cspace;
-    let ep = caps.get(At::user(cspace, ep_slot).ok()?).ok()?;
-    if ep.kind != Kind::Endpoint || !ep.rights.contains(Rights::READ) {
-        return None;
-    }
+    let ep = caps.find(At::user(cspace, ep_slot).ok()?, Kind::Endpoint, Rights::READ)?;
     // The caller waiting for the answer is taken at once: off the thread, or off the Reply
     // object (the reply capability is used up, and stays in the slot for the next call to
     // reuse). If a check below fails, the caller is given back, as it was.
@@ -266,10 +260,7 @@ fn reply_recv<const TRACE: bool>(t: &mut Tasks, r: &Regs) -> Option<Exit> {
         (threads.get_mut(&me)?.caller.take()?, Kept::Thread)
     } else {
         let reply_at = At::user(cspace, reply_slot).ok()?;
-        let reply = caps.get(reply_at).ok()?;
-        if reply.kind != Kind::Reply || !reply.rights.contains(Rights::WRITE) {
-            return None;
-        }
+        let reply = caps.find(reply_at, Kind::Reply, Rights::WRITE)?;
         let Object::Reply { caller } = caps.object_mut(reply.obj) else { return None };
         (caller.take()?, Kept::Object(reply.obj, reply_at.slot))
     };
