@@ -11,6 +11,7 @@
 #[cfg(target_os = "none")]
 pub mod buffer;
 pub mod elf;
+pub(crate) mod lock;
 
 #[cfg(target_os = "none")]
 pub mod introspect;

@@ -4,6 +4,7 @@
 //! decisions into effect (`switch.rs`), charging and disposal (`dispose.rs`), and ending
 //! processes and threads (`ending.rs`). Everything here runs with interrupts off.
 
+use super::lock::{Guard, TableLock};
 use crate::arch::exception;
 use crate::arch::frame::TrapFrame;
 use crate::arch::qemu;
@@ -24,12 +25,10 @@ use ipc::msg::{MsgInfo, LABEL_FAULT};
 use ipc::qemu::ExitCode;
 use ipc::syscall::ExitStatus;
 use ipc::Error;
-use lock::{Guard, TableLock};
 use x86_64::instructions::interrupts;
 
 mod dispose;
 mod ending;
-mod lock;
 mod process;
 mod switch;
 mod thread;

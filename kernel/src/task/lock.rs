@@ -75,3 +75,23 @@ impl<T> Drop for Guard<'_, T> {
         unsafe { *self.lock.held.get() = false };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guard_gives_the_value_and_releases_it_when_dropped() {
+        let lock = TableLock::new(1);
+        *lock.lock() += 1;
+        assert_eq!(*lock.lock(), 2, "taken again after the first guard went");
+    }
+
+    #[test]
+    #[should_panic(expected = "taken while held")]
+    fn taking_it_while_held_panics() {
+        let lock = TableLock::new(());
+        let _held = lock.lock();
+        let _again = lock.lock();
+    }
+}
