@@ -6,6 +6,7 @@ mod breakdown;
 mod converse;
 mod fuzz;
 mod peer;
+mod perfetto;
 mod plot;
 mod qemu;
 mod setup;

@@ -16,6 +16,7 @@
 
 use crate::artifacts::{self, Builder};
 use crate::converse::Step;
+use crate::perfetto;
 use crate::qemu::{self, Accel, Firmware, Machine};
 use crate::TraceArgs;
 use anyhow::{bail, Context, Result};
@@ -51,6 +52,11 @@ pub fn run(args: &TraceArgs) -> Result<()> {
     }
     let collected = Collected::parse(&run.output)?;
     let trace = collected.to_json();
+    let joined =
+        perfetto::check(&trace).map_err(|why| anyhow::anyhow!("Perfetto would not read the trace as meant: {why}"))?;
+    if let Some(j) = joined.iter().find(|j| !joins_as_meant(j)) {
+        bail!("Perfetto would join flow '{}' from {:?} to {:?}", j.name, j.from, j.to);
+    }
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -69,8 +75,25 @@ pub fn run(args: &TraceArgs) -> Result<()> {
         collected.lost,
         collected.names.len()
     );
+    println!(
+        "read by Perfetto's import rules (xtask/src/perfetto.rs): every slice nests, {} flows join the slices they belong to",
+        joined.len()
+    );
     println!("wrote {}: open it at https://ui.perfetto.dev (Open trace file) or chrome://tracing", args.out.display());
     Ok(())
+}
+
+/// Whether a flow, as Perfetto joins it, goes between the slices it is drawn for: a call from
+/// the caller's `call` slice to the server's `serve` slice, a reply back, a send from its
+/// `send` point to the `receive` point.
+fn joins_as_meant(j: &perfetto::Joined) -> bool {
+    let (from, to) = (j.from.name.split(' ').next(), j.to.name.split(' ').next());
+    match j.name.as_str() {
+        "call" => (from, to) == (Some("call"), Some("serve")),
+        "reply" => (from, to) == (Some("reply"), Some("answer")),
+        "send" => (from, to) == (Some("send"), Some("receive")),
+        _ => false,
+    }
 }
 
 /// What a traced run printed.
@@ -133,8 +156,9 @@ struct Slice {
 /// A flow arrow: from a point on one thread to a point on another.
 struct Flow {
     id: u64,
-    from: (u32, u32, f64),
-    to: (u32, u32, f64),
+    /// Where it starts and ends: process, thread, TSC.
+    from: (u32, u32, u64),
+    to: (u32, u32, u64),
     name: &'static str,
 }
 
@@ -148,18 +172,22 @@ struct Slicer<'a> {
     threads: BTreeMap<u32, u32>,
 }
 
-/// A nudge smaller than one TSC cycle at any real rate, in microseconds: keeps a flow's end
-/// inside the slice it ends in.
-const NUDGE: f64 = 0.0001;
-
 impl<'a> Slicer<'a> {
     fn new(c: &'a Collected) -> Slicer<'a> {
         Slicer { c, slices: Vec::new(), flows: Vec::new(), instants: Vec::new(), threads: BTreeMap::new() }
     }
 
-    fn us(&self, tsc: u64) -> f64 {
+    /// Nanoseconds since the first event: Perfetto keeps whole nanoseconds, so the trace
+    /// gives them, and a slice's end is its start plus its length exactly as Perfetto reads
+    /// them (rounding each apart could make a nested slice outlast its parent).
+    fn ns(&self, tsc: u64) -> u64 {
         let first = self.c.events.first().map_or(0, |e| e.tsc);
-        tsc.saturating_sub(first) as f64 / self.c.tsc_mhz
+        (tsc.saturating_sub(first) as f64 * 1000.0 / self.c.tsc_mhz).round() as u64
+    }
+
+    /// [`Slicer::ns`] as the format's microseconds.
+    fn us(&self, tsc: u64) -> f64 {
+        self.ns(tsc) as f64 / 1000.0
     }
 
     fn build(mut self) -> Value {
@@ -230,10 +258,18 @@ impl<'a> Slicer<'a> {
                             end: e.tsc,
                             args: json!({ "label": label, "answered by thread": e.thread }),
                         });
+                        // The answer's arrow joins two points at the reply: Perfetto draws a
+                        // flow from the slice that starts first, and binds a flow to the
+                        // slice last opened on its track (on the server's, that may be a call
+                        // it made while serving), so neither the call nor the serve slice
+                        // would do.
+                        self.point(e, "reply", json!({ "to thread": client }));
+                        let answer = Event { pid: client_pid, thread: client, ..*e };
+                        self.point(&answer, "answer", json!({ "from thread": e.thread }));
                         self.flows.push(Flow {
                             id: next_flow,
-                            from: (e.pid, e.thread, self.us(e.tsc) - NUDGE),
-                            to: (client_pid, client, self.us(e.tsc)),
+                            from: (e.pid, e.thread, e.tsc),
+                            to: (client_pid, client, e.tsc),
                             name: "reply",
                         });
                         next_flow += 1;
@@ -282,7 +318,7 @@ impl<'a> Slicer<'a> {
         self.threads.get(&tid).copied().unwrap_or(0)
     }
 
-    /// A zero-length slice for event `e` (a nudge wide, so a flow can end in it).
+    /// A zero-length slice for event `e`, for a flow to start or end in.
     fn point(&mut self, e: &Event, what: &str, args: Value) {
         let name = format!("{what} {}", e.label);
         self.slices.push(Slice { pid: e.pid, tid: e.thread, name, start: e.tsc, end: e.tsc, args });
@@ -291,8 +327,7 @@ impl<'a> Slicer<'a> {
     /// A flow arrow from thread `from` at TSC `at` to event `e`.
     fn flow_to(&mut self, e: &Event, id: u64, from: u32, at: u64, name: &'static str) {
         let from_pid = self.pid_of(from);
-        let (start, end) = (self.us(at), self.us(e.tsc));
-        self.flows.push(Flow { id, from: (from_pid, from, start), to: (e.pid, e.thread, end), name });
+        self.flows.push(Flow { id, from: (from_pid, from, at), to: (e.pid, e.thread, e.tsc), name });
     }
 
     /// A stretch of `tid` on the CPU track (pid 0).
@@ -325,8 +360,7 @@ impl<'a> Slicer<'a> {
         nest(&mut self.slices);
         for s in &self.slices {
             let ts = self.us(s.start);
-            // A slice covers its flows' ends, which may lie a nudge past its last cycle.
-            let dur = (self.us(s.end) - ts).max(0.0) + 2.0 * NUDGE;
+            let dur = self.ns(s.end).saturating_sub(self.ns(s.start)) as f64 / 1000.0;
             out.push(json!({
                 "name": s.name, "cat": "ipc", "ph": "X", "pid": s.pid, "tid": s.tid, "ts": ts, "dur": dur, "args": s.args,
             }));
@@ -335,9 +369,9 @@ impl<'a> Slicer<'a> {
             let (fp, ft, fts) = f.from;
             let (tp, tt, tts) = f.to;
             out.push(
-                json!({ "name": f.name, "cat": "ipc", "ph": "s", "id": f.id, "pid": fp, "tid": ft, "ts": fts + NUDGE }),
+                json!({ "name": f.name, "cat": "ipc", "ph": "s", "id": f.id, "pid": fp, "tid": ft, "ts": self.us(fts) }),
             );
-            out.push(json!({ "name": f.name, "cat": "ipc", "ph": "f", "bp": "e", "id": f.id, "pid": tp, "tid": tt, "ts": tts + NUDGE }));
+            out.push(json!({ "name": f.name, "cat": "ipc", "ph": "f", "bp": "e", "id": f.id, "pid": tp, "tid": tt, "ts": self.us(tts) }));
         }
         out.extend(self.instants);
         json!({
@@ -433,6 +467,15 @@ mod tests {
         assert_eq!(cpu, [json!("name (thread 2)"), json!("shell (thread 4)")]);
         assert!(events.iter().any(|e| e["ph"] == "i" && e["name"] == "fault (vector 14)"));
         assert!(events.iter().any(|e| e["ph"] == "M" && e["args"]["name"] == "shell"));
+    }
+
+    #[test]
+    fn perfetto_joins_each_flow_to_the_slices_it_belongs_to() {
+        let trace = Collected::parse(&output()).unwrap().to_json();
+        let joined = crate::perfetto::check(&trace).unwrap();
+        let ends: Vec<_> = joined.iter().map(|j| (j.name.as_str(), j.from.name.as_str(), j.to.name.as_str())).collect();
+        assert_eq!(ends, [("call", "call 7", "serve 7"), ("reply", "reply 0", "answer 0")]);
+        assert!(joined.iter().all(joins_as_meant));
     }
 
     #[test]
