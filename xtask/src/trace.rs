@@ -479,6 +479,32 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_after_a_call_made_while_serving_still_joins_the_caller() {
+        // The shell (thread 4) calls name (thread 2), which calls a third server (pid 5,
+        // thread 6) while serving and only then answers. Perfetto binds a flow to the slice
+        // last opened on its track: name's own call must not take the reply's arrow.
+        let mut out = output().replace("2 lost", "0 lost");
+        out = out.replace("[    2.0] INFO  tracer[9]: trace: end 6 events, 0 lost\n", "");
+        for e in [
+            ev(5000, Kind::Call, 3, 4, 2, 8),
+            ev(5000, Kind::Receive, 2, 2, 4, 8),
+            ev(5100, Kind::Call, 2, 2, 6, 9),
+            ev(5100, Kind::Receive, 5, 6, 2, 9),
+            ev(5200, Kind::Reply, 5, 6, 2, 0),
+            ev(5300, Kind::Reply, 2, 2, 4, 0),
+        ] {
+            out += &line(e);
+        }
+        out += "[    2.0] INFO  tracer[9]: trace: end 12 events, 0 lost\n";
+        let trace = Collected::parse(&out).unwrap().to_json();
+        let joined = crate::perfetto::check(&trace).unwrap();
+        assert_eq!(joined.len(), 6, "three calls, three replies");
+        assert!(joined.iter().all(joins_as_meant), "{joined:#?}");
+        let last = joined.iter().filter(|j| j.name == "reply").max_by_key(|j| j.from.start).unwrap();
+        assert_eq!((last.from.track, last.to.track), ((2, 2), (3, 4)), "name's answer to the shell");
+    }
+
+    #[test]
     fn overlapping_slices_on_a_track_are_cut_to_nest() {
         let s = |start, end| Slice { pid: 1, tid: 1, name: String::new(), start, end, args: json!({}) };
         let mut slices = vec![s(10, 20), s(0, 15), s(30, 40), s(32, 35)];
