@@ -19,8 +19,9 @@
 //! switches straight to the receiver.
 //!
 //! Both need the partner to resume from its trap frame (it blocked in a system call, as a
-//! waiting receiver or caller always does): the message and the status are written there,
-//! and the kernel leaves by that frame, so the partner's system call returns with them.
+//! waiting receiver or caller always does): the kernel leaves by that frame, with the
+//! message and the status loaded straight into the argument registers (`task::Exit`), so the
+//! partner's system call returns with them.
 //!
 //! `ReplyRecv` takes it when all of these hold:
 //! 1. the answer is words only;
