@@ -118,13 +118,12 @@ pub fn check(trace: &Value) -> Result<Vec<Joined>, String> {
                 stack.push(Bound { track, name, start: r.ts, end: r.ts + r.dur });
             }
             's' | 'f' => {
-                let id = field(e, "id")?.to_string();
                 let cat = e.get("cat").and_then(Value::as_str).unwrap_or_default().to_string();
                 let slice = stack.last().cloned().ok_or_else(|| format!("a flow with no slice to bind to: {e}"))?;
-                let flow = (number(e, "id").unwrap_or_default(), cat, name.clone());
+                let flow = (number(e, "id")?, cat, name.clone());
                 if r.phase == 's' {
                     if started.insert(flow, slice).is_some() {
-                        return Err(format!("a flow id started twice: {id} ({e})"));
+                        return Err(format!("a flow id started twice: {e}"));
                     }
                 } else {
                     if e.get("bp").and_then(Value::as_str) != Some("e") {

@@ -359,8 +359,8 @@ impl<'a> Slicer<'a> {
         }
         nest(&mut self.slices);
         for s in &self.slices {
-            let ts = self.us(s.start);
-            let dur = self.ns(s.end).saturating_sub(self.ns(s.start)) as f64 / 1000.0;
+            let start = self.ns(s.start);
+            let (ts, dur) = (start as f64 / 1000.0, self.ns(s.end).saturating_sub(start) as f64 / 1000.0);
             out.push(json!({
                 "name": s.name, "cat": "ipc", "ph": "X", "pid": s.pid, "tid": s.tid, "ts": ts, "dur": dur, "args": s.args,
             }));
