@@ -144,8 +144,7 @@ pub fn selectors() -> Selectors {
 /// `top` is a kernel stack's, in the kernel half: canonical, so it is stored as it is.
 pub(crate) fn set_kernel_stack(top: u64) {
     // SAFETY: as in `set_ist`: one CPU, and the kernel runs with interrupts disabled, so no
-    // trap from user mode can read RSP0 while it changes.
-    // A kernel stack's top is a canonical kernel address, so it is stored as it is.
+    // trap from user mode can read RSP0 while it changes; `top` is canonical (above).
     unsafe { (*TSS.0.get()).tss.privilege_stack_table[0] = VirtAddr::new_unsafe(top) };
 }
 
