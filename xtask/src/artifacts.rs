@@ -232,6 +232,16 @@ impl Builder {
         self.programs.iter().find(|(p, _)| *p == path).map(|(_, elf)| elf.as_slice())
     }
 
+    /// As [`Builder::make`], with only the programs named in the ramdisk: the BIOS stage reads
+    /// the ramdisk at about five seconds a MiB under TCG, so a boot that needs two programs
+    /// starts in seconds instead of half a minute.
+    pub fn make_only(&self, name: &str, cmdline: &str, firmwares: &[Firmware], programs: &[&str]) -> Result<Images> {
+        let ramdisk = self.dir.join(format!("{name}.cpio"));
+        let wanted = |path: &str| path.strip_prefix(PROGRAM_DIR).is_some_and(|p| programs.contains(&p));
+        self::ramdisk(&ramdisk, cmdline, self.programs.iter().filter(|(path, _)| wanted(path)))?;
+        self.image(name, &ramdisk, firmwares)
+    }
+
     pub fn make(&self, name: &str, cmdline: &str, firmwares: &[Firmware]) -> Result<Images> {
         self.make_with(name, cmdline, firmwares, &[])
     }
@@ -246,10 +256,15 @@ impl Builder {
     ) -> Result<Images> {
         let ramdisk = self.dir.join(format!("{name}.cpio"));
         self::ramdisk(&ramdisk, cmdline, self.programs.iter().chain(extra))?;
+        self.image(name, &ramdisk, firmwares)
+    }
+
+    /// The disk images of the kernel with `ramdisk`.
+    fn image(&self, name: &str, ramdisk: &Path, firmwares: &[Firmware]) -> Result<Images> {
         let path_for = |f: Firmware| self.dir.join(format!("{name}-{}.img", f.name()));
         let arg = |f: Firmware| if firmwares.contains(&f) { path_for(f).into_os_string() } else { "-".into() };
         let mut cmd = Command::new(&self.tool);
-        cmd.arg(&self.kernel).arg(&ramdisk).arg(arg(Firmware::Bios)).arg(arg(Firmware::Uefi));
+        cmd.arg(&self.kernel).arg(ramdisk).arg(arg(Firmware::Bios)).arg(arg(Firmware::Uefi));
         run(&mut cmd, "making the disk images")?;
         Ok(Images(firmwares.iter().map(|&f| (f, path_for(f))).collect()))
     }

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 /// The guest memory of a benchmark run.
-const BENCH_MEMORY: &str = "1G";
+pub const BENCH_MEMORY: &str = "1G";
 
 /// One result line of a guest program.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,7 +30,7 @@ pub struct Figure {
 }
 
 /// The result lines in a guest's console output (see [`bench_stats::parse_line`]).
-fn parse(output: &str) -> Vec<Figure> {
+pub fn parse(output: &str) -> Vec<Figure> {
     output
         .lines()
         .filter_map(bench_stats::parse_line)

@@ -5,6 +5,8 @@ mod bench;
 mod breakdown;
 mod converse;
 mod fuzz;
+mod lab;
+mod labs;
 mod peer;
 mod perfetto;
 mod plot;
@@ -48,6 +50,51 @@ enum Command {
     /// Boot the `fuzz` program: random system calls from seeded, supervised children; fails
     /// on a kernel panic or fault, or a hang of the whole system.
     Fuzz(FuzzArgs),
+    /// The course's labs: list them, start one, submit it, or verify them all.
+    #[command(subcommand)]
+    Lab(LabCommand),
+    /// Grade a lab: run its checks, print each with its points and the score; exits non-zero
+    /// unless the score is full.
+    Grade(GradeArgs),
+}
+
+#[derive(Subcommand)]
+enum LabCommand {
+    /// List the labs.
+    List,
+    /// Start a lab: a branch lab/NAME from here with the lab's starting point committed and
+    /// tagged lab/NAME/start (the tree must have no uncommitted changes).
+    Start { name: String },
+    /// Pack the work for a course: target/seam/lab-NAME.tar.gz (the tree at HEAD, the diff
+    /// against the start, labs/NAME/time.txt).
+    Submit { name: String },
+    /// For every lab (or those named): the start builds, boots and fails exactly the lab's
+    /// own checks; the reference passes them all. Patches the tree in place and restores it.
+    Verify {
+        names: Vec<String>,
+        /// Seconds each boot may take before it counts as failed.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+}
+
+#[derive(Args)]
+struct GradeArgs {
+    /// The lab to grade.
+    name: String,
+    /// Also write the outcome as JSON (for a course's platform) to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+    /// First restore the grader's own files (and the programs its checks start) as they were
+    /// at the lab's start, then grade with them.
+    #[arg(long)]
+    official: bool,
+    /// Seconds each boot may take before it counts as failed.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Show the whole serial output of a failed boot.
+    #[arg(long)]
+    verbose: bool,
 }
 
 #[derive(Args)]
@@ -272,6 +319,17 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(&args)?,
         Command::Trace(args) => trace::run(&args)?,
         Command::Fuzz(args) => fuzz::run(&args)?,
+        Command::Lab(LabCommand::List) => lab::list()?,
+        Command::Lab(LabCommand::Start { name }) => lab::start(&name)?,
+        Command::Lab(LabCommand::Submit { name }) => lab::submit(&name)?,
+        Command::Lab(LabCommand::Verify { names, timeout }) => {
+            if !lab::report(&lab::verify(&names, timeout)?) {
+                std::process::exit(1);
+            }
+        }
+        Command::Grade(args) => {
+            lab::grade(&args.name, args.json.as_deref(), args.official, args.timeout, args.verbose)?
+        }
         Command::Gdb(args) => {
             let firmware = if args.uefi { Firmware::Uefi } else { Firmware::Bios };
             let images = artifacts::images(

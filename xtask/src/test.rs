@@ -283,7 +283,7 @@ fn host_tests(tally: &mut Tally) -> Result<()> {
 }
 
 /// Reads cargo's `test result: ok. 12 passed; 0 failed; ...` line.
-fn parse_test_result(line: &str) -> Option<(usize, usize)> {
+pub fn parse_test_result(line: &str) -> Option<(usize, usize)> {
     let rest = line.strip_prefix("test result: ")?;
     let count = |word: &str| -> Option<usize> {
         rest.split(';').find_map(|part| {
@@ -360,26 +360,19 @@ fn run_cases(args: &TestArgs, cases: &[Case], builders: &[(bool, Builder)], tall
     let mut announced = Vec::new();
     for (i, case) in cases.iter().enumerate() {
         let builder = &builders.iter().find(|(r, _)| *r == case.release(release_run)).expect("built above").1;
-        let init = builder.program(INIT_PROGRAM).context("no init program was built")?;
-        let fixtures = usertests::fixtures(init);
         let firmware = case.firmware();
-        let machine = Machine::new(Accel::Tcg, 1, firmware)?;
         if !announced.contains(&firmware) {
-            println!("{}", machine.description());
+            println!("{}", Machine::new(Accel::Tcg, 1, firmware)?.description());
             announced.push(firmware);
         }
-        let mut files = fixtures.clone();
-        if let Case::User { case: UserCase { system: Some(toml), .. }, .. } = case {
-            files.push(builder.system_text(toml).with_context(|| format!("the system of {}", case.name()))?);
-        }
-        let images = builder.make_with(&format!("test-{i}"), &case.cmdline(), &[firmware], &files)?;
-        let timeout = Duration::from_secs(args.timeout);
-        let run = match case {
-            Case::User { case, .. } if !case.conversation.is_empty() => {
-                qemu::converse(&machine, images.get(firmware), timeout, case.conversation.clone())?
-            }
-            _ => qemu::run_captured(&machine, images.get(firmware), timeout)?,
+        let (system, conversation) = match case {
+            Case::User { case, .. } => (case.system.as_deref(), case.conversation.clone()),
+            Case::Kernel { .. } => (None, Vec::new()),
         };
+        let boot = Boot { firmware, cmdline: &case.cmdline(), system, conversation, extra: Vec::new() };
+        let run = boot
+            .run(builder, &format!("test-{i}"), Duration::from_secs(args.timeout))
+            .with_context(|| format!("booting {}", case.name()))?;
         match case.judge(&run) {
             None => {
                 tally.passed += 1;
@@ -397,6 +390,57 @@ fn run_cases(args: &TestArgs, cases: &[Case], builders: &[(bool, Builder)], tall
         }
     }
     Ok(())
+}
+
+/// One boot of a test image: the harness's fixtures in the ramdisk, and a system description
+/// and a conversation if the case has them.
+pub struct Boot<'a> {
+    pub firmware: Firmware,
+    pub cmdline: &'a str,
+    pub system: Option<&'a str>,
+    pub conversation: Vec<crate::converse::Step>,
+    /// More files for the ramdisk, besides the fixtures.
+    pub extra: Vec<(String, Vec<u8>)>,
+}
+
+impl Boot<'_> {
+    /// Makes the image (named after `tag`) from what `builder` built and boots it under TCG.
+    pub fn run(self, builder: &Builder, tag: &str, timeout: Duration) -> Result<qemu::Captured> {
+        let init = builder.program(INIT_PROGRAM).context("no init program was built")?;
+        let mut files = usertests::fixtures(init);
+        files.extend(self.extra);
+        if let Some(toml) = self.system {
+            files.push(builder.system_text(toml).context("the case's system description")?);
+        }
+        let images = builder.make_with(tag, self.cmdline, &[self.firmware], &files)?;
+        let machine = Machine::new(Accel::Tcg, 1, self.firmware)?;
+        let image = images.get(self.firmware);
+        if self.conversation.is_empty() {
+            qemu::run_captured(&machine, image, timeout)
+        } else {
+            qemu::converse(&machine, image, timeout, self.conversation)
+        }
+    }
+}
+
+/// Boots a user case as `cargo xtask test` does (fast path on, the builder's profile) and
+/// judges it: `None` when it passes, else why not.
+pub fn run_user_case(
+    builder: &Builder,
+    case: UserCase,
+    tag: &str,
+    timeout: Duration,
+) -> Result<(qemu::Captured, Option<String>)> {
+    let boot = Boot {
+        firmware: case.firmware,
+        cmdline: &Case::User { case: case.clone(), release: false, slow: false }.cmdline(),
+        system: case.system.as_deref(),
+        conversation: case.conversation.clone(),
+        extra: Vec::new(),
+    };
+    let run = boot.run(builder, tag, timeout)?;
+    let verdict = judge_user(&case, &run);
+    Ok((run, verdict))
 }
 
 #[cfg(test)]

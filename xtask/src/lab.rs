@@ -1,0 +1,572 @@
+//! `cargo xtask lab` and `cargo xtask grade`: the course's labs, started, graded, submitted
+//! and verified.
+//!
+//! A lab is a folder `labs/NAME/` (a handout, a `start.patch` that takes main to the lab's
+//! starting point, and for an extension lab a `solution.patch` on top of the start) and an
+//! entry in [`crate::labs`], which says how it is graded. `lab start` makes a branch with the
+//! start committed and tagged; `grade` runs the lab's checks and prints a score; `lab submit`
+//! packs the work; `lab verify` proves, for every lab, that its start builds and boots and
+//! fails exactly its own checks, and that the reference passes them all (seL4's tutorials do
+//! the same for theirs).
+
+use crate::artifacts::{self, Builder};
+use crate::bench::{self, Figure};
+use crate::labs::{self, Check, Kind, Lab, OnStart, Test};
+use crate::qemu::{self, Accel, Firmware, Machine};
+use crate::{test, usertests};
+use anyhow::{bail, Context, Result};
+use ipc::boot::{INIT_PROGRAM, KEY_EXIT_WHEN_DONE, KEY_RUN};
+use serde_json::json;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The folder of the labs, beside the workspace's crates.
+pub fn labs_dir() -> PathBuf {
+    artifacts::root().join("labs")
+}
+
+/// What one check came to.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub name: &'static str,
+    pub points: u32,
+    pub passed: bool,
+    /// What was seen: the figure, or why the check failed.
+    pub detail: String,
+    pub seconds: f64,
+}
+
+/// Runs checks, building what they need once: the debug kernel and programs for the boots,
+/// the release ones and one benchmark run for the figures.
+pub struct Grader {
+    nonce: u64,
+    timeout: Duration,
+    debug: Option<Builder>,
+    release: Option<Builder>,
+    figures: Option<Result<Vec<Figure>, String>>,
+    /// Boots already made in this run, by boot manifest: checks that judge one boot
+    /// differently share it.
+    boots: Vec<(String, qemu::Captured)>,
+    /// Print a failed boot's whole serial output.
+    pub verbose: bool,
+}
+
+impl Grader {
+    pub fn new(timeout: Duration) -> Grader {
+        Grader { nonce: nonce(), timeout, debug: None, release: None, figures: None, boots: Vec::new(), verbose: false }
+    }
+
+    fn builder(&mut self, release: bool) -> Result<&Builder> {
+        let slot = if release { &mut self.release } else { &mut self.debug };
+        if slot.is_none() {
+            *slot = Some(Builder::new(release)?);
+        }
+        Ok(slot.as_ref().expect("built just above"))
+    }
+
+    /// Runs one check; an error is a failed check, not a failed grader.
+    pub fn run(&mut self, check: &Check) -> Outcome {
+        let start = Instant::now();
+        let result = self.attempt(&check.test);
+        let (passed, detail) = match result {
+            Ok(Ok(seen)) => (true, seen),
+            Ok(Err(why)) => (false, why),
+            Err(e) => (false, format!("{e:#}")),
+        };
+        Outcome { name: check.name, points: check.points, passed, detail, seconds: start.elapsed().as_secs_f64() }
+    }
+
+    fn attempt(&mut self, test: &Test) -> Result<Result<String, String>> {
+        match test {
+            Test::Host { package, filters } => host(package, filters),
+            Test::Case(name) => {
+                // The case on the firmware most cases boot (`init` runs on both; UEFI is faster).
+                let mut cases: Vec<_> = usertests::cases().into_iter().filter(|c| c.name == *name).collect();
+                cases.sort_by_key(|c| c.firmware != usertests::FIRMWARE);
+                let case = cases.into_iter().next().with_context(|| format!("no user case is named {name}"))?;
+                let timeout = self.timeout;
+                let verbose = self.verbose;
+                let builder = self.builder(false)?;
+                let (run, verdict) = test::run_user_case(builder, case, "lab", timeout)?;
+                Ok(verdict.map_or_else(
+                    || Ok(format!("passed ({:.1} s)", run.elapsed.as_secs_f64())),
+                    |why| Err(with_output(why, &run, verbose)),
+                ))
+            }
+            Test::Boot(boot) => {
+                let nonce = self.nonce;
+                let timeout = self.timeout;
+                let verbose = self.verbose;
+                let cmdline = (boot.cmdline)(nonce);
+                let system = boot.system.map(|s| s(nonce));
+                let key = format!("{cmdline}\n{}", system.as_deref().unwrap_or(""));
+                if !self.boots.iter().any(|(k, _)| *k == key) {
+                    let builder = self.builder(false)?;
+                    let init = builder.program(INIT_PROGRAM).context("no init program was built")?;
+                    let run = test::Boot {
+                        firmware: usertests::FIRMWARE,
+                        cmdline: &cmdline,
+                        system: system.as_deref(),
+                        conversation: Vec::new(),
+                        extra: boot.files.map(|files| files(init)).unwrap_or_default(),
+                    }
+                    .run(builder, "lab", timeout)?;
+                    self.boots.push((key.clone(), run));
+                }
+                let run = &self.boots.iter().find(|(k, _)| *k == key).expect("booted just above").1;
+                if run.timed_out {
+                    return Ok(Err(with_output(format!("timed out after {} s", timeout.as_secs()), run, verbose)));
+                }
+                Ok((boot.judge)(run, nonce).map_err(|why| with_output(why, run, verbose)))
+            }
+            Test::Bench(judge) => {
+                if self.figures.is_none() {
+                    self.figures = Some(self.bench());
+                }
+                match self.figures.as_ref().expect("measured just above") {
+                    Ok(figures) => Ok(judge(figures)),
+                    Err(why) => Ok(Err(why.clone())),
+                }
+            }
+        }
+    }
+
+    /// The benchmark's figures, as `cargo xtask bench` measures them (release kernel, TCG,
+    /// `-icount shift=0`, BIOS, 1 GiB), with [`labs::BENCH_ITERS`] iterations.
+    fn bench(&mut self) -> Result<Vec<Figure>, String> {
+        let timeout = self.timeout.max(Duration::from_secs(labs::BENCH_TIMEOUT));
+        let mut measure = || -> Result<Vec<Figure>> {
+            let builder = self.builder(true)?;
+            let cmdline = format!("{KEY_RUN}=bench:{} {KEY_EXIT_WHEN_DONE}", labs::BENCH_ITERS);
+            let images = builder.make_only("lab-bench", &cmdline, &[Firmware::Bios], &[INIT_PROGRAM, "bench"])?;
+            let machine =
+                Machine::new(Accel::Tcg, 1, Firmware::Bios)?.with_memory(bench::BENCH_MEMORY).with_icount()?;
+            let run = qemu::run_captured(&machine, images.get(Firmware::Bios), timeout)?;
+            let figures = bench::parse(&run.output);
+            if run.timed_out || figures.is_empty() {
+                bail!("the benchmark did not finish ({})", qemu::verdict(run.status));
+            }
+            Ok(figures)
+        };
+        measure().map_err(|e| format!("{e:#}"))
+    }
+}
+
+/// A failure's reason, with the boot's serial output when asked for (else its last lines).
+fn with_output(why: String, run: &qemu::Captured, verbose: bool) -> String {
+    let lines: Vec<&str> = run.output.lines().collect();
+    let shown = if verbose { &lines[..] } else { &lines[lines.len().saturating_sub(6)..] };
+    let mut out = why;
+    out.push_str("\n      serial output");
+    out.push_str(if verbose { ":" } else { " (last lines; --verbose for all):" });
+    for line in shown {
+        out.push_str("\n      | ");
+        out.push_str(line);
+    }
+    out
+}
+
+/// A random number for this grading run: the checks pass it to the programs they start, so
+/// that output printed by rote cannot pass.
+fn nonce() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    // Six digits: short enough to read in a failure, long enough not to guess.
+    100_000 + h.finish() % 900_000
+}
+
+/// `cargo test -p PACKAGE FILTERS...`: passes if at least one test ran and none failed.
+fn host(package: &str, filters: &[&str]) -> Result<Result<String, String>> {
+    let mut child = artifacts::cargo()
+        .args(["test", "--package", package, "--"])
+        .args(filters)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot run cargo test")?;
+    let stdout = child.stdout.take().context("no stdout from cargo test")?;
+    let stderr = child.stderr.take().context("no stderr from cargo test")?;
+    let errors = std::thread::spawn(move || {
+        BufReader::new(stderr).lines().map_while(Result::ok).filter(|l| l.starts_with("error")).collect::<Vec<_>>()
+    });
+    let (mut passed, mut failed, mut failures) = (0, 0, Vec::new());
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        if let Some((p, f)) = test::parse_test_result(&line) {
+            passed += p;
+            failed += f;
+        } else if let Some(name) = line.strip_prefix("test ").and_then(|l| l.strip_suffix(" ... FAILED")) {
+            failures.push(name.to_string());
+        }
+    }
+    let status = child.wait()?;
+    let errors = errors.join().unwrap_or_default();
+    Ok(if failed > 0 || !failures.is_empty() {
+        Err(format!("{failed} of {} failed: {}", passed + failed, failures.join(", ")))
+    } else if !status.success() {
+        Err(format!("cargo test failed ({status}): {}", errors.first().map_or("", String::as_str)))
+    } else if passed == 0 {
+        Err(format!("no test of {package} matches {}", filters.join(" ")))
+    } else {
+        Ok(format!("{passed} passed"))
+    })
+}
+
+/// Runs every check of `lab`, printing each as it ends.
+pub fn grade_checks(lab: &Lab, grader: &mut Grader) -> Vec<Outcome> {
+    lab.checks
+        .iter()
+        .map(|check| {
+            let outcome = grader.run(check);
+            print_outcome(&outcome);
+            outcome
+        })
+        .collect()
+}
+
+fn print_outcome(o: &Outcome) {
+    let verdict = if o.passed { "OK  " } else { "FAIL" };
+    let mut lines = o.detail.lines();
+    let first = lines.next().unwrap_or("");
+    println!(
+        "  {verdict} {:<40} {:>2}/{:<2} ({:>5.1} s)  {first}",
+        o.name,
+        if o.passed { o.points } else { 0 },
+        o.points,
+        o.seconds
+    );
+    for line in lines {
+        println!("  {line}");
+    }
+}
+
+/// (score, most) of some outcomes.
+pub fn score(outcomes: &[Outcome]) -> (u32, u32) {
+    let most = outcomes.iter().map(|o| o.points).sum();
+    (outcomes.iter().filter(|o| o.passed).map(|o| o.points).sum(), most)
+}
+
+/// `cargo xtask grade NAME`.
+pub fn grade(name: &str, json: Option<&Path>, official: bool, timeout: u64, verbose: bool) -> Result<()> {
+    let lab = labs::find(name)?;
+    if official {
+        if std::env::var_os(OFFICIAL_ENV).is_none() {
+            return official_grade(&lab, json, timeout, verbose);
+        }
+        println!("grading with the lab's own grader files, as tagged at {}", start_tag(lab.name));
+    }
+    let mut grader = Grader::new(Duration::from_secs(timeout));
+    grader.verbose = verbose;
+    println!("== grading lab {} ({}); nonce {}", lab.name, lab.title, grader.nonce);
+    let outcomes = grade_checks(&lab, &mut grader);
+    let (got, most) = score(&outcomes);
+    println!("Score: {got}/{most}");
+    if let Some(path) = json {
+        let checks: Vec<_> = outcomes
+            .iter()
+            .map(|o| {
+                json!({"name": o.name, "points": o.points, "passed": o.passed, "score": if o.passed { o.points } else { 0 },
+                       "detail": o.detail, "seconds": (o.seconds * 10.0).round() / 10.0})
+            })
+            .collect();
+        let report = json!({"lab": lab.name, "score": got, "max_score": most, "nonce": grader.nonce,
+                            "commit": git_output(&["rev-parse", "HEAD"]).unwrap_or_default().trim(), "checks": checks});
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if got < most {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// Set while the grader re-runs itself from the restored files of `--official`.
+const OFFICIAL_ENV: &str = "SEAM_GRADE_OFFICIAL";
+
+/// The tag `lab start` puts on a lab's starting point.
+pub fn start_tag(name: &str) -> String {
+    format!("lab/{name}/start")
+}
+
+/// `grade --official`: puts the grader's own files back as they were at the lab's start
+/// (the checks, the programs they start, the lab's folder), then runs the grader built from
+/// them, so that editing the grader gains nothing.
+fn official_grade(lab: &Lab, json: Option<&Path>, timeout: u64, verbose: bool) -> Result<()> {
+    let tag = start_tag(lab.name);
+    git(&["rev-parse", "--verify", "--quiet", &format!("refs/tags/{tag}")])
+        .with_context(|| format!("no tag {tag}: was the lab started with `cargo xtask lab start {}`?", lab.name))?;
+    let lab_dir = format!("labs/{}", lab.name);
+    let mut paths: Vec<&str> = labs::GRADER_PATHS.to_vec();
+    paths.push(&lab_dir);
+    paths.extend(lab.protected);
+    let mut args = vec!["checkout", tag.as_str(), "--"];
+    args.extend(paths.iter().copied());
+    git(&args)?;
+    println!("restored from {tag}: {}", paths.join(", "));
+    let mut cmd = artifacts::cargo();
+    cmd.args(["xtask", "grade", lab.name, "--official", "--timeout", &timeout.to_string()]).env(OFFICIAL_ENV, "1");
+    if let Some(path) = json {
+        cmd.arg("--json").arg(path);
+    }
+    if verbose {
+        cmd.arg("--verbose");
+    }
+    let status = cmd.status().context("cannot run the restored grader")?;
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+/// Runs git in the workspace; fails unless it succeeds.
+pub fn git(args: &[&str]) -> Result<()> {
+    let out = Command::new("git").args(args).current_dir(artifacts::root()).output().context("cannot run git")?;
+    if !out.status.success() {
+        bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
+}
+
+/// What git prints, if it succeeds.
+pub fn git_output(args: &[&str]) -> Result<String> {
+    let out = Command::new("git").args(args).current_dir(artifacts::root()).output().context("cannot run git")?;
+    if !out.status.success() {
+        bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `cargo xtask lab list`.
+pub fn list() -> Result<()> {
+    println!("{:<12} {:<10} {:>6} {:>7}  TITLE", "LAB", "KIND", "CHECKS", "POINTS");
+    for lab in labs::all() {
+        let kind = match lab.kind {
+            Kind::Removal => "removal",
+            Kind::Extension => "extension",
+        };
+        let points: u32 = lab.checks.iter().map(|c| c.points).sum();
+        println!("{:<12} {:<10} {:>6} {:>7}  {}", lab.name, kind, lab.checks.len(), points, lab.title);
+    }
+    println!("\nStart one with `cargo xtask lab start NAME`; its handout is labs/NAME/handout.md.");
+    Ok(())
+}
+
+/// Whether git's tree has changes to tracked files.
+fn dirty() -> Result<bool> {
+    Ok(!git_output(&["status", "--porcelain", "--untracked-files=no"])?.trim().is_empty())
+}
+
+/// `cargo xtask lab start NAME`: a branch `lab/NAME` from here with the start applied and
+/// committed, tagged `lab/NAME/start`.
+pub fn start(name: &str) -> Result<()> {
+    let lab = labs::find(name)?;
+    if dirty()? {
+        bail!("the tree has uncommitted changes: commit or stash them first (`git status`)");
+    }
+    let branch = format!("lab/{name}");
+    let tag = start_tag(name);
+    if git(&["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")]).is_ok() {
+        bail!("branch {branch} exists already: `git checkout {branch}` to go on with it");
+    }
+    if git(&["rev-parse", "--verify", "--quiet", &format!("refs/tags/{tag}")]).is_ok() {
+        bail!("tag {tag} exists already (from an earlier start): `git tag -d {tag}` to start again");
+    }
+    let patch = lab.start_patch();
+    git(&["checkout", "-b", &branch])?;
+    let applied = git(&["apply", "--3way", "--index", &patch.to_string_lossy()]);
+    if let Err(e) = applied {
+        // Leave things as they were: back to the branch we came from, the new one gone.
+        let _ = git(&["reset", "--hard", "--quiet"]);
+        let _ = git(&["checkout", "--quiet", "-"]);
+        let _ = git(&["branch", "--quiet", "-D", &branch]);
+        return Err(e.context(format!("the start of lab {name} does not apply to this tree")));
+    }
+    git(&["commit", "--quiet", "--allow-empty", "-m", &format!("lab {name}: the starting point")])?;
+    git(&["tag", &tag])?;
+    println!("On branch {branch}, at the lab's starting point (tagged {tag}).");
+    println!("Read labs/{name}/handout.md; grade your work with `cargo xtask grade {name}`;");
+    println!("when done, `cargo xtask lab submit {name}`.");
+    Ok(())
+}
+
+/// `cargo xtask lab submit NAME`: `target/seam/lab-NAME.tar.gz` (the tree as committed, with
+/// `changes.diff`, the work against the start, and `time.txt`) for a course's platform.
+pub fn submit(name: &str) -> Result<()> {
+    let lab = labs::find(name)?;
+    let tag = start_tag(lab.name);
+    git(&["rev-parse", "--verify", "--quiet", &format!("refs/tags/{tag}")])
+        .with_context(|| format!("no tag {tag}: start the lab with `cargo xtask lab start {name}` first"))?;
+    if dirty()? {
+        println!("warning: uncommitted changes are not in the submission (commit them, then submit again)");
+    }
+    let time = labs_dir().join(name).join("time.txt");
+    let hours = std::fs::read_to_string(&time).unwrap_or_default();
+    if hours.trim().parse::<f64>().is_err() {
+        println!("warning: labs/{name}/time.txt should hold the hours the lab took you, as a number");
+    }
+    let out_dir = artifacts::root().join("target").join("seam");
+    std::fs::create_dir_all(&out_dir)?;
+    let diff = out_dir.join(format!("lab-{name}.diff"));
+    std::fs::write(&diff, git_output(&["diff", &tag, "HEAD"])?)?;
+    let archive = out_dir.join(format!("lab-{name}.tar.gz"));
+    let prefix = format!("--prefix=lab-{name}/");
+    let add_diff = format!("--add-file={}", diff.display());
+    let mut args = vec!["archive", "--format=tar.gz", prefix.as_str(), add_diff.as_str()];
+    let add_time = format!("--add-file={}", time.display());
+    if time.exists() {
+        args.push(&add_time);
+    }
+    let out = format!("--output={}", archive.display());
+    args.extend([out.as_str(), "HEAD"]);
+    git(&args)?;
+    let changed = git_output(&["diff", "--shortstat", &tag, "HEAD"])?;
+    println!("{} ({})", archive.display(), changed.trim());
+    println!("It holds the tree at HEAD, lab-{name}.diff (your work against {tag}) and time.txt.");
+    Ok(())
+}
+
+/// A lab's patches applied in place, taken out again when dropped (also on an error).
+struct Applied {
+    patches: Vec<PathBuf>,
+}
+
+impl Applied {
+    fn apply(patches: &[PathBuf]) -> Result<Applied> {
+        let mut applied = Applied { patches: Vec::new() };
+        for patch in patches {
+            let path = patch.to_string_lossy();
+            git(&["apply", "--check", &path]).with_context(|| format!("{} does not apply", patch.display()))?;
+            git(&["apply", &path])?;
+            applied.patches.push(patch.clone());
+        }
+        Ok(applied)
+    }
+}
+
+impl Drop for Applied {
+    fn drop(&mut self) {
+        for patch in self.patches.iter().rev() {
+            if let Err(e) = git(&["apply", "-R", &patch.to_string_lossy()]) {
+                eprintln!(
+                    "could not take {} out again: {e:#}; do it by hand: git apply -R {}",
+                    patch.display(),
+                    patch.display()
+                );
+            }
+        }
+    }
+}
+
+/// The basic boot every start must pass: init alone, without a system.
+const BOOT_CASE: &str = "init";
+
+/// What `lab verify` found for one lab.
+pub struct Verified {
+    pub lab: &'static str,
+    pub start: (u32, u32),
+    pub reference: (u32, u32),
+    pub seconds: f64,
+    /// Why the lab is not as it should be; empty if it is.
+    pub faults: Vec<String>,
+}
+
+/// `cargo xtask lab verify [NAMES]`: every lab's start, then the references.
+pub fn verify(names: &[String], timeout: u64) -> Result<Vec<Verified>> {
+    let labs: Vec<Lab> =
+        if names.is_empty() { labs::all() } else { names.iter().map(|n| labs::find(n)).collect::<Result<_>>()? };
+    for lab in &labs {
+        if git(&["apply", "-R", "--check", &lab.start_patch().to_string_lossy()]).is_ok() {
+            bail!(
+                "the start of lab {} is applied to this tree already: `git apply -R labs/{}/start.patch`",
+                lab.name,
+                lab.name
+            );
+        }
+    }
+    let timeout = Duration::from_secs(timeout);
+    let mut results = Vec::new();
+    for lab in &labs {
+        let started = Instant::now();
+        println!("== lab verify {}: the start", lab.name);
+        let (start, mut faults) = match verify_start(lab, timeout) {
+            Ok(found) => found,
+            Err(e) => ((0, 0), vec![format!("{e:#}")]),
+        };
+        results.push(Verified {
+            lab: lab.name,
+            start,
+            reference: (0, 0),
+            seconds: started.elapsed().as_secs_f64(),
+            faults: std::mem::take(&mut faults),
+        });
+    }
+    // Removal labs' reference is this tree: one build for all of them.
+    let mut grader = Grader::new(timeout);
+    for (lab, result) in labs.iter().zip(&mut results) {
+        let started = Instant::now();
+        println!("== lab verify {}: the reference", lab.name);
+        let outcomes = match lab.kind {
+            Kind::Removal => Ok(grade_checks(lab, &mut grader)),
+            Kind::Extension => Applied::apply(&[lab.start_patch(), lab.solution_patch()]).map(|applied| {
+                let mut grader = Grader::new(timeout);
+                let outcomes = grade_checks(lab, &mut grader);
+                drop(applied);
+                outcomes
+            }),
+        };
+        match outcomes {
+            Ok(outcomes) => {
+                result.reference = score(&outcomes);
+                result
+                    .faults
+                    .extend(outcomes.iter().filter(|o| !o.passed).map(|o| format!("the reference fails {}", o.name)));
+            }
+            Err(e) => result.faults.push(format!("{e:#}")),
+        }
+        result.seconds += started.elapsed().as_secs_f64();
+    }
+    Ok(results)
+}
+
+/// Applies a lab's start and grades it: it must boot, fail every check marked as the lab's
+/// work and pass every other.
+fn verify_start(lab: &Lab, timeout: Duration) -> Result<((u32, u32), Vec<String>)> {
+    let _applied = Applied::apply(&[lab.start_patch()])?;
+    let mut grader = Grader::new(timeout);
+    let boot = Check { name: "boots (user case init)", points: 0, start: OnStart::Passes, test: Test::Case(BOOT_CASE) };
+    let mut faults = Vec::new();
+    let booted = grader.run(&boot);
+    print_outcome(&booted);
+    if !booted.passed {
+        faults.push("the start does not boot".to_string());
+    }
+    let outcomes = grade_checks(lab, &mut grader);
+    // A start's failing proptest leaves its case behind for the student to rerun; verify's
+    // tree is to be left as it was found.
+    git(&["clean", "-fdq", "--", ":(glob)**/proptest-regressions/**"])?;
+    for (check, outcome) in lab.checks.iter().zip(&outcomes) {
+        match (check.start, outcome.passed) {
+            (OnStart::Fails, true) => faults.push(format!("the start passes {}, which is the lab's work", check.name)),
+            (OnStart::Passes, false) => faults.push(format!("the start fails {}, which it should pass", check.name)),
+            _ => {}
+        }
+    }
+    Ok((score(&outcomes), faults))
+}
+
+/// Prints what [`verify`] found, one line per lab; true if every lab is as it should be.
+pub fn report(results: &[Verified]) -> bool {
+    println!("\n{:<12} {:>8} {:>10} {:>8}  verdict", "LAB", "START", "REFERENCE", "TIME");
+    for r in results {
+        let verdict = if r.faults.is_empty() { "ok".to_string() } else { format!("FAILED: {}", r.faults.join("; ")) };
+        println!(
+            "{:<12} {:>8} {:>10} {:>7.0}s  {verdict}",
+            r.lab,
+            format!("{}/{}", r.start.0, r.start.1),
+            format!("{}/{}", r.reference.0, r.reference.1),
+            r.seconds
+        );
+    }
+    results.iter().all(|r| r.faults.is_empty())
+}
