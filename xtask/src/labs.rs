@@ -73,7 +73,8 @@ pub struct Lab {
     pub title: &'static str,
     pub kind: Kind,
     /// Paths (from the workspace root) that `grade --official` restores from the lab's start
-    /// before grading, besides `labs/NAME/`: the grader and the programs its checks start.
+    /// before grading, besides `labs/NAME/`: the grader (all of `xtask/` unless the lab has
+    /// the student edit part of it) and the programs and tests its checks run.
     pub protected: &'static [&'static str],
     pub checks: Vec<Check>,
 }
@@ -87,10 +88,6 @@ impl Lab {
         crate::lab::labs_dir().join(self.name).join("solution.patch")
     }
 }
-
-/// The grader itself, restored by every lab's `--official` grading but those that have the
-/// student edit it.
-pub const GRADER_PATHS: &[&str] = &["xtask", "userspace/apps/bench", "userspace/bench-stats"];
 
 /// Every lab, in the order the course takes them.
 pub fn all() -> Vec<Lab> {
@@ -393,7 +390,7 @@ fn elf() -> Lab {
         name: "elf",
         title: "checking a program's ELF file before it is loaded",
         kind: Kind::Removal,
-        protected: &["xtask", "kernel/src/task/elf"],
+        protected: &["xtask"],
         checks: vec![
             check("host: the policy", 3, OnStart::Fails, host("seam-kernel", &["task::elf::tests::refuses"])),
             check(
@@ -581,6 +578,9 @@ mod tests {
             assert!(crate::lab::labs_dir().join(lab.name).join("handout.md").exists(), "{} has no handout", lab.name);
             assert_eq!(lab.solution_patch().exists(), lab.kind == Kind::Extension, "{}: solution.patch", lab.name);
             assert!(lab.checks.iter().any(|c| c.start == OnStart::Fails), "{} grades nothing", lab.name);
+            for path in lab.protected {
+                assert!(crate::artifacts::root().join(path).exists(), "{}: protected path {path} is missing", lab.name);
+            }
             let mut names: Vec<_> = lab.checks.iter().map(|c| c.name).collect();
             names.sort();
             assert!(names.windows(2).all(|w| w[0] != w[1]), "{}: check names repeat", lab.name);

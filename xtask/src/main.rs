@@ -73,7 +73,7 @@ enum LabCommand {
     Verify {
         names: Vec<String>,
         /// Seconds each boot may take before it counts as failed.
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = lab::VERIFY_TIMEOUT)]
         timeout: u64,
     },
 }
@@ -218,6 +218,9 @@ struct TestArgs {
     /// Skip the host unit tests.
     #[arg(long)]
     no_host: bool,
+    /// Skip `lab verify` (every lab's start and reference, graded; about 10 minutes).
+    #[arg(long)]
+    no_labs: bool,
 }
 
 /// The system a benchmark run is compared with.

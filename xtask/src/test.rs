@@ -347,10 +347,43 @@ pub fn run(args: &TestArgs) -> Result<()> {
         Ok(())
     })?;
 
+    if !args.no_labs {
+        labs(args, &mut tally)?;
+    }
+
     println!("{} passed, {} failed", tally.passed, tally.failed);
     if tally.failed > 0 {
         std::process::exit(1);
     }
+    Ok(())
+}
+
+/// `cargo xtask lab verify` for the labs the filter picks (as `lab::NAME`), each a test: its
+/// start builds, boots and fails exactly its own checks, its reference passes them all.
+fn labs(args: &TestArgs, tally: &mut Tally) -> Result<()> {
+    let names: Vec<String> = crate::labs::all()
+        .iter()
+        .map(|lab| lab.name.to_string())
+        .filter(|name| args.filter.as_ref().is_none_or(|f| format!("lab::{name}").contains(f.as_str())))
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    println!("== labs (cargo xtask lab verify)");
+    let started = std::time::Instant::now();
+    let results = crate::lab::verify(&names, crate::lab::VERIFY_TIMEOUT)?;
+    crate::lab::report(&results);
+    for r in &results {
+        let how = format!("start {}/{}, reference {}/{}", r.start.0, r.start.1, r.reference.0, r.reference.1);
+        if r.faults.is_empty() {
+            tally.passed += 1;
+            println!("test lab::{} ... ok ({:.1} s): {how}", r.lab, r.seconds);
+        } else {
+            tally.failed += 1;
+            println!("test lab::{} ... FAILED ({:.1} s): {}", r.lab, r.seconds, r.faults.join("; "));
+        }
+    }
+    println!("labs verified in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
