@@ -13,5 +13,10 @@ fn main() {
     for arg in args {
         println!("cargo:rustc-link-arg-bins={arg}");
     }
-    println!("cargo:rerun-if-changed=../program-build.rs");
+    // This file, found from the package's directory (a relative path would be taken from the
+    // package, one or two levels below it; a path that names no file reruns the script, and
+    // relinks the program, on every build).
+    let package = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let script = package.ancestors().map(|dir| dir.join("program-build.rs")).find(|path| path.exists());
+    println!("cargo:rerun-if-changed={}", script.expect("program-build.rs above the package").display());
 }
