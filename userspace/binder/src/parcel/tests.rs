@@ -327,3 +327,20 @@ fn binder_objects_read_back_with_their_offsets() {
     assert_eq!(junk.read_strong_binder(), Err(ParcelError::BadType), "an unknown type");
     assert_eq!(Parcel::from_bytes(&[0; 20]).read_strong_binder(), Err(ParcelError::NotEnoughData));
 }
+
+proptest::proptest! {
+    /// Any text is written as Android's String16 (its length in UTF-16 units, the units, a
+    /// NUL, padding to 4) and reads back the same, ASCII or not, surrogate pairs included.
+    #[test]
+    fn any_text_is_a_string16_of_androids_size(text in "\\PC{0,40}", tail in proptest::num::i32::ANY) {
+        let mut p = Parcel::new();
+        p.write_string16(Some(&text));
+        p.write_i32(tail);
+        let units = text.encode_utf16().count();
+        proptest::prop_assert_eq!(p.data_size(), 4 + ((units + 1) * 2).next_multiple_of(4) + 4);
+        proptest::prop_assert_eq!(&p.data()[..4], &(units as i32).to_le_bytes());
+        let mut r = Parcel::from_bytes(p.data());
+        proptest::prop_assert_eq!(r.read_string16(), Ok(Some(text.clone())));
+        proptest::prop_assert_eq!(r.read_i32(), Ok(tail));
+    }
+}
