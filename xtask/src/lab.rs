@@ -216,7 +216,10 @@ fn host(package: &str, filters: &[&str]) -> Result<Result<String, String>> {
     let status = child.wait()?;
     let errors = errors.join().unwrap_or_default();
     Ok(if failed > 0 || !failures.is_empty() {
-        Err(format!("{failed} of {} failed: {}", passed + failed, failures.join(", ")))
+        let more = failures.len().saturating_sub(3);
+        let named = failures.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        Err(format!("{failed} of {} failed: {named}{more}", passed + failed))
     } else if !status.success() {
         Err(format!("cargo test failed ({status}): {}", errors.first().map_or("", String::as_str)))
     } else if passed == 0 {

@@ -93,7 +93,7 @@ impl Lab {
 
 /// Every lab, in the order the course takes them.
 pub fn all() -> Vec<Lab> {
-    vec![selftest(), pingpong(), revoke(), elf(), runqueue(), fastpath()]
+    vec![selftest(), pingpong(), revoke(), elf(), runqueue(), fastpath(), string16()]
 }
 
 pub fn find(name: &str) -> Result<Lab> {
@@ -544,6 +544,31 @@ fn scale(figures: &[Figure]) -> Result<String, String> {
         return Err(format!("ipc_scale_1000 {thousand} against ipc_scale_2 {two}: grows with the processes"));
     }
     Ok(format!("ipc_scale_2 {two}, ipc_scale_1000 {thousand}"))
+}
+
+// ---- 7. string16 ---------------------------------------------------------------------
+
+fn string16() -> Lab {
+    Lab {
+        name: "string16",
+        title: "Android's strings and interface tokens, byte for byte",
+        kind: Kind::Removal,
+        protected: &["xtask", "userspace/binder/src/parcel/tests.rs", "userspace/apps/compat-check"],
+        checks: vec![
+            check("host: golden bytes", 3, OnStart::Fails, host("binder", &["parcel::tests::interface_token"])),
+            check("host: enforce_interface", 2, OnStart::Fails, host("binder", &["parcel::tests::enforce_interface"])),
+            check("host: any text", 2, OnStart::Fails, host("binder", &["parcel::tests::any_text"])),
+            check("host: hostile Parcels", 2, OnStart::Fails, host("binder", &["parcel::tests::broken_parcels"])),
+            check("host: every Parcel test", 1, OnStart::Fails, host("binder", &["parcel::tests::"])),
+            check("qemu: compat", 2, OnStart::Fails, Test::Case("compat")),
+            check(
+                "host: binder objects",
+                1,
+                OnStart::Passes,
+                host("binder", &["parcel::tests::binder_objects", "parcel::tests::plain_reads"]),
+            ),
+        ],
+    }
 }
 
 #[cfg(test)]
