@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod bench;
+mod book;
 mod breakdown;
 mod converse;
 mod fuzz;
@@ -56,6 +57,9 @@ enum Command {
     /// Grade a lab: run its checks, print each with its points and the score; exits non-zero
     /// unless the score is full.
     Grade(GradeArgs),
+    /// Build the book (docs/, with the labs' handouts) to HTML in target/book/html, with
+    /// mdBook (installed under target/tools on first use).
+    Book,
 }
 
 #[derive(Subcommand)]
@@ -330,6 +334,7 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
+        Command::Book => book::run_book()?,
         Command::Grade(args) => {
             lab::grade(&args.name, args.json.as_deref(), args.official, args.timeout, args.verbose)?
         }
