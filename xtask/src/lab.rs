@@ -505,28 +505,27 @@ pub fn verify(names: &[String], timeout: u64) -> Result<Vec<Verified>> {
     for lab in &labs {
         let started = Instant::now();
         println!("== lab verify {}: the start", lab.name);
-        let (start, mut faults) = match verify_start(lab, timeout) {
+        let (start, faults) = match verify_start(lab, timeout) {
             Ok(found) => found,
             Err(e) => ((0, 0), vec![format!("{e:#}")]),
         };
-        results.push(Verified {
-            lab: lab.name,
-            start,
-            reference: (0, 0),
-            seconds: started.elapsed().as_secs_f64(),
-            faults: std::mem::take(&mut faults),
-        });
+        let seconds = started.elapsed().as_secs_f64();
+        results.push(Verified { lab: lab.name, start, reference: (0, 0), seconds, faults });
     }
-    // Removal labs' reference is this tree: one build for all of them.
+    // Removal labs' reference is this tree: one build for all of them, made before any
+    // extension lab's patches build over it (a builder keeps the kernel's path, not its bytes).
     let mut grader = Grader::new(timeout);
-    for (lab, result) in labs.iter().zip(&mut results) {
+    let removals_first = |kind: Kind| if kind == Kind::Removal { 0 } else { 1 };
+    let mut order: Vec<usize> = (0..labs.len()).collect();
+    order.sort_by_key(|&i| removals_first(labs[i].kind));
+    for i in order {
+        let (lab, result) = (&labs[i], &mut results[i]);
         let started = Instant::now();
         println!("== lab verify {}: the reference", lab.name);
         let outcomes = match lab.kind {
             Kind::Removal => Ok(grade_checks(lab, &mut grader)),
             Kind::Extension => Applied::apply(&[lab.start_patch(), lab.solution_patch()]).map(|applied| {
-                let mut grader = Grader::new(timeout);
-                let outcomes = grade_checks(lab, &mut grader);
+                let outcomes = grade_checks(lab, &mut Grader::new(timeout));
                 drop(applied);
                 outcomes
             }),
@@ -534,9 +533,8 @@ pub fn verify(names: &[String], timeout: u64) -> Result<Vec<Verified>> {
         match outcomes {
             Ok(outcomes) => {
                 result.reference = score(&outcomes);
-                result
-                    .faults
-                    .extend(outcomes.iter().filter(|o| !o.passed).map(|o| format!("the reference fails {}", o.name)));
+                let failed = outcomes.iter().filter(|o| !o.passed);
+                result.faults.extend(failed.map(|o| format!("the reference fails {}", o.name)));
             }
             Err(e) => result.faults.push(format!("{e:#}")),
         }
