@@ -119,6 +119,11 @@ fn host(package: &'static str, filters: &'static [&'static str]) -> Test {
     Test::Host { package, filters }
 }
 
+/// A boot with manifest `cmdline`, no system and no extra files, judged by `judge`.
+fn boot(cmdline: fn(u64) -> String, judge: fn(&Captured, u64) -> Result<String, String>) -> Test {
+    Test::Boot(BootCheck { cmdline, system: None, files: None, judge })
+}
+
 /// The message of a kernel log line (`[    1.234567] INFO  message`), or of a report the
 /// kernel writes without the prefix (`EXCEPTION: ...`, `PANIC at ...`); None for other lines.
 /// A user program's lines are the kernel's too, as `name[pid]: text`: a matcher that needs the

@@ -13,35 +13,23 @@ pub(super) fn selftest() -> Lab {
         kind: Kind::Extension,
         // The student edits the harness's expectations (xtask/src/test.rs): only the grader's
         // own files are restored.
-        protected: &["xtask/src/lab.rs", "xtask/src/labs.rs", "xtask/src/qemu.rs"],
+        protected: &["xtask/src/lab.rs", "xtask/src/labs.rs", "xtask/src/labs", "xtask/src/qemu.rs"],
         checks: vec![
             check("listed", 2, OnStart::Fails, host("ipc", &["boot::tests::lab_selftest_"])),
-            check(
-                "divide_error reported",
-                6,
-                OnStart::Fails,
-                Test::Boot(BootCheck {
-                    cmdline: |_| "test=divide_error".into(),
-                    system: None,
-                    files: None,
-                    judge: divide_error,
-                }),
-            ),
+            check("divide_error reported", 6, OnStart::Fails, boot(|_| "test=divide_error".into(), divide_error)),
             check("self-tests still listed once", 1, OnStart::Passes, host("xtask", &["every_self_test_runs"])),
             check(
                 "page fault still reported",
                 1,
                 OnStart::Passes,
-                Test::Boot(BootCheck {
-                    cmdline: |_| "test=page_fault".into(),
-                    system: None,
-                    files: None,
-                    judge: |run, _| {
+                boot(
+                    |_| "test=page_fault".into(),
+                    |run, _| {
                         exit_status(run, 35)?;
                         kernel_says_in_order(&run.output, &[READY_LINE, "EXCEPTION: page fault (#PF) in kernel mode"])?;
                         Ok("reported".into())
                     },
-                }),
+                ),
             ),
         ],
     }
@@ -88,12 +76,7 @@ pub(super) fn syscall() -> Lab {
                 "qemu: sysinfotest",
                 6,
                 OnStart::Fails,
-                Test::Boot(BootCheck {
-                    cmdline: |nonce| format!("run=sysinfotest:{nonce} exit_when_done"),
-                    system: None,
-                    files: None,
-                    judge: sysinfotest,
-                }),
+                boot(|nonce| format!("run=sysinfotest:{nonce} exit_when_done"), sysinfotest),
             ),
             check("host: numbers round trip", 1, OnStart::Passes, host("ipc", &["syscall::tests::numbers_round_trip"])),
             check("qemu: badcalls", 1, OnStart::Passes, Test::Case("badcalls")),

@@ -11,15 +11,13 @@ fn pingpong_numbers(nonce: u64) -> (u64, u64) {
 }
 
 fn pingpong_boot(judge: fn(&Captured, u64) -> Result<String, String>) -> Test {
-    Test::Boot(BootCheck {
-        cmdline: |nonce| {
+    boot(
+        |nonce| {
             let (rounds, badge) = pingpong_numbers(nonce);
             format!("run=pingpong:{rounds}:{badge} exit_when_done")
         },
-        system: None,
-        files: None,
         judge,
-    })
+    )
 }
 
 pub(super) fn pingpong() -> Lab {
