@@ -40,6 +40,17 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
+impl Outcome {
+    /// The points it earned: all of them or none.
+    pub fn score(&self) -> u32 {
+        if self.passed {
+            self.points
+        } else {
+            0
+        }
+    }
+}
+
 /// Runs checks, building what they need once: the debug kernel and programs for the boots,
 /// the release ones and one benchmark run for the figures.
 pub struct Grader {
@@ -118,7 +129,7 @@ impl Grader {
                     let init = builder.program(INIT_PROGRAM).context("no init program was built")?;
                     let run = test::Boot {
                         firmware: usertests::FIRMWARE,
-                        cmdline: &cmdline,
+                        cmdline: cmdline.clone(),
                         system: system.as_deref(),
                         conversation: Vec::new(),
                         extra: boot.files.map(|files| files(init)).unwrap_or_default(),
@@ -245,13 +256,7 @@ fn print_outcome(o: &Outcome) {
     let verdict = if o.passed { "OK  " } else { "FAIL" };
     let mut lines = o.detail.lines();
     let first = lines.next().unwrap_or("");
-    println!(
-        "  {verdict} {:<40} {:>2}/{:<2} ({:>5.1} s)  {first}",
-        o.name,
-        if o.passed { o.points } else { 0 },
-        o.points,
-        o.seconds
-    );
+    println!("  {verdict} {:<40} {:>2}/{:<2} ({:>5.1} s)  {first}", o.name, o.score(), o.points, o.seconds);
     for line in lines {
         println!("  {line}");
     }
@@ -260,7 +265,7 @@ fn print_outcome(o: &Outcome) {
 /// (score, most) of some outcomes.
 pub fn score(outcomes: &[Outcome]) -> (u32, u32) {
     let most = outcomes.iter().map(|o| o.points).sum();
-    (outcomes.iter().filter(|o| o.passed).map(|o| o.points).sum(), most)
+    (outcomes.iter().map(Outcome::score).sum(), most)
 }
 
 /// `cargo xtask grade NAME`.
@@ -282,7 +287,7 @@ pub fn grade(name: &str, json: Option<&Path>, official: bool, timeout: u64, verb
         let checks: Vec<_> = outcomes
             .iter()
             .map(|o| {
-                json!({"name": o.name, "points": o.points, "passed": o.passed, "score": if o.passed { o.points } else { 0 },
+                json!({"name": o.name, "points": o.points, "passed": o.passed, "score": o.score(),
                        "detail": o.detail, "seconds": (o.seconds * 10.0).round() / 10.0})
             })
             .collect();
@@ -333,11 +338,7 @@ fn official_grade(lab: &Lab, json: Option<&Path>, timeout: u64, verbose: bool) -
 
 /// Runs git in the workspace; fails unless it succeeds.
 pub fn git(args: &[&str]) -> Result<()> {
-    let out = Command::new("git").args(args).current_dir(artifacts::root()).output().context("cannot run git")?;
-    if !out.status.success() {
-        bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
-    }
-    Ok(())
+    git_output(args).map(drop)
 }
 
 /// What git prints, if it succeeds.

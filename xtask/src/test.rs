@@ -155,6 +155,15 @@ impl Case {
         }
     }
 
+    /// The boot the case makes: its manifest, and its system and conversation if it has them.
+    fn boot(&self) -> Boot<'_> {
+        let (system, conversation) = match self {
+            Case::User { case, .. } => (case.system.as_deref(), case.conversation.clone()),
+            Case::Kernel { .. } => (None, Vec::new()),
+        };
+        Boot { firmware: self.firmware(), cmdline: self.cmdline(), system, conversation, extra: Vec::new() }
+    }
+
     fn judge(&self, run: &qemu::Captured) -> Option<String> {
         match self {
             Case::Kernel { test, .. } => judge(*test, run),
@@ -398,12 +407,8 @@ fn run_cases(args: &TestArgs, cases: &[Case], builders: &[(bool, Builder)], tall
             println!("{}", Machine::new(Accel::Tcg, 1, firmware)?.description());
             announced.push(firmware);
         }
-        let (system, conversation) = match case {
-            Case::User { case, .. } => (case.system.as_deref(), case.conversation.clone()),
-            Case::Kernel { .. } => (None, Vec::new()),
-        };
-        let boot = Boot { firmware, cmdline: &case.cmdline(), system, conversation, extra: Vec::new() };
-        let run = boot
+        let run = case
+            .boot()
             .run(builder, &format!("test-{i}"), Duration::from_secs(args.timeout))
             .with_context(|| format!("booting {}", case.name()))?;
         match case.judge(&run) {
@@ -429,7 +434,7 @@ fn run_cases(args: &TestArgs, cases: &[Case], builders: &[(bool, Builder)], tall
 /// and a conversation if the case has them.
 pub struct Boot<'a> {
     pub firmware: Firmware,
-    pub cmdline: &'a str,
+    pub cmdline: String,
     pub system: Option<&'a str>,
     pub conversation: Vec<crate::converse::Step>,
     /// More files for the ramdisk, besides the fixtures.
@@ -445,7 +450,7 @@ impl Boot<'_> {
         if let Some(toml) = self.system {
             files.push(builder.system_text(toml).context("the case's system description")?);
         }
-        let images = builder.make_with(tag, self.cmdline, &[self.firmware], &files)?;
+        let images = builder.make_with(tag, &self.cmdline, &[self.firmware], &files)?;
         let machine = Machine::new(Accel::Tcg, 1, self.firmware)?;
         let image = images.get(self.firmware);
         if self.conversation.is_empty() {
@@ -464,15 +469,9 @@ pub fn run_user_case(
     tag: &str,
     timeout: Duration,
 ) -> Result<(qemu::Captured, Option<String>)> {
-    let boot = Boot {
-        firmware: case.firmware,
-        cmdline: &Case::User { case: case.clone(), release: false, slow: false }.cmdline(),
-        system: case.system.as_deref(),
-        conversation: case.conversation.clone(),
-        extra: Vec::new(),
-    };
-    let run = boot.run(builder, tag, timeout)?;
-    let verdict = judge_user(&case, &run);
+    let case = Case::User { case, release: false, slow: false };
+    let run = case.boot().run(builder, tag, timeout)?;
+    let verdict = case.judge(&run);
     Ok((run, verdict))
 }
 

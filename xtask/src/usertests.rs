@@ -17,7 +17,6 @@ mod services;
 /// line for the test ramdisk); UEFI boots the same image in about six seconds all told.
 pub const FIRMWARE: Firmware = Firmware::Uefi;
 
-#[derive(Clone)]
 pub struct UserCase {
     pub name: &'static str,
     pub firmware: Firmware,
