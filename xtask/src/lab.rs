@@ -123,7 +123,8 @@ impl Grader {
                 let verbose = self.verbose;
                 let cmdline = (boot.cmdline)(nonce);
                 let system = boot.system.map(|s| s(nonce));
-                let key = format!("{cmdline}\n{}", system.as_deref().unwrap_or(""));
+                let conversation = boot.conversation.map(|c| c(nonce)).unwrap_or_default();
+                let key = format!("{cmdline}\n{}\n{conversation:?}", system.as_deref().unwrap_or(""));
                 if !self.boots.iter().any(|(k, _)| *k == key) {
                     let builder = self.builder(false)?;
                     let init = builder.program(INIT_PROGRAM).context("no init program was built")?;
@@ -131,13 +132,16 @@ impl Grader {
                         firmware: usertests::FIRMWARE,
                         cmdline: cmdline.clone(),
                         system: system.as_deref(),
-                        conversation: Vec::new(),
+                        conversation,
                         extra: boot.files.map(|files| files(init)).unwrap_or_default(),
                     }
                     .run(builder, "lab", timeout)?;
                     self.boots.push((key.clone(), run));
                 }
                 let run = &self.boots.iter().find(|(k, _)| *k == key).expect("booted just above").1;
+                if let Some(Err(why)) = &run.conversation {
+                    return Ok(Err(with_output(why.clone(), run, verbose)));
+                }
                 if run.timed_out {
                     return Ok(Err(with_output(format!("timed out after {} s", timeout.as_secs()), run, verbose)));
                 }

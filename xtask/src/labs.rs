@@ -8,6 +8,7 @@
 //! which the work must not break); `lab verify` holds the start to that.
 
 use crate::bench::Figure;
+use crate::converse::Step;
 use crate::qemu::Captured;
 use anyhow::{bail, Result};
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ mod kernel;
 mod user;
 
 use kernel::{elf, fastpath, revoke, runqueue, selftest, syscall};
-use user::{pingpong, string16};
+use user::{console, pingpong, string16};
 
 /// Iterations of the benchmark a lab's figures come from: under icount a figure is the same
 /// from the first iteration on, so a few hundred are as good as a hundred thousand.
@@ -51,6 +52,9 @@ pub struct BootCheck {
     pub system: Option<fn(u64) -> String>,
     /// Files the ramdisk holds besides the programs, made from init's ELF file.
     pub files: Option<fn(&[u8]) -> Files>,
+    /// What to type at the serial console and wait for, given the nonce: the boot passes
+    /// only if every step is done (QEMU is then stopped), before the judge reads it.
+    pub conversation: Option<fn(u64) -> Vec<Step>>,
     /// What was seen if the boot passes, else why not.
     pub judge: fn(&Captured, u64) -> Result<String, String>,
 }
@@ -98,7 +102,7 @@ impl Lab {
 
 /// Every lab, in the order the course takes them.
 pub fn all() -> Vec<Lab> {
-    vec![selftest(), syscall(), pingpong(), revoke(), elf(), runqueue(), fastpath(), string16()]
+    vec![selftest(), syscall(), pingpong(), revoke(), elf(), runqueue(), fastpath(), console(), string16()]
 }
 
 pub fn find(name: &str) -> Result<Lab> {
@@ -121,7 +125,7 @@ fn host(package: &'static str, filters: &'static [&'static str]) -> Test {
 
 /// A boot with manifest `cmdline`, no system and no extra files, judged by `judge`.
 fn boot(cmdline: fn(u64) -> String, judge: fn(&Captured, u64) -> Result<String, String>) -> Test {
-    Test::Boot(BootCheck { cmdline, system: None, files: None, judge })
+    Test::Boot(BootCheck { cmdline, system: None, files: None, conversation: None, judge })
 }
 
 /// The message of a kernel log line (`[    1.234567] INFO  message`), or of a report the

@@ -162,6 +162,7 @@ pub(super) fn elf() -> Lab {
                     },
                     system: None,
                     files: Some(hostile_elves),
+                    conversation: None,
                     judge: hostile_elves_refused,
                 }),
             ),

@@ -1,4 +1,5 @@
-//! The labs in user space: a program pair with badges, the compat server's Parcel.
+//! The labs in user space: a program pair with badges, the console's driver, the compat
+//! server's Parcel.
 
 use super::*;
 
@@ -77,7 +78,102 @@ fn pingpong_processes(run: &Captured, _: u64) -> Result<String, String> {
     Ok(format!("pids {pids:?}"))
 }
 
-// ---- 8. string16 ---------------------------------------------------------------------
+// ---- 8. console ----------------------------------------------------------------------
+
+pub(super) fn console() -> Lab {
+    Lab {
+        name: "console",
+        title: "the console's receive side: a UART driver on an interrupt",
+        kind: Kind::Removal,
+        protected: &["xtask", "userspace/apps/ipctest", "userspace/servers/shell", "userspace/init"],
+        checks: vec![
+            check("qemu: console_input", 4, OnStart::Fails, Test::Case("console_input")),
+            check(
+                "qemu: the shell, typed at",
+                4,
+                OnStart::Fails,
+                Test::Boot(BootCheck {
+                    cmdline: |_| String::new(),
+                    system: Some(|_| shell_system()),
+                    files: None,
+                    conversation: Some(shell_conversation),
+                    judge: console_restarted,
+                }),
+            ),
+            check("qemu: console_output", 2, OnStart::Passes, Test::Case("console_output")),
+        ],
+    }
+}
+
+/// The smallest system with a shell: the name server, the console and the shell.
+fn shell_system() -> String {
+    let console = r#"
+[[program]]
+name = "console"
+priority = 200
+memory = "1 MiB"
+provides = ["console", "input"]
+ports = ["0x3f8-0x3ff"]
+irqs = [4]
+archive = "read"
+supervise = { restarts = 3 }
+
+[[program]]
+name = "shell"
+priority = 100
+memory = "2 MiB"
+uses = ["console", "input", "init"]
+introspect = true
+"#;
+    format!("{}{console}", crate::system::NAME_SERVER)
+}
+
+/// The grading run's numbers typed at the shell, one of them edited on the way, before and
+/// after the console is killed (init starts it again, and it must take the line once more).
+fn shell_conversation(nonce: u64) -> Vec<Step> {
+    let (first, second) = (nonce, nonce / 7 + 1_000_000);
+    vec![
+        Step::expect("seam> "),
+        Step::line(&format!("echo {first}")),
+        Step::expect(&format!("\n{first}\n")),
+        Step::expect("seam> "),
+        // Two digits typed wrong and rubbed out with Backspace (DEL, as terminals send it).
+        Step::Send(format!("echo {}99\x7f\x7f{}\r", first / 1000, first % 1000 + 1000).into_bytes()),
+        Step::expect(&format!("\n{}{}\n", first / 1000, first % 1000 + 1000)),
+        Step::expect("seam> "),
+        Step::line("kill console"),
+        Step::expect("console: killed"),
+        Step::expect("seam> "),
+        Step::line(&format!("echo {second}")),
+        Step::expect(&format!("\n{second}\n")),
+        Step::expect("seam> "),
+    ]
+}
+
+/// After the conversation: init started the console a second time, as another process, and
+/// nothing faulted.
+fn console_restarted(run: &Captured, _: u64) -> Result<String, String> {
+    if let Some(line) = run.output.lines().find(|l| l.starts_with("EXCEPTION: ") || l.starts_with("PANIC at ")) {
+        return Err(format!("the kernel failed: {line}"));
+    }
+    // Init's own lines, as the kernel tags them: `init[1]: init: started 'console' (pid 3, ...`.
+    let pids: Vec<u64> = run
+        .output
+        .lines()
+        .filter_map(kernel_message)
+        .filter_map(|m| {
+            m.strip_prefix("init[")?.split_once("]: init: started 'console' (pid ")?.1.split_once(',')?.0.parse().ok()
+        })
+        .collect();
+    match pids[..] {
+        [first, second, ..] if first != second => {
+            Ok(format!("typed lines answered by the console as pid {first}, and after its restart as pid {second}"))
+        }
+        _ => Err(format!("init started the console as {pids:?}; the kill should have made it start a second one")),
+    }
+}
+
+// ---- 9. string16 ---------------------------------------------------------------------
 
 pub(super) fn string16() -> Lab {
     Lab {
