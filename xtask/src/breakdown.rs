@@ -21,12 +21,20 @@ use ipc::boot::{KERNEL_BASE, KEY_EXIT_WHEN_DONE, KEY_RUN};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// One stepped instruction: its address, its ELF symbol, the innermost (inlined) function.
-struct Step {
-    pc: u64,
-    symbol: String,
-    inner: String,
+pub struct Step {
+    pub pc: u64,
+    pub symbol: String,
+    pub inner: String,
+}
+
+impl Step {
+    /// Whether the instruction is the kernel's (in its half of the address space).
+    pub fn in_kernel(&self) -> bool {
+        self.pc >= KERNEL_BASE
+    }
 }
 
 const SCRIPT: &str = r#"
@@ -82,6 +90,21 @@ gdb.execute("kill")
 /// Boots the breakdown image, steps through it under gdb, and prints the report.
 pub fn run(timeout_steps: usize) -> Result<()> {
     let builder = Builder::new(true)?;
+    for op in measure(&builder, timeout_steps)? {
+        print!("{}", report(op.name, &op.steps));
+    }
+    Ok(())
+}
+
+/// One operation of [`bench_stats::BREAKDOWN`], stepped: its instructions in order.
+pub struct Operation {
+    pub name: &'static str,
+    pub steps: Vec<Step>,
+}
+
+/// Boots the breakdown image made from `builder`'s release build and steps through every
+/// operation under gdb, at most `timeout_steps` instructions each.
+pub fn measure(builder: &Builder, timeout_steps: usize) -> Result<Vec<Operation>> {
     let cmdline = format!("{KEY_RUN}=bench:breakdown {KEY_EXIT_WHEN_DONE}");
     let images = builder.make("breakdown", &cmdline, &[Firmware::Bios])?;
     let machine = Machine::new(Accel::Tcg, 1, Firmware::Bios)?.with_icount()?;
@@ -97,6 +120,8 @@ pub fn run(timeout_steps: usize) -> Result<()> {
         "count": bench_stats::BREAKDOWN.len(), "limit": timeout_steps,
     });
     std::fs::write(&script, format!("CONFIG = {:?}\n{SCRIPT}", config.to_string()))?;
+    // A steps file from an earlier run must not stand in for this one's.
+    let _ = std::fs::remove_file(&out);
     let log = dir.join("breakdown.serial.log");
     let mut qemu = machine
         .command(images.get(Firmware::Bios))
@@ -105,28 +130,48 @@ pub fn run(timeout_steps: usize) -> Result<()> {
         .spawn()
         .context("cannot start QEMU")?;
     println!("stepping through the breakdown under gdb (serial output in {})...", log.display());
-    let gdb = Command::new("gdb")
-        .args(["-batch", "-nx", "-x"])
-        .arg(&script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output();
+    let gdb_log = dir.join("breakdown.gdb.log");
+    let finished = stepped(&script, &gdb_log, GDB_TIMEOUT);
     let _ = qemu.kill();
     let _ = qemu.wait();
-    let gdb = gdb.context("cannot start gdb (Debian: apt-get install gdb)")?;
+    let finished = finished?;
     let steps = read_steps(&out)?;
-    if steps.len() < bench_stats::BREAKDOWN.len() {
+    if !finished || steps.len() < bench_stats::BREAKDOWN.len() {
         bail!(
-            "gdb stopped after {} of {} operations:\n{}",
+            "gdb {} after {} of {} operations (its messages in {})",
+            if finished { "stopped" } else { "was stopped at the time limit" },
             steps.len(),
             bench_stats::BREAKDOWN.len(),
-            String::from_utf8_lossy(&gdb.stderr)
+            gdb_log.display()
         );
     }
-    for ((name, _), steps) in bench_stats::BREAKDOWN.iter().zip(&steps) {
-        print!("{}", report(name, steps));
+    Ok(bench_stats::BREAKDOWN.iter().zip(steps).map(|((name, _), steps)| Operation { name, steps }).collect())
+}
+
+/// How long stepping through every operation may take (about 50 s on two cores): a kernel
+/// that never reaches a mark must not hold the caller forever.
+const GDB_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Runs the gdb script, its messages to `log`, for at most `timeout`: whether it ended.
+fn stepped(script: &Path, log: &Path, timeout: Duration) -> Result<bool> {
+    let messages = std::fs::File::create(log)?;
+    let mut gdb = Command::new(crate::setup::ensure_gdb()?)
+        .args(["-batch", "-nx", "-x"])
+        .arg(script)
+        .stdout(Stdio::null())
+        .stderr(messages)
+        .spawn()
+        .context("cannot start gdb")?;
+    let start = Instant::now();
+    while gdb.try_wait()?.is_none() {
+        if start.elapsed() > timeout {
+            let _ = gdb.kill();
+            let _ = gdb.wait();
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
-    Ok(())
+    Ok(true)
 }
 
 fn free_port() -> Result<u16> {
@@ -157,8 +202,8 @@ fn read_steps(path: &Path) -> Result<Vec<Vec<Step>>> {
 }
 
 /// Where an address is: the kernel's half or user memory.
-fn side(pc: u64) -> &'static str {
-    if pc >= KERNEL_BASE {
+fn side(step: &Step) -> &'static str {
+    if step.in_kernel() {
         "kernel"
     } else {
         "user"
@@ -190,7 +235,7 @@ fn tally<'a>(keys: impl Iterator<Item = (&'static str, &'a str)>) -> Vec<((&'sta
 /// per function and per innermost inlined function.
 fn report(name: &str, steps: &[Step]) -> String {
     let mut out = String::new();
-    let kernel = steps.iter().filter(|s| s.pc >= KERNEL_BASE).count();
+    let kernel = steps.iter().filter(|s| s.in_kernel()).count();
     let _ = writeln!(
         out,
         "\n{name}: {} instructions from mark to mark (kernel {kernel}, user {})",
@@ -202,15 +247,15 @@ fn report(name: &str, steps: &[Step]) -> String {
     while i < steps.len() {
         let s = &steps[i];
         let run = steps[i..].iter().take_while(|t| t.symbol == s.symbol).count();
-        let _ = writeln!(out, "    {:>5}  {:<6} {}", run, side(s.pc), tidy(&s.symbol));
+        let _ = writeln!(out, "    {:>5}  {:<6} {}", run, side(s), tidy(&s.symbol));
         i += run;
     }
     let _ = writeln!(out, "  by function:");
-    for ((side, symbol), n) in tally(steps.iter().map(|s| (side(s.pc), tidy(&s.symbol)))) {
+    for ((side, symbol), n) in tally(steps.iter().map(|s| (side(s), tidy(&s.symbol)))) {
         let _ = writeln!(out, "    {n:>5}  {side:<6} {symbol}");
     }
     let _ = writeln!(out, "  by innermost function, inlined ones included:");
-    for ((side, inner), n) in tally(steps.iter().map(|s| (side(s.pc), tidy(&s.inner)))) {
+    for ((side, inner), n) in tally(steps.iter().map(|s| (side(s), tidy(&s.inner)))) {
         let _ = writeln!(out, "    {n:>5}  {side:<6} {inner}");
     }
     out

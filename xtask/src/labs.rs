@@ -8,14 +8,17 @@
 //! which the work must not break); `lab verify` holds the start to that.
 
 use crate::bench::Figure;
+use crate::breakdown::Operation;
 use crate::converse::Step;
 use crate::qemu::Captured;
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 
+mod ipccost;
 mod kernel;
 mod user;
 
+use ipccost::ipccost;
 use kernel::{elf, fastpath, revoke, runqueue, selftest, syscall};
 use user::{console, pingpong, string16};
 
@@ -59,6 +62,70 @@ pub struct BootCheck {
     pub judge: fn(&Captured, u64) -> Result<String, String>,
 }
 
+/// The name of a lab's answers file (in `labs/NAME/`), which is the student's: `grade
+/// --official` restores the rest of the lab's folder, never this.
+pub const ANSWERS_FILE: &str = "answers.toml";
+
+/// A file of answers the student fills in, judged against the grader's own measurements of
+/// the tree being graded.
+pub struct AnswersCheck {
+    /// The answers file (TOML), `labs/NAME/`[`ANSWERS_FILE`]: the start adds it with every
+    /// answer 0 or "".
+    pub file: &'static str,
+    /// The answers the check reads (dotted keys): each must be filled in, or the check fails
+    /// before anything is measured.
+    pub keys: &'static [&'static str],
+    /// The benchmark groups whose figures the answers are compared with ("" for none).
+    pub groups: &'static str,
+    /// Whether they are compared with `cargo xtask bench --breakdown` too.
+    pub breakdown: bool,
+    pub judge: fn(&Answers, &Measured) -> Result<String, String>,
+}
+
+/// What the grader measured for an [`AnswersCheck`].
+pub struct Measured<'a> {
+    pub figures: &'a [Figure],
+    pub breakdown: &'a [Operation],
+}
+
+/// A parsed answers file.
+pub struct Answers(toml::Table);
+
+impl Answers {
+    pub fn parse(text: &str) -> Result<Answers, String> {
+        text.parse().map(Answers).map_err(|e| format!("the answers are not TOML: {e}"))
+    }
+
+    fn value(&self, key: &str) -> Option<&toml::Value> {
+        let mut parts = key.split('.');
+        let mut value = self.0.get(parts.next()?)?;
+        for part in parts {
+            value = value.get(part)?;
+        }
+        Some(value)
+    }
+
+    /// The keys of `keys` still unanswered: missing, 0, or empty text.
+    pub fn unfilled<'k>(&self, keys: &[&'k str]) -> Vec<&'k str> {
+        let filled = |v: &toml::Value| match v {
+            toml::Value::Integer(n) => *n != 0,
+            toml::Value::String(t) => !t.trim().is_empty(),
+            _ => true,
+        };
+        keys.iter().copied().filter(|k| !self.value(k).is_some_and(filled)).collect()
+    }
+
+    pub fn number(&self, key: &str) -> Result<u64, String> {
+        let value = self.value(key).ok_or_else(|| format!("no answer {key}"))?;
+        value.as_integer().and_then(|n| u64::try_from(n).ok()).ok_or_else(|| format!("{key} is not a count"))
+    }
+
+    pub fn text(&self, key: &str) -> Result<&str, String> {
+        let value = self.value(key).ok_or_else(|| format!("no answer {key}"))?;
+        value.as_str().ok_or_else(|| format!("{key} is not text"))
+    }
+}
+
 pub enum Test {
     /// `cargo test -p PACKAGE -- FILTERS`: at least one test runs, none fails.
     Host { package: &'static str, filters: &'static [&'static str] },
@@ -70,6 +137,8 @@ pub enum Test {
     /// `yield`, `ipc`, `scale`, `notify`), measured as `cargo xtask bench` does (release
     /// kernel, TCG, `-icount shift=0`), judged.
     Bench { groups: &'static str, judge: fn(&[Figure]) -> Result<String, String> },
+    /// Answers the student wrote, against the grader's measurements.
+    Answers(AnswersCheck),
 }
 
 pub struct Check {
@@ -102,7 +171,7 @@ impl Lab {
 
 /// Every lab, in the order the course takes them.
 pub fn all() -> Vec<Lab> {
-    vec![selftest(), syscall(), pingpong(), revoke(), elf(), runqueue(), fastpath(), console(), string16()]
+    vec![selftest(), syscall(), pingpong(), revoke(), elf(), runqueue(), fastpath(), ipccost(), console(), string16()]
 }
 
 pub fn find(name: &str) -> Result<Lab> {
@@ -271,6 +340,18 @@ mod tests {
             for path in lab.protected {
                 let added = start.contains(&format!("+++ b/{path}"));
                 assert!(added || crate::artifacts::root().join(path).exists(), "{}: no {path} to protect", lab.name);
+            }
+            // A lab's answers are in its folder, under the one name `--official` leaves alone,
+            // and the start adds them.
+            for check in &lab.checks {
+                if let Test::Answers(answers) = &check.test {
+                    assert_eq!(answers.file, format!("labs/{}/{ANSWERS_FILE}", lab.name), "{}", lab.name);
+                    assert!(
+                        start.contains(&format!("+++ b/{}", answers.file)),
+                        "{}: the start adds no answers",
+                        lab.name
+                    );
+                }
             }
             let mut names: Vec<_> = lab.checks.iter().map(|c| c.name).collect();
             names.sort();

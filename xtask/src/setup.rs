@@ -58,27 +58,42 @@ fn ovmf() -> Option<PathBuf> {
     OVMF_CANDIDATES.iter().map(PathBuf::from).find(|p| p.is_file())
 }
 
+/// gdb (for `bench --breakdown` and the `ipccost` lab), installed with apt-get when missing
+/// and this is root on a Debian-like system.
+pub fn ensure_gdb() -> Result<PathBuf> {
+    if find_in_path("gdb").is_none() {
+        apt_install(&["gdb"], "gdb", "install gdb your system's way")?;
+    }
+    find_in_path("gdb").context("gdb is still not on PATH")
+}
+
+/// Installs Debian's `packages` (what they give: `what`) with apt-get if this is root on a
+/// Debian-like system; else fails, saying the command to run (or `otherwise`).
+fn apt_install(packages: &[&str], what: &str, otherwise: &str) -> Result<()> {
+    let install = format!("apt-get install -y {}", packages.join(" "));
+    if !(is_root() && Path::new("/usr/bin/apt-get").exists()) {
+        bail!("{what} is missing: run `sudo {install}` (Debian/Ubuntu) or {otherwise}");
+    }
+    println!("{what} is missing: installing Debian's {} with apt-get...", packages.join(" and "));
+    let ok = Command::new("apt-get").arg("update").status().is_ok_and(|s| s.success())
+        && Command::new("apt-get")
+            .args(["install", "-y"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ok {
+        bail!("installing {what} failed; run `{install}` as root and try again");
+    }
+    Ok(())
+}
+
 /// The QEMU binary and, when `uefi`, the OVMF firmware; installed with apt-get when missing
 /// and this is root on a Debian-like system.
 pub fn ensure_qemu(uefi: bool) -> Result<(PathBuf, Option<PathBuf>)> {
     let missing = find_in_path(QEMU).is_none() || (uefi && ovmf().is_none());
     if missing {
-        let install = format!("apt-get install -y {}", APT_PACKAGES.join(" "));
-        if is_root() && Path::new("/usr/bin/apt-get").exists() {
-            println!("QEMU or OVMF is missing: installing Debian's {} with apt-get...", APT_PACKAGES.join(" and "));
-            let ok = Command::new("apt-get").arg("update").status().is_ok_and(|s| s.success())
-                && Command::new("apt-get")
-                    .args(["install", "-y"])
-                    .args(APT_PACKAGES)
-                    .env("DEBIAN_FRONTEND", "noninteractive")
-                    .status()
-                    .is_ok_and(|s| s.success());
-            if !ok {
-                bail!("installing QEMU failed; run `{install}` as root and try again");
-            }
-        } else {
-            bail!("QEMU (and OVMF for UEFI) is missing: run `sudo {install}` (Debian/Ubuntu) or install qemu-system-x86_64 and OVMF your system's way");
-        }
+        apt_install(&APT_PACKAGES, "QEMU or OVMF", "install qemu-system-x86_64 and OVMF your system's way")?;
     }
     let qemu = find_in_path(QEMU).context("qemu-system-x86_64 is still not on PATH")?;
     let firmware = if uefi {
