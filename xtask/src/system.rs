@@ -79,6 +79,20 @@ archive = "read"
 supervise = { restarts = 3 }
 "#;
 
+/// The console's entry, as the systems xtask makes for tests and labs have it: COM1's ports
+/// and IRQ 4, supervised.
+pub const CONSOLE: &str = r#"
+[[program]]
+name = "console"
+priority = 200
+memory = "1 MiB"
+provides = ["console", "input"]
+ports = ["0x3f8-0x3ff"]
+irqs = [4]
+archive = "read"
+supervise = { restarts = 3 }
+"#;
+
 /// `"256 KiB"`, `"1 MiB"` or a plain number of bytes, as a number of bytes.
 fn bytes(text: &str) -> Option<u64> {
     let text = text.trim();

@@ -332,6 +332,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
             builders.push((release, Builder::new(release)?));
         }
     }
+    let mut passed = Vec::new();
     std::thread::scope(|s| -> Result<()> {
         let shrinker = shrinking.then(|| {
             let builder = &builders.iter().find(|(r, _)| *r == release_run).expect("built above").1;
@@ -340,7 +341,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
                 (fuzz::shrink_check(builder, release_run), start.elapsed().as_secs_f64())
             })
         });
-        run_cases(args, &cases, &builders, &mut tally)?;
+        passed = run_cases(args, &cases, &builders, &mut tally)?;
         if let Some(shrinker) = shrinker {
             match shrinker.join().expect("the shrinker's thread panicked") {
                 (Ok(what), seconds) => {
@@ -357,7 +358,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
     })?;
 
     if !args.no_labs {
-        labs(args, &mut tally)?;
+        labs(args, &passed, &mut tally)?;
     }
 
     println!("{} passed, {} failed", tally.passed, tally.failed);
@@ -369,7 +370,9 @@ pub fn run(args: &TestArgs) -> Result<()> {
 
 /// `cargo xtask lab verify` for the labs the filter picks (as `lab::NAME`), each a test: its
 /// start builds, boots and fails exactly its own checks, its reference passes them all.
-fn labs(args: &TestArgs, tally: &mut Tally) -> Result<()> {
+/// User cases that passed in this run (`passed`) are not booted again for the removal labs'
+/// references, which are this same tree.
+fn labs(args: &TestArgs, passed: &[&'static str], tally: &mut Tally) -> Result<()> {
     let names: Vec<String> = crate::labs::all()
         .iter()
         .map(|lab| lab.name.to_string())
@@ -380,7 +383,7 @@ fn labs(args: &TestArgs, tally: &mut Tally) -> Result<()> {
     }
     println!("== labs (cargo xtask lab verify)");
     let started = std::time::Instant::now();
-    let results = crate::lab::verify(&names, crate::lab::VERIFY_TIMEOUT)?;
+    let results = crate::lab::verify(&names, crate::lab::VERIFY_TIMEOUT, passed)?;
     crate::lab::report(&results);
     for r in &results {
         let how = format!("start {}/{}, reference {}/{}", r.start.0, r.start.1, r.reference.0, r.reference.1);
@@ -397,8 +400,16 @@ fn labs(args: &TestArgs, tally: &mut Tally) -> Result<()> {
 }
 
 /// Runs the QEMU cases one after another, each on its own image, tallying what they come to.
-fn run_cases(args: &TestArgs, cases: &[Case], builders: &[(bool, Builder)], tally: &mut Tally) -> Result<()> {
+/// Runs the cases; returns the user cases that passed as a lab's grader boots them (debug
+/// kernel, fast path on, [`usertests::FIRMWARE`]).
+fn run_cases(
+    args: &TestArgs,
+    cases: &[Case],
+    builders: &[(bool, Builder)],
+    tally: &mut Tally,
+) -> Result<Vec<&'static str>> {
     let release_run = args.build.release;
+    let mut as_graded = Vec::new();
     let mut announced = Vec::new();
     for (i, case) in cases.iter().enumerate() {
         let builder = &builders.iter().find(|(r, _)| *r == case.release(release_run)).expect("built above").1;
@@ -415,6 +426,11 @@ fn run_cases(args: &TestArgs, cases: &[Case], builders: &[(bool, Builder)], tall
             None => {
                 tally.passed += 1;
                 println!("test {} ... ok ({:.1} s)", case.name(), run.elapsed.as_secs_f64());
+                if let Case::User { case: user, slow: false, .. } = case {
+                    if !case.release(release_run) && user.firmware == usertests::FIRMWARE {
+                        as_graded.push(user.name);
+                    }
+                }
             }
             Some(why) => {
                 tally.failed += 1;
@@ -427,7 +443,7 @@ fn run_cases(args: &TestArgs, cases: &[Case], builders: &[(bool, Builder)], tall
             }
         }
     }
-    Ok(())
+    Ok(as_graded)
 }
 
 /// One boot of a test image: the harness's fixtures in the ramdisk, and a system description

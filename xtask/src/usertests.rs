@@ -56,21 +56,11 @@ args = ["{scenario}"]
 /// A test system: the name server and the console, and ipctest's `console` scenario printing
 /// through the console.
 fn console_system() -> String {
-    format!("{}\n{}", crate::system::NAME_SERVER, CONSOLE_AND_CLIENT)
+    format!("{}{}{CONSOLE_CLIENT}", crate::system::NAME_SERVER, crate::system::CONSOLE)
 }
 
-/// The console and its client in the console's test systems.
-const CONSOLE_AND_CLIENT: &str = r#"
-[[program]]
-name = "console"
-priority = 200
-memory = "1 MiB"
-provides = ["console", "input"]
-ports = ["0x3f8-0x3ff"]
-irqs = [4]
-archive = "read"
-supervise = { restarts = 3 }
-
+/// The console's client in the console's test systems.
+const CONSOLE_CLIENT: &str = r#"
 [[program]]
 name = "ipctest"
 priority = 100
@@ -78,7 +68,6 @@ memory = "8 MiB"
 uses = ["console"]
 args = ["console"]
 "#;
-
 /// A test system: a supervised echo server behind the name server, and ipctest's `restart`
 /// scenario as its client (also the README's example of supervision).
 const RESTART: &str = include_str!("../../userspace/systems/echo-restart.toml");

@@ -53,6 +53,9 @@ pub struct Grader {
     /// Boots already made in this run, by boot manifest: checks that judge one boot
     /// differently share it.
     boots: Vec<(String, qemu::Captured)>,
+    /// User cases `cargo xtask test` passed on this very tree before verifying the labs:
+    /// their verdicts stand, and they are not booted again.
+    pub suite_passed: Vec<&'static str>,
     /// Print a failed boot's whole serial output.
     pub verbose: bool,
 }
@@ -67,6 +70,7 @@ impl Grader {
             figures: Vec::new(),
             breakdown: None,
             boots: Vec::new(),
+            suite_passed: Vec::new(),
             verbose: false,
         }
     }
@@ -94,6 +98,9 @@ impl Grader {
     fn attempt(&mut self, test: &Test) -> Result<Result<String, String>> {
         match test {
             Test::Host { package, filters } => host(package, filters),
+            Test::Case(name) if self.suite_passed.contains(name) => {
+                Ok(Ok("passed in this run of cargo xtask test, on this tree".into()))
+            }
             Test::Case(name) => {
                 // The case on the firmware most cases boot (`init` runs on both; UEFI is faster).
                 let mut cases: Vec<_> = usertests::cases().into_iter().filter(|c| c.name == *name).collect();

@@ -107,17 +107,7 @@ pub(super) fn console() -> Lab {
 
 /// The smallest system with a shell: the name server, the console and the shell.
 fn shell_system() -> String {
-    let console = r#"
-[[program]]
-name = "console"
-priority = 200
-memory = "1 MiB"
-provides = ["console", "input"]
-ports = ["0x3f8-0x3ff"]
-irqs = [4]
-archive = "read"
-supervise = { restarts = 3 }
-
+    let shell = r#"
 [[program]]
 name = "shell"
 priority = 100
@@ -125,7 +115,7 @@ memory = "2 MiB"
 uses = ["console", "input", "init"]
 introspect = true
 "#;
-    format!("{}{console}", crate::system::NAME_SERVER)
+    format!("{}{}{shell}", crate::system::NAME_SERVER, crate::system::CONSOLE)
 }
 
 /// The grading run's numbers typed at the shell, one of them edited on the way, before and
