@@ -151,12 +151,15 @@ impl Grader {
     }
 
     /// The benchmark's figures of `groups`, measured once per grading run.
+    /// A run that measured more groups serves too: a figure is exact under icount, whichever
+    /// run measured it.
     fn figures(&mut self, groups: &'static str) -> Result<Vec<Figure>, String> {
-        if !self.figures.iter().any(|(g, _)| *g == groups) {
+        let covers = |measured: &str| groups.split(',').all(|g| measured.split(',').any(|m| m == g));
+        if !self.figures.iter().any(|(g, _)| covers(g)) {
             let figures = self.bench(groups);
             self.figures.push((groups, figures));
         }
-        self.figures.iter().find(|(g, _)| *g == groups).expect("measured just above").1.clone()
+        self.figures.iter().find(|(g, _)| covers(g)).expect("measured just above").1.clone()
     }
 
     /// An answers file, read; if every answer the check reads is filled in, the grader's own
