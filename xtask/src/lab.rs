@@ -321,26 +321,19 @@ pub fn verify(names: &[String], timeout: u64, passed: &[&'static str]) -> Result
     // on that build too, after them.
     let mut grader = Grader::new(timeout);
     grader.suite_passed = passed.to_vec();
-    let shares_the_build = |lab: &Lab| lab.kind == Kind::Removal || only_its_folder(lab);
-    let order_of = |lab: &Lab| match lab.kind {
-        Kind::Removal => 0,
-        Kind::Extension if shares_the_build(lab) => 1,
-        Kind::Extension => 2,
-    };
+    let shares_the_build: Vec<bool> = labs.iter().map(|l| l.kind == Kind::Removal || only_its_folder(l)).collect();
     let mut order: Vec<usize> = (0..labs.len()).collect();
-    order.sort_by_key(|&i| order_of(&labs[i]));
+    order.sort_by_key(|&i| (labs[i].kind == Kind::Extension, !shares_the_build[i]));
     for i in order {
         let (lab, result) = (&labs[i], &mut results[i]);
         let started = Instant::now();
         println!("== lab verify {}: the reference", lab.name);
+        let mut own = Grader::new(timeout);
+        let graded_by = if shares_the_build[i] { &mut grader } else { &mut own };
         let outcomes = match lab.kind {
-            Kind::Removal => Ok(grade_checks(lab, &mut grader)),
+            Kind::Removal => Ok(grade_checks(lab, graded_by)),
             Kind::Extension => Applied::apply(&[lab.start_patch(), lab.solution_patch()]).map(|applied| {
-                let outcomes = if shares_the_build(lab) {
-                    grade_checks(lab, &mut grader)
-                } else {
-                    grade_checks(lab, &mut Grader::new(timeout))
-                };
+                let outcomes = grade_checks(lab, graded_by);
                 drop(applied);
                 outcomes
             }),

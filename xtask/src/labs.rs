@@ -203,7 +203,7 @@ fn boot(cmdline: fn(u64) -> String, judge: fn(&Captured, u64) -> Result<String, 
 /// kernel's own word looks for a message that starts with it, which such a line cannot.
 pub fn kernel_message(line: &str) -> Option<&str> {
     let line = line.trim_end_matches('\r');
-    if line.starts_with("EXCEPTION: ") || line.starts_with("PANIC at ") {
+    if is_kernel_report(line) {
         return Some(line);
     }
     let rest = line.strip_prefix('[')?;
@@ -217,6 +217,12 @@ pub fn kernel_message(line: &str) -> Option<&str> {
         return None;
     }
     message.strip_prefix(' ')
+}
+
+/// Whether `line` is a fault or panic report the kernel writes (`EXCEPTION: ...`,
+/// `PANIC at ...`).
+pub fn is_kernel_report(line: &str) -> bool {
+    line.starts_with("EXCEPTION: ") || line.starts_with("PANIC at ")
 }
 
 /// The first line at or after byte `from` whose kernel message starts with `start`: its

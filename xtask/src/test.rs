@@ -399,9 +399,9 @@ fn labs(args: &TestArgs, passed: &[&'static str], tally: &mut Tally) -> Result<(
     Ok(())
 }
 
-/// Runs the QEMU cases one after another, each on its own image, tallying what they come to.
-/// Runs the cases; returns the user cases that passed as a lab's grader boots them (debug
-/// kernel, fast path on, [`usertests::FIRMWARE`]).
+/// Runs the QEMU cases one after another, each on its own image, tallying what they come to;
+/// returns the user cases that passed as a lab's grader boots them (debug kernel, fast path
+/// on, [`usertests::FIRMWARE`]).
 fn run_cases(
     args: &TestArgs,
     cases: &[Case],

@@ -128,7 +128,7 @@ impl Grader {
                     let init = builder.program(INIT_PROGRAM).context("no init program was built")?;
                     let run = test::Boot {
                         firmware: usertests::FIRMWARE,
-                        cmdline: cmdline.clone(),
+                        cmdline,
                         system: system.as_deref(),
                         conversation,
                         extra: boot.files.map(|files| files(init)).unwrap_or_default(),

@@ -143,7 +143,7 @@ fn shell_conversation(nonce: u64) -> Vec<Step> {
 /// After the conversation: init started the console a second time, as another process, and
 /// nothing faulted.
 fn console_restarted(run: &Captured, _: u64) -> Result<String, String> {
-    if let Some(line) = run.output.lines().find(|l| l.starts_with("EXCEPTION: ") || l.starts_with("PANIC at ")) {
+    if let Some(line) = run.output.lines().find(|l| is_kernel_report(l)) {
         return Err(format!("the kernel failed: {line}"));
     }
     // Init's own lines, as the kernel tags them: `init[1]: init: started 'console' (pid 3, ...`.
